@@ -1,0 +1,1 @@
+"""Rolling-origin backtests of forecasters, their metrics and the leaderboard."""

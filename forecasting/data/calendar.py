@@ -1,0 +1,107 @@
+"""The trading-day calendar: which days the business sells at all.
+
+A closed day (this retailer never trades on Saturdays, and shut for Christmas 2010) is not a zero-demand day:
+it is absent from the panel, and models count seasons in trading days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from forecasting.errors import InputError
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(frozen=True)
+class TradingCalendar:
+    closed_weekdays: tuple[int, ...] = ()
+    closed_dates: tuple[pd.Timestamp, ...] = field(default_factory=tuple)
+    #: ISO country whose public holidays are closed days too (the `holidays` package), so future dates that
+    #: history cannot reveal (next Christmas) are closed in forecasts.
+    holiday_country: str | None = None
+
+    @property
+    def season_length(self) -> int:
+        """Trading days in a week: the period of weekly seasonality on the trading-day axis."""
+        return 7 - len(self.closed_weekdays)
+
+    def is_open(self, dates: pd.DatetimeIndex) -> np.ndarray:
+        dates = pd.DatetimeIndex(dates)
+        open_ = ~np.isin(dates.dayofweek, self.closed_weekdays)
+        if self.closed_dates:
+            open_ &= ~dates.normalize().isin(pd.DatetimeIndex(self.closed_dates))
+        if self.holiday_country and len(dates):
+            import holidays
+
+            years = range(dates.year.min(), dates.year.max() + 1)
+            public = holidays.country_holidays(self.holiday_country, years=years)
+            open_ &= ~dates.normalize().isin(pd.DatetimeIndex(list(public.keys())))
+        return open_
+
+    def trading_days(self, start, end) -> pd.DatetimeIndex:
+        days = pd.date_range(pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize(), freq="D")
+        return days[self.is_open(days)]
+
+    def next_trading_days(self, after, n: int) -> pd.DatetimeIndex:
+        """The `n` trading days strictly after `after`."""
+        start = pd.Timestamp(after).normalize() + pd.Timedelta(days=1)
+        # A week holds at least one trading day, so 7n + the closed dates always suffice.
+        days = self.trading_days(start, start + pd.Timedelta(days=7 * n + len(self.closed_dates) + 30))
+        return days[:n]
+
+    def as_dict(self) -> dict:
+        return {
+            "closed_weekdays": [WEEKDAYS[d] for d in self.closed_weekdays],
+            "closed_dates": [d.date().isoformat() for d in self.closed_dates],
+            "holiday_country": self.holiday_country,
+            "trading_days_per_week": self.season_length,
+        }
+
+
+def _weekday_numbers(names: Sequence[str | int]) -> tuple[int, ...]:
+    out = []
+    for n in names:
+        if isinstance(n, int) or str(n).isdigit():
+            out.append(int(n))
+        elif str(n).lower() in WEEKDAYS:
+            out.append(WEEKDAYS.index(str(n).lower()))
+        else:
+            raise InputError(f"calendar.closed_weekdays has '{n}'; use weekday names like 'saturday'.")
+    return tuple(sorted(set(out)))
+
+
+def infer_calendar(
+    daily_total: pd.Series,
+    closed_weekdays: str | Sequence[str | int] = "auto",
+    closed_dates: str | Sequence[str] = "auto",
+    min_open_share: float = 0.2,
+    holiday_country: str | None = None,
+) -> TradingCalendar:
+    """Infer the calendar from total demand per day (a Series indexed by every date with any row).
+
+    A weekday is closed when fewer than `min_open_share` of its dates in the range had any sales; with
+    `closed_dates='auto'`, an otherwise open date with no sales at all across the business is closed too.
+    """
+    if daily_total.empty:
+        raise InputError("no sales left after cleaning; check data.path and the cleaning rules in data.cleaning.")
+    total = daily_total.groupby(pd.DatetimeIndex(daily_total.index).normalize()).sum()
+    days = pd.date_range(total.index.min(), total.index.max(), freq="D")
+    active = total.reindex(days, fill_value=0) > 0
+    if closed_weekdays == "auto":
+        share = active.groupby(days.dayofweek).mean()
+        weekdays = tuple(int(d) for d in share.index if share[d] < min_open_share)
+    else:
+        weekdays = _weekday_numbers(closed_weekdays or ())
+    if len(weekdays) == 7:
+        raise InputError("calendar.closed_weekdays closes every weekday; list only the days the business is shut.")
+    if closed_dates == "auto":
+        open_day = ~np.isin(days.dayofweek, weekdays)
+        dates = tuple(days[open_day & ~active.to_numpy()])
+    else:
+        dates = tuple(pd.to_datetime(list(closed_dates or ())).normalize())
+    return TradingCalendar(closed_weekdays=weekdays, closed_dates=dates, holiday_country=holiday_country)

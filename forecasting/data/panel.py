@@ -1,0 +1,135 @@
+"""The daily SKU panel of DESIGN.md: one row per SKU and trading day over the SKU's active range.
+
+Columns: `sku`, `date`, `demand`, `filled` (a trading day with no row in the source, set to 0), plus `price`
+and `promo` where the source has them. Sorted by `sku, date`; no duplicates; closed days absent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from forecasting.data.calendar import TradingCalendar
+from forecasting.data.quality import DataQuality
+from forecasting.errors import InputError
+
+STATIC_COLUMNS = ("category", "description")
+
+
+def aggregate_lines(lines: pd.DataFrame) -> pd.DataFrame:
+    """Sum order lines to SKU x day: demand, revenue, a quantity-weighted price, and promo (max)."""
+    df = lines.assign(date=lines["date"].dt.normalize())
+    agg = {"demand": ("quantity", "sum")}
+    if "price" in df:
+        df = df.assign(revenue=df["quantity"] * df["price"])
+        agg["revenue"] = ("revenue", "sum")
+    if "promo" in df:
+        agg["promo"] = ("promo", "max")
+    daily = df.groupby(["sku", "date"], observed=True, sort=True).agg(**agg).reset_index()
+    if "revenue" in daily:
+        daily["price"] = daily["revenue"] / daily["demand"]
+    return daily
+
+
+def validate_demand_table(frame: pd.DataFrame, path: str | Path, date_column: str = "date") -> pd.DataFrame:
+    """Check a daily SKU demand table (data.kind=demand) and return it with `demand` named."""
+    df = frame.rename(columns={"quantity": "demand"})
+    if df["sku"].isna().any():
+        raise InputError(
+            f"{path}: {int(df['sku'].isna().sum())} row(s) have no SKU; fill or remove them."
+        )
+    if (df["date"] != df["date"].dt.normalize()).any():
+        raise InputError(
+            f"{path}: column '{date_column}' carries times of day, but a demand table has one row per SKU and "
+            "day; aggregate it to days or load order lines with data.kind=transactions."
+        )
+    distinct = pd.DatetimeIndex(df["date"].unique()).sort_values()
+    if len(distinct) > 2:
+        gap = int(np.median(np.diff(distinct.asi8)) // 86_400_000_000_000)
+        if gap > 1:
+            raise InputError(
+                f"{path}: dates are {gap} days apart (median), so the table is not daily; supply daily demand "
+                "(one row per SKU and day) or order lines with data.kind=transactions."
+            )
+    dup = df.duplicated(["sku", "date"], keep=False)
+    if dup.any():
+        first = df.loc[dup].iloc[0]
+        raise InputError(
+            f"{path}: {int(dup.sum())} rows share a (SKU, date) key, e.g. SKU '{first['sku']}' on "
+            f"{first['date'].date()}; keep one row per SKU and day (sum them first if they are separate sales)."
+        )
+    bad = df["demand"].isna() | (df["demand"] < 0)
+    if bad.any():
+        row = df.loc[bad].iloc[0]
+        raise InputError(
+            f"{path}: {int(bad.sum())} row(s) have negative or missing demand, e.g. SKU '{row['sku']}' on "
+            f"{row['date'].date()} ({row['demand']}); fix them, or load order lines with data.kind=transactions "
+            "to have returns cleaned."
+        )
+    return df.sort_values(["sku", "date"], kind="stable").reset_index(drop=True)
+
+
+def build_panel(daily: pd.DataFrame, calendar: TradingCalendar, dq: DataQuality, end=None) -> pd.DataFrame:
+    """Place each SKU on the trading days from its first sale to `end` (default: the last date in the data).
+
+    Sales on a day the calendar calls closed move to the next trading day, and trading days without a row
+    become zero demand flagged `filled`; both repairs are counted in `dq`.
+    """
+    end = pd.Timestamp(end if end is not None else daily["date"].max()).normalize()
+    daily = daily[daily["date"] <= end]
+    days = calendar.trading_days(daily["date"].min(), end)
+    if len(days) == 0:
+        raise InputError("the calendar leaves no trading day in the data's range; check calendar.closed_weekdays.")
+
+    # Position of each date on the trading-day axis; sales on a closed day roll forward to the next open one.
+    pos = np.searchsorted(days.asi8, daily["date"].to_numpy().astype("datetime64[ns]").astype(np.int64))
+    moved = ~calendar.is_open(pd.DatetimeIndex(daily["date"])) & (pos < len(days))
+    dq.repair("sales_on_closed_days_moved_to_next_trading_day", int(moved.sum()))
+    daily = daily.assign(pos=pos)[pos < len(days)]
+    value_cols = [c for c in ("demand", "revenue", "promo") if c in daily]
+    agg = {c: ("max" if c == "promo" else "sum") for c in value_cols}
+    daily = daily.groupby(["sku", "pos"], observed=True, sort=True).agg(agg).reset_index()
+    if "revenue" in daily:
+        daily["price"] = np.where(daily["demand"] > 0, daily["revenue"] / daily["demand"].where(daily["demand"] > 0), np.nan)
+
+    first = daily.groupby("sku", observed=True, sort=True)["pos"].min()
+    lengths = len(days) - first.to_numpy()
+    grid = pd.DataFrame(
+        {
+            "sku": np.repeat(first.index.to_numpy(), lengths),
+            "pos": np.concatenate([np.arange(p, len(days)) for p in first.to_numpy()]),
+        }
+    )
+    panel = grid.merge(daily, on=["sku", "pos"], how="left", sort=False)
+    panel["filled"] = panel["demand"].isna()
+    dq.repair("missing_trading_days_filled_with_zero", int(panel["filled"].sum()))
+    panel["demand"] = panel["demand"].fillna(0.0).astype("float64")
+    if "price" in panel:
+        # The shelf price carries over days without sales; before the first sale use the first known price.
+        panel["price"] = panel.groupby("sku", observed=True)["price"].transform(lambda s: s.ffill().bfill())
+    if "promo" in panel:
+        panel["promo"] = panel["promo"].fillna(0.0)
+    panel.insert(1, "date", days[panel.pop("pos").to_numpy()])
+    panel["sku"] = panel["sku"].astype(str)
+    keep = ["sku", "date", "demand", "filled"] + [c for c in ("price", "promo", "revenue") if c in panel]
+    panel = panel[keep]
+    if "revenue" in panel:
+        panel["revenue"] = panel["revenue"].fillna(0.0)
+    return panel.sort_values(["sku", "date"], kind="stable").reset_index(drop=True)
+
+
+def history_filter(panel: pd.DataFrame, min_history_days: int, min_nonzero_days: int) -> pd.Index:
+    """SKUs with at least `min_history_days` trading days in range and `min_nonzero_days` days with sales."""
+    g = panel.groupby("sku", observed=True, sort=True)["demand"]
+    stats = pd.DataFrame({"days": g.size(), "nonzero": g.apply(lambda s: int((s > 0).sum()))})
+    ok = (stats["days"] >= min_history_days) & (stats["nonzero"] >= min_nonzero_days)
+    return stats.index[ok]
+
+
+def top_skus(panel: pd.DataFrame, n: int | None, by: str = "revenue") -> pd.Index:
+    """The `n` largest SKUs by revenue (or units when the data has no price); all when `n` is None."""
+    col = by if by in panel else "demand"
+    totals = panel.groupby("sku", observed=True)[col].sum().sort_values(ascending=False, kind="stable")
+    return totals.index if n is None else totals.index[: int(n)]

@@ -1,0 +1,128 @@
+"""From a source file to the demand panel and SKU segments, with every input row accounted for."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from forecasting.data.calendar import TradingCalendar, infer_calendar
+from forecasting.data.cleaning import CleaningRules, clean_transactions
+from forecasting.data.loading import read_table
+from forecasting.data.panel import aggregate_lines, build_panel, history_filter, top_skus, validate_demand_table
+from forecasting.data.quality import DataQuality
+from forecasting.data.segments import segment_skus
+from forecasting.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedData:
+    panel: pd.DataFrame
+    segments: pd.DataFrame
+    calendar: TradingCalendar
+    quality: DataQuality
+
+
+def prepare_data(
+    path: str | Path,
+    kind: str = "transactions",
+    columns: Mapping[str, str | None] | None = None,
+    read_options: Mapping | None = None,
+    date_format: str | None = None,
+    end: str | None = None,
+    cleaning: Mapping | None = None,
+    calendar: Mapping | None = None,
+    panel: Mapping | None = None,
+    segments: Mapping | None = None,
+) -> PreparedData:
+    """Load, clean (order lines) or validate (demand tables), build the panel, filter and segment SKUs.
+
+    Every row read is either kept or dropped under one reason in `quality`; `panel` options are
+    `min_history_days`, `min_nonzero_days`, `max_skus` (None keeps all) and `select_by`.
+    """
+    columns = dict(columns or {"sku": "sku", "date": "date", "quantity": "quantity"})
+    panel_opts = {"min_history_days": 60, "min_nonzero_days": 5, "max_skus": None, "select_by": "revenue"}
+    panel_opts.update(panel or {})
+    cal_opts = dict(calendar or {})
+
+    frame = read_table(path, columns, kind, read_options, date_format)
+    dq = DataQuality(source=str(path), rows_in=len(frame))
+    if kind == "transactions":
+        frame = clean_transactions(frame, CleaningRules.from_dict(dict(cleaning or {})), dq)
+    if end is not None:
+        frame = dq.drop(frame, frame["date"] >= pd.Timestamp(end).normalize() + pd.Timedelta(days=1), "after_data_end")
+    if frame.empty:
+        raise InputError(f"{path}: no rows left after cleaning; check data.columns and data.cleaning.")
+    # Rows behind each SKU, so that SKU-level filters below can be counted in input rows.
+    rows_per_sku = frame.groupby("sku", observed=True).size()
+    static = _static_attributes(frame)
+
+    if kind == "transactions":
+        daily = aggregate_lines(frame)
+    else:
+        daily = validate_demand_table(frame, path, columns["date"])
+    cal = infer_calendar(
+        daily.groupby("date")["demand"].sum(),
+        closed_weekdays=cal_opts.get("closed_weekdays", "auto"),
+        closed_dates=cal_opts.get("closed_dates", "auto"),
+        holiday_country=cal_opts.get("holiday_country"),
+        min_open_share=float(cal_opts.get("min_open_share", 0.2)),
+    )
+    full = build_panel(daily, cal, dq)
+
+    keep = history_filter(full, int(panel_opts["min_history_days"]), int(panel_opts["min_nonzero_days"]))
+    _drop_skus(dq, rows_per_sku, full["sku"].unique(), keep, "short_history")
+    short = full[full["sku"].isin(keep)]
+    if short.empty:
+        raise InputError(
+            "no SKU has enough history (data.panel.min_history_days="
+            f"{panel_opts['min_history_days']}, min_nonzero_days={panel_opts['min_nonzero_days']}); lower them."
+        )
+    # Segments are computed over every SKU with history, so ABC ranks a SKU against the whole assortment.
+    seg = segment_skus(short, **dict(segments or {}))
+    chosen = top_skus(short, panel_opts["max_skus"], panel_opts["select_by"])
+    _drop_skus(dq, rows_per_sku, keep, chosen, "outside_max_skus")
+    result = short[short["sku"].isin(chosen)].reset_index(drop=True)
+    seg = seg[seg["sku"].isin(chosen)].reset_index(drop=True)
+    if static is not None:
+        seg = seg.merge(static, on="sku", how="left")
+    dq.notes["calendar"] = cal.as_dict()
+    dq.notes["panel"] = {
+        "skus": int(result["sku"].nunique()),
+        "rows": len(result),
+        "first_date": str(result["date"].min().date()),
+        "last_date": str(result["date"].max().date()),
+        "zero_share": round(float((result["demand"] == 0).mean()), 4),
+        "filled_share": round(float(result["filled"].mean()), 4),
+        "skus_before_filters": int(full["sku"].nunique()),
+    }
+    log.info(
+        "panel: %d SKUs x %d trading days (%s to %s), %.0f%% zero days",
+        dq.notes["panel"]["skus"], result["date"].nunique(), dq.notes["panel"]["first_date"],
+        dq.notes["panel"]["last_date"], 100 * dq.notes["panel"]["zero_share"],
+    )
+    return PreparedData(panel=result, segments=seg, calendar=cal, quality=dq)
+
+
+def _drop_skus(dq: DataQuality, rows_per_sku: pd.Series, before, after, reason: str) -> None:
+    gone = pd.Index(before).difference(pd.Index(after))
+    dq.dropped[reason] = dq.dropped.get(reason, 0) + int(rows_per_sku.reindex(gone).fillna(0).sum())
+
+
+def _static_attributes(frame: pd.DataFrame) -> pd.DataFrame | None:
+    """Category and description per SKU (the most frequent value), for segments and reports."""
+    cols = [c for c in ("category", "description") if c in frame]
+    if not cols:
+        return None
+    return (
+        frame.dropna(subset=cols[:1])
+        .groupby("sku", observed=True)[cols]
+        .agg(lambda s: s.mode().iat[0] if s.notna().any() else None)
+        .reset_index()
+        .astype({"sku": str})
+    )

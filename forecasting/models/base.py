@@ -1,0 +1,61 @@
+"""The interface of per-SKU forecasters.
+
+Following scikit-learn's rules, `__init__` only stores parameters, `fit` returns self and fitted state ends
+in `_`. A model sees one SKU's history on the trading-day axis (closed days absent), so its weekly season is
+`season_length` trading days. `predict` returns a point forecast and sample paths; quantiles, and quantiles of
+sums over lead times, are taken from the paths downstream.
+"""
+
+from __future__ import annotations
+
+import copy
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class Forecast:
+    mean: np.ndarray  # (horizon,)
+    paths: np.ndarray  # (num_samples, horizon)
+
+    def __post_init__(self) -> None:
+        # Demand is never negative: clip the model's Gaussian tails at zero.
+        self.mean = np.clip(np.asarray(self.mean, dtype=float), 0.0, None)
+        self.paths = np.clip(np.asarray(self.paths, dtype=float), 0.0, None)
+        if not (np.isfinite(self.mean).all() and np.isfinite(self.paths).all()):
+            raise FloatingPointError("the model produced non-finite forecasts")
+
+
+class LocalForecaster(ABC):
+    """A model fitted to one SKU's series."""
+
+    #: minimum number of observations `fit` needs; shorter series fall back to the baseline.
+    min_history: int = 1
+
+    def __init__(self, season_length: int | None = None) -> None:
+        self.season_length = season_length
+
+    def with_season(self, season_length: int) -> LocalForecaster:
+        """A copy whose season is the calendar's, unless the config fixed one."""
+        model = copy.copy(self)
+        if model.season_length is None:
+            model.season_length = int(season_length)
+        return model
+
+    @abstractmethod
+    def fit(self, y: pd.Series) -> LocalForecaster:
+        """Fit on `y` (demand indexed by trading date, oldest first)."""
+
+    @abstractmethod
+    def predict(self, horizon: int, num_samples: int, rng: np.random.Generator) -> Forecast:
+        """Point forecast and `num_samples` sample paths for the next `horizon` trading days."""
+
+    def get_params(self) -> dict:
+        return {k: v for k, v in vars(self).items() if not k.endswith("_")}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"

@@ -1,0 +1,158 @@
+"""Wire the stages from a Hydra config: the only module that reads a `DictConfig`.
+
+`run(cfg, output_dir)` performs the configured task and returns the metrics that `run.py` hands to a sweeper.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from forecasting.backtest.folds import make_cutoffs
+from forecasting.backtest.leaderboard import leaderboard
+from forecasting.backtest.metrics import score
+from forecasting.backtest.runner import backtest
+from forecasting.data.prepare import PreparedData, prepare_data
+from forecasting.errors import InputError
+from forecasting.models.base import LocalForecaster
+from forecasting.storage import atomic_path, write_csv, write_json, write_parquet
+
+log = logging.getLogger(__name__)
+BASELINE = "seasonal_naive"
+TASKS = ("backtest",)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+def load_data(cfg: DictConfig) -> PreparedData:
+    d = OmegaConf.to_container(cfg.data, resolve=True)
+    return prepare_data(
+        path=d["path"],
+        kind=d.get("kind", "transactions"),
+        columns=d.get("columns"),
+        read_options=d.get("read_options"),
+        date_format=d.get("date_format"),
+        end=d.get("end"),
+        cleaning=d.get("cleaning"),
+        calendar=d.get("calendar"),
+        panel=d.get("panel"),
+        segments=d.get("segments"),
+    )
+
+
+def build_models(cfg: DictConfig, season_length: int) -> tuple[dict[str, LocalForecaster], LocalForecaster]:
+    """The configured models (plus the baseline, always scored for FVA) and the fallback model."""
+    if not cfg.get("model"):
+        raise InputError("no model is selected; pick some, e.g. model=[seasonal_naive,arima].")
+    fallback = instantiate(cfg.baseline).with_season(season_length)
+    models = {BASELINE: fallback}
+    for name, mcfg in cfg.model.items():
+        models[str(name)] = instantiate(mcfg).with_season(season_length)
+    return models, fallback
+
+
+def run(cfg: DictConfig, output_dir: str | Path) -> dict:
+    task = cfg.get("task", "backtest")
+    if task not in TASKS:
+        raise InputError(f"task '{task}' is unknown; use one of: {', '.join(TASKS)}.")
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    seed_everything(int(cfg.seed))
+    started = time.perf_counter()
+    with atomic_path(out / "config.yaml") as tmp:
+        tmp.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+
+    data = load_data(cfg)
+    write_json(data.quality.as_dict(), out / "data_quality.json")
+    write_csv(data.segments, out / "segments.csv")
+    return run_backtest(cfg, data, out, started)
+
+
+def run_backtest(cfg: DictConfig, data: PreparedData, out: Path, started: float) -> dict:
+    bcfg = cfg.backtest
+    quantiles = [float(q) for q in cfg.quantiles]
+    models, fallback = build_models(cfg, data.calendar.season_length)
+    cutoffs = make_cutoffs(
+        pd.DatetimeIndex(data.panel["date"].unique()),
+        horizon=int(bcfg.horizon),
+        folds=int(bcfg.folds),
+        step=int(bcfg.step),
+        validation_folds=int(bcfg.get("validation_folds", 0)),
+        min_train_days=int(bcfg.min_train_days),
+    )
+    log.info("backtest: %d models, cutoffs %s", len(models), ", ".join(str(c.date()) for c in cutoffs["cutoff"]))
+    t0 = time.perf_counter()
+    bt, failures = backtest(
+        data.panel,
+        cutoffs,
+        horizon=int(bcfg.horizon),
+        models=models,
+        fallback=fallback,
+        quantiles=quantiles,
+        num_samples=int(cfg.num_samples),
+        seed=int(cfg.seed),
+        min_train_days=int(bcfg.min_train_days),
+        n_jobs=int(cfg.parallel.n_jobs),
+    )
+    fit_seconds = time.perf_counter() - t0
+    if bt.empty:
+        raise InputError("no SKU had enough history before the first cutoff; lower backtest.min_train_days or folds.")
+    bt = bt.merge(data.segments[["sku", "abc", "demand_class", "segment"]], on="sku", how="left")
+    write_parquet(bt, out / "backtest.parquet")
+    write_csv(cutoffs, out / "folds.csv")
+    if len(failures):
+        write_csv(failures, out / "failures.csv")
+
+    test = bt[bt["role"] == "test"]
+    board = leaderboard(test, quantiles, rank_by=str(cfg.optimized_metric), baseline=BASELINE)
+    failure_counts = failures.groupby("model").size() if len(failures) else pd.Series(dtype=int)
+    board["failed_fits"] = board["model"].map(failure_counts).fillna(0).astype(int)
+    write_csv(board, out / "leaderboard.csv")
+    by_segment = score(test, ["model", "abc", "demand_class"], quantiles)
+    write_csv(by_segment, out / "metrics_by_segment.csv")
+    write_csv(score(test, ["model", "sku"], quantiles), out / "metrics_by_sku.csv")
+
+    metrics = objective(cfg, bt, board, quantiles)
+    metrics.update(
+        {
+            "task": "backtest",
+            "skus": int(bt["sku"].nunique()),
+            "folds": cutoffs.assign(cutoff=cutoffs["cutoff"].dt.date.astype(str)).to_dict("records"),
+            "failed_fits": int(len(failures)),
+            "fit_seconds": round(fit_seconds, 2),
+            "wall_seconds": round(time.perf_counter() - started, 2),
+            "leaderboard": board.drop(columns=["rank"]).set_index("model").round(6).to_dict("index"),
+        }
+    )
+    write_json(metrics, out / "metrics.json")
+    log.info("leaderboard (test folds):\n%s", board[["rank", "model", "rmsse", "mae", "wape", "pinball", "fva_mae"]]
+             .to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    log.info("run folder: %s", out)
+    return metrics
+
+
+def objective(cfg: DictConfig, bt: pd.DataFrame, board: pd.DataFrame, quantiles: list[float]) -> dict:
+    """The number a sweeper optimises: `optimized_metric` of `optimized_model` (default: the best model).
+
+    It is scored on the validation folds when there are any, so tuning never sees the test folds.
+    """
+    metric = str(cfg.optimized_metric)
+    role = "validation" if (bt["role"] == "validation").any() else "test"
+    scored = board if role == "test" else score(bt[bt["role"] == "validation"], ["model"], quantiles)
+    if metric not in scored:
+        raise InputError(f"optimized_metric '{metric}' is unknown; use one of rmsse, mae, rmse, wape, pinball.")
+    table = scored.set_index("model")[metric]
+    model = cfg.get("optimized_model") or table.idxmin()
+    if model not in table:
+        raise InputError(f"optimized_model '{model}' is not among the models run ({', '.join(table.index)}).")
+    return {"optimized_metric": metric, "optimized_model": model, "objective_folds": role, "value": float(table[model])}

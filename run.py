@@ -1,0 +1,33 @@
+"""Hydra entry point: `python run.py experiment=arima`. Returns the optimized metric for sweeps."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from forecasting.datasets import bundled_path
+from forecasting.errors import InputError
+
+OmegaConf.register_new_resolver("bundled", bundled_path, replace=True)
+log = logging.getLogger("run")
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def main(cfg: DictConfig) -> float:
+    from forecasting.pipeline import run  # after Hydra parsed the command line: `--help` stays fast
+
+    output_dir = HydraConfig.get().runtime.output_dir
+    try:
+        metrics = run(cfg, output_dir)
+    except InputError as exc:
+        log.error("%s", exc)
+        sys.exit(2)
+    return metrics["value"]
+
+
+if __name__ == "__main__":
+    main()

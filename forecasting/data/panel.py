@@ -85,7 +85,7 @@ def build_panel(daily: pd.DataFrame, calendar: TradingCalendar, dq: DataQuality,
 
     # Position of each date on the trading-day axis; sales on a closed day roll forward to the next open one.
     pos = np.searchsorted(days.asi8, daily["date"].to_numpy().astype("datetime64[ns]").astype(np.int64))
-    moved = ~calendar.is_open(pd.DatetimeIndex(daily["date"])) & (pos < len(days))
+    moved = ~calendar.is_open(pd.DatetimeIndex(daily["date"])) & (pos < len(days)) & (daily["demand"].to_numpy() > 0)
     dq.repair("sales_on_closed_days_moved_to_next_trading_day", int(moved.sum()))
     daily = daily.assign(pos=pos)[pos < len(days)]
     value_cols = [c for c in ("demand", "revenue", "promo") if c in daily]

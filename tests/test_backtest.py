@@ -1,0 +1,137 @@
+"""Folds, no leakage, and every metric against hand-computed values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.backtest.folds import make_cutoffs
+from forecasting.backtest.leaderboard import leaderboard
+from forecasting.backtest.metrics import (
+    bias,
+    coverage,
+    interval_pairs,
+    mae,
+    mape_nonzero,
+    pinball,
+    quantile_column,
+    rmse,
+    rmsse_scale,
+    score,
+    wape,
+)
+from forecasting.backtest.runner import backtest
+from forecasting.errors import InputError
+from forecasting.models.base import Forecast, LocalForecaster
+from forecasting.models.naive import SeasonalNaive
+
+QUANTILES = [0.1, 0.5, 0.9]
+
+
+def test_cutoffs_expanding_window():
+    days = pd.bdate_range("2024-01-01", periods=100)
+    cuts = make_cutoffs(days, horizon=10, folds=3, step=5, validation_folds=2)
+    # The last test horizon ends on the last day: cutoff is 10 days before it, earlier folds 5 apart.
+    assert list(cuts["cutoff"]) == list(days[[69, 74, 79, 84, 89]])
+    assert list(cuts["role"]) == ["validation"] * 2 + ["test"] * 3
+    with pytest.raises(InputError, match="too few for 5 folds"):
+        make_cutoffs(days, horizon=30, folds=3, step=20, validation_folds=2, min_train_days=28)
+
+
+class Spy(LocalForecaster):
+    """Records the last date it was trained on and forecasts that date's ordinal, to expose leakage."""
+
+    seen: list = []
+
+    def fit(self, y):
+        self.last_ = y.index.max()
+        Spy.seen.append(self.last_)
+        return self
+
+    def predict(self, horizon, num_samples, rng):
+        v = np.full(horizon, float(self.last_.toordinal()))
+        return Forecast(mean=v, paths=np.tile(v, (num_samples, 1)))
+
+
+def panel(n_skus=3, days=80, start="2024-01-01"):
+    dates = pd.date_range(start, periods=days)
+    rng = np.random.default_rng(0)
+    return pd.concat(
+        [pd.DataFrame({"sku": f"s{i}", "date": dates, "demand": rng.poisson(3, days).astype(float)}) for i in range(n_skus)],
+        ignore_index=True,
+    )
+
+
+def test_no_model_sees_data_after_its_cutoff():
+    p = panel()
+    # A late starter: its first fold must be skipped, not trained on less than min_train_days.
+    p = p[~((p["sku"] == "s2") & (p["date"] < "2024-02-03"))]
+    cuts = make_cutoffs(pd.DatetimeIndex(p["date"].unique()), horizon=7, folds=3, step=7)
+    Spy.seen = []
+    bt, failures = backtest(p, cuts, 7, {"spy": Spy()}, SeasonalNaive(season_length=7), QUANTILES, 10, n_jobs=1,
+                            min_train_days=28)
+    assert failures.empty
+    rows = bt[bt["model"] == "spy"]
+    trained_until = pd.to_datetime(rows["mean"].astype(int).map(pd.Timestamp.fromordinal))
+    assert (trained_until == rows["cutoff"]).all()  # each forecast was made with data up to its cutoff only
+    assert (rows["date"] > rows["cutoff"]).all()
+    assert rows.groupby(["sku", "cutoff"]).size().eq(7).all()
+    assert rows[rows["sku"] == "s2"]["cutoff"].nunique() == 2
+    actual = p.set_index(["sku", "date"])["demand"]
+    assert np.array_equal(rows["demand"].to_numpy(), actual.loc[list(zip(rows["sku"], rows["date"]))].to_numpy())
+
+
+def test_parallel_backtest_equals_serial():
+    p = panel(4, 70)
+    cuts = make_cutoffs(pd.DatetimeIndex(p["date"].unique()), horizon=7, folds=2, step=7)
+    args = (p, cuts, 7, {"naive": SeasonalNaive(season_length=7)}, SeasonalNaive(season_length=7), QUANTILES, 30)
+    serial, _ = backtest(*args, seed=3, n_jobs=1)
+    parallel, _ = backtest(*args, seed=3, n_jobs=2)
+    pd.testing.assert_frame_equal(serial, parallel)
+
+
+Y = np.array([0.0, 2.0, 4.0, 0.0])
+F = np.array([1.0, 1.0, 5.0, 1.0])  # errors +1, -1, +1, +1
+
+
+def test_point_metrics_by_hand():
+    assert mae(Y, F) == 1.0
+    assert rmse(Y, F) == 1.0
+    assert wape(Y, F) == pytest.approx(4 / 6)
+    assert bias(Y, F) == pytest.approx(2 / 6)
+    assert mape_nonzero(Y, F) == pytest.approx((1 / 2 + 1 / 4) / 2)
+    assert np.isnan(wape(np.zeros(3), np.ones(3)))
+
+
+def test_pinball_and_coverage_by_hand():
+    y = np.array([10.0, 0.0])
+    qf = np.array([[8.0, 12.0], [1.0, 3.0]])  # quantiles 0.1 and 0.9
+    # y=10: q.1 at 8 -> .1*2 ; q.9 at 12 -> .1*2 ; y=0: q.1 at 1 -> .9*1 ; q.9 at 3 -> .1*3
+    expected = np.mean([0.1 * 2, 0.1 * 2, 0.9 * 1, 0.1 * 3])
+    assert pinball(y, qf, [0.1, 0.9]) == pytest.approx(expected)
+    assert coverage(y, qf[:, 0], qf[:, 1]) == 0.5
+    assert interval_pairs([0.05, 0.1, 0.5, 0.9, 0.95]) == [(0.05, 0.95), (0.1, 0.9)]
+    assert quantile_column(0.05) == "p5" and quantile_column(0.025) == "p2.5"
+
+
+def test_rmsse_scale_starts_at_first_sale():
+    # Leading zeros are ignored (M5): diffs of [2, 4, 4] are 2, 0 -> mean square 2.
+    assert rmsse_scale(np.array([0, 0, 2, 4, 4.0])) == 2.0
+
+
+def test_score_and_leaderboard_by_hand():
+    base = {"sku": "a", "cutoff": pd.Timestamp("2024-01-01"), "scale": 4.0, "fallback": False}
+    rows = []
+    for model, f in [("seasonal_naive", [2.0, 2.0]), ("good", [1.0, 3.0])]:
+        for y, fi in zip([1.0, 3.0], f):
+            rows.append({**base, "model": model, "demand": y, "mean": fi, "p10": fi - 1, "p50": fi, "p90": fi + 1})
+    bt = pd.DataFrame(rows)
+    board = leaderboard(bt, QUANTILES).set_index("model")
+    # naive: errors 1,1 -> RMSSE sqrt(1/4) = .5 ; good: perfect.
+    assert board.loc["seasonal_naive", "rmsse"] == pytest.approx(0.5)
+    assert board.loc["good", "rmsse"] == 0.0 and board.loc["good", "rank"] == 1
+    assert board.loc["good", "fva_mae"] == pytest.approx(1.0)
+    assert board.loc["seasonal_naive", "coverage_80"] == 1.0
+    seg = score(bt, ["model"], QUANTILES)
+    assert seg["points"].tolist() == [2, 2] and seg["series"].tolist() == [1, 1]

@@ -1,0 +1,114 @@
+"""Bad input fails with one sentence that names the file, the column or rows, and the fix."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from forecasting.data.loading import read_table
+from forecasting.data.prepare import prepare_data
+from forecasting.errors import InputError
+from tests.conftest import make_demand_table
+
+DEMAND_COLS = {"sku": "item", "date": "day", "quantity": "units"}
+
+
+def prepare_demand(path, **kw):
+    return prepare_data(path, kind="demand", columns=DEMAND_COLS, panel={"min_history_days": 1, "min_nonzero_days": 1}, **kw)
+
+
+def write(tmp_path, frame: pd.DataFrame, name="t.csv"):
+    path = tmp_path / name
+    frame.to_csv(path, index=False) if name.endswith(".csv") else frame.to_parquet(path, index=False)
+    return path
+
+
+def test_demand_csv_loads_through_column_mapping(demand_csv):
+    data = prepare_demand(demand_csv)
+    assert list(data.panel.columns[:4]) == ["sku", "date", "demand", "filled"]
+    assert data.panel["sku"].nunique() == 3
+    assert data.quality.rows_in == 360 and data.quality.rows_kept == 360
+
+
+def test_parquet_reads_only_mapped_columns(retail_slice_path):
+    frame = read_table(retail_slice_path, {"sku": "StockCode", "date": "InvoiceDate", "quantity": "Quantity"})
+    assert set(frame.columns) == {"sku", "date", "quantity"}  # CustomerID never enters the pipeline
+
+
+def test_missing_column_names_the_column_and_fix(demand_csv):
+    with pytest.raises(InputError, match=r"quantity -> 'qty' not found.*fix data.columns"):
+        read_table(demand_csv, {"sku": "item", "date": "day", "quantity": "qty"}, "demand")
+
+
+def test_unmapped_required_column(demand_csv):
+    with pytest.raises(InputError, match="no mapping for quantity"):
+        read_table(demand_csv, {"sku": "item", "date": "day"}, "demand")
+
+
+def test_unparseable_dates_name_the_rows(tmp_path):
+    t = make_demand_table(1, 10).astype({"day": str})
+    t.loc[3, "day"] = "not a date"
+    with pytest.raises(InputError, match=r"'day' has 1 unparseable date.*'not a date' at row\(s\) 4"):
+        read_table(write(tmp_path, t), DEMAND_COLS, "demand")
+
+
+def test_duplicate_keys_in_demand_table(tmp_path):
+    t = make_demand_table(1, 10)
+    t = pd.concat([t, t.iloc[[2]]])
+    with pytest.raises(InputError, match=r"2 rows share a \(SKU, date\) key, e.g. SKU 'SKU0' on 2024-01-03"):
+        prepare_demand(write(tmp_path, t))
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan")])
+def test_negative_or_missing_demand(tmp_path, bad):
+    t = make_demand_table(1, 10)
+    t.loc[5, "units"] = bad
+    with pytest.raises(InputError, match="negative or missing demand, e.g. SKU 'SKU0' on 2024-01-06"):
+        prepare_demand(write(tmp_path, t))
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    with pytest.raises(InputError, match="the file is empty"):
+        read_table(path, DEMAND_COLS, "demand")
+
+
+def test_header_only_file(tmp_path):
+    path = tmp_path / "header.csv"
+    path.write_text("item,day,units\n")
+    with pytest.raises(InputError, match="header but no rows"):
+        read_table(path, DEMAND_COLS, "demand")
+
+
+def test_unknown_file_type(tmp_path):
+    path = tmp_path / "sales.xlsx"
+    path.write_bytes(b"PK")
+    with pytest.raises(InputError, match=r"unknown file type '.xlsx'; give a .csv or .parquet"):
+        read_table(path, DEMAND_COLS, "demand")
+
+
+def test_weekly_data_is_rejected(tmp_path):
+    t = make_demand_table(2, 20)
+    t = t[t["day"].dt.dayofweek == 0]
+    with pytest.raises(InputError, match="dates are 7 days apart .* not daily"):
+        prepare_demand(write(tmp_path, t))
+
+
+def test_intraday_timestamps_in_demand_table(tmp_path):
+    t = make_demand_table(1, 10)
+    t["day"] = t["day"] + pd.Timedelta(hours=9)
+    with pytest.raises(InputError, match="carries times of day"):
+        prepare_demand(write(tmp_path, t))
+
+
+def test_non_numeric_quantity(tmp_path):
+    t = make_demand_table(1, 10).astype({"units": str})
+    t.loc[1, "units"] = "lots"
+    with pytest.raises(InputError, match=r"'units' has 1 non-numeric value.*'lots'"):
+        read_table(write(tmp_path, t), DEMAND_COLS, "demand")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        read_table(tmp_path / "nope.parquet", DEMAND_COLS, "demand")

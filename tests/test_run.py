@@ -1,0 +1,99 @@
+"""`run.py` end to end on a slice of the real file, config composition, and clean failures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from forecasting.datasets import bundled_path
+
+ROOT = Path(__file__).resolve().parents[1]
+OmegaConf.register_new_resolver("bundled", bundled_path, replace=True)
+
+
+def run_cli(*overrides: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), *overrides], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+def composed(*overrides: str):
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def test_default_config_composes_all_local_models():
+    cfg = composed()
+    assert set(cfg.model) == {"arima", "ets", "croston"}
+    assert cfg.data.path.endswith("online_retail_transactions.parquet") and Path(cfg.data.path).exists()
+    assert cfg.data.panel.max_skus == 200
+
+
+@pytest.mark.parametrize(
+    "overrides, models, name",
+    [
+        (["experiment=arima"], {"arima"}, "arima"),
+        (["model=ets"], {"ets"}, "default"),
+        (["model=[arima,tsb]"], {"arima", "tsb"}, "default"),
+        (["experiment=croston", "model.croston.variant=tsb"], {"croston"}, "croston"),
+    ],
+)
+def test_overrides(overrides, models, name):
+    cfg = composed(*overrides)
+    assert set(cfg.model) == models and cfg.experiment_name == name
+
+
+def test_full_panel_is_one_override_away():
+    assert composed("data.panel.max_skus=null").data.panel.max_skus is None
+
+
+def test_run_end_to_end_on_real_slice(retail_slice_path, tmp_path):
+    out = tmp_path / "run"
+    res = run_cli(
+        f"data.path={retail_slice_path}",
+        "data.panel.max_skus=4",
+        "backtest.folds=2",
+        "num_samples=40",
+        "parallel.n_jobs=1",
+        f"hydra.run.dir={out}",
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    for name in ["config.yaml", "data_quality.json", "backtest.parquet", "leaderboard.csv", "metrics.json",
+                 "metrics_by_segment.csv", "segments.csv", "folds.csv"]:
+        assert (out / name).is_file(), name
+    assert not list(out.glob(".*.tmp"))  # atomic writes leave no temporary files behind
+    dq = json.loads((out / "data_quality.json").read_text())
+    assert dq["rows_in"] == len(pd.read_parquet(retail_slice_path))
+    assert dq["rows_kept"] + sum(dq["dropped_by_reason"].values()) == dq["rows_in"]
+    board = pd.read_csv(out / "leaderboard.csv")
+    assert set(board["model"]) == {"seasonal_naive", "arima", "ets", "croston"}
+    assert board["rank"].tolist() == [1, 2, 3, 4] and board["rmsse"].is_monotonic_increasing
+    assert (board.loc[board["model"] == "seasonal_naive", "fva_mae"] == 0).all()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["value"] == pytest.approx(board["rmsse"].min())
+    bt = pd.read_parquet(out / "backtest.parquet")
+    assert {"sku", "date", "model", "mean", "p5", "p10", "p50", "p90", "p95", "cutoff", "demand"} <= set(bt.columns)
+    assert bt["sku"].nunique() == 4 and bt["cutoff"].nunique() == 2
+    assert "StockCode" not in bt.columns and "CustomerID" not in (out / "config.yaml").read_text().split("columns:")[1][:400]
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("data.path=/nonexistent/sales.csv", "no such file"),
+        ("data.columns.quantity=Qty", "quantity -> 'Qty' not found"),
+        ("task=dance", "task 'dance' is unknown"),
+    ],
+)
+def test_bad_input_exits_with_one_sentence(override, message, tmp_path):
+    res = run_cli(override, f"hydra.run.dir={tmp_path}")
+    assert res.returncode == 2
+    assert message in res.stderr + res.stdout
+    assert "Traceback" not in res.stderr + res.stdout

@@ -28,8 +28,21 @@ import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
-COLUMNS = ["library", "model", "skus", "wall_s", "skus_per_s", "peak_mem_mb", "rmsse", "mae", "wape", "bias",
-           "pinball", "coverage_80", "coverage_90"]
+COLUMNS = [
+    "library",
+    "model",
+    "skus",
+    "wall_s",
+    "skus_per_s",
+    "peak_mem_mb",
+    "rmsse",
+    "mae",
+    "wape",
+    "bias",
+    "pinball",
+    "coverage_80",
+    "coverage_90",
+]
 PROBABILISTIC = ["pinball", "coverage_80", "coverage_90"]
 log = logging.getLogger("benchmarks.local_models")
 
@@ -39,7 +52,7 @@ def setup_logging() -> None:
 
 
 def load(skus: int, n_jobs: int):
-    """Config, prepared data, our models and cutoffs, built exactly as `run.py` and the pipeline build them."""
+    """Config, prepared data, our models and cutoffs, built as `run.py` and the pipeline build them."""
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
@@ -75,13 +88,26 @@ def statsforecast_models(cfg, m: int) -> list[tuple[str, object, bool]]:
     from statsforecast import models as sf
 
     a, e, t = cfg.model.arima, cfg.model.ets, cfg.model.tsb
-    ets = ("A" if e.error == "add" else "M") + ("A" if e.trend else "N") + {"add": "A", "mul": "M"}.get(e.seasonal, "N")
+    ets = (
+        ("A" if e.error == "add" else "M")
+        + ("A" if e.trend else "N")
+        + {"add": "A", "mul": "M"}.get(e.seasonal, "N")
+    )
     arima = f"ARIMA{tuple(a.order)}{tuple(a.seasonal_order)}".replace(" ", "")
     return [
         ("seasonal_naive", sf.SeasonalNaive(season_length=m), True),
         ("arima", sf.AutoARIMA(season_length=m), True),
-        ("arima", sf.ARIMA(order=tuple(a.order), seasonal_order=tuple(a.seasonal_order), season_length=m,
-                           include_mean=a.trend == "c", alias=arima), True),
+        (
+            "arima",
+            sf.ARIMA(
+                order=tuple(a.order),
+                seasonal_order=tuple(a.seasonal_order),
+                season_length=m,
+                include_mean=a.trend == "c",
+                alias=arima,
+            ),
+            True,
+        ),
         ("ets", sf.AutoETS(season_length=m), True),
         ("ets", sf.AutoETS(season_length=m, model=ets, alias=f"ETS({ets})"), True),
         # statsforecast smooths both Croston parts with a fixed alpha of 0.1, as conf/model/croston.yaml does.
@@ -95,23 +121,40 @@ def run_ours(panel, cutoffs, name, model, fallback, quantiles, cfg_backtest, num
 
     t0 = time.perf_counter()
     bt, failures = backtest(
-        panel, cutoffs, horizon=cfg_backtest["horizon"], models={name: model}, fallback=fallback,
-        quantiles=quantiles, num_samples=num_samples, seed=seed, min_train_days=cfg_backtest["min_train_days"],
+        panel,
+        cutoffs,
+        horizon=cfg_backtest["horizon"],
+        models={name: model},
+        fallback=fallback,
+        quantiles=quantiles,
+        num_samples=num_samples,
+        seed=seed,
+        min_train_days=cfg_backtest["min_train_days"],
         n_jobs=n_jobs,
     )
     return {"table": bt, "wall_s": time.perf_counter() - t0, "failures": len(failures)}
 
 
-def run_statsforecast(panel, cutoffs, model, intervals, quantiles, horizon, min_train_days, season_length, n_jobs):
+def run_statsforecast(
+    panel, cutoffs, model, intervals, quantiles, horizon, min_train_days, season_length, n_jobs
+):
     """One statsforecast `forecast` over every (SKU, cutoff) training window, as a series of its own."""
-    from forecasting.backtest.metrics import quantile_column
     from statsforecast import StatsForecast
     from statsforecast.models import SeasonalNaive
+
+    from forecasting.backtest.metrics import quantile_column
 
     t0 = time.perf_counter()
     # Integer time axis = position among trading days, so closed days are skipped exactly as for our models.
     days = pd.DatetimeIndex(np.sort(panel["date"].unique()))
-    frame = panel[["sku", "date", "demand"]].rename(columns={"demand": "y"}).assign(ds=days.get_indexer(panel["date"]))
+    frame = (
+        panel[["sku", "date", "demand"]]
+        .rename(columns={"demand": "y"})
+        .assign(ds=days.get_indexer(panel["date"]))
+    )
+    # freq=1 assumes no gaps: each SKU must hold every trading day from its first sale on.
+    if not (frame.groupby("sku")["ds"].diff().dropna() == 1).all():
+        raise ValueError("a SKU's series skips trading days; statsforecast would misread its time axis")
     windows = []
     for fold in cutoffs.itertuples(index=False):
         train = frame[frame["ds"] <= days.get_loc(fold.cutoff)]
@@ -129,8 +172,15 @@ def run_statsforecast(panel, cutoffs, model, intervals, quantiles, horizon, min_
     fc = fc.merge(keys, on="unique_id", how="left")
 
     alias = model.alias
-    out = pd.DataFrame({"sku": fc["sku"], "cutoff": fc["cutoff"], "date": days[fc["ds"].to_numpy()],
-                        "model": alias, "mean": fc[alias].clip(lower=0)})
+    out = pd.DataFrame(
+        {
+            "sku": fc["sku"],
+            "cutoff": fc["cutoff"],
+            "date": days[fc["ds"].to_numpy()],
+            "model": alias,
+            "mean": fc[alias].clip(lower=0),
+        }
+    )
     for q in quantiles:
         level = round(abs(2 * q - 1) * 100)
         src = alias if not intervals or level == 0 else f"{alias}-{'lo' if q < 0.5 else 'hi'}-{level}"
@@ -178,74 +228,126 @@ def measured(fn, **kwargs) -> tuple[dict, float]:
             peak = max(peak, tree_pss_mb(proc.pid))
             proc.join(0.2)
         if proc.exitcode != 0:
-            raise RuntimeError(f"{fn.__name__} failed in its process (exit code {proc.exitcode}); see the log above")
+            raise RuntimeError(
+                f"{fn.__name__} failed in its process (exit code {proc.exitcode}); see the log above"
+            )
         return pd.read_pickle(path), peak
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--skus", type=int, default=50, help="data.panel.max_skus: the largest SKUs by revenue")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--skus", type=int, default=50, help="data.panel.max_skus: the largest SKUs by revenue"
+    )
     parser.add_argument("--n-jobs", type=int, default=2, help="worker processes, for both libraries")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "local_models.csv")
     args = parser.parse_args()
     setup_logging()
 
-    from forecasting.backtest.metrics import score
     from statsforecast import __version__ as sf_version
+
+    from forecasting.backtest.metrics import score
 
     cfg, data, models, fallback, cutoffs = load(args.skus, args.n_jobs)
     quantiles = [float(q) for q in cfg.quantiles]
     b = {k: int(v) for k, v in cfg.backtest.items()}
     m = data.calendar.season_length
     log.info("load average at start: %.2f", os.getloadavg()[0])
-    log.info("cutoffs: %s; season length %d trading days", ", ".join(str(c.date()) for c in cutoffs["cutoff"]), m)
+    log.info(
+        "cutoffs: %s; season length %d trading days", ", ".join(str(c.date()) for c in cutoffs["cutoff"]), m
+    )
 
     runs = []  # (library, model, result, peak MB)
     for name, model in models.items():
-        res, peak = measured(run_ours, panel=data.panel, cutoffs=cutoffs, name=name, model=model, fallback=fallback,
-                             quantiles=quantiles, cfg_backtest=b, num_samples=int(cfg.num_samples),
-                             seed=int(cfg.seed), n_jobs=args.n_jobs)
-        log.info("ours %s: %.1f s, %.0f MB, %d failed fits fell back to seasonal naive",
-                 name, res["wall_s"], peak, res["failures"])
+        res, peak = measured(
+            run_ours,
+            panel=data.panel,
+            cutoffs=cutoffs,
+            name=name,
+            model=model,
+            fallback=fallback,
+            quantiles=quantiles,
+            cfg_backtest=b,
+            num_samples=int(cfg.num_samples),
+            seed=int(cfg.seed),
+            n_jobs=args.n_jobs,
+        )
+        log.info(
+            "ours %s: %.1f s, %.0f MB, %d failed fits fell back to seasonal naive",
+            name,
+            res["wall_s"],
+            peak,
+            res["failures"],
+        )
         runs.append(("forecasting", name, res, peak))
     sf_specs = statsforecast_models(cfg, m)
     for _, model, intervals in sf_specs:
-        res, peak = measured(run_statsforecast, panel=data.panel, cutoffs=cutoffs, model=model, intervals=intervals,
-                             quantiles=quantiles, horizon=b["horizon"], min_train_days=b["min_train_days"],
-                             season_length=m, n_jobs=args.n_jobs)
+        res, peak = measured(
+            run_statsforecast,
+            panel=data.panel,
+            cutoffs=cutoffs,
+            model=model,
+            intervals=intervals,
+            quantiles=quantiles,
+            horizon=b["horizon"],
+            min_train_days=b["min_train_days"],
+            season_length=m,
+            n_jobs=args.n_jobs,
+        )
         log.info("statsforecast %s: %.1f s, %.0f MB", model.alias, res["wall_s"], peak)
         runs.append((f"statsforecast {sf_version}", model.alias, res, peak))
 
     # Actuals and RMSSE scale come from our backtest, on the (SKU, cutoff) pairs both libraries forecast.
     ref = runs[0][2]["table"][["sku", "cutoff", "date", "demand", "scale"]]
-    pair_sets = [set(map(tuple, r["table"][["sku", "cutoff"]].drop_duplicates().to_numpy())) for _, _, r, _ in runs]
+    pair_sets = [
+        set(map(tuple, r["table"][["sku", "cutoff"]].drop_duplicates().to_numpy())) for _, _, r, _ in runs
+    ]
     common = set.intersection(*pair_sets)
     if any(len(s) != len(common) for s in pair_sets):
-        log.warning("libraries forecast different (SKU, cutoff) pairs; scoring the %d they share", len(common))
-    common_df = pd.DataFrame(sorted(common), columns=["sku", "cutoff"]).astype({"cutoff": ref["cutoff"].dtype})
+        log.warning(
+            "libraries forecast different (SKU, cutoff) pairs; scoring the %d they share", len(common)
+        )
+    common_df = pd.DataFrame(sorted(common), columns=["sku", "cutoff"]).astype(
+        {"cutoff": ref["cutoff"].dtype}
+    )
 
     rows = []
     no_intervals = {model.alias for _, model, intervals in sf_specs if not intervals}
     for library, name, res, peak in runs:
-        table = res["table"].drop(columns=["demand", "scale"], errors="ignore").merge(common_df, on=["sku", "cutoff"])
+        table = (
+            res["table"]
+            .drop(columns=["demand", "scale"], errors="ignore")
+            .merge(common_df, on=["sku", "cutoff"])
+        )
         scored = table.merge(ref, on=["sku", "cutoff", "date"], how="inner")
         # Same days and horizon on both sides: every forecast row must find its actual.
         if len(scored) != len(table) or len(scored) != len(common) * b["horizon"]:
             raise RuntimeError(f"{library} {name}: {len(scored)} of {len(table)} rows match our test days")
         metrics = score(scored, ["model"], quantiles).iloc[0]
         skus = scored["sku"].nunique()
-        row = {"library": library, "model": name, "skus": skus, "wall_s": res["wall_s"],
-               "skus_per_s": skus / res["wall_s"], "peak_mem_mb": peak, **metrics[COLUMNS[6:]].to_dict()}
+        row = {
+            "library": library,
+            "model": name,
+            "skus": skus,
+            "wall_s": res["wall_s"],
+            "skus_per_s": skus / res["wall_s"],
+            "peak_mem_mb": peak,
+            **metrics[COLUMNS[6:]].to_dict(),
+        }
         if name in no_intervals:
             row.update(dict.fromkeys(PROBABILISTIC, float("nan")))
         rows.append(row)
     table = pd.DataFrame(rows, columns=COLUMNS).round(
-        {"wall_s": 1, "skus_per_s": 2, "peak_mem_mb": 0, **dict.fromkeys(COLUMNS[6:], 4)})
+        {"wall_s": 1, "skus_per_s": 2, "peak_mem_mb": 0, **dict.fromkeys(COLUMNS[6:], 4)}
+    )
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False)
     header = (
-        f"machine: nproc={len(os.sched_getaffinity(0))}, {platform.platform()}, Python {platform.python_version()}, "
+        f"machine: nproc={len(os.sched_getaffinity(0))}, {platform.platform()}, "
+        f"Python {platform.python_version()}, "
         f"load avg {os.getloadavg()[0]:.2f} at end | date: {datetime.now():%Y-%m-%d %H:%M} | "
         f"command: python {shlex.join(sys.argv)}\n"
         f"data: {len(common_df['sku'].unique())} SKUs, {len(cutoffs)} folds (cutoffs "
@@ -254,9 +356,12 @@ def main() -> None:
     )
     print(header)
     print(table.to_string(index=False))
-    print("wall_s: the backtest call in a fresh process, worker start-up included; skus_per_s counts a SKU "
-          "with all its folds.\npeak_mem_mb: peak summed PSS of that process and its workers (sampled every 0.2 s). "
-          "NaN pinball/coverage: the model has no intervals (quantiles = point forecast), not comparable.")
+    print(
+        "wall_s: the backtest call in a fresh process, worker start-up included; "
+        "skus_per_s counts a SKU with all its folds.\n"
+        "peak_mem_mb: peak summed PSS of that process and its workers (sampled every 0.2 s).\n"
+        "NaN pinball/coverage: the model has no intervals (quantiles = point forecast), not comparable."
+    )
     log.info("table written to %s", args.out)
 
 

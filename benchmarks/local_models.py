@@ -6,7 +6,7 @@ The panel, models and cutoffs come from the default experiment (Hydra config in 
 runs in a fresh process, so one row's imports, caches and worker pools never help or burden another:
 wall_s is the time of the backtest call inside that process (worker start-up included, interpreter start-up
 and imports of the driver excluded), and peak_mem_mb is the largest summed PSS of that process and all its
-workers, sampled every 0.2 s from /proc (PSS splits pages shared between processes, so forked workers are not
+workers, sampled every 0.25 s from /proc (PSS splits pages shared between processes, so forked workers are not
 counted twice).
 """
 
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import multiprocessing as mp
 import os
 import platform
 import shlex
+import subprocess
 import sys
 import tempfile
 import time
@@ -188,25 +188,14 @@ def run_statsforecast(
     return {"table": out, "wall_s": time.perf_counter() - t0, "failures": 0}
 
 
-def _child(fn, kwargs, result_path) -> None:
-    setup_logging()
-    pd.to_pickle(fn(**kwargs), result_path)
-
-
 def tree_pss_mb(root: int) -> float:
     """Summed PSS of `root` and all its descendants, in MB (processes that vanish mid-read count as 0)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(stat.parent.name))
     total_kb, todo = 0, [root]
     while todo:
         pid = todo.pop()
-        todo += children.get(pid, [])
         try:
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
             for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):
                     total_kb += int(line.split()[1])
@@ -217,21 +206,73 @@ def tree_pss_mb(root: int) -> float:
 
 
 def measured(fn, **kwargs) -> tuple[dict, float]:
-    """`fn(**kwargs)` in a fresh spawned process, with the peak PSS of that process tree."""
-    ctx = mp.get_context("spawn")
+    """`fn(**kwargs)` in a fresh interpreter, with the peak PSS of that process tree.
+
+    A plain `python` process rather than a multiprocessing child: multiprocessing children skip atexit, so
+    joblib's worker pool is never shut down and the child hangs joining its workers.
+    """
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "result.pkl"
-        proc = ctx.Process(target=_child, args=(fn, kwargs, path))
-        proc.start()
+        job = Path(tmp) / "job.pkl"
+        pd.to_pickle((fn.__name__, kwargs), job)
+        proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child", str(job)])
         peak = 0.0
-        while proc.is_alive():
+        while proc.poll() is None:
             peak = max(peak, tree_pss_mb(proc.pid))
-            proc.join(0.2)
-        if proc.exitcode != 0:
+            time.sleep(0.25)
+        if proc.returncode:
             raise RuntimeError(
-                f"{fn.__name__} failed in its process (exit code {proc.exitcode}); see the log above"
+                f"{fn.__name__} failed in its process (exit code {proc.returncode}); see the log"
             )
-        return pd.read_pickle(path), peak
+        return pd.read_pickle(job.with_suffix(".out")), peak
+
+
+def score_runs(runs, quantiles, horizon: int, no_intervals: set[str]) -> pd.DataFrame:
+    """One row per run, every run scored by our `score` on the same (SKU, cutoff) series and days."""
+    from forecasting.backtest.metrics import score
+
+    # Actuals and RMSSE scale come from our backtest, on the (SKU, cutoff) pairs both libraries forecast.
+    ref = runs[0][2]["table"][["sku", "cutoff", "date", "demand", "scale"]]
+    pair_sets = [
+        set(map(tuple, r["table"][["sku", "cutoff"]].drop_duplicates().to_numpy())) for _, _, r, _ in runs
+    ]
+    common = set.intersection(*pair_sets)
+    log.info("scoring %d (SKU, cutoff) series of %d days each", len(common), horizon)
+    if any(len(s) != len(common) for s in pair_sets):
+        log.warning(
+            "libraries forecast different (SKU, cutoff) pairs; scoring the %d they share", len(common)
+        )
+    common_df = pd.DataFrame(sorted(common), columns=["sku", "cutoff"]).astype(
+        {"cutoff": ref["cutoff"].dtype}
+    )
+
+    rows = []
+    for library, name, res, peak in runs:
+        table = (
+            res["table"]
+            .drop(columns=["demand", "scale"], errors="ignore")
+            .merge(common_df, on=["sku", "cutoff"])
+        )
+        scored = table.merge(ref, on=["sku", "cutoff", "date"], how="inner")
+        # Same days and horizon on both sides: every forecast row must find its actual.
+        if len(scored) != len(table) or len(scored) != len(common) * horizon:
+            raise RuntimeError(f"{library} {name}: {len(scored)} of {len(table)} rows match our test days")
+        metrics = score(scored, ["model"], quantiles).iloc[0]
+        skus = scored["sku"].nunique()
+        row = {
+            "library": library,
+            "model": name,
+            "skus": skus,
+            "wall_s": res["wall_s"],
+            "skus_per_s": skus / res["wall_s"],
+            "peak_mem_mb": peak,
+            **metrics[COLUMNS[6:]].to_dict(),
+        }
+        if name in no_intervals:
+            row.update(dict.fromkeys(PROBABILISTIC, float("nan")))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=COLUMNS).round(
+        {"wall_s": 1, "skus_per_s": 2, "peak_mem_mb": 0, **dict.fromkeys(COLUMNS[6:], 4)}
+    )
 
 
 def main() -> None:
@@ -243,12 +284,15 @@ def main() -> None:
     )
     parser.add_argument("--n-jobs", type=int, default=2, help="worker processes, for both libraries")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "local_models.csv")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)  # internal: one measured run
     args = parser.parse_args()
     setup_logging()
+    if args.child:
+        name, kwargs = pd.read_pickle(args.child)
+        pd.to_pickle(globals()[name](**kwargs), args.child.with_suffix(".out"))
+        return
 
     from statsforecast import __version__ as sf_version
-
-    from forecasting.backtest.metrics import score
 
     cfg, data, models, fallback, cutoffs = load(args.skus, args.n_jobs)
     quantiles = [float(q) for q in cfg.quantiles]
@@ -299,49 +343,8 @@ def main() -> None:
         log.info("statsforecast %s: %.1f s, %.0f MB", model.alias, res["wall_s"], peak)
         runs.append((f"statsforecast {sf_version}", model.alias, res, peak))
 
-    # Actuals and RMSSE scale come from our backtest, on the (SKU, cutoff) pairs both libraries forecast.
-    ref = runs[0][2]["table"][["sku", "cutoff", "date", "demand", "scale"]]
-    pair_sets = [
-        set(map(tuple, r["table"][["sku", "cutoff"]].drop_duplicates().to_numpy())) for _, _, r, _ in runs
-    ]
-    common = set.intersection(*pair_sets)
-    if any(len(s) != len(common) for s in pair_sets):
-        log.warning(
-            "libraries forecast different (SKU, cutoff) pairs; scoring the %d they share", len(common)
-        )
-    common_df = pd.DataFrame(sorted(common), columns=["sku", "cutoff"]).astype(
-        {"cutoff": ref["cutoff"].dtype}
-    )
-
-    rows = []
     no_intervals = {model.alias for _, model, intervals in sf_specs if not intervals}
-    for library, name, res, peak in runs:
-        table = (
-            res["table"]
-            .drop(columns=["demand", "scale"], errors="ignore")
-            .merge(common_df, on=["sku", "cutoff"])
-        )
-        scored = table.merge(ref, on=["sku", "cutoff", "date"], how="inner")
-        # Same days and horizon on both sides: every forecast row must find its actual.
-        if len(scored) != len(table) or len(scored) != len(common) * b["horizon"]:
-            raise RuntimeError(f"{library} {name}: {len(scored)} of {len(table)} rows match our test days")
-        metrics = score(scored, ["model"], quantiles).iloc[0]
-        skus = scored["sku"].nunique()
-        row = {
-            "library": library,
-            "model": name,
-            "skus": skus,
-            "wall_s": res["wall_s"],
-            "skus_per_s": skus / res["wall_s"],
-            "peak_mem_mb": peak,
-            **metrics[COLUMNS[6:]].to_dict(),
-        }
-        if name in no_intervals:
-            row.update(dict.fromkeys(PROBABILISTIC, float("nan")))
-        rows.append(row)
-    table = pd.DataFrame(rows, columns=COLUMNS).round(
-        {"wall_s": 1, "skus_per_s": 2, "peak_mem_mb": 0, **dict.fromkeys(COLUMNS[6:], 4)}
-    )
+    table = score_runs(runs, quantiles, b["horizon"], no_intervals)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False)
@@ -350,16 +353,16 @@ def main() -> None:
         f"Python {platform.python_version()}, "
         f"load avg {os.getloadavg()[0]:.2f} at end | date: {datetime.now():%Y-%m-%d %H:%M} | "
         f"command: python {shlex.join(sys.argv)}\n"
-        f"data: {len(common_df['sku'].unique())} SKUs, {len(cutoffs)} folds (cutoffs "
+        f"data: {table['skus'].iloc[0]} SKUs, {len(cutoffs)} folds (cutoffs "
         f"{', '.join(str(c.date()) for c in cutoffs['cutoff'])}), horizon {b['horizon']} trading days, "
-        f"{len(common)} (SKU, cutoff) series scored, n_jobs={args.n_jobs}, our sample paths={cfg.num_samples}"
+        f"n_jobs={args.n_jobs}, our sample paths={cfg.num_samples}"
     )
     print(header)
     print(table.to_string(index=False))
     print(
         "wall_s: the backtest call in a fresh process, worker start-up included; "
         "skus_per_s counts a SKU with all its folds.\n"
-        "peak_mem_mb: peak summed PSS of that process and its workers (sampled every 0.2 s).\n"
+        "peak_mem_mb: peak summed PSS of that process and its workers (sampled every 0.25 s).\n"
         "NaN pinball/coverage: the model has no intervals (quantiles = point forecast), not comparable."
     )
     log.info("table written to %s", args.out)

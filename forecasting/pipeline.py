@@ -16,12 +16,14 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from forecasting.backtest.folds import make_cutoffs
+from forecasting.backtest.global_runner import backtest_global
 from forecasting.backtest.leaderboard import leaderboard
 from forecasting.backtest.metrics import score
 from forecasting.backtest.runner import backtest
 from forecasting.data.prepare import PreparedData, prepare_data
 from forecasting.errors import InputError
 from forecasting.models.base import LocalForecaster
+from forecasting.models.neural import NeuralForecaster, TrainingContext
 from forecasting.storage import atomic_path, write_csv, write_json, write_parquet
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ TASKS = ("backtest",)
 
 
 def seed_everything(seed: int) -> None:
+    """numpy and random here; torch and Lightning are seeded by the neural models when they train."""
     random.seed(seed)
     np.random.seed(seed)
 
@@ -50,15 +53,31 @@ def load_data(cfg: DictConfig) -> PreparedData:
     )
 
 
-def build_models(cfg: DictConfig, season_length: int) -> tuple[dict[str, LocalForecaster], LocalForecaster]:
-    """The configured models (plus the baseline, always scored for FVA) and the fallback model."""
+def build_models(
+    cfg: DictConfig, data: PreparedData, work_dir: str | Path
+) -> tuple[dict[str, LocalForecaster], dict[str, NeuralForecaster], LocalForecaster]:
+    """Per-SKU models (the baseline always among them, for FVA), global models, and the fallback model."""
     if not cfg.get("model"):
-        raise InputError("no model is selected; pick some, e.g. model=[seasonal_naive,arima].")
-    fallback = instantiate(cfg.baseline).with_season(season_length)
-    models = {BASELINE: fallback}
+        raise InputError("no model is selected; pick some, e.g. model=[arima,ets].")
+    season = data.calendar.season_length
+    fallback = instantiate(cfg.baseline).with_season(season)
+    local: dict[str, LocalForecaster] = {BASELINE: fallback}
+    global_: dict[str, NeuralForecaster] = {}
     for name, mcfg in cfg.model.items():
-        models[str(name)] = instantiate(mcfg).with_season(season_length)
-    return models, fallback
+        model = instantiate(mcfg, _convert_="all")
+        if getattr(model, "is_global", False):
+            context = TrainingContext(
+                work_dir=str(Path(work_dir) / "models"),
+                trainer=OmegaConf.to_container(cfg.trainer, resolve=True),
+                quantiles=[float(q) for q in cfg.quantiles],
+                seed=int(cfg.seed),
+                calendar=data.calendar,
+            )
+            model.name = str(name)
+            global_[str(name)] = model.configure(context)
+        else:
+            local[str(name)] = model.with_season(season)
+    return local, global_, fallback
 
 
 def run(cfg: DictConfig, output_dir: str | Path) -> dict:
@@ -81,7 +100,7 @@ def run(cfg: DictConfig, output_dir: str | Path) -> dict:
 def run_backtest(cfg: DictConfig, data: PreparedData, out: Path, started: float) -> dict:
     bcfg = cfg.backtest
     quantiles = [float(q) for q in cfg.quantiles]
-    models, fallback = build_models(cfg, data.calendar.season_length)
+    local, global_, fallback = build_models(cfg, data, out)
     cutoffs = make_cutoffs(
         pd.DatetimeIndex(data.panel["date"].unique()),
         horizon=int(bcfg.horizon),
@@ -90,13 +109,17 @@ def run_backtest(cfg: DictConfig, data: PreparedData, out: Path, started: float)
         validation_folds=int(bcfg.get("validation_folds", 0)),
         min_train_days=int(bcfg.min_train_days),
     )
-    log.info("backtest: %d models, cutoffs %s", len(models), ", ".join(str(c.date()) for c in cutoffs["cutoff"]))
+    log.info(
+        "backtest: %d models, cutoffs %s",
+        len(local) + len(global_),
+        ", ".join(str(c.date()) for c in cutoffs["cutoff"]),
+    )
     t0 = time.perf_counter()
     bt, failures = backtest(
         data.panel,
         cutoffs,
         horizon=int(bcfg.horizon),
-        models=models,
+        models=local,
         fallback=fallback,
         quantiles=quantiles,
         num_samples=int(cfg.num_samples),
@@ -104,7 +127,16 @@ def run_backtest(cfg: DictConfig, data: PreparedData, out: Path, started: float)
         min_train_days=int(bcfg.min_train_days),
         n_jobs=int(cfg.parallel.n_jobs),
     )
-    fit_seconds = time.perf_counter() - t0
+    timings = {"local_seconds": round(time.perf_counter() - t0, 2)}
+    training = {}
+    for name, model in global_.items():
+        t1 = time.perf_counter()
+        rows, training[name] = backtest_global(
+            name, model, data.panel, data.segments, cutoffs, int(bcfg.horizon), quantiles,
+            int(cfg.num_samples), int(bcfg.min_train_days),
+        )
+        timings[f"{name}_seconds"] = round(time.perf_counter() - t1, 2)
+        bt = pd.concat([bt, rows], ignore_index=True)
     if bt.empty:
         raise InputError("no SKU had enough history before the first cutoff; lower backtest.min_train_days or folds.")
     bt = bt.merge(data.segments[["sku", "abc", "demand_class", "segment"]], on="sku", how="left")
@@ -117,6 +149,7 @@ def run_backtest(cfg: DictConfig, data: PreparedData, out: Path, started: float)
     board = leaderboard(test, quantiles, rank_by=str(cfg.optimized_metric), baseline=BASELINE)
     failure_counts = failures.groupby("model").size() if len(failures) else pd.Series(dtype=int)
     board["failed_fits"] = board["model"].map(failure_counts).fillna(0).astype(int)
+    board["retrain"] = board["model"].map({n: m.retrain for n, m in global_.items()}).fillna("every_cutoff")
     write_csv(board, out / "leaderboard.csv")
     by_segment = score(test, ["model", "abc", "demand_class"], quantiles)
     write_csv(by_segment, out / "metrics_by_segment.csv")
@@ -129,7 +162,8 @@ def run_backtest(cfg: DictConfig, data: PreparedData, out: Path, started: float)
             "skus": int(bt["sku"].nunique()),
             "folds": cutoffs.assign(cutoff=cutoffs["cutoff"].dt.date.astype(str)).to_dict("records"),
             "failed_fits": int(len(failures)),
-            "fit_seconds": round(fit_seconds, 2),
+            "seconds": timings,
+            "neural_training": training,
             "wall_seconds": round(time.perf_counter() - started, 2),
             "leaderboard": board.drop(columns=["rank"]).set_index("model").round(6).to_dict("index"),
         }

@@ -97,3 +97,35 @@ def test_bad_input_exits_with_one_sentence(override, message, tmp_path):
     assert res.returncode == 2
     assert message in res.stderr + res.stdout
     assert "Traceback" not in res.stderr + res.stdout
+
+
+def test_global_and_local_models_share_one_leaderboard(retail_slice_path, tmp_path):
+    out = tmp_path / "run"
+    res = run_cli(
+        f"data.path={retail_slice_path}",
+        "model=[croston,tcn]",
+        "data.panel.max_skus=4",
+        "backtest.folds=2",
+        "backtest.horizon=14",
+        "backtest.step=14",
+        "model.tcn.model_kwargs.input_chunk_length=28",
+        "model.tcn.model_kwargs.num_filters=4",
+        "model.tcn.retrain=first_cutoff",
+        "trainer=cpu",
+        "trainer.max_epochs=1",
+        "trainer.val_days=14",
+        "trainer.progress_bar=false",
+        "num_samples=20",
+        "parallel.n_jobs=1",
+        f"hydra.run.dir={out}",
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    board = pd.read_csv(out / "leaderboard.csv").set_index("model")
+    assert set(board.index) == {"seasonal_naive", "croston", "tcn"}
+    assert board.loc["tcn", "retrain"] == "first_cutoff"
+    bt = pd.read_parquet(out / "backtest.parquet")
+    pairs = bt.groupby("model")[["sku", "cutoff"]].apply(lambda g: set(map(tuple, g.drop_duplicates().to_numpy())))
+    assert pairs["tcn"] == pairs["croston"] == pairs["seasonal_naive"]  # identical folds and SKUs
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["neural_training"]["tcn"]["fits"]) == 1  # trained once, predicted at both cutoffs
+    assert (out / "models" / "logs").is_dir()

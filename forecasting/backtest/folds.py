@@ -42,3 +42,9 @@ def make_cutoffs(
             "role": ["validation"] * validation_folds + ["test"] * folds,
         }
     )
+
+
+def eligible(series: pd.Series, cutoff: pd.Timestamp, horizon: int, min_train_days: int) -> bool:
+    """The rule every backtest uses for a SKU at a cutoff: enough history before, a full horizon after."""
+    n_train = int((series.index <= cutoff).sum())
+    return n_train >= min_train_days and len(series) - n_train >= horizon

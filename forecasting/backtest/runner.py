@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from forecasting.backtest.folds import eligible
 from forecasting.backtest.metrics import rmsse_scale
 from forecasting.models.base import LocalForecaster
 from forecasting.models.local_fit import SkuResult, fit_predict
@@ -35,10 +36,10 @@ def backtest_sku(
     """All folds of one SKU: rows with `cutoff`, `fold`, `role`, the actual `demand` and the RMSSE `scale`."""
     parts, failures = [], []
     for fold in cutoffs.itertuples(index=False):
+        if not eligible(series, fold.cutoff, horizon, min_train_days):
+            continue
         train = series[series.index <= fold.cutoff]
         test = series[series.index > fold.cutoff].iloc[:horizon]
-        if len(train) < min_train_days or len(test) < horizon:
-            continue
         res = fit_predict(
             sku, train, test.index, models, fallback, quantiles, num_samples, seed, salt=int(fold.fold)
         )

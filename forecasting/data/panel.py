@@ -108,7 +108,9 @@ def build_panel(daily: pd.DataFrame, calendar: TradingCalendar, dq: DataQuality,
     panel["demand"] = panel["demand"].fillna(0.0).astype("float64")
     if "price" in panel:
         # The shelf price carries over days without sales; before the first sale use the first known price.
-        panel["price"] = panel.groupby("sku", observed=True)["price"].transform(lambda s: s.ffill().bfill())
+        by_sku = panel.groupby("sku", observed=True, sort=False)["price"]
+        panel["price"] = by_sku.ffill()
+        panel["price"] = panel["price"].fillna(panel.groupby("sku", observed=True, sort=False)["price"].bfill())
     if "promo" in panel:
         panel["promo"] = panel["promo"].fillna(0.0)
     panel.insert(1, "date", days[panel.pop("pos").to_numpy()])
@@ -122,8 +124,8 @@ def build_panel(daily: pd.DataFrame, calendar: TradingCalendar, dq: DataQuality,
 
 def history_filter(panel: pd.DataFrame, min_history_days: int, min_nonzero_days: int) -> pd.Index:
     """SKUs with at least `min_history_days` trading days in range and `min_nonzero_days` days with sales."""
-    g = panel.groupby("sku", observed=True, sort=True)["demand"]
-    stats = pd.DataFrame({"days": g.size(), "nonzero": g.apply(lambda s: int((s > 0).sum()))})
+    by_sku = (panel["demand"] > 0).groupby(panel["sku"], observed=True, sort=True)
+    stats = pd.DataFrame({"days": by_sku.size(), "nonzero": by_sku.sum()})
     ok = (stats["days"] >= min_history_days) & (stats["nonzero"] >= min_nonzero_days)
     return stats.index[ok]
 

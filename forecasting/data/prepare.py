@@ -119,10 +119,10 @@ def _static_attributes(frame: pd.DataFrame) -> pd.DataFrame | None:
     cols = [c for c in ("category", "description") if c in frame]
     if not cols:
         return None
-    return (
-        frame.dropna(subset=cols[:1])
-        .groupby("sku", observed=True)[cols]
-        .agg(lambda s: s.mode().iat[0] if s.notna().any() else None)
-        .reset_index()
-        .astype({"sku": str})
-    )
+    out = pd.DataFrame(index=pd.Index(frame["sku"].unique(), name="sku"))
+    for col in cols:
+        counts = frame.groupby(["sku", col], observed=True).size()
+        if len(counts):
+            top = counts.sort_values(ascending=False, kind="stable").reset_index().drop_duplicates("sku")
+            out[col] = top.set_index("sku")[col]
+    return out.reset_index().astype({"sku": str})

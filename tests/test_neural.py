@@ -1,0 +1,129 @@
+"""Global LSTM and TCN: tiny CPU trainings, covariate alignment without leaks, quantiles, save and load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.data.calendar import TradingCalendar
+from forecasting.data.segments import segment_skus
+from forecasting.models.neural import NeuralForecaster, TrainingContext
+
+QUANTILES = [0.05, 0.1, 0.5, 0.9, 0.95]
+TINY = {"input_chunk_length": 14, "output_chunk_length": 7, "batch_size": 32}
+MODELS = {
+    "lstm": ("darts.models.BlockRNNModel", {**TINY, "model": "LSTM", "hidden_dim": 8}),
+    "tcn": ("darts.models.TCNModel", {**TINY, "kernel_size": 3, "num_filters": 4}),
+}
+
+
+def tiny_panel(n_skus=4, days=90):
+    cal = TradingCalendar(closed_weekdays=(5,))
+    dates = cal.trading_days("2024-01-01", pd.Timestamp("2024-01-01") + pd.Timedelta(days=days))
+    rng = np.random.default_rng(0)
+    frames = []
+    for i in range(n_skus):
+        weekly = 1 + 0.5 * np.sin(2 * np.pi * dates.dayofweek / 7)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "sku": f"s{i}",
+                    "date": dates,
+                    "demand": rng.poisson(5 * (i + 1) * weekly).astype(float),
+                    "price": 2.0 + 0.1 * i + 0.01 * np.arange(len(dates)),
+                }
+            )
+        )
+    panel = pd.concat(frames, ignore_index=True)
+    return panel, segment_skus(panel), cal
+
+
+def make(kind, tmp_path, likelihood="quantile", **trainer):
+    cls, kwargs = MODELS[kind]
+    model = NeuralForecaster(cls, kwargs, likelihood=likelihood, max_samples_per_ts=20, name=kind)
+    _, _, cal = tiny_panel()
+    settings = {"accelerator": "cpu", "max_epochs": 1, "val_days": 7, "progress_bar": False, "tensorboard": False}
+    return model.configure(TrainingContext(str(tmp_path), {**settings, **trainer}, QUANTILES, seed=1, calendar=cal))
+
+
+@pytest.mark.parametrize("kind", ["lstm", "tcn"])
+def test_tiny_training_predicts_sane_paths(kind, tmp_path):
+    panel, seg, _ = tiny_panel()
+    cutoff = panel["date"].unique()[-8]
+    model = make(kind, tmp_path).fit(panel, seg, cutoff)
+    out = model.predict(panel, seg, cutoff, horizon=7, num_samples=50)
+    assert set(out) == {"s0", "s1", "s2", "s3"}
+    for f in out.values():
+        assert f.paths.shape == (50, 7) and (f.paths >= 0).all()
+        q = np.quantile(f.paths, QUANTILES, axis=0)
+        assert (np.diff(q, axis=0) >= 0).all()
+    # Mean scaling is undone: the SKU selling 4x more gets a clearly larger forecast.
+    assert out["s3"].mean.mean() > 1.5 * out["s0"].mean.mean()
+    assert (tmp_path / "logs" / f"{kind}_{pd.Timestamp(cutoff):%Y%m%d}").is_dir()  # CSV logs in the run folder
+
+
+@pytest.mark.parametrize("kind", ["lstm", "tcn"])
+def test_future_values_of_past_covariates_never_reach_the_model(kind, tmp_path):
+    panel, seg, _ = tiny_panel()
+    cutoff = panel["date"].unique()[-8]
+    model = make(kind, tmp_path).fit(panel, seg, cutoff)
+    before = model.predict(panel, seg, cutoff, 7, 20)
+    # Change everything after the cutoff: prices x100 and demand x10. A leak would move the forecast.
+    later = panel["date"] > cutoff
+    changed = panel.copy()
+    changed.loc[later, "price"] *= 100
+    changed.loc[later, "demand"] *= 10
+    after = model.predict(changed, seg, cutoff, 7, 20)
+    for sku in before:
+        np.testing.assert_allclose(before[sku].paths, after[sku].paths, rtol=1e-5)
+
+
+def test_save_and_load_on_cpu(tmp_path):
+    panel, seg, _ = tiny_panel()
+    cutoff = panel["date"].unique()[-8]
+    model = make("tcn", tmp_path).fit(panel, seg, cutoff)
+    model.save(tmp_path / "tcn.pt")
+    loaded = make("tcn", tmp_path).load(tmp_path / "tcn.pt", map_location="cpu")
+    a = model.predict(panel, seg, cutoff, 7, 30)
+    b = loaded.predict(panel, seg, cutoff, 7, 30)
+    for sku in a:
+        np.testing.assert_allclose(a[sku].mean, b[sku].mean, rtol=1e-5)
+
+
+@pytest.mark.gpu
+def test_model_trained_on_gpu_loads_on_cpu(tmp_path):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU here")
+    panel, seg, _ = tiny_panel()
+    cutoff = panel["date"].unique()[-8]
+    model = make("lstm", tmp_path, accelerator="gpu").fit(panel, seg, cutoff)
+    model.save(tmp_path / "lstm.pt")
+    loaded = make("lstm", tmp_path).load(tmp_path / "lstm.pt", map_location="cpu")
+    assert next(loaded.model_.model.parameters()).device.type == "cpu"
+    out = loaded.predict(panel, seg, cutoff, 7, 10)
+    assert all(f.paths.shape == (10, 7) for f in out.values())
+
+
+@pytest.mark.parametrize("kind", ["lstm", "tcn"])
+def test_model_configs_train_from_hydra(kind, tmp_path):
+    from hydra.utils import instantiate
+
+    from tests.test_run import composed
+
+    cfg = composed(
+        f"model={kind}",
+        "backtest.horizon=7",
+        f"model.{kind}.model_kwargs.input_chunk_length=14",
+        f"model.{kind}.model_kwargs.batch_size=32",
+        f"model.{kind}.max_samples_per_ts=10",
+    )
+    model = instantiate(cfg.model[kind], _convert_="all")
+    assert model.output_chunk_length == 7 and model.is_global
+    panel, seg, cal = tiny_panel()
+    settings = {"accelerator": "cpu", "max_epochs": 1, "val_days": 7, "progress_bar": False, "tensorboard": False}
+    model.configure(TrainingContext(str(tmp_path), settings, QUANTILES, seed=1, calendar=cal))
+    cutoff = panel["date"].unique()[-8]
+    out = model.fit(panel, seg, cutoff).predict(panel, seg, cutoff, 7, 10)
+    assert len(out) == 4

@@ -66,7 +66,10 @@ def load(skus: int, n_jobs: int):
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose(config_name="config", overrides=overrides)
     data = load_data(cfg)
-    models, fallback = build_models(cfg, data.calendar.season_length)
+    # work_dir only holds global (neural) models' checkpoints, and none of these models is global.
+    models, global_models, fallback = build_models(cfg, data, work_dir=Path(tempfile.gettempdir()))
+    if global_models:
+        raise ValueError(f"global models are not benchmarked here: {', '.join(global_models)}")
     b = cfg.backtest
     cutoffs = make_cutoffs(
         pd.DatetimeIndex(data.panel["date"].unique()),

@@ -80,6 +80,18 @@ def build_models(
     return local, global_, fallback
 
 
+def cutoffs_from_config(cfg: DictConfig, panel: pd.DataFrame) -> pd.DataFrame:
+    b = cfg.backtest
+    return make_cutoffs(
+        pd.DatetimeIndex(panel["date"].unique()),
+        horizon=int(b.horizon),
+        folds=int(b.folds),
+        step=int(b.step),
+        validation_folds=int(b.get("validation_folds", 0)),
+        min_train_days=int(b.min_train_days),
+    )
+
+
 def run(cfg: DictConfig, output_dir: str | Path) -> dict:
     task = cfg.get("task", "backtest")
     if task not in TASKS:
@@ -101,14 +113,7 @@ def run_backtest(cfg: DictConfig, data: PreparedData, out: Path, started: float)
     bcfg = cfg.backtest
     quantiles = [float(q) for q in cfg.quantiles]
     local, global_, fallback = build_models(cfg, data, out)
-    cutoffs = make_cutoffs(
-        pd.DatetimeIndex(data.panel["date"].unique()),
-        horizon=int(bcfg.horizon),
-        folds=int(bcfg.folds),
-        step=int(bcfg.step),
-        validation_folds=int(bcfg.get("validation_folds", 0)),
-        min_train_days=int(bcfg.min_train_days),
-    )
+    cutoffs = cutoffs_from_config(cfg, data.panel)
     log.info(
         "backtest: %d models, cutoffs %s",
         len(local) + len(global_),

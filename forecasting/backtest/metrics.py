@@ -62,7 +62,11 @@ def coverage(y, lower, upper) -> float:
 
 
 def rmsse_scale(train: np.ndarray) -> float:
-    """M5 scale: mean squared one-step difference of the training data from its first sale (>= tiny)."""
+    """M5 scale: mean squared one-step difference of the training data from its first sale.
+
+    NaN when that part of the history never changes: RMSSE is undefined for such a series, and `score`
+    leaves it out of the RMSSE average (the `series` count only includes series with a scale).
+    """
     train = np.asarray(train, dtype=float)
     nz = np.flatnonzero(train > 0)
     start = nz[0] if len(nz) else 0
@@ -83,7 +87,7 @@ def score(bt: pd.DataFrame, by: Sequence[str], quantiles: Sequence[float]) -> pd
 
     def one(g: pd.DataFrame) -> pd.Series:
         y, f = g["demand"].to_numpy(), g["mean"].to_numpy()
-        series = g.groupby("_series")["_scaled_sq"].mean()
+        series = g.groupby("_series")["_scaled_sq"].mean().dropna()
         out = {
             "rmsse": float(np.sqrt(series).mean()),
             "mae": mae(y, f),

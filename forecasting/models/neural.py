@@ -287,7 +287,9 @@ class NeuralForecaster:
     def load(self, path: str | Path, map_location: str = "cpu") -> NeuralForecaster:
         """Load weights saved anywhere (a GPU machine included) onto `map_location`."""
         cls = self._darts_class()
-        trainer = {"accelerator": "cpu"} if map_location == "cpu" else None
+        trainer = {"logger": False, "enable_progress_bar": False}
+        if map_location == "cpu":
+            trainer["accelerator"] = "cpu"
         self.model_ = cls.load(str(path), map_location=map_location, pl_trainer_kwargs=trainer)
         return self
 

@@ -89,6 +89,7 @@ def cutoffs_from_config(cfg: DictConfig, panel: pd.DataFrame) -> pd.DataFrame:
         step=int(b.step),
         validation_folds=int(b.get("validation_folds", 0)),
         min_train_days=int(b.min_train_days),
+        skip_test=bool(b.get("skip_test", False)),
     )
 
 
@@ -150,7 +151,9 @@ def run_backtest(cfg: DictConfig, data: PreparedData, out: Path, started: float)
     if len(failures):
         write_csv(failures, out / "failures.csv")
 
-    test = bt[bt["role"] == "test"]
+    # The leaderboard scores the test folds; a tuning trial without them scores its validation folds.
+    board_role = "test" if (bt["role"] == "test").any() else "validation"
+    test = bt[bt["role"] == board_role]
     board = leaderboard(test, quantiles, rank_by=str(cfg.optimized_metric), baseline=BASELINE)
     failure_counts = failures.groupby("model").size() if len(failures) else pd.Series(dtype=int)
     board["failed_fits"] = board["model"].map(failure_counts).fillna(0).astype(int)
@@ -164,6 +167,7 @@ def run_backtest(cfg: DictConfig, data: PreparedData, out: Path, started: float)
     metrics.update(
         {
             "task": "backtest",
+            "leaderboard_folds": board_role,
             "skus": int(bt["sku"].nunique()),
             "folds": cutoffs.assign(cutoff=cutoffs["cutoff"].dt.date.astype(str)).to_dict("records"),
             "failed_fits": int(len(failures)),

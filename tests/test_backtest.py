@@ -33,9 +33,10 @@ def test_cutoffs_expanding_window():
     days = pd.bdate_range("2024-01-01", periods=100)
     cuts = make_cutoffs(days, horizon=10, folds=3, step=5, validation_folds=2)
     # The last test horizon ends on the last day: cutoff is 10 days before it, earlier folds 5 apart.
-    assert list(cuts["cutoff"]) == list(days[[69, 74, 79, 84, 89]])
+    # Validation horizons (10 days) end by the first test cutoff: 79 - 10 = 69, then 5 before.
+    assert list(cuts["cutoff"]) == list(days[[64, 69, 79, 84, 89]])
     assert list(cuts["role"]) == ["validation"] * 2 + ["test"] * 3
-    with pytest.raises(InputError, match="too few for 5 folds"):
+    with pytest.raises(InputError, match="too few for 3 test and 2 validation folds"):
         make_cutoffs(days, horizon=30, folds=3, step=20, validation_folds=2, min_train_days=28)
 
 
@@ -135,3 +136,13 @@ def test_score_and_leaderboard_by_hand():
     assert board.loc["seasonal_naive", "coverage_80"] == 1.0
     seg = score(bt, ["model"], QUANTILES)
     assert seg["points"].tolist() == [2, 2] and seg["series"].tolist() == [1, 1]
+
+
+def test_validation_only_cutoffs_for_tuning():
+    days = pd.bdate_range("2024-01-01", periods=100)
+    cuts = make_cutoffs(days, horizon=10, folds=2, step=10, validation_folds=2, skip_test=True)
+    assert list(cuts["role"]) == ["validation", "validation"]
+    # The last validation horizon ends on the first test cutoff (day 79): no test day is ever scored.
+    assert cuts["cutoff"].iloc[-1] == days[69]
+    with pytest.raises(InputError, match="skip_test needs validation folds"):
+        make_cutoffs(days, horizon=10, folds=2, step=10, skip_test=True)

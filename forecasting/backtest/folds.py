@@ -18,30 +18,37 @@ def make_cutoffs(
     step: int,
     validation_folds: int = 0,
     min_train_days: int = 28,
+    skip_test: bool = False,
 ) -> pd.DataFrame:
     """One row per fold: `fold` (0 = oldest), `cutoff` (last training day), `role` (validation or test).
 
-    The last test fold's horizon ends on the last trading day; each earlier fold starts `step` days before.
+    The last test fold's horizon ends on the last trading day; each earlier test fold starts `step` days
+    before. Validation folds end their horizons by the first test cutoff, so tuning on them never sees a day
+    of the test period. `skip_test` leaves the test folds out (tuning trials need only validation).
     """
     if horizon < 1 or folds < 1 or step < 1 or validation_folds < 0:
         raise InputError("backtest.horizon, folds and step must be at least 1 (validation_folds at least 0).")
+    if skip_test and validation_folds == 0:
+        raise InputError("backtest.skip_test needs validation folds; set backtest.validation_folds.")
     days = pd.DatetimeIndex(trading_days).unique().sort_values()
-    total = folds + validation_folds
     last = len(days) - 1 - horizon
-    first = last - step * (total - 1)
-    if first < min_train_days - 1:
+    test = [last - step * (folds - 1 - i) for i in range(folds)]
+    val = [test[0] - horizon - step * (validation_folds - 1 - j) for j in range(validation_folds)]
+    positions = val + test
+    if positions[0] < min_train_days - 1:
         raise InputError(
-            f"the data has {len(days)} trading days, too few for {total} folds of horizon {horizon} and step "
-            f"{step} after {min_train_days} training days; lower backtest.folds, horizon or step."
+            f"the data has {len(days)} trading days, too few for {folds} test and {validation_folds} validation "
+            f"folds of horizon {horizon} and step {step} after {min_train_days} training days; lower "
+            "backtest.folds, validation_folds, horizon or step."
         )
-    positions = [first + step * i for i in range(total)]
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
-            "fold": range(total),
+            "fold": range(len(positions)),
             "cutoff": days[positions],
             "role": ["validation"] * validation_folds + ["test"] * folds,
         }
     )
+    return table[table["role"] == "validation"].reset_index(drop=True) if skip_test else table
 
 
 def eligible(series: pd.Series, cutoff: pd.Timestamp, horizon: int, min_train_days: int) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,7 +199,16 @@ class NeuralForecaster:
         """Train one model on every SKU's history up to `cutoff`; early stopping watches the last `val_days`."""
         import pytorch_lightning as pl
 
+        # Lightning announces the devices and advertises services at every Trainer; once is enough.
+        logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
+        warnings.filterwarnings("ignore", message=".*pin_memory.*")
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+        warnings.filterwarnings("ignore", message=".*log_every_n_steps.*")
         pl.seed_everything(self.context.seed, workers=True, verbose=False)
+        if self.context.trainer.get("threads"):
+            import torch
+
+            torch.set_num_threads(int(self.context.trainer["threads"]))
         t = self.context.trainer
         val_days = int(t.get("val_days", 30))
         data = self._series(panel, segments, cutoff, self.output_chunk_length)
@@ -248,6 +258,7 @@ class NeuralForecaster:
         # Prediction needs no loggers (each would open an empty log version) and no progress bar.
         self.model_.trainer_params.update(logger=False, enable_progress_bar=False)
         self.epochs_ = int(model.epochs_trained)
+        log.info("%s: %d epochs on %s, best checkpoint reloaded", model_name, self.epochs_, model.trainer.accelerator.__class__.__name__)
         self.model_name_ = model_name
         return self
 

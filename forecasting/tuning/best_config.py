@@ -1,0 +1,60 @@
+"""After a sweep: write the best trial as a config `python run.py` takes directly, and the trial table.
+
+`experiments/tuned/<study>.yaml` holds the best parameters as a `# @package _global_` config, used with
+`python run.py experiment=tcn tuned=<study>`; the sweep folder gets `trials.csv` and a copy of the best config.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from forecasting.storage import atomic_path, write_csv
+
+log = logging.getLogger(__name__)
+
+
+def best_overrides(study) -> list[str]:
+    """The best trial's parameters as override strings (their names are config keys)."""
+    return [f"{name}={value}" for name, value in study.best_trial.params.items()]
+
+
+def write_best(study, tuned_dir: Path, sweep_dir: Path | None = None) -> Path:
+    nested = OmegaConf.from_dotlist(best_overrides(study))
+    header = (
+        "# @package _global_\n"
+        f"# Best of {len([t for t in study.trials if t.value is not None])} trials of study '{study.study_name}'"
+        f" (objective {study.best_value:.6f}, trial {study.best_trial.number}).\n"
+    )
+    text = header + OmegaConf.to_yaml(nested)
+    path = Path(tuned_dir) / f"{study.study_name}.yaml"
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    if sweep_dir is not None:
+        with atomic_path(Path(sweep_dir) / "best.yaml") as tmp:
+            tmp.write_text(text)
+        table = study.trials_dataframe(attrs=("number", "value", "state", "params", "datetime_start", "duration"))
+        write_csv(table, Path(sweep_dir) / "trials.csv")
+    return path
+
+
+class SaveBestConfig(Callback):
+    """Hydra callback (`hydra.callbacks`) run when a multirun ends."""
+
+    def __init__(self, tuned_dir: str = "experiments/tuned") -> None:
+        self.tuned_dir = tuned_dir
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        import optuna
+
+        sweeper = config.hydra.sweeper
+        if not sweeper.get("storage") or not sweeper.get("study_name"):
+            log.warning("the sweep has no Optuna storage; no best config written")
+            return
+        study = optuna.load_study(study_name=sweeper.study_name, storage=sweeper.storage)
+        path = write_best(study, Path(self.tuned_dir), Path(config.hydra.sweep.dir))
+        log.info("best config: %s (use: python run.py ... tuned=%s)", path, study.study_name)

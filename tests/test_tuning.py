@@ -1,0 +1,137 @@
+"""Optuna sweeps through Hydra: a short sweep, a killed sweep that resumes, the best config reused."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+from tests.test_run import ROOT, run_cli
+
+COMPLETE = optuna.trial.TrialState.COMPLETE
+
+
+def sweep_args(data_path, tmp_path, n_trials):
+    return [
+        "-m",
+        "experiment=arima",
+        "hparams_search=arima_optuna",
+        f"data.path={data_path}",
+        "data.panel.max_skus=3",
+        "backtest.horizon=14",
+        "backtest.step=14",
+        "backtest.folds=1",
+        "num_samples=20",
+        "parallel.n_jobs=1",
+        f"hydra.sweeper.n_trials={n_trials}",
+        f"hydra.sweeper.storage=sqlite:///{tmp_path}/optuna.db",
+        "hydra.sweeper.study_name=test_study",
+        f"hydra.sweep.dir={tmp_path}/sweep",
+        f"hydra.callbacks.save_best.tuned_dir={tmp_path}/tuned",
+    ]
+
+
+def trials(tmp_path):
+    study = optuna.load_study(study_name="test_study", storage=f"sqlite:///{tmp_path}/optuna.db")
+    return study.get_trials(deepcopy=False)
+
+
+def test_sweep_completes_and_writes_best_config(retail_slice_path, tmp_path):
+    res = run_cli(*sweep_args(retail_slice_path, tmp_path, 2))
+    assert res.returncode == 0, res.stderr[-3000:]
+    done = [t for t in trials(tmp_path) if t.state == COMPLETE]
+    assert len(done) == 2
+    # Trials scored validation folds only: no run of the sweep backtested a test fold.
+    for folds in (tmp_path / "sweep").glob("*/folds.csv"):
+        assert set(pd.read_csv(folds)["role"]) == {"validation"}
+    table = pd.read_csv(tmp_path / "sweep" / "trials.csv")
+    assert len(table) == 2 and table["value"].notna().all()
+    best = OmegaConf.load(tmp_path / "tuned" / "test_study.yaml")
+    best_trial = min(done, key=lambda t: t.value)
+    assert OmegaConf.to_container(best.model.arima.order) == eval(best_trial.params["model.arima.order"])
+
+    # The best config runs as it is, and scores the untouched test fold.
+    out = tmp_path / "tuned_run"
+    res = run_cli(
+        "experiment=arima",
+        "tuned=test_study",
+        f"hydra.searchpath=[file://{tmp_path}]",
+        f"data.path={retail_slice_path}",
+        "data.panel.max_skus=3",
+        "backtest.horizon=14",
+        "backtest.step=14",
+        "backtest.folds=1",
+        "backtest.validation_folds=2",
+        "num_samples=20",
+        "parallel.n_jobs=1",
+        f"hydra.run.dir={out}",
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    resolved = OmegaConf.load(out / "config.yaml")
+    assert resolved.model.arima.order == best.model.arima.order
+    assert set(pd.read_csv(out / "folds.csv")["role"]) == {"validation", "test"}
+    assert (pd.read_csv(out / "leaderboard.csv")["model"] == "arima").any()
+
+
+def test_killed_sweep_resumes_with_its_finished_trials(retail_slice_path, tmp_path):
+    cmd = [sys.executable, str(ROOT / "run.py"), *sweep_args(retail_slice_path, tmp_path, 3)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 240
+    first = None
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+        if (tmp_path / "optuna.db").exists():
+            try:
+                done = [t for t in trials(tmp_path) if t.state == COMPLETE]
+            except Exception:  # noqa: BLE001 - the study may not be created yet
+                continue
+            if done:
+                first = done[0]
+                os.killpg(proc.pid, signal.SIGKILL)  # kill -9 the whole sweep mid-way
+                break
+    proc.wait(timeout=30)
+    assert first is not None, "the sweep never finished a trial"
+    assert len([t for t in trials(tmp_path) if t.state == COMPLETE]) < 3
+
+    res = run_cli(*sweep_args(retail_slice_path, tmp_path, 3))
+    assert res.returncode == 0, res.stderr[-3000:]
+    after = trials(tmp_path)
+    done = [t for t in after if t.state == COMPLETE]
+    assert len(done) == 3  # the total, not 3 more
+    kept = [t for t in done if t.number == first.number]
+    assert kept and kept[0].params == first.params and kept[0].value == first.value
+    assert not [t for t in after if t.state == optuna.trial.TrialState.RUNNING]
+
+
+def test_search_spaces_respect_model_constraints():
+    from forecasting.tuning.spaces import ARIMA_ORDERS, tcn_space
+
+    cfg = OmegaConf.create({"backtest": {"horizon": 30}})
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(50):
+        trial = study.ask()
+        tcn_space(cfg, trial)
+        p = trial.params
+        assert p["model.tcn.model_kwargs.input_chunk_length"] > 30
+        assert p["model.tcn.model_kwargs.kernel_size"] < p["model.tcn.model_kwargs.input_chunk_length"]
+    for order in ARIMA_ORDERS:
+        p, d, q = eval(order)
+        assert 0 < p + q <= 4 and d in (0, 1)
+
+
+@pytest.mark.parametrize("search", ["tcn_optuna", "lstm_optuna", "arima_optuna"])
+def test_search_configs_compose(search):
+    from tests.test_run import composed
+
+    model = search.split("_")[0]
+    cfg = composed(f"experiment={model}", f"hparams_search={search}")
+    assert cfg.backtest.validation_folds == 2 and cfg.backtest.skip_test
+    assert cfg.optimized_model == model

@@ -87,7 +87,7 @@ def run_one(kind: str, likelihood: str, args, queue) -> None:
     sampler = threading.Thread(target=gpu_sampler, args=(stop, util), daemon=True)
     sampler.start()
     t0 = time.perf_counter()
-    rows, record = backtest_global(
+    rows, record, _ = backtest_global(
         kind, model, data.panel, data.segments, cutoffs, int(cfg.backtest.horizon), quantiles,
         int(cfg.num_samples), int(cfg.backtest.min_train_days),
     )

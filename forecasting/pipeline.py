@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +25,15 @@ from forecasting.data.prepare import PreparedData, prepare_data
 from forecasting.errors import InputError
 from forecasting.models.base import LocalForecaster
 from forecasting.models.neural import NeuralForecaster, TrainingContext
+from forecasting.planning.calibration import calibrate
+from forecasting.planning.inputs import policy_table, stock_position
+from forecasting.planning.replay import aggregate
+from forecasting.planning.runner import build_plan, choose_champions, final_forecasts, forecast_table, replay
 from forecasting.storage import atomic_path, write_csv, write_json, write_parquet
 
 log = logging.getLogger(__name__)
 BASELINE = "seasonal_naive"
-TASKS = ("backtest",)
+TASKS = ("backtest", "plan")
 
 
 def seed_everything(seed: int) -> None:
@@ -107,10 +112,29 @@ def run(cfg: DictConfig, output_dir: str | Path) -> dict:
     data = load_data(cfg)
     write_json(data.quality.as_dict(), out / "data_quality.json")
     write_csv(data.segments, out / "segments.csv")
-    return run_backtest(cfg, data, out, started)
+    if task == "plan":
+        cover_days = int(cfg.plan.lead_time_days) + int(cfg.plan.review_period_days)
+        metrics, result = run_backtest(cfg, data, out, started, cover_days=cover_days)
+        metrics.update(run_plan(cfg, data, out, result))
+        metrics["wall_seconds"] = round(time.perf_counter() - started, 2)
+        write_json(metrics, out / "metrics.json")
+        return metrics
+    return run_backtest(cfg, data, out, started)[0]
 
 
-def run_backtest(cfg: DictConfig, data: PreparedData, out: Path, started: float) -> dict:
+@dataclass
+class BacktestResult:
+    """What planning reuses from the backtest of the same run."""
+
+    by_segment: pd.DataFrame
+    covers: pd.DataFrame
+    local: dict
+    fallback: LocalForecaster
+
+
+def run_backtest(
+    cfg: DictConfig, data: PreparedData, out: Path, started: float, cover_days: int | None = None
+) -> tuple[dict, BacktestResult]:
     bcfg = cfg.backtest
     quantiles = [float(q) for q in cfg.quantiles]
     local, global_, fallback = build_models(cfg, data, out)
@@ -121,7 +145,7 @@ def run_backtest(cfg: DictConfig, data: PreparedData, out: Path, started: float)
         ", ".join(str(c.date()) for c in cutoffs["cutoff"]),
     )
     t0 = time.perf_counter()
-    bt, failures = backtest(
+    bt, failures, *rest = backtest(
         data.panel,
         cutoffs,
         horizon=int(bcfg.horizon),
@@ -132,17 +156,20 @@ def run_backtest(cfg: DictConfig, data: PreparedData, out: Path, started: float)
         seed=int(cfg.seed),
         min_train_days=int(bcfg.min_train_days),
         n_jobs=int(cfg.parallel.n_jobs),
+        cover_days=cover_days,
     )
+    covers = rest[0] if rest else pd.DataFrame()
     timings = {"local_seconds": round(time.perf_counter() - t0, 2)}
     training = {}
     for name, model in global_.items():
         t1 = time.perf_counter()
-        rows, training[name] = backtest_global(
+        rows, training[name], model_covers = backtest_global(
             name, model, data.panel, data.segments, cutoffs, int(bcfg.horizon), quantiles,
-            int(cfg.num_samples), int(bcfg.min_train_days),
+            int(cfg.num_samples), int(bcfg.min_train_days), cover_days,
         )
         timings[f"{name}_seconds"] = round(time.perf_counter() - t1, 2)
         bt = pd.concat([bt, rows], ignore_index=True)
+        covers = pd.concat([covers, model_covers], ignore_index=True)
     if bt.empty:
         raise InputError("no SKU had enough history before the first cutoff; lower backtest.min_train_days or folds.")
     bt = bt.merge(data.segments[["sku", "abc", "demand_class", "segment"]], on="sku", how="left")
@@ -181,7 +208,88 @@ def run_backtest(cfg: DictConfig, data: PreparedData, out: Path, started: float)
     log.info("leaderboard (test folds):\n%s", board[["rank", "model", "rmsse", "mae", "wape", "pinball", "fva_mae"]]
              .to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     log.info("run folder: %s", out)
-    return metrics
+    test_covers = covers[covers["role"] == board_role] if len(covers) else covers
+    return metrics, BacktestResult(by_segment=by_segment, covers=test_covers, local=local, fallback=fallback)
+
+
+def run_plan(cfg: DictConfig, data: PreparedData, out: Path, result: BacktestResult) -> dict:
+    """Champion per segment, final forecasts, calibrated plan, replay on history; returns plan metrics."""
+    pcfg = OmegaConf.to_container(cfg.plan, resolve=True)
+    panel, segments = data.panel, data.segments
+    today = panel["date"].max()
+    n_jobs, seed = int(cfg.parallel.n_jobs), int(cfg.seed)
+    # Champions come from the per-SKU models: global models are backtested, not yet planned with.
+    champions = choose_champions(result.by_segment, segments, pcfg["champion_metric"], list(result.local), BASELINE)
+    last_price = panel.sort_values("date").groupby("sku")["price"].last() if "price" in panel else pd.Series(dtype=float)
+    params = policy_table(
+        champions.index, pcfg, last_price, pcfg.get("overrides_csv"), bool(pcfg.get("require_moq_multiple_of_pack"))
+    )
+    if pcfg.get("calibrate") and len(result.covers):
+        target = float(pcfg["service_target"])
+        champ_covers = result.covers.merge(champions.rename("model").reset_index(), on=["sku", "model"])
+        calibration = calibrate(champ_covers, segments, target, int(pcfg["min_calibration_windows"]))
+        write_csv(calibration, out / "calibration.csv")
+        factor_by_segment = calibration.set_index("segment")["factor"]
+        factors = segments.set_index("sku")["segment"].map(factor_by_segment).fillna(1.0)
+    else:
+        factors = pd.Series(1.0, index=champions.index)
+
+    finals = final_forecasts(panel, champions, result.local, result.fallback, data.calendar,
+                             int(pcfg["horizon_days"]), int(cfg.num_samples), seed, n_jobs)
+    write_parquet(forecast_table(finals, [float(q) for q in cfg.quantiles]), out / "forecast.parquet")
+    mean_daily = panel[panel["date"] > today - pd.Timedelta(days=56)].groupby("sku")["demand"].sum() / 56
+    on_hand, open_orders, stock_source = stock_position(
+        champions.index, mean_daily, pcfg.get("stock_csv"), pcfg.get("open_orders_csv"),
+        float(pcfg["assumed_cover_days"]),
+    )
+    history = panel.groupby("sku").agg(
+        trading_days=("demand", "size"),
+        last_sale=("date", lambda d: d[panel.loc[d.index, "demand"] > 0].max()),
+    )
+    history["previous_p50_60d"] = previous_plan_p50(out, history.index)
+    plan = build_plan(finals, params, on_hand, open_orders, factors, history, pcfg["exceptions"], today, seed)
+    plan = segments[["sku", "abc", "demand_class", "segment"] + [c for c in ("description",) if c in segments]].merge(
+        plan, on="sku", how="right"
+    )
+    plan["stock_source"] = stock_source
+    plan["param_source"] = plan["sku"].map(params["param_source"])
+    write_csv(plan, out / "plan.csv")
+    summary = {
+        "plan_date": str(today.date()),
+        "stock_source": stock_source,
+        "orders": int((plan["order_qty"] > 0).sum()),
+        "order_value": round(float(plan["order_value"].sum()), 2),
+        "exceptions": plan["exceptions"].str.split(";").explode().replace("", np.nan).dropna().value_counts().to_dict(),
+        "champions": champions.value_counts().to_dict(),
+    }
+    log.info("plan: %d SKUs, %d orders worth %.0f; exceptions %s", len(plan), summary["orders"],
+             summary["order_value"], summary["exceptions"])
+
+    rcfg = pcfg["replay"]
+    if rcfg.get("enabled", True):
+        per_sku = replay(panel, champions, result.local, result.fallback, data.calendar, params, factors,
+                         int(rcfg["weeks"]), [float(t) for t in rcfg["targets"]], int(cfg.num_samples), seed,
+                         bool(rcfg.get("backorders", False)), n_jobs)
+        write_csv(per_sku, out / "replay_by_sku.csv")
+        curve = aggregate(per_sku)
+        write_csv(curve.rename(columns={"target": "target"}), out / "service_curve.csv")
+        target = float(pcfg["service_target"])
+        at_target = curve[(curve["target"] == target) | (curve["policy"] == "oracle")].copy()
+        at_target.insert(1, "target_fill_rate", target)
+        write_csv(at_target.drop(columns=["target"]), out / "replay.csv")
+        summary["replay"] = at_target.drop(columns=["target"]).set_index("policy").round(4).to_dict("index")
+        log.info("replay at target %.2f:\n%s", target, at_target[["policy", "fill_rate", "cycle_service_level",
+                 "avg_stock_value", "total_cost"]].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    return {"plan": summary}
+
+
+def previous_plan_p50(out: Path, skus: pd.Index) -> pd.Series:
+    """The 60-day P50 demand of this experiment's previous plan, for the FORECAST_MOVED exception."""
+    earlier = sorted(p for p in out.parent.glob("*/plan.csv") if p.parent != out)
+    if not earlier:
+        return pd.Series(np.nan, index=skus)
+    prev = pd.read_csv(earlier[-1], dtype={"sku": str}).set_index("sku")["demand_60d_p50"]
+    return prev.reindex(skus)
 
 
 def objective(cfg: DictConfig, bt: pd.DataFrame, board: pd.DataFrame, quantiles: list[float]) -> dict:

@@ -129,3 +129,38 @@ def test_global_and_local_models_share_one_leaderboard(retail_slice_path, tmp_pa
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["neural_training"]["tcn"]["fits"]) == 1  # trained once, predicted at both cutoffs
     assert (out / "models" / "logs").is_dir()
+
+
+def test_plan_task_end_to_end(retail_slice_path, tmp_path):
+    out = tmp_path / "plan"
+    res = run_cli(
+        "task=plan",
+        f"data.path={retail_slice_path}",
+        "data.panel.max_skus=4",
+        "model=[croston,ets]",
+        "backtest.folds=2",
+        "num_samples=50",
+        "parallel.n_jobs=1",
+        "plan.replay.weeks=4",
+        "plan.replay.targets=[0.9,0.95]",
+        "plan.min_calibration_windows=2",
+        f"hydra.run.dir={out}",
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    plan = pd.read_csv(out / "plan.csv", dtype={"sku": str})
+    assert len(plan) == 4 and plan["sku"].is_unique
+    for col in ["safety_stock", "reorder_point", "order_up_to", "order_qty", "order_by", "stockout_date_p50",
+                "days_of_cover", "demand_60d_p90", "segment", "model", "exceptions", "calibration_factor"]:
+        assert col in plan, col
+    assert (plan["order_up_to"] >= plan["demand_cover_p50"] - 1e-9).all()  # a 95% fill rate needs >= the median
+    assert set(plan["model"]) <= {"croston", "ets", "seasonal_naive"}
+    forecast = pd.read_parquet(out / "forecast.parquet")
+    assert forecast.groupby("sku")["date"].min().gt(pd.Timestamp("2011-12-09")).all()  # strictly after the data
+    replay = pd.read_csv(out / "replay.csv").set_index("policy")
+    assert set(replay.index) == {"champion", "naive", "oracle"}
+    assert replay.loc["oracle", "fill_rate"] > 0.999
+    curve = pd.read_csv(out / "service_curve.csv")
+    assert set(curve["target"]) >= {0.9, 0.95}
+    assert (out / "calibration.csv").is_file()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["plan"]["orders"] == int((plan["order_qty"] > 0).sum())

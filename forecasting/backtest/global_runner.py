@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from forecasting.backtest.cumulative import cover_record
 from forecasting.backtest.folds import eligible
 from forecasting.backtest.metrics import rmsse_scale
 from forecasting.models.local_fit import forecast_rows
@@ -31,10 +32,12 @@ def backtest_global(
     quantiles: Sequence[float],
     num_samples: int,
     min_train_days: int,
-) -> tuple[pd.DataFrame, dict]:
-    """Backtest rows of one global model and its training record (epochs and seconds per cutoff)."""
+    cover_days: int | None = None,
+) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """Backtest rows of one global model, its training record (epochs and seconds per cutoff), and the
+    cumulative-demand records over `cover_days` (empty without)."""
     series = {sku: g.set_index("date")["demand"] for sku, g in panel.groupby("sku", observed=True, sort=True)}
-    parts, record = [], {"retrain": model.retrain, "fits": []}
+    parts, covers, record = [], [], {"retrain": model.retrain, "fits": []}
     for i, fold in enumerate(cutoffs.itertuples(index=False)):
         if i == 0 or model.retrain == "every_cutoff":
             t0 = time.perf_counter()
@@ -58,5 +61,9 @@ def backtest_global(
             rows["demand"] = test.to_numpy()
             rows["scale"] = rmsse_scale(s[s.index <= fold.cutoff].to_numpy())
             parts.append(rows)
+            if cover_days:
+                cover = cover_record(sku, name, fold.cutoff, forecasts[sku], test, cover_days)
+                if cover:
+                    covers.append({**cover, "role": fold.role})
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    return table, record
+    return table, record, pd.DataFrame(covers)

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from forecasting.backtest.cumulative import cover_record
 from forecasting.backtest.folds import eligible
 from forecasting.backtest.metrics import rmsse_scale
 from forecasting.models.base import LocalForecaster
@@ -32,9 +33,11 @@ def backtest_sku(
     num_samples: int,
     seed: int,
     min_train_days: int,
+    cover_days: int | None = None,
 ) -> SkuResult:
-    """All folds of one SKU: rows with `cutoff`, `fold`, `role`, the actual `demand` and the RMSSE `scale`."""
-    parts, failures = [], []
+    """All folds of one SKU: rows with `cutoff`, `fold`, `role`, the actual `demand` and the RMSSE `scale`;
+    with `cover_days`, also the cumulative-demand records planning calibrates on (in `extra`)."""
+    parts, failures, covers = [], [], []
     for fold in cutoffs.itertuples(index=False):
         if not eligible(series, fold.cutoff, horizon, min_train_days):
             continue
@@ -51,8 +54,13 @@ def backtest_sku(
         rows["scale"] = rmsse_scale(train.to_numpy())
         parts.append(rows)
         failures += [{**f, "cutoff": fold.cutoff} for f in res.failures]
+        if cover_days:
+            for name, forecast in res.forecasts.items():
+                record = cover_record(sku, name, fold.cutoff, forecast, test, cover_days)
+                if record:
+                    covers.append({**record, "role": fold.role})
     rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    return SkuResult(rows=rows, failures=failures)
+    return SkuResult(rows=rows, failures=failures, extra=covers)
 
 
 def backtest(
@@ -66,8 +74,10 @@ def backtest(
     seed: int = 0,
     min_train_days: int = 28,
     n_jobs: int = 1,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Backtest table (forecast table + cutoff, fold, role, demand, scale, fallback) and the failure list."""
+    cover_days: int | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame] | tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Backtest table (forecast table + cutoff, fold, role, demand, scale, fallback) and the failure list;
+    with `cover_days`, a third table of cumulative demand over that many days after each cutoff."""
     series = {sku: g.set_index("date")["demand"] for sku, g in panel.groupby("sku", observed=True, sort=True)}
     results = run_per_sku(
         backtest_sku,
@@ -82,10 +92,13 @@ def backtest(
         num_samples=num_samples,
         seed=seed,
         min_train_days=min_train_days,
+        cover_days=cover_days,
     )
     frames = [r.rows for r in results if len(r.rows)]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if len(table):
         table = table.sort_values(["model", "sku", "cutoff", "date"], kind="stable").reset_index(drop=True)
     failures = pd.DataFrame([f for r in results for f in r.failures], columns=["sku", "model", "cutoff", "error"])
+    if cover_days:
+        return table, failures, pd.DataFrame([c for r in results for c in r.extra])
     return table, failures

@@ -21,6 +21,8 @@ from forecasting.models.base import Forecast, LocalForecaster
 class SkuResult:
     rows: pd.DataFrame
     failures: list[dict] = field(default_factory=list)
+    forecasts: dict[str, Forecast] = field(default_factory=dict)
+    extra: list[dict] = field(default_factory=list)
 
 
 def sku_rng(seed: int, sku: str, salt: int = 0) -> np.random.Generator:
@@ -47,6 +49,26 @@ def forecast_rows(
     return cols
 
 
+def safe_forecast(
+    sku: str,
+    y_train: pd.Series,
+    horizon: int,
+    model: LocalForecaster,
+    fallback: LocalForecaster,
+    num_samples: int,
+    seed: int,
+    salt: int = 0,
+) -> tuple[Forecast, str | None]:
+    """The model's forecast, or the fallback's with the error that made it necessary."""
+    try:
+        if len(y_train) < model.min_history:
+            raise ValueError(f"{len(y_train)} days of history, the model needs {model.min_history}")
+        return model.fit(y_train).predict(horizon, num_samples, sku_rng(seed, sku, salt)), None
+    except Exception as exc:  # noqa: BLE001 - any model error on one SKU must not stop the run
+        forecast = fallback.fit(y_train).predict(horizon, num_samples, sku_rng(seed, sku, salt))
+        return forecast, f"{type(exc).__name__}: {exc}"[:300]
+
+
 def fit_predict(
     sku: str,
     y_train: pd.Series,
@@ -60,21 +82,13 @@ def fit_predict(
 ) -> SkuResult:
     """Every model's forecast for `dates` (the trading days after `y_train` ends), as table rows."""
     horizon = len(dates)
-    parts, failures = [], []
-    baseline: Forecast | None = None
+    parts, failures, forecasts = [], [], {}
     for name, model in models.items():
-        rng = sku_rng(seed, sku, salt)
-        used_fallback = False
-        try:
-            if len(y_train) < model.min_history:
-                raise ValueError(f"{len(y_train)} days of history, the model needs {model.min_history}")
-            forecast = model.fit(y_train).predict(horizon, num_samples, rng)
-        except Exception as exc:  # noqa: BLE001 - any model error on one SKU must not stop the run
-            failures.append({"sku": sku, "model": name, "error": f"{type(exc).__name__}: {exc}"[:300]})
-            if baseline is None:
-                baseline = fallback.fit(y_train).predict(horizon, num_samples, sku_rng(seed, sku, salt))
-            forecast, used_fallback = baseline, True
+        forecast, error = safe_forecast(sku, y_train, horizon, model, fallback, num_samples, seed, salt)
+        if error:
+            failures.append({"sku": sku, "model": name, "error": error})
+        forecasts[name] = forecast
         cols = forecast_rows(sku, name, dates, forecast, quantiles)
-        cols["fallback"] = np.repeat(used_fallback, horizon)
+        cols["fallback"] = np.repeat(error is not None, horizon)
         parts.append(pd.DataFrame(cols))
-    return SkuResult(rows=pd.concat(parts, ignore_index=True), failures=failures)
+    return SkuResult(rows=pd.concat(parts, ignore_index=True), failures=failures, forecasts=forecasts)

@@ -1,0 +1,142 @@
+"""One SKU's plan: protection levels, the order to place, projected stock and exceptions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from forecasting.planning.cover import cumulative_quantiles, sample_lead_times, window_sums
+from forecasting.planning.policy import economic_order_quantity, protection_level, round_order
+
+
+def protection(paths: np.ndarray, dates: pd.DatetimeIndex, today: pd.Timestamp, p: Mapping,
+               rng: np.random.Generator) -> dict:
+    """Reorder point, order-up-to level and safety stock for the SKU's policy, from the sample paths.
+
+    Lead times are drawn per path, so their spread widens the demand over the window as it should.
+    """
+    n = paths.shape[0]
+    lead = sample_lead_times(p["lead_time_days"], p.get("lead_time_std_days") or 0.0, n, rng)
+    review = int(p["review_period_days"])
+    d_lead = window_sums(paths, dates, today, lead)
+    mean_daily = window_sums(paths, dates, today, 60).mean() / 60.0
+    if p["policy"] == "periodic":
+        d_cover = window_sums(paths, dates, today, lead + review)
+        level = protection_level(d_cover, p["service_measure"], p["service_target"],
+                                 cycle_demand=mean_daily * review, base=d_lead)
+        return {"reorder_point": level, "order_up_to": level, "lot_size": 0.0,
+                "safety_stock": level - d_cover.mean(), "cover": d_cover}
+    eoq = economic_order_quantity(mean_daily * 365, p["order_cost"], p["unit_cost"], p["holding_cost_rate"])
+    lot = round_order(max(eoq, 1.0), p.get("moq") or 0.0, p.get("pack_size") or 1.0)
+    s = protection_level(d_lead, p["service_measure"], p["service_target"], cycle_demand=lot)
+    return {"reorder_point": s, "order_up_to": s + lot, "lot_size": lot, "safety_stock": s - d_lead.mean(),
+            "cover": d_lead}
+
+
+def order_quantity(levels: Mapping, position: float, p: Mapping) -> float:
+    """Units to order now (after MOQ and pack rounding) given the inventory position."""
+    if p["policy"] == "periodic":
+        raw = levels["order_up_to"] - position
+    elif position > levels["reorder_point"]:
+        raw = 0.0
+    elif p["policy"] == "continuous_sq":
+        lots = np.floor((levels["reorder_point"] - position) / levels["lot_size"]) + 1
+        raw = lots * levels["lot_size"]
+    else:  # continuous_ss
+        raw = levels["order_up_to"] - position
+    return round_order(raw, p.get("moq") or 0.0, p.get("pack_size") or 1.0)
+
+
+def projected_stockout(dates: pd.DatetimeIndex, cum_demand: np.ndarray, on_hand: float,
+                       arrivals: pd.DataFrame) -> pd.Timestamp | None:
+    """First forecast date where on hand + arrived open orders - cumulative demand drops below zero."""
+    received = np.zeros(len(dates))
+    for row in arrivals.itertuples(index=False):
+        received[dates >= row.arrival_date] += row.quantity
+    stock = on_hand + received - cum_demand
+    below = np.flatnonzero(stock < -1e-9)
+    return dates[below[0]] if len(below) else None
+
+
+def plan_sku(
+    sku: str,
+    paths: np.ndarray,
+    dates: pd.DatetimeIndex,
+    today: pd.Timestamp,
+    p: Mapping,
+    on_hand: float,
+    open_orders: pd.DataFrame,
+    rng: np.random.Generator,
+    calibration: float = 1.0,
+    history: Mapping | None = None,
+    rules: Mapping | None = None,
+) -> dict:
+    """The plan row of one SKU (columns of the plan table in DESIGN.md)."""
+    history, rules = dict(history or {}), dict(rules or {})
+    paths = paths * calibration
+    today = pd.Timestamp(today).normalize()
+    levels = protection(paths, dates, today, p, rng)
+    on_order = float(open_orders["quantity"].sum()) if len(open_orders) else 0.0
+    position = on_hand + on_order
+    qty = order_quantity(levels, position, p)
+    cum = cumulative_quantiles(paths, [0.5, 0.9])
+    stockout50 = projected_stockout(dates, cum[0], on_hand, open_orders)
+    stockout90 = projected_stockout(dates, cum[1], on_hand, open_orders)
+    lead = pd.Timedelta(days=float(p["lead_time_days"]))
+    mean_daily = window_sums(paths, dates, today, 60).mean() / 60.0
+    d30, d60 = (np.quantile(window_sums(paths, dates, today, d), [0.1, 0.5, 0.9]) for d in (30, 60))
+    if qty > 0:
+        order_by = today
+    elif stockout50 is not None:
+        order_by = max(today, stockout50 - lead)
+    else:
+        order_by = None
+    cover_days = position / mean_daily if mean_daily > 0 else float("inf")
+
+    exceptions = []
+    if stockout50 is not None and stockout50 <= today + lead:
+        exceptions.append("STOCKOUT_BEFORE_RECEIPT")
+    if cover_days > rules.get("excess_cover_days", 180):
+        exceptions.append("EXCESS_STOCK")
+    last_sale = history.get("last_sale")
+    if last_sale is not None and (today - pd.Timestamp(last_sale)).days > rules.get("no_sales_days", 56):
+        exceptions.append("NO_RECENT_SALES")
+    previous = history.get("previous_p50_60d")
+    if previous is not None and previous > 0 and abs(d60[1] - previous) / previous > rules.get("forecast_moved_share", 0.5):
+        exceptions.append("FORECAST_MOVED")
+    if history.get("trading_days", np.inf) < rules.get("short_history_days", 120):
+        exceptions.append("SHORT_HISTORY")
+
+    iso = lambda d: d.date().isoformat() if d is not None else ""  # noqa: E731
+    return {
+        "sku": sku,
+        "policy": p["policy"],
+        "service_measure": p["service_measure"],
+        "service_target": p["service_target"],
+        "lead_time_days": p["lead_time_days"],
+        "review_period_days": p["review_period_days"],
+        "on_hand": on_hand,
+        "on_order": on_order,
+        "inventory_position": position,
+        "demand_cover_p50": float(np.quantile(levels["cover"], 0.5)),
+        "demand_cover_target": float(np.quantile(levels["cover"], p["service_target"])),
+        "demand_cover_mean": float(levels["cover"].mean()),
+        "safety_stock": float(levels["safety_stock"]),
+        "reorder_point": float(levels["reorder_point"]),
+        "order_up_to": float(levels["order_up_to"]),
+        "order_qty": qty,
+        "moq": p.get("moq") or 0.0,
+        "pack_size": p.get("pack_size") or 1.0,
+        "unit_cost": p["unit_cost"],
+        "order_value": qty * p["unit_cost"],
+        "order_by": iso(order_by),
+        "stockout_date_p50": iso(stockout50),
+        "stockout_date_p90": iso(stockout90),
+        "days_of_cover": round(cover_days, 1) if np.isfinite(cover_days) else None,
+        "demand_30d_p10": d30[0], "demand_30d_p50": d30[1], "demand_30d_p90": d30[2],
+        "demand_60d_p10": d60[0], "demand_60d_p50": d60[1], "demand_60d_p90": d60[2],
+        "calibration_factor": calibration,
+        "exceptions": ";".join(exceptions),
+    }

@@ -1,0 +1,67 @@
+"""Order policies from samples of demand over the protection window.
+
+Periodic review (R,S): at each review, order up to S, covering lead time + review period. Continuous review
+(s,Q) / (s,S): order when the inventory position reaches s, which covers the lead time; Q is the economic order
+quantity. A cycle-service-level target is a quantile of the window's demand; a fill-rate target is met by the
+smallest level whose expected shortage per cycle is at most (1 - target) of a cycle's demand.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+MEASURES = ("fill_rate", "cycle_service_level")
+POLICIES = ("periodic", "continuous_sq", "continuous_ss")
+
+
+def expected_shortage(cover: np.ndarray, level: np.ndarray, base: np.ndarray | None = None) -> np.ndarray:
+    """E[(D_cover - level)+] - E[(D_base - level)+] for each candidate level: the shortage one replenishment
+    cycle adds (Silver, Pyke & Thomas), estimated on the samples."""
+    level = np.atleast_1d(level)[:, None]
+    short = np.maximum(cover[None, :] - level, 0.0).mean(axis=1)
+    if base is not None:
+        short -= np.maximum(base[None, :] - level, 0.0).mean(axis=1)
+    return short
+
+
+def protection_level(
+    cover: np.ndarray,
+    measure: str,
+    target: float,
+    cycle_demand: float,
+    base: np.ndarray | None = None,
+) -> float:
+    """The stock level (S, or s) that meets `target` on the demand samples `cover`.
+
+    `cycle_demand` is the mean demand per replenishment cycle (a review period, or Q); `base` the demand over
+    the part of the window already protected by the previous cycle (the lead time alone, for (R,S)).
+    """
+    if measure not in MEASURES:
+        raise ValueError(f"service measure '{measure}' is unknown; use {' or '.join(MEASURES)}.")
+    cover = np.asarray(cover, dtype=float)
+    if measure == "cycle_service_level":
+        return float(np.quantile(cover, target, method="inverted_cdf"))
+    if cycle_demand <= 0 or not cover.any():
+        return 0.0
+    candidates = np.unique(np.concatenate([[0.0], cover]))
+    allowed = (1.0 - target) * cycle_demand
+    ok = expected_shortage(cover, candidates, base) <= allowed + 1e-12
+    return float(candidates[np.argmax(ok)]) if ok.any() else float(candidates[-1])
+
+
+def economic_order_quantity(annual_demand: float, order_cost: float, unit_cost: float, holding_rate: float) -> float:
+    """Wilson's EOQ; 0 when there is no demand."""
+    if annual_demand <= 0 or unit_cost <= 0 or holding_rate <= 0:
+        return 0.0
+    return math.sqrt(2.0 * annual_demand * order_cost / (unit_cost * holding_rate))
+
+
+def round_order(quantity: float, moq: float = 0.0, pack_size: float = 1.0) -> float:
+    """Raise a positive order to the MOQ, then up to whole packs; nothing to order stays 0."""
+    if quantity <= 1e-9:
+        return 0.0
+    quantity = max(quantity, moq)
+    pack = pack_size if pack_size and pack_size > 0 else 1.0
+    return float(math.ceil(quantity / pack - 1e-9) * pack)

@@ -1,0 +1,118 @@
+"""`plan.xlsx`: the plan as a workbook a planner filters and sorts, numbers formatted as in the report."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from forecasting.reports.columns import Column, column
+from forecasting.reports.formatting import format_value, is_missing
+from forecasting.reports.plan_sections import ORDER_COLUMNS
+from forecasting.reports.run_folder import load_run
+from forecasting.reports.sections import segment_columns
+from forecasting.reports.tables import exception_long, orders_to_place, segment_accuracy
+from forecasting.storage import atomic_path
+
+log = logging.getLogger(__name__)
+
+NUMBER_FORMATS = {
+    "int": "#,##0",
+    "float": "#,##0.0",
+    "ratio": "0.00",
+    "metric": "0.000",
+    "pct": "0.0%",
+    "signed_pct": "+0.0%;-0.0%;0.0%",
+    "money": "#,##0.00",
+    "date": "yyyy-mm-dd",
+}
+HEADER_FILL = PatternFill("solid", fgColor="DDE4EC")
+MAX_WIDTH = 60
+EXCEPTION_SHEET_COLUMNS = [
+    "code",
+    "sku",
+    "description",
+    "segment",
+    "meaning",
+    "on_hand",
+    "inventory_position",
+    "days_of_cover",
+    "stockout_date_p50",
+    "stockout_date_p90",
+    "order_by",
+    "order_qty",
+]
+
+
+def _cell_value(value, kind: str):
+    """A value openpyxl stores natively: dates as dates, numbers as numbers, gaps as empty cells."""
+    if is_missing(value) or (isinstance(value, str) and not value):
+        return None
+    if kind == "date":
+        return pd.Timestamp(value).to_pydatetime()
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value
+
+
+def _display_width(value, kind: str) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, datetime):
+        return 10
+    return len(format_value(value, kind) if kind != "text" else str(value))
+
+
+def write_sheet(wb: Workbook, title: str, frame: pd.DataFrame, columns: list[Column | str]) -> None:
+    cols = [c if isinstance(c, Column) else column(c) for c in columns]
+    cols = [c for c in cols if c.key in frame]
+    ws = wb.create_sheet(title)
+    ws.append([c.label for c in cols])
+    widths = [len(c.label) for c in cols]
+    for record in frame.to_dict("records"):
+        values = [_cell_value(record.get(c.key), c.kind) for c in cols]
+        ws.append(values)
+        widths = [max(w, _display_width(v, c.kind)) for w, v, c in zip(widths, values, cols, strict=True)]
+    for i, c in enumerate(cols, start=1):
+        header = ws.cell(row=1, column=i)
+        header.font = Font(bold=True)
+        header.fill = HEADER_FILL
+        header.alignment = Alignment(vertical="top", wrap_text=True)
+        if c.kind in NUMBER_FORMATS:
+            for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
+                cell.number_format = NUMBER_FORMATS[c.kind]
+        ws.column_dimensions[get_column_letter(i)].width = min(widths[i - 1] + 2, MAX_WIDTH)
+    ws.freeze_panes = "A2"
+    if cols:
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{max(ws.max_row, 2)}"
+
+
+def write_plan_workbook(run_dir: str | Path) -> Path | None:
+    """Write `run_dir/plan.xlsx` when the run has a `plan.csv`; return its path, or None without a plan."""
+    run = load_run(run_dir, with_backtest=False)
+    if run.plan is None:
+        log.info("no plan.csv in %s: no workbook written", run.path)
+        return None
+    plan = run.plan
+    wb = Workbook()
+    wb.remove(wb.active)
+    write_sheet(wb, "Orders to place", orders_to_place(plan), ORDER_COLUMNS)
+    write_sheet(
+        wb,
+        "Exceptions",
+        exception_long(plan) if "exceptions" in plan else pd.DataFrame(),
+        EXCEPTION_SHEET_COLUMNS,
+    )
+    write_sheet(wb, "Plan", plan, list(plan.columns))
+    segments = segment_accuracy(run.by_segment, run.champion)
+    write_sheet(wb, "Accuracy by segment", segments, segment_columns(run.champion))
+    path = run.path / "plan.xlsx"
+    with atomic_path(path) as tmp:
+        wb.save(tmp)
+    log.info("plan workbook: %s", path)
+    return path

@@ -1,0 +1,179 @@
+"""Report sections a planner acts on, shown when the run has a plan: orders, exceptions, policy replay."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from forecasting.reports.columns import Column
+from forecasting.reports.formatting import Table, format_value, safe
+from forecasting.reports.run_folder import RunFolder
+from forecasting.reports.svg import hbar_chart, percent, short_number, xy_chart
+from forecasting.reports.tables import exception_counts, orders_to_place, skus_with_exceptions, split_codes
+
+ORDER_COLUMNS = [
+    "order_by",
+    "sku",
+    "description",
+    "segment",
+    "order_qty",
+    "order_value",
+    "inventory_position",
+    "reorder_point",
+    "order_up_to",
+    "safety_stock",
+    "days_of_cover",
+    "stockout_date_p50",
+    "stockout_date_p90",
+    "lead_time_days",
+    "moq",
+    "pack_size",
+    "exceptions",
+]
+EXCEPTION_COLUMNS = [
+    "sku",
+    "description",
+    "segment",
+    "exceptions",
+    "on_hand",
+    "inventory_position",
+    "days_of_cover",
+    "stockout_date_p50",
+    "stockout_date_p90",
+    "order_by",
+    "order_qty",
+    "demand_30d_p50",
+]
+REPLAY_COLUMNS = [
+    "policy",
+    "target_fill_rate",
+    "fill_rate",
+    "cycle_service_level",
+    "stockout_days",
+    "avg_stock_units",
+    "avg_stock_value",
+    "orders",
+    "total_cost",
+]
+URGENT = "STOCKOUT_BEFORE_RECEIPT"
+
+
+def _urgency(exceptions: pd.Series) -> list[str]:
+    return ["urgent" if URGENT in split_codes(e) else "" for e in exceptions.fillna("")]
+
+
+def orders_section(run: RunFolder) -> dict | None:
+    if run.plan is None:
+        return None
+    orders = orders_to_place(run.plan)
+    total = float(orders["order_value"].sum()) if "order_value" in orders else float("nan")
+    first = orders["order_by"].min() if "order_by" in orders and len(orders) else None
+    facts = [
+        ("SKUs to order", format_value(len(orders), "int")),
+        ("Units", format_value(orders["order_qty"].sum(), "int")),
+        ("Order value", format_value(total, "money")),
+        ("Earliest order-by date", format_value(first, "date")),
+    ]
+    policy = run.plan["policy"].dropna().unique().tolist() if "policy" in run.plan else []
+    return {
+        "facts": facts,
+        "count": len(orders),
+        "value": total,
+        "policies": ", ".join(map(str, policy)),
+        "table": Table(
+            orders,
+            [c for c in ORDER_COLUMNS if c in orders],
+            key="sku",
+            row_css=_urgency(orders.get("exceptions", pd.Series([""] * len(orders)))),
+        ),
+    }
+
+
+def exceptions_section(run: RunFolder) -> dict | None:
+    if run.plan is None or "exceptions" not in run.plan:
+        return None
+    counts = exception_counts(run.plan)
+    flagged = skus_with_exceptions(run.plan)
+    return {
+        "count": len(flagged),
+        "counts": Table(
+            counts,
+            [
+                Column("code", "Exception"),
+                Column("skus", "SKUs", "int"),
+                Column("meaning", "What it means and what to do"),
+            ],
+            key="code",
+        ),
+        "table": Table(
+            flagged,
+            [c for c in EXCEPTION_COLUMNS if c in flagged],
+            key="sku",
+            row_css=_urgency(flagged["exceptions"]),
+        ),
+    }
+
+
+def replay_section(run: RunFolder) -> dict | None:
+    if run.replay is None or run.replay.empty:
+        return None
+    replay = run.replay
+    by_policy = replay.set_index("policy")
+    note = ""
+    if {"champion", "naive"} <= set(by_policy.index) and {"fill_rate", "avg_stock_value"} <= set(
+        replay.columns
+    ):
+        c, n = by_policy.loc["champion"], by_policy.loc["naive"]
+        stock_change = (
+            c["avg_stock_value"] / n["avg_stock_value"] - 1 if n["avg_stock_value"] else float("nan")
+        )
+        note = (
+            f"Replayed on history, the champion's plan reached a fill rate of "
+            f"{format_value(c['fill_rate'], 'pct')} "
+            f"(naive: {format_value(n['fill_rate'], 'pct')}) with {format_value(stock_change, 'signed_pct')} "
+            "average stock value. The oracle knows the future demand: it bounds what any forecast "
+            "can achieve."
+        )
+    charts = []
+    if {"fill_rate", "avg_stock_value"} <= set(replay.columns):
+        charts.append(
+            safe(
+                hbar_chart(
+                    "Fill rate by policy",
+                    replay["policy"].astype(str).tolist(),
+                    {"fill rate": replay["fill_rate"].tolist()},
+                    percent,
+                )
+            )
+        )
+    return {
+        "table": Table(
+            replay,
+            [c for c in REPLAY_COLUMNS if c in replay],
+            key="policy",
+            row_css=["champion" if p == "champion" else "" for p in replay["policy"]],
+        ),
+        "note": note,
+        "charts": charts,
+    }
+
+
+def service_curve_section(run: RunFolder) -> dict | None:
+    curve = run.service_curve
+    if curve is None or curve.empty:
+        return None
+    series = {}
+    for policy, part in curve.sort_values(["policy", "target"]).groupby("policy", sort=False):
+        series[str(policy)] = (
+            part["avg_stock_value"].tolist(),
+            part["fill_rate"].tolist(),
+            [f"{t * 100:g}%" for t in part["target"]],
+        )
+    chart = xy_chart(
+        "Service curve: fill rate against average stock value",
+        series,
+        short_number,
+        percent,
+        "Average stock value",
+        "Fill rate",
+    )
+    return {"chart": safe(chart)}

@@ -1,0 +1,84 @@
+"""Forecast-vs-actual charts of the SKUs a planner looks at first: biggest sellers, worst forecasts."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from forecasting.reports.formatting import metric_text, safe
+from forecasting.reports.run_folder import RunFolder
+from forecasting.reports.svg import Window, forecast_chart
+from forecasting.reports.tables import band_columns, sku_rmsse_at_last_cutoff, top_revenue_skus
+
+CHARTS_PER_GROUP = 6
+
+
+def sku_chart(bt: pd.DataFrame, sku: str, band: tuple[str, str] | None, label: str) -> str:
+    """One SKU's actual demand and every scored cutoff's forecast of it (`bt`: one model, scored folds)."""
+    part = bt[bt["sku"] == sku].sort_values(["cutoff", "date"])
+    actual = part.drop_duplicates("date").sort_values("date")
+    windows = [
+        Window(
+            dates=pd.DatetimeIndex(w["date"]),
+            mean=w["mean"].to_numpy(float),
+            lo=w[band[0]].to_numpy(float) if band else None,
+            hi=w[band[1]].to_numpy(float) if band else None,
+        )
+        for _, w in part.groupby("cutoff", sort=True)
+    ]
+    band_label = f"{band[0]}–{band[1]} band" if band else "no band"
+    return forecast_chart(
+        label,
+        pd.DatetimeIndex(actual["date"]),
+        actual["demand"].to_numpy(float),
+        windows,
+        sorted(part["cutoff"].unique()),
+        band_label,
+    )
+
+
+def forecast_chart_groups(run: RunFolder) -> list[dict]:
+    """Two groups of charts for the champion: top SKUs by revenue, and worst RMSSE at the last cutoff."""
+    if run.backtest is None or run.backtest.empty:
+        return []
+    champion, role = run.champion, run.scored_role
+    bt = run.backtest[(run.backtest["model"] == champion) & (run.backtest["role"] == role)]
+    band = band_columns(bt.columns)
+    last_rmsse = sku_rmsse_at_last_cutoff(run.backtest, champion, role)
+    descriptions = (
+        run.segments.set_index("sku")["description"].to_dict() if "description" in run.segments else {}
+    )
+    revenue = run.segments.set_index("sku")["value"].to_dict() if "value" in run.segments else {}
+    last_cutoff = bt["cutoff"].max()
+    groups = [
+        (
+            "top-revenue",
+            "Top SKUs by revenue",
+            top_revenue_skus(run.segments, bt["sku"].unique(), CHARTS_PER_GROUP),
+        ),
+        (
+            "worst-forecast",
+            f"Worst forecasts: highest RMSSE at the last cutoff ({last_cutoff:%Y-%m-%d})",
+            last_rmsse.head(CHARTS_PER_GROUP).index.tolist(),
+        ),
+    ]
+    out = []
+    for group_id, title, skus in groups:
+        charts = []
+        for sku in skus:
+            desc = descriptions.get(sku)
+            name = f"{sku} {desc}" if isinstance(desc, str) and desc else str(sku)
+            facts = []
+            if sku in revenue and pd.notna(revenue[sku]):
+                facts.append(f"revenue {revenue[sku]:,.0f}")
+            if sku in last_rmsse.index:
+                facts.append(f"RMSSE at last cutoff {metric_text(float(last_rmsse[sku]))}")
+            charts.append(
+                {
+                    "sku": sku,
+                    "title": name,
+                    "caption": "; ".join(facts),
+                    "svg": safe(sku_chart(bt, sku, band, f"{name}: actual demand vs {champion} forecast")),
+                }
+            )
+        out.append({"id": group_id, "title": title, "charts": charts})
+    return out

@@ -7,10 +7,12 @@ import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from forecasting.datasets import bundled_path
 from forecasting.errors import InputError
+from forecasting.storage.lock import LockedError
 from forecasting.tuning import resume
 
 OmegaConf.register_new_resolver("bundled", bundled_path, replace=True)
@@ -25,9 +27,16 @@ def main(cfg: DictConfig) -> float:
     output_dir = HydraConfig.get().runtime.output_dir
     try:
         metrics = run(cfg, output_dir)
+    except LockedError as exc:
+        log.error("%s", exc)
+        sys.exit(3)
     except InputError as exc:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # a sweep records the trial as failed and goes on; exiting would end the whole sweep
         log.error("%s", exc)
         sys.exit(2)
+    if metrics.get("exit_code"):
+        sys.exit(int(metrics["exit_code"]))  # 4: drift alert (the plan was still written)
     return metrics["value"]
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecasting.errors import InputError
 from forecasting.models.base import Forecast
 from forecasting.models.covariates import CALENDAR_FEATURES, calendar_features, carried_price
 
@@ -225,7 +226,10 @@ class NeuralForecaster:
             train_fut.append(d["future"])
             val_fut.append(d["future"])
         if not train:
-            raise ValueError("no SKU has enough history for one training window plus the validation window")
+            raise InputError(
+                f"{self.name}: no SKU has {need + val_days} trading days before {pd.Timestamp(cutoff).date()} "
+                "(input + output chunk + validation days); lower input_chunk_length or trainer.val_days."
+            )
         model_name = f"{self.name}_{pd.Timestamp(cutoff):%Y%m%d}"
         kwargs = dict(self.model_kwargs)
         kwargs.update(

@@ -98,7 +98,8 @@ def _validate(t: pd.DataFrame, source, require_multiple: bool) -> None:
     fail(~t["policy"].isin(POLICIES), "policy is unknown", f"use one of {', '.join(POLICIES)}")
     fail(t["moq"].fillna(0) < 0, "MOQ is negative", "give an MOQ of 0 or more")
     fail(t["pack_size"].fillna(1) <= 0, "pack size is not positive", "give a pack size of 1 or more")
-    fail(t["unit_cost"].isna() | (t["unit_cost"] <= 0), "unit cost is missing or not positive", "give unit_cost in the overrides file")
+    fail(t["unit_cost"].isna() | (t["unit_cost"] <= 0), "unit cost is missing or not positive",
+         "set plan.unit_cost, or unit_cost per SKU in plan.overrides_csv (the data has no prices to guess from)")
     if require_multiple:
         moq, pack = t["moq"].fillna(0), t["pack_size"].fillna(1)
         fail(~np.isclose(np.mod(moq, pack), 0) & ~np.isclose(np.mod(moq, pack), pack), "MOQ is not a multiple of the pack size",

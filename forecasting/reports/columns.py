@@ -12,12 +12,12 @@ from dataclasses import dataclass
 class Column:
     key: str
     label: str
-    kind: str = "text"  # text, int, float, ratio, metric, pct, signed_pct, money, date
+    kind: str = "text"  # text, codes, int, float, ratio, metric, pct, signed_pct, money, date
     hint: str = ""
 
     @property
     def numeric(self) -> bool:
-        return self.kind not in ("text", "date")
+        return self.kind not in ("text", "codes", "date")
 
 
 _COLUMNS = [
@@ -32,7 +32,7 @@ _COLUMNS = [
     Column("experiment", "Experiment"),
     Column("policy", "Policy"),
     Column("service_measure", "Service measure"),
-    Column("exceptions", "Exceptions"),
+    Column("exceptions", "Exceptions", "codes"),
     Column("code", "Exception"),
     Column("meaning", "What it means"),
     # plan: quantities are units, rounded to whole units when shown
@@ -71,7 +71,14 @@ _COLUMNS = [
     Column("demand_60d_p10", "60-day demand p10", "int"),
     Column("demand_60d_p50", "60-day demand p50", "int"),
     Column("demand_60d_p90", "60-day demand p90", "int"),
-    Column("calibration_factor", "Calibration factor", "ratio"),
+    Column("demand_cover_mean", "Demand over cover (mean)", "int"),
+    Column(
+        "calibration_factor", "Calibration factor", "ratio", "conformal correction of the forecast quantiles"
+    ),
+    Column(
+        "stock_source", "Stock source", hint="where on-hand came from: a stock file, or assumed days of cover"
+    ),
+    Column("param_source", "Parameter source", hint="policy parameters: defaults or a per-SKU override"),
     Column("skus", "SKUs", "int"),
     # replay of a policy on history
     Column("target_fill_rate", "Target fill rate", "pct"),
@@ -81,6 +88,7 @@ _COLUMNS = [
     Column("avg_stock_units", "Avg stock (units)", "int"),
     Column("avg_stock_value", "Avg stock value", "money"),
     Column("orders", "Orders", "int"),
+    Column("lost_units", "Lost units", "int"),
     Column("total_cost", "Total cost", "money"),
     # accuracy
     Column("rank", "Rank", "int"),
@@ -112,10 +120,10 @@ _COLUMNS = [
 COLUMNS = {c.key: c for c in _COLUMNS}
 
 
-def column(key: str, label: str | None = None) -> Column:
-    """The known column, or a plain one for a key this table does not describe (shown as it is)."""
+def column(key: str, label: str | None = None, numeric: bool = False) -> Column:
+    """The known column, or a plain one for a key this table does not describe (numbers get one decimal)."""
     known = COLUMNS.get(key)
     if known is None:
-        kind = "pct" if key.startswith("coverage_") else "text"
+        kind = "pct" if key.startswith("coverage_") else "float" if numeric else "text"
         known = Column(key, key.replace("_", " ").capitalize(), kind)
     return known if label is None else Column(key, label, known.kind, known.hint)

@@ -34,6 +34,19 @@ METRICS = [
     "fallback_share",
     "failed_fits",
 ]
+# The HTML table keeps to what fits a screen; comparison.csv has every metric.
+LONG_TABLE_METRICS = [
+    "rmsse",
+    "mae",
+    "wape",
+    "bias",
+    "pinball",
+    "coverage_80",
+    "coverage_90",
+    "fva_rmsse",
+    "fva_mae",
+    "fva_pinball",
+]
 SIDE_BY_SIDE = [
     ("rmsse", "RMSSE", "metric"),
     ("fva_rmsse", "FVA RMSSE vs seasonal naive", "signed_pct"),
@@ -48,6 +61,7 @@ COMPARABLE = [
     ("horizon", "horizon"),
     ("data", "data file"),
     ("data_up_to", "data end"),
+    ("scored_folds", "scored folds"),
 ]
 
 
@@ -89,6 +103,7 @@ def run_facts(run: RunFolder, label: str) -> dict:
         "task": cfg.get("task", m.get("task", "backtest")),
         "skus": m.get("skus", run.quality.get("panel", {}).get("skus")),
         "folds": len(run.folds),
+        "scored_folds": run.scored_role,
         "cutoffs": ", ".join(run.folds["cutoff"].dt.strftime("%Y-%m-%d")),
         "horizon": (cfg.get("backtest") or {}).get("horizon"),
         "data": Path(str((cfg.get("data") or {}).get("path", ""))).name,
@@ -117,6 +132,7 @@ def comparison_table(runs: list[RunFolder], labels: list[str]) -> pd.DataFrame:
                     "task": facts["task"],
                     "skus": facts["skus"],
                     "folds": facts["folds"],
+                    "scored_folds": facts["scored_folds"],
                     "horizon": facts["horizon"],
                     "data_up_to": facts["data_up_to"],
                     "model": rec["model"],
@@ -165,20 +181,22 @@ def best_by_segment(runs: list[RunFolder], labels: list[str]) -> pd.DataFrame:
     return sort_segments(pd.DataFrame(rows))
 
 
-def comparability_notes(facts: pd.DataFrame) -> list[str]:
-    notes = []
+def comparability_note(facts: pd.DataFrame) -> str:
+    """One warning naming what differs between the runs; '' when their metrics compare number for number."""
+    differences = []
     for key, what in COMPARABLE:
         values = facts[key].astype(str).unique()
         if len(values) > 1:
-            notes.append(
-                f"The runs differ in {what} ({'; '.join(values[:4])}{'; …' if len(values) > 4 else ''}): "
-                "compare their metrics with care, or rely on FVA, which each run measures against its own "
-                "seasonal naive."
-            )
-    return notes
+            differences.append(f"{what} ({' vs '.join(values[:3])}{' …' if len(values) > 3 else ''})")
+    if not differences:
+        return ""
+    return (
+        f"The runs differ in {'; '.join(differences)}. Compare their errors with care; FVA, which each run "
+        "measures against its own seasonal naive, compares more fairly."
+    )
 
 
-def _short(label: str, n: int = 30) -> str:
+def _short(label: str, n: int = 26) -> str:
     return label if len(label) <= n else "…" + label[-(n - 1) :]
 
 
@@ -217,7 +235,7 @@ def comparison_context(
         Column("folds", "Folds", "int"),
         Column("cutoffs", "Cutoffs"),
         Column("horizon", "Horizon", "int"),
-        Column("data_up_to", "Data up to"),
+        Column("data_up_to", "Data up to", "date"),
         Column("models", "Models", "int"),
         Column("champion", "Champion"),
         Column("champion_rmsse", "Champion RMSSE", "metric"),
@@ -236,7 +254,7 @@ def comparison_context(
         Column("runner_up_rmsse", "Runner-up RMSSE", "metric"),
         Column("candidates", "Run x model candidates", "int"),
     ]
-    long_cols = ["run", "model", "rank", *[m for m in METRICS if m in table]]
+    long_cols = ["run", "model", "rank", *[m for m in LONG_TABLE_METRICS if m in table]]
     return {
         "title": f"Comparison of {len(runs)} run{'s' if len(runs) != 1 else ''}",
         "overview": Table(facts, overview_cols, key="run"),
@@ -246,7 +264,7 @@ def comparison_context(
         "long": Table(
             table, long_cols, key="run", row_css=["champion" if c else "" for c in table["champion"]]
         ),
-        "notes": comparability_notes(facts),
+        "note": comparability_note(facts),
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime
 from pathlib import Path
 
@@ -33,6 +34,7 @@ NUMBER_FORMATS = {
 }
 HEADER_FILL = PatternFill("solid", fgColor="DDE4EC")
 MAX_WIDTH = 60
+HEADER_MIN_WIDTH = 10
 EXCEPTION_SHEET_COLUMNS = [
     "code",
     "sku",
@@ -55,6 +57,8 @@ def _cell_value(value, kind: str):
         return None
     if kind == "date":
         return pd.Timestamp(value).to_pydatetime()
+    if kind == "codes":
+        return format_value(value, kind)
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
     return value
@@ -69,11 +73,15 @@ def _display_width(value, kind: str) -> int:
 
 
 def write_sheet(wb: Workbook, title: str, frame: pd.DataFrame, columns: list[Column | str]) -> None:
-    cols = [c if isinstance(c, Column) else column(c) for c in columns]
-    cols = [c for c in cols if c.key in frame]
+    cols = [
+        c if isinstance(c, Column) else column(c, numeric=pd.api.types.is_numeric_dtype(frame[c]))
+        for c in columns
+        if (c.key if isinstance(c, Column) else c) in frame
+    ]
     ws = wb.create_sheet(title)
     ws.append([c.label for c in cols])
-    widths = [len(c.label) for c in cols]
+    # Headers wrap, so a long label need not widen its column beyond its longest word.
+    widths = [min(len(c.label), max(HEADER_MIN_WIDTH, *map(len, c.label.split()))) for c in cols]
     for record in frame.to_dict("records"):
         values = [_cell_value(record.get(c.key), c.kind) for c in cols]
         ws.append(values)
@@ -87,6 +95,11 @@ def write_sheet(wb: Workbook, title: str, frame: pd.DataFrame, columns: list[Col
             for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
                 cell.number_format = NUMBER_FORMATS[c.kind]
         ws.column_dimensions[get_column_letter(i)].width = min(widths[i - 1] + 2, MAX_WIDTH)
+    header_lines = max(
+        (math.ceil(len(c.label) / (min(w + 2, MAX_WIDTH) - 1)) for c, w in zip(cols, widths, strict=True)),
+        default=1,
+    )
+    ws.row_dimensions[1].height = 15 * header_lines  # Excel does not grow a row for wrapped text on its own
     ws.freeze_panes = "A2"
     if cols:
         ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{max(ws.max_row, 2)}"

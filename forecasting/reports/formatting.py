@@ -37,6 +37,8 @@ def format_value(value, kind: str) -> str:
         return MISSING
     if kind == "text":
         return str(value)
+    if kind == "codes":  # "A;B" -> "A; B", so a cell of several codes wraps between them
+        return "; ".join(c.strip() for c in str(value).split(";") if c.strip()) or MISSING
     if kind == "date":
         return pd.Timestamp(value).strftime("%Y-%m-%d")
     v = float(value)
@@ -93,7 +95,8 @@ class Table:
             for c in cols:
                 value = record.get(c.key)
                 raw = None if (not c.numeric or is_missing(value)) else repr(float(value))
-                cells.append(Cell(c.key, format_value(value, c.kind), raw, "num" if c.numeric else ""))
+                css = "num" if c.numeric else "date" if c.kind == "date" else ""
+                cells.append(Cell(c.key, format_value(value, c.kind), raw, css))
             css = self.row_css[i] if i < len(self.row_css) else ""
             out.append(Row(str(record.get(self.key, "")) if self.key else "", css, cells))
         return out

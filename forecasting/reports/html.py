@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from forecasting.reports.formatting import render
+from forecasting.reports.formatting import format_value, render
 from forecasting.reports.plan_sections import (
     exceptions_section,
     orders_section,
@@ -25,7 +25,7 @@ from forecasting.reports.sections import (
     segments_section,
     summary_section,
 )
-from forecasting.reports.sku_charts import forecast_chart_groups
+from forecasting.reports.sku_charts import charted_models_text, forecast_chart_groups
 from forecasting.storage import atomic_path
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def report_context(run: RunFolder) -> dict:
             {
                 "label": "Orders to place",
                 "value": str(orders["count"]),
-                "note": f"worth {orders['facts'][2][1]}",
+                "note": f"worth {format_value(orders['value'], 'money')}",
             }
         )
     if exceptions is not None:
@@ -60,6 +60,7 @@ def report_context(run: RunFolder) -> dict:
         "bias": bias_section(run, segments),
         "coverage": coverage_section(run),
         "sku_charts": forecast_chart_groups(run),
+        "charted_models": charted_models_text(run),
         "quality": data_quality_section(run),
         "workbook": (run.path / "plan.xlsx").is_file(),
     }

@@ -10,23 +10,19 @@ from forecasting.reports.run_folder import RunFolder
 from forecasting.reports.svg import hbar_chart, percent, short_number, xy_chart
 from forecasting.reports.tables import exception_counts, orders_to_place, skus_with_exceptions, split_codes
 
+# The columns a buyer needs to place the order and judge its urgency; the rest are in plan.xlsx.
 ORDER_COLUMNS = [
     "order_by",
     "sku",
     "description",
-    "segment",
     "order_qty",
     "order_value",
     "inventory_position",
     "reorder_point",
     "order_up_to",
-    "safety_stock",
     "days_of_cover",
     "stockout_date_p50",
     "stockout_date_p90",
-    "lead_time_days",
-    "moq",
-    "pack_size",
     "exceptions",
 ]
 EXCEPTION_COLUMNS = [
@@ -52,6 +48,7 @@ REPLAY_COLUMNS = [
     "avg_stock_units",
     "avg_stock_value",
     "orders",
+    "lost_units",
     "total_cost",
 ]
 URGENT = "STOCKOUT_BEFORE_RECEIPT"
@@ -59,6 +56,10 @@ URGENT = "STOCKOUT_BEFORE_RECEIPT"
 
 def _urgency(exceptions: pd.Series) -> list[str]:
     return ["urgent" if URGENT in split_codes(e) else "" for e in exceptions.fillna("")]
+
+
+def policy_text(policy: str, measure: str, target: float) -> str:
+    return f"{policy}, {str(measure).replace('_', ' ')} target {format_value(target, 'pct')}"
 
 
 def orders_section(run: RunFolder) -> dict | None:
@@ -73,12 +74,16 @@ def orders_section(run: RunFolder) -> dict | None:
         ("Order value", format_value(total, "money")),
         ("Earliest order-by date", format_value(first, "date")),
     ]
-    policy = run.plan["policy"].dropna().unique().tolist() if "policy" in run.plan else []
+    if "model" in run.plan:  # the planner picks a champion per segment, which may differ from rank 1 overall
+        used = run.plan["model"].value_counts()
+        facts.append(("Forecast models in the plan", ", ".join(f"{m} ({n} SKUs)" for m, n in used.items())))
+    if {"policy", "service_measure", "service_target"} <= set(run.plan.columns):
+        combos = run.plan[["policy", "service_measure", "service_target"]].drop_duplicates()
+        facts.append(("Policy", "; ".join(policy_text(*row) for row in combos.itertuples(index=False))))
     return {
         "facts": facts,
         "count": len(orders),
         "value": total,
-        "policies": ", ".join(map(str, policy)),
         "table": Table(
             orders,
             [c for c in ORDER_COLUMNS if c in orders],
@@ -126,12 +131,13 @@ def replay_section(run: RunFolder) -> dict | None:
         stock_change = (
             c["avg_stock_value"] / n["avg_stock_value"] - 1 if n["avg_stock_value"] else float("nan")
         )
+        more_or_less = "more" if stock_change >= 0 else "less"
         note = (
-            f"Replayed on history, the champion's plan reached a fill rate of "
-            f"{format_value(c['fill_rate'], 'pct')} "
-            f"(naive: {format_value(n['fill_rate'], 'pct')}) with {format_value(stock_change, 'signed_pct')} "
-            "average stock value. The oracle knows the future demand: it bounds what any forecast "
-            "can achieve."
+            f"Replayed on history, the champion's forecasts reached a fill rate of "
+            f"{format_value(c['fill_rate'], 'pct')} against {format_value(n['fill_rate'], 'pct')} with naive "
+            f"forecasts, holding {format_value(abs(stock_change), 'pct')} {more_or_less} stock value on "
+            "average. "
+            "The oracle knows future demand: it bounds what any forecast can achieve."
         )
     charts = []
     if {"fill_rate", "avg_stock_value"} <= set(replay.columns):
@@ -142,6 +148,7 @@ def replay_section(run: RunFolder) -> dict | None:
                     replay["policy"].astype(str).tolist(),
                     {"fill rate": replay["fill_rate"].tolist()},
                     percent,
+                    ceiling=1.0,
                 )
             )
         )

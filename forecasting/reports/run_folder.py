@@ -41,10 +41,6 @@ class RunFolder:
             "test" if (self.folds.empty or (self.folds["role"] == "test").any()) else "validation"
         )
 
-    @property
-    def name(self) -> str:
-        return self.path.name
-
 
 def _csv(path: Path) -> pd.DataFrame:
     # SKU codes look numeric ("22423") but are labels: keep them strings so tables join with the parquet.

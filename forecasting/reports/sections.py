@@ -99,7 +99,7 @@ def summary_section(run: RunFolder) -> dict:
         },
         {"label": "Data up to", "value": panel.get("last_date", "–"), "note": "last trading day in the data"},
         {
-            "label": "Champion",
+            "label": "Leaderboard champion",
             "value": run.champion,
             "note": f"RMSSE {format_value(champ['rmsse'], 'metric')}, "
             f"{format_value(fva, 'signed_pct')} vs seasonal naive",
@@ -261,28 +261,41 @@ def segments_section(run: RunFolder) -> dict | None:
     return {"table": Table(seg, cols, row_css=row_css), "chart": safe(chart), "frame": seg, "labels": labels}
 
 
+def signed_percent(v: float) -> str:
+    return f"{v * 100:+.0f}%"
+
+
 def bias_section(run: RunFolder, segments: dict | None) -> dict:
     board = run.leaderboard.sort_values("rank")
+    # 460 wide: two charts side by side are drawn at about their natural size, so the text stays legible.
     charts = [
-        safe(
-            hbar_chart(
-                "Bias by model (+ over-forecast, − under-forecast)",
-                board["model"].tolist(),
-                {"bias": board["bias"].tolist()},
-                lambda v: f"{v * 100:+.0f}%",
-            )
-        )
+        {
+            "caption": "Bias by model",
+            "svg": safe(
+                hbar_chart(
+                    "Bias by model",
+                    board["model"].tolist(),
+                    {"bias": board["bias"].tolist()},
+                    signed_percent,
+                    width=460,
+                )
+            ),
+        }
     ]
     if segments is not None:
         charts.append(
-            safe(
-                hbar_chart(
-                    f"Bias of {run.champion} by segment",
-                    segments["labels"],
-                    {"bias": segments["frame"]["bias"].tolist()},
-                    lambda v: f"{v * 100:+.0f}%",
-                )
-            )
+            {
+                "caption": f"Bias of {run.champion} by segment",
+                "svg": safe(
+                    hbar_chart(
+                        f"Bias of {run.champion} by segment",
+                        segments["labels"],
+                        {"bias": segments["frame"]["bias"].tolist()},
+                        signed_percent,
+                        width=460,
+                    )
+                ),
+            }
         )
     worst = board.loc[board["bias"].abs().idxmax()]
     return {
@@ -312,6 +325,7 @@ def coverage_section(run: RunFolder) -> dict | None:
         board["model"].tolist(),
         {names[c]: board[c].tolist() for c in cols},
         percent,
+        ceiling=1.0,
         references=[
             (nominal(c), f"{c.split('_')[1]}%", PALETTE[i % len(PALETTE)]) for i, c in enumerate(cols)
         ],

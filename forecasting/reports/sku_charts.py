@@ -36,14 +36,29 @@ def sku_chart(bt: pd.DataFrame, sku: str, band: tuple[str, str] | None, label: s
     )
 
 
+def chart_models(run: RunFolder) -> pd.Series:
+    """The model each SKU is charted with: its model in the plan when there is one, else the champion.
+
+    The planner picks a champion per segment, so in a plan run a SKU's forecast may not come from rank 1.
+    """
+    skus = run.backtest["sku"].unique()
+    models = pd.Series(run.champion, index=skus)
+    if run.plan is not None and "model" in run.plan:
+        planned = run.plan.set_index("sku")["model"]
+        planned = planned[planned.isin(set(run.backtest["model"])) & planned.index.isin(skus)]
+        models.loc[planned.index] = planned
+    return models
+
+
 def forecast_chart_groups(run: RunFolder) -> list[dict]:
-    """Two groups of charts for the champion: top SKUs by revenue, and worst RMSSE at the last cutoff."""
+    """Two groups of charts: top SKUs by revenue, and the worst RMSSE at the last cutoff."""
     if run.backtest is None or run.backtest.empty:
         return []
-    champion, role = run.champion, run.scored_role
-    bt = run.backtest[(run.backtest["model"] == champion) & (run.backtest["role"] == role)]
+    models = chart_models(run)
+    bt = run.backtest[run.backtest["role"] == run.scored_role]
+    bt = bt[bt["model"] == bt["sku"].map(models)]
     band = band_columns(bt.columns)
-    last_rmsse = sku_rmsse_at_last_cutoff(run.backtest, champion, role)
+    last_rmsse = sku_rmsse_at_last_cutoff(bt)
     descriptions = (
         run.segments.set_index("sku")["description"].to_dict() if "description" in run.segments else {}
     )
@@ -67,18 +82,25 @@ def forecast_chart_groups(run: RunFolder) -> list[dict]:
         for sku in skus:
             desc = descriptions.get(sku)
             name = f"{sku} {desc}" if isinstance(desc, str) and desc else str(sku)
-            facts = []
+            facts = [f"model {models[sku]}"]
             if sku in revenue and pd.notna(revenue[sku]):
                 facts.append(f"revenue {revenue[sku]:,.0f}")
             if sku in last_rmsse.index:
                 facts.append(f"RMSSE at last cutoff {metric_text(float(last_rmsse[sku]))}")
+            label = f"{name}: actual demand vs {models[sku]} forecast"
             charts.append(
                 {
                     "sku": sku,
                     "title": name,
                     "caption": "; ".join(facts),
-                    "svg": safe(sku_chart(bt, sku, band, f"{name}: actual demand vs {champion} forecast")),
+                    "svg": safe(sku_chart(bt, sku, band, label)),
                 }
             )
         out.append({"id": group_id, "title": title, "charts": charts})
     return out
+
+
+def charted_models_text(run: RunFolder) -> str:
+    if run.plan is not None and "model" in run.plan:
+        return "each SKU's model in the plan (the champion of its segment)"
+    return f"the champion, {run.champion}"

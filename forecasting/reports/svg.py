@@ -205,7 +205,8 @@ def forecast_chart(
     for t in date_ticks(int(area.x0), int(area.x1)):
         when = pd.Timestamp(np.datetime64(t, "D"))
         body.append(line(area.x(t), area.bottom, area.x(t), area.bottom + 4, MUTED))
-        body.append(text(area.x(t), area.bottom + 16, when.strftime("%d %b"), "middle", MUTED))
+        anchor = "end" if area.x(t) > area.right - 16 else "middle"  # keep the last date inside the chart
+        body.append(text(area.x(t), area.bottom + 16, when.strftime("%d %b"), anchor, MUTED))
     body.append(
         legend(
             [
@@ -228,19 +229,26 @@ def hbar_chart(
     fmt: Callable[[float], str],
     references: Sequence[tuple[float, str, str]] = (),
     width: int = 560,
+    ceiling: float | None = None,
 ) -> str:
-    """Horizontal grouped bars, one group per category; references are dashed lines (value, label, color)."""
+    """Horizontal grouped bars, one group per category; references are dashed lines (value, label, color).
+
+    `ceiling` caps the axis where values cannot go beyond it, e.g. 1.0 for a coverage or fill rate.
+    """
     names = list(series)
     bar_h, gap = 13, 10
     group_h = len(names) * bar_h + gap
-    label_w = min(max((len(c) for c in categories), default=4) * CHAR_W + 12, 180)
+    label_w = min(max((len(c) for c in categories), default=4) * CHAR_W + 12, 200)
     values = [v for vs in series.values() for v in vs if v is not None and math.isfinite(v)]
     refs = [r[0] for r in references]
     lo, hi = min([0.0, *values, *refs]), max([0.0, *values, *refs])
     pad = (hi - lo) * 0.18 or 1.0  # room for the value labels at the bar ends
-    ticks = nice_ticks(lo - (pad if lo < 0 else 0), hi + (pad if hi > 0 else 0), 5)
-    top = 40 if references else 28
-    area = Area(label_w, top, width - label_w - 16, len(categories) * group_h, ticks[0], ticks[-1], 0, 1)
+    upper = hi + (pad if hi > 0 else 0)
+    if ceiling is not None:
+        upper = max(min(upper, ceiling), hi)
+    ticks = nice_ticks(lo - (pad if lo < 0 else 0), upper, 5)
+    top = 40 if references else 28 if len(names) > 1 else 12  # room for the legend and reference labels
+    area = Area(label_w, top, width - label_w - 36, len(categories) * group_h, ticks[0], ticks[-1], 0, 1)
     height = area.bottom + 24
     body = []
     for t in ticks:

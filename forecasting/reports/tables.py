@@ -85,12 +85,11 @@ def band_columns(columns) -> tuple[str, str] | None:
     return f"p{lo:g}", f"p{hi:g}"
 
 
-def sku_rmsse_at_last_cutoff(bt: pd.DataFrame, model: str, role: str) -> pd.Series:
-    """Each SKU's RMSSE for `model` at the last scored cutoff, worst first (SKUs without a scale left out)."""
-    part = bt[(bt["model"] == model) & (bt["role"] == role)]
-    if part.empty:
+def sku_rmsse_at_last_cutoff(bt: pd.DataFrame) -> pd.Series:
+    """RMSSE per SKU at the last cutoff of `bt` (one model each), worst first; unscaled SKUs left out."""
+    if bt.empty:
         return pd.Series(dtype=float)
-    part = part[part["cutoff"] == part["cutoff"].max()]
+    part = bt[bt["cutoff"] == bt["cutoff"].max()]
     scaled = (part["mean"] - part["demand"]) ** 2 / part["scale"]
     return np.sqrt(scaled.groupby(part["sku"]).mean()).dropna().sort_values(ascending=False)
 

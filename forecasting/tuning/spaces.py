@@ -22,7 +22,8 @@ def tcn_space(cfg: DictConfig, trial: Trial) -> None:
     """TCN: input chunk above the output chunk (fixed to the horizon), kernel below the input chunk."""
     key = "model.tcn.model_kwargs"
     horizon = int(cfg.backtest.horizon)
-    input_chunk = trial.suggest_int(f"{key}.input_chunk_length", horizon + 6, 4 * horizon, step=6)
+    # Up to 3 horizons: longer windows leave too few SKUs with a full window before the first validation cutoff.
+    input_chunk = trial.suggest_int(f"{key}.input_chunk_length", horizon + 6, 3 * horizon, step=6)
     trial.suggest_int(f"{key}.kernel_size", 2, min(7, input_chunk - 1))
     trial.suggest_int(f"{key}.dilation_base", 2, 3)
     trial.suggest_categorical(f"{key}.num_filters", [8, 16, 32])
@@ -33,7 +34,7 @@ def tcn_space(cfg: DictConfig, trial: Trial) -> None:
 def lstm_space(cfg: DictConfig, trial: Trial) -> None:
     key = "model.lstm.model_kwargs"
     horizon = int(cfg.backtest.horizon)
-    trial.suggest_int(f"{key}.input_chunk_length", horizon, 4 * horizon, step=6)
+    trial.suggest_int(f"{key}.input_chunk_length", horizon, 3 * horizon, step=6)
     trial.suggest_categorical(f"{key}.hidden_dim", [16, 32, 64])
     trial.suggest_int(f"{key}.n_rnn_layers", 1, 2)
     trial.suggest_float(f"{key}.dropout", 0.0, 0.3)

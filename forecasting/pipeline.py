@@ -32,17 +32,18 @@ from forecasting.models.base import LocalForecaster
 from forecasting.models.neural import NeuralForecaster, TrainingContext
 from forecasting.planning.calibration import calibrate
 from forecasting.planning.inputs import policy_table, stock_position
-from forecasting.planning.replay import aggregate
+from forecasting.planning.replay import aggregate, stock_at_equal_fill
 from forecasting.planning.runner import build_plan, choose_champions, final_forecasts, forecast_table, replay
 from forecasting.champions import decide_champions
 from forecasting.monitoring import drift_alert, forecast_accuracy
+from forecasting.reports import find_runs, write_comparison, write_plan_workbook, write_report
 from forecasting.storage import atomic_path, write_csv, write_json, write_parquet
 from forecasting.storage.lock import process_lock
 from forecasting.storage.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 BASELINE = "seasonal_naive"
-TASKS = ("backtest", "plan", "reforecast")
+TASKS = ("backtest", "plan", "reforecast", "compare")
 
 
 def seed_everything(seed: int) -> None:
@@ -119,6 +120,11 @@ def run(cfg: DictConfig, output_dir: str | Path) -> dict:
         tmp.write_text(OmegaConf.to_yaml(cfg, resolve=True))
     if task == "reforecast":
         return run_reforecast(cfg, out, started)
+    if task == "compare":
+        runs = [r for r in find_runs(Path(cfg.get("compare_root", "experiments"))) if r.resolve() != out.resolve()]
+        write_comparison(runs, out)  # an InputError (exit 2) when there is no run to compare
+        log.info("compared %d runs: %s", len(runs), out / "comparison.html")
+        return {"value": 0.0, "task": "compare", "runs": len(runs)}
 
     data = load_data(cfg)
     write_json(data.quality.as_dict(), out / "data_quality.json")
@@ -129,8 +135,17 @@ def run(cfg: DictConfig, output_dir: str | Path) -> dict:
         metrics.update(run_plan(cfg, data, out, result))
         metrics["wall_seconds"] = round(time.perf_counter() - started, 2)
         write_json(metrics, out / "metrics.json")
+        write_reports(out)
         return metrics
-    return run_backtest(cfg, data, out, started)[0]
+    metrics = run_backtest(cfg, data, out, started)[0]
+    write_reports(out)
+    return metrics
+
+
+def write_reports(out: Path) -> None:
+    """report.html always; plan.xlsx when the run planned."""
+    write_plan_workbook(out)
+    write_report(out)
 
 
 @dataclass
@@ -293,6 +308,9 @@ def run_plan(
         at_target.insert(1, "target_fill_rate", target)
         write_csv(at_target.drop(columns=["target"]), out / "replay.csv")
         summary["replay"] = at_target.drop(columns=["target"]).set_index("policy").round(4).to_dict("index")
+        equal_fill = stock_at_equal_fill(curve)
+        write_csv(equal_fill, out / "stock_at_equal_fill.csv")
+        summary["stock_at_equal_fill"] = equal_fill.round(4).to_dict("records")
         log.info("replay at target %.2f:\n%s", target, at_target[["policy", "fill_rate", "cycle_service_level",
                  "avg_stock_value", "total_cost"]].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     return {"plan": summary}
@@ -371,6 +389,8 @@ def reforecast_run(cfg: DictConfig, data: PreparedData, out: Path, wh: Warehouse
     if alert:
         write_json({"alert": "drift", "detail": alert, "data_cutoff": str(cutoff.date()), "run_id": run_id},
                    out / "alerts.json")
+    write_json({**metrics, "task": "reforecast", "run_id": run_id, "alert": alert}, out / "metrics.json")
+    write_reports(out)
     pause_point("outputs_written")
     forecasts = pd.read_parquet(out / "forecast.parquet")
     plan = read_plan(out / "plan.csv")
@@ -444,7 +464,7 @@ def exception_counts(codes: pd.Series) -> dict:
 
 def previous_plan_p50(out: Path, skus: pd.Index) -> pd.Series:
     """The 60-day P50 demand of this experiment's previous plan, for the FORECAST_MOVED exception."""
-    earlier = sorted(p for p in out.parent.glob("*/plan.csv") if p.parent != out)
+    earlier = sorted(p for p in out.parent.glob("*/plan.csv") if p.parent.name < out.name)
     if not earlier:
         return pd.Series(np.nan, index=skus)
     prev = pd.read_csv(earlier[-1], dtype={"sku": str}).set_index("sku")["demand_60d_p50"]

@@ -192,3 +192,21 @@ def test_calendar_closes_saturdays_in_windows():
     paths = np.ones((2, 12))
     # 7 calendar days after Sunday Jan 7 hold 6 trading days (Saturday Jan 13 is closed).
     assert window_sums(paths, dates, TODAY, 7).tolist() == [6.0, 6.0]
+
+
+def test_stock_at_equal_fill_interpolates_along_the_curve():
+    from forecasting.planning.replay import stock_at_equal_fill
+
+    curve = pd.DataFrame(
+        {
+            "policy": ["champion"] * 2 + ["naive"] * 2,
+            "target": [0.8, 0.95, 0.8, 0.95],
+            "fill_rate": [0.90, 0.96, 0.85, 0.93],
+            "avg_stock_value": [100.0, 160.0, 90.0, 200.0],
+        }
+    )
+    table = stock_at_equal_fill(curve)
+    # Naive reaches 0.93 with 200; the champion reaches 0.93 half-way along its curve: 130 (35% less).
+    assert np.isnan(table["champion_stock_value_same_fill"].iloc[0])  # 0.85 is below the champion's curve
+    assert table["champion_stock_value_same_fill"].iloc[1] == pytest.approx(130.0)
+    assert table["stock_saved_share"].iloc[1] == pytest.approx(0.35)

@@ -117,3 +117,20 @@ def aggregate(per_sku: pd.DataFrame, by: Sequence[str] = ("policy", "target")) -
         }
     )
     return out.reset_index()
+
+
+def stock_at_equal_fill(curve: pd.DataFrame, policy: str = "champion", reference: str = "naive") -> pd.DataFrame:
+    """For each point of the reference policy's curve, the stock `policy` needs for the same fill rate
+    (linear interpolation along its own curve; NaN outside the fill rates it reached)."""
+    own = curve[curve["policy"] == policy].sort_values("fill_rate")
+    ref = curve[curve["policy"] == reference].sort_values("fill_rate")
+    needed = np.interp(ref["fill_rate"], own["fill_rate"], own["avg_stock_value"], left=np.nan, right=np.nan)
+    return pd.DataFrame(
+        {
+            "target": ref["target"].to_numpy(),
+            f"{reference}_fill_rate": ref["fill_rate"].to_numpy(),
+            f"{reference}_stock_value": ref["avg_stock_value"].to_numpy(),
+            f"{policy}_stock_value_same_fill": needed,
+            "stock_saved_share": 1 - needed / ref["avg_stock_value"].to_numpy(),
+        }
+    )

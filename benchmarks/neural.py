@@ -50,7 +50,9 @@ def gpu_sampler(stop, out):
         try:
             r = subprocess.run(
                 ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"],
-                capture_output=True, text=True, timeout=5,
+                capture_output=True,
+                text=True,
+                timeout=5,
             )
             samples.append(float(r.stdout.split()[0]))
         except (OSError, ValueError, IndexError, subprocess.SubprocessError):
@@ -69,10 +71,16 @@ def run_one(kind: str, likelihood: str, args, queue) -> None:
     from forecasting.pipeline import build_models, cutoffs_from_config, load_data
 
     overrides = [
-        f"model={kind}", f"data.panel.max_skus={args.skus}", f"trainer={args.trainer}",
-        f"trainer.max_epochs={args.max_epochs}", "trainer.progress_bar=false", "trainer.tensorboard=false",
-        f"model.{kind}.likelihood={likelihood}", f"model.{kind}.retrain=first_cutoff",
-        f"model.{kind}.model_kwargs.batch_size={args.batch_size}", f"trainer.num_workers={args.num_workers}",
+        f"model={kind}",
+        f"data.panel.max_skus={args.skus}",
+        f"trainer={args.trainer}",
+        f"trainer.max_epochs={args.max_epochs}",
+        "trainer.progress_bar=false",
+        "trainer.tensorboard=false",
+        f"model.{kind}.likelihood={likelihood}",
+        f"model.{kind}.retrain=first_cutoff",
+        f"model.{kind}.model_kwargs.batch_size={args.batch_size}",
+        f"trainer.num_workers={args.num_workers}",
     ]
     cfg = compose(overrides)
     data = load_data(cfg)
@@ -88,8 +96,15 @@ def run_one(kind: str, likelihood: str, args, queue) -> None:
     sampler.start()
     t0 = time.perf_counter()
     rows, record, _ = backtest_global(
-        kind, model, data.panel, data.segments, cutoffs, int(cfg.backtest.horizon), quantiles,
-        int(cfg.num_samples), int(cfg.backtest.min_train_days),
+        kind,
+        model,
+        data.panel,
+        data.segments,
+        cutoffs,
+        int(cfg.backtest.horizon),
+        quantiles,
+        int(cfg.num_samples),
+        int(cfg.backtest.min_train_days),
     )
     backtest_s = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -104,12 +119,22 @@ def run_one(kind: str, likelihood: str, args, queue) -> None:
     metrics = score(rows.assign(model=kind), ["model"], quantiles).iloc[0]
     queue.put(
         {
-            "model": kind, "likelihood": likelihood, "device": args.trainer, "skus": skus_trained,
-            "epochs": fit["epochs"], "train_s": fit["seconds"], "epoch_s": fit["seconds"] / max(fit["epochs"], 1),
-            "windows_per_s": windows / fit["seconds"], "predict60_s": predict60_s, "backtest_s": backtest_s,
+            "model": kind,
+            "likelihood": likelihood,
+            "device": args.trainer,
+            "skus": skus_trained,
+            "epochs": fit["epochs"],
+            "train_s": fit["seconds"],
+            "epoch_s": fit["seconds"] / max(fit["epochs"], 1),
+            "windows_per_s": windows / fit["seconds"],
+            "predict60_s": predict60_s,
+            "backtest_s": backtest_s,
             "peak_mem_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "gpu_util_pct": util.get() if not util.empty() else None,
-            **{m: float(metrics[m]) for m in ("rmsse", "mae", "wape", "bias", "pinball", "coverage_80", "coverage_90")},
+            **{
+                m: float(metrics[m])
+                for m in ("rmsse", "mae", "wape", "bias", "pinball", "coverage_80", "coverage_90")
+            },
         }
     )
 
@@ -120,25 +145,48 @@ def local_rows(args) -> list[dict]:
     from forecasting.backtest.runner import backtest
     from forecasting.pipeline import build_models, cutoffs_from_config, load_data
 
-    cfg = compose([f"data.panel.max_skus={args.skus}", "model=[arima,ets,croston]", f"parallel.n_jobs={args.n_jobs}"])
+    cfg = compose(
+        [f"data.panel.max_skus={args.skus}", "model=[arima,ets,croston]", f"parallel.n_jobs={args.n_jobs}"]
+    )
     data = load_data(cfg)
     local, _, fallback = build_models(cfg, data, tempfile.mkdtemp())
     cutoffs = cutoffs_from_config(cfg, data.panel)
     quantiles = [float(q) for q in cfg.quantiles]
     t0 = time.perf_counter()
-    bt, _ = backtest(data.panel, cutoffs, int(cfg.backtest.horizon), local, fallback, quantiles,
-                     int(cfg.num_samples), int(cfg.seed), int(cfg.backtest.min_train_days), args.n_jobs)
+    bt, _ = backtest(
+        data.panel,
+        cutoffs,
+        int(cfg.backtest.horizon),
+        local,
+        fallback,
+        quantiles,
+        int(cfg.num_samples),
+        int(cfg.seed),
+        int(cfg.backtest.min_train_days),
+        args.n_jobs,
+    )
     seconds = time.perf_counter() - t0
     table = score(bt[bt["role"] == "test"], ["model"], quantiles)
     return [
-        {"model": r["model"], "likelihood": "-", "device": "cpu", "skus": int(bt["sku"].nunique()),
-         "backtest_s": seconds, **{m: float(r[m]) for m in ("rmsse", "mae", "wape", "bias", "pinball", "coverage_80", "coverage_90")}}
+        {
+            "model": r["model"],
+            "likelihood": "-",
+            "device": "cpu",
+            "skus": int(bt["sku"].nunique()),
+            "backtest_s": seconds,
+            **{
+                m: float(r[m])
+                for m in ("rmsse", "mae", "wape", "bias", "pinball", "coverage_80", "coverage_90")
+            },
+        }
         for _, r in table.iterrows()
     ]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--skus", type=int, default=200)
     parser.add_argument("--models", nargs="+", default=["lstm", "tcn"])
     parser.add_argument("--likelihoods", nargs="+", default=["quantile", "gaussian", "negbin"])
@@ -169,8 +217,10 @@ def main() -> None:
     table = pd.DataFrame(rows)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False)
-    print(f"# neural benchmark, {date.today()}, {platform.platform()}, {os.cpu_count()} cores, "
-          f"{args.skus} SKUs, trainer={args.trainer}, max_epochs={args.max_epochs}, batch={args.batch_size}")
+    print(
+        f"# neural benchmark, {date.today()}, {platform.platform()}, {os.cpu_count()} cores, "
+        f"{args.skus} SKUs, trainer={args.trainer}, max_epochs={args.max_epochs}, batch={args.batch_size}"
+    )
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 

@@ -25,12 +25,24 @@ def decide_champions(
         best = values.idxmin()
         incumbent = standing.get(segment)
         if incumbent is None or incumbent not in values:
-            reason = "first champion" if incumbent is None else f"{incumbent} missing from the latest backtest"
+            reason = (
+                "first champion" if incumbent is None else f"{incumbent} missing from the latest backtest"
+            )
             rows.append((segment, best, incumbent, metric, values[best], None, reason))
         elif best != incumbent and values[best] < values[incumbent]:
-            rows.append((segment, best, incumbent, metric, values[best], values[incumbent],
-                         f"{best} beats {incumbent} on {metric}"))
+            rows.append(
+                (
+                    segment,
+                    best,
+                    incumbent,
+                    metric,
+                    values[best],
+                    values[incumbent],
+                    f"{best} beats {incumbent} on {metric}",
+                )
+            )
         else:
             rows.append((segment, incumbent, incumbent, metric, values[incumbent], values[incumbent], "kept"))
-    return pd.DataFrame(rows, columns=["segment", "model", "previous_model", "metric", "value", "previous_value",
-                                       "reason"])
+    return pd.DataFrame(
+        rows, columns=["segment", "model", "previous_model", "metric", "value", "previous_value", "reason"]
+    )

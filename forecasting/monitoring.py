@@ -39,8 +39,13 @@ def forecast_accuracy(past: pd.DataFrame, panel: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def drift_alert(accuracy: pd.DataFrame, expected_wape: float | None, wape_increase: float, ts_limit: float,
-                min_points: int = 20) -> str | None:
+def drift_alert(
+    accuracy: pd.DataFrame,
+    expected_wape: float | None,
+    wape_increase: float,
+    ts_limit: float,
+    min_points: int = 20,
+) -> str | None:
     """One line naming what drifted, or None: the latest measured run is compared with the backtest."""
     if accuracy.empty:
         return None

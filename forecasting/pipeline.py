@@ -26,16 +26,16 @@ from forecasting.backtest.global_runner import backtest_global
 from forecasting.backtest.leaderboard import leaderboard
 from forecasting.backtest.metrics import score
 from forecasting.backtest.runner import backtest
+from forecasting.champions import decide_champions
 from forecasting.data.prepare import PreparedData, prepare_data
 from forecasting.errors import InputError
 from forecasting.models.base import LocalForecaster
 from forecasting.models.neural import NeuralForecaster, TrainingContext
+from forecasting.monitoring import drift_alert, forecast_accuracy
 from forecasting.planning.calibration import calibrate
 from forecasting.planning.inputs import policy_table, stock_position
 from forecasting.planning.replay import aggregate, stock_at_equal_fill
 from forecasting.planning.runner import build_plan, choose_champions, final_forecasts, forecast_table, replay
-from forecasting.champions import decide_champions
-from forecasting.monitoring import drift_alert, forecast_accuracy
 from forecasting.reports import find_runs, write_comparison, write_plan_workbook, write_report
 from forecasting.storage import atomic_path, write_csv, write_json, write_parquet
 from forecasting.storage.lock import process_lock
@@ -121,7 +121,9 @@ def run(cfg: DictConfig, output_dir: str | Path) -> dict:
     if task == "reforecast":
         return run_reforecast(cfg, out, started)
     if task == "compare":
-        runs = [r for r in find_runs(Path(cfg.get("compare_root", "experiments"))) if r.resolve() != out.resolve()]
+        runs = [
+            r for r in find_runs(Path(cfg.get("compare_root", "experiments"))) if r.resolve() != out.resolve()
+        ]
         write_comparison(runs, out)  # an InputError (exit 2) when there is no run to compare
         log.info("compared %d runs: %s", len(runs), out / "comparison.html")
         return {"value": 0.0, "task": "compare", "runs": len(runs)}
@@ -190,14 +192,24 @@ def run_backtest(
     for name, model in global_.items():
         t1 = time.perf_counter()
         rows, training[name], model_covers = backtest_global(
-            name, model, data.panel, data.segments, cutoffs, int(bcfg.horizon), quantiles,
-            int(cfg.num_samples), int(bcfg.min_train_days), cover_days,
+            name,
+            model,
+            data.panel,
+            data.segments,
+            cutoffs,
+            int(bcfg.horizon),
+            quantiles,
+            int(cfg.num_samples),
+            int(bcfg.min_train_days),
+            cover_days,
         )
         timings[f"{name}_seconds"] = round(time.perf_counter() - t1, 2)
         bt = pd.concat([bt, rows], ignore_index=True)
         covers = pd.concat([covers, model_covers], ignore_index=True)
     if bt.empty:
-        raise InputError("no SKU had enough history before the first cutoff; lower backtest.min_train_days or folds.")
+        raise InputError(
+            "no SKU had enough history before the first cutoff; lower backtest.min_train_days or folds."
+        )
     bt = bt.merge(data.segments[["sku", "abc", "demand_class", "segment"]], on="sku", how="left")
     write_parquet(bt, out / "backtest.parquet")
     write_csv(cutoffs, out / "folds.csv")
@@ -231,8 +243,12 @@ def run_backtest(
         }
     )
     write_json(metrics, out / "metrics.json")
-    log.info("leaderboard (test folds):\n%s", board[["rank", "model", "rmsse", "mae", "wape", "pinball", "fva_mae"]]
-             .to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    log.info(
+        "leaderboard (test folds):\n%s",
+        board[["rank", "model", "rmsse", "mae", "wape", "pinball", "fva_mae"]].to_string(
+            index=False, float_format=lambda v: f"{v:.4f}"
+        ),
+    )
     log.info("run folder: %s", out)
     test_covers = covers[covers["role"] == board_role] if len(covers) else covers
     return metrics, BacktestResult(by_segment=by_segment, covers=test_covers, local=local, fallback=fallback)
@@ -248,11 +264,20 @@ def run_plan(
     n_jobs, seed = int(cfg.parallel.n_jobs), int(cfg.seed)
     if champions is None:
         # Champions come from the per-SKU models: global models are backtested, not yet planned with.
-        champions = choose_champions(result.by_segment, segments, pcfg["champion_metric"], list(result.local),
-                                     BASELINE)
-    last_price = panel.sort_values("date").groupby("sku")["price"].last() if "price" in panel else pd.Series(dtype=float)
+        champions = choose_champions(
+            result.by_segment, segments, pcfg["champion_metric"], list(result.local), BASELINE
+        )
+    last_price = (
+        panel.sort_values("date").groupby("sku")["price"].last()
+        if "price" in panel
+        else pd.Series(dtype=float)
+    )
     params = policy_table(
-        champions.index, pcfg, last_price, pcfg.get("overrides_csv"), bool(pcfg.get("require_moq_multiple_of_pack"))
+        champions.index,
+        pcfg,
+        last_price,
+        pcfg.get("overrides_csv"),
+        bool(pcfg.get("require_moq_multiple_of_pack")),
     )
     if pcfg.get("calibrate") and len(result.covers):
         target = float(pcfg["service_target"])
@@ -264,12 +289,24 @@ def run_plan(
     else:
         factors = pd.Series(1.0, index=champions.index)
 
-    finals = final_forecasts(panel, champions, result.local, result.fallback, data.calendar,
-                             int(pcfg["horizon_days"]), int(cfg.num_samples), seed, n_jobs)
+    finals = final_forecasts(
+        panel,
+        champions,
+        result.local,
+        result.fallback,
+        data.calendar,
+        int(pcfg["horizon_days"]),
+        int(cfg.num_samples),
+        seed,
+        n_jobs,
+    )
     write_parquet(forecast_table(finals, [float(q) for q in cfg.quantiles]), out / "forecast.parquet")
     mean_daily = panel[panel["date"] > today - pd.Timedelta(days=56)].groupby("sku")["demand"].sum() / 56
     on_hand, open_orders, stock_source = stock_position(
-        champions.index, mean_daily, pcfg.get("stock_csv"), pcfg.get("open_orders_csv"),
+        champions.index,
+        mean_daily,
+        pcfg.get("stock_csv"),
+        pcfg.get("open_orders_csv"),
         float(pcfg["assumed_cover_days"]),
     )
     history = panel.groupby("sku").agg(
@@ -278,9 +315,9 @@ def run_plan(
     )
     history["previous_p50_60d"] = previous_plan_p50(out, history.index)
     plan = build_plan(finals, params, on_hand, open_orders, factors, history, pcfg["exceptions"], today, seed)
-    plan = segments[["sku", "abc", "demand_class", "segment"] + [c for c in ("description",) if c in segments]].merge(
-        plan, on="sku", how="right"
-    )
+    plan = segments[
+        ["sku", "abc", "demand_class", "segment"] + [c for c in ("description",) if c in segments]
+    ].merge(plan, on="sku", how="right")
     plan["stock_source"] = stock_source
     plan["param_source"] = plan["sku"].map(params["param_source"])
     write_csv(plan, out / "plan.csv")
@@ -292,14 +329,31 @@ def run_plan(
         "exceptions": exception_counts(plan["exceptions"]),
         "champions": champions.value_counts().to_dict(),
     }
-    log.info("plan: %d SKUs, %d orders worth %.0f; exceptions %s", len(plan), summary["orders"],
-             summary["order_value"], summary["exceptions"])
+    log.info(
+        "plan: %d SKUs, %d orders worth %.0f; exceptions %s",
+        len(plan),
+        summary["orders"],
+        summary["order_value"],
+        summary["exceptions"],
+    )
 
     rcfg = pcfg["replay"]
     if rcfg.get("enabled", True) and cfg.task == "plan":
-        per_sku = replay(panel, champions, result.local, result.fallback, data.calendar, params, factors,
-                         int(rcfg["weeks"]), [float(t) for t in rcfg["targets"]], int(cfg.num_samples), seed,
-                         bool(rcfg.get("backorders", False)), n_jobs)
+        per_sku = replay(
+            panel,
+            champions,
+            result.local,
+            result.fallback,
+            data.calendar,
+            params,
+            factors,
+            int(rcfg["weeks"]),
+            [float(t) for t in rcfg["targets"]],
+            int(cfg.num_samples),
+            seed,
+            bool(rcfg.get("backorders", False)),
+            n_jobs,
+        )
         write_csv(per_sku, out / "replay_by_sku.csv")
         curve = aggregate(per_sku)
         write_csv(curve.rename(columns={"target": "target"}), out / "service_curve.csv")
@@ -311,8 +365,13 @@ def run_plan(
         equal_fill = stock_at_equal_fill(curve)
         write_csv(equal_fill, out / "stock_at_equal_fill.csv")
         summary["stock_at_equal_fill"] = equal_fill.round(4).to_dict("records")
-        log.info("replay at target %.2f:\n%s", target, at_target[["policy", "fill_rate", "cycle_service_level",
-                 "avg_stock_value", "total_cost"]].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        log.info(
+            "replay at target %.2f:\n%s",
+            target,
+            at_target[
+                ["policy", "fill_rate", "cycle_service_level", "avg_stock_value", "total_cost"]
+            ].to_string(index=False, float_format=lambda v: f"{v:.4f}"),
+        )
     return {"plan": summary}
 
 
@@ -346,8 +405,12 @@ def run_reforecast(cfg: DictConfig, out: Path, started: float) -> dict:
         digest = config_hash(cfg)
         done = wh.completed_run(cutoff, digest)
         if done and not rcfg.force:
-            log.info("data cut-off %s already planned by run %s with this config; nothing to do "
-                     "(reforecast.force=true to redo)", cutoff.date(), done)
+            log.info(
+                "data cut-off %s already planned by run %s with this config; nothing to do "
+                "(reforecast.force=true to redo)",
+                cutoff.date(),
+                done,
+            )
             return {"value": 0.0, "status": "skipped", "run_id": done}
         run_id = out.name
         wh.start_run(run_id, "reforecast", cutoff, digest, code_version(), str(out))
@@ -356,24 +419,39 @@ def run_reforecast(cfg: DictConfig, out: Path, started: float) -> dict:
         except Exception:
             wh.fail_run(run_id)  # an error (not a kill) is recorded at once; a kill is caught by the next run
             raise
-    metrics.update({"task": "reforecast", "run_id": run_id, "alert": alert,
-                    "exit_code": 4 if alert else 0, "wall_seconds": round(time.perf_counter() - started, 2)})
+    metrics.update(
+        {
+            "task": "reforecast",
+            "run_id": run_id,
+            "alert": alert,
+            "exit_code": 4 if alert else 0,
+            "wall_seconds": round(time.perf_counter() - started, 2),
+        }
+    )
     write_json(metrics, out / "metrics.json")
     if alert:
         log.error("DRIFT ALERT: %s (details in %s)", alert, out / "alerts.json")
     return metrics
 
 
-def reforecast_run(cfg: DictConfig, data: PreparedData, out: Path, wh: Warehouse, run_id: str,
-                   cutoff: pd.Timestamp, started: float) -> tuple[dict, str | None]:
+def reforecast_run(
+    cfg: DictConfig,
+    data: PreparedData,
+    out: Path,
+    wh: Warehouse,
+    run_id: str,
+    cutoff: pd.Timestamp,
+    started: float,
+) -> tuple[dict, str | None]:
     """Backtest, champion decisions, plan, accuracy of past forecasts, one warehouse commit, publication."""
     rcfg = cfg.reforecast
     pause_point("started")
     write_json(data.quality.as_dict(), out / "data_quality.json")
     write_csv(data.segments, out / "segments.csv")
     metrics, result = run_backtest(cfg, data, out, started)
-    decisions = decide_champions(wh.current_champions(), result.by_segment, str(cfg.plan.champion_metric),
-                                 list(result.local))
+    decisions = decide_champions(
+        wh.current_champions(), result.by_segment, str(cfg.plan.champion_metric), list(result.local)
+    )
     write_csv(decisions, out / "champions.csv")
     by_segment = decisions.set_index("segment")["model"]
     champions = data.segments.set_index("sku")["segment"].map(by_segment).fillna(BASELINE)
@@ -385,27 +463,50 @@ def reforecast_run(cfg: DictConfig, data: PreparedData, out: Path, wh: Warehouse
     write_csv(accuracy, out / "accuracy.csv")
     champion_rows = metrics["leaderboard"]
     expected = np.nanmean([champion_rows[m]["wape"] for m in set(champions) if m in champion_rows])
-    alert = drift_alert(accuracy, expected, float(rcfg.drift.wape_increase), float(rcfg.drift.tracking_signal))
+    alert = drift_alert(
+        accuracy, expected, float(rcfg.drift.wape_increase), float(rcfg.drift.tracking_signal)
+    )
     if alert:
-        write_json({"alert": "drift", "detail": alert, "data_cutoff": str(cutoff.date()), "run_id": run_id},
-                   out / "alerts.json")
+        write_json(
+            {"alert": "drift", "detail": alert, "data_cutoff": str(cutoff.date()), "run_id": run_id},
+            out / "alerts.json",
+        )
     write_json({**metrics, "task": "reforecast", "run_id": run_id, "alert": alert}, out / "metrics.json")
     write_reports(out)
     pause_point("outputs_written")
     forecasts = pd.read_parquet(out / "forecast.parquet")
     plan = read_plan(out / "plan.csv")
-    board = pd.read_csv(out / "leaderboard.csv").melt(id_vars=["model"], var_name="metric", value_name="value")
+    board = pd.read_csv(out / "leaderboard.csv").melt(
+        id_vars=["model"], var_name="metric", value_name="value"
+    )
     board = board[pd.to_numeric(board["value"], errors="coerce").notna()].astype({"value": float})
-    wh.commit_run(run_id, {"forecasts": forecasts, "plans": plan, "metrics": board, "accuracy": accuracy},
-                  decisions, alert)
+    wh.commit_run(
+        run_id,
+        {"forecasts": forecasts, "plans": plan, "metrics": board, "accuracy": accuracy},
+        decisions,
+        alert,
+    )
     pause_point("committed")
     publish(out, Path(rcfg.publish_dir))
     return metrics, alert
 
 
-PLAN_TEXT_COLUMNS = ("sku", "description", "segment", "abc", "demand_class", "model", "policy", "service_measure",
-                     "order_by", "stockout_date_p50", "stockout_date_p90", "exceptions", "stock_source",
-                     "param_source")
+PLAN_TEXT_COLUMNS = (
+    "sku",
+    "description",
+    "segment",
+    "abc",
+    "demand_class",
+    "model",
+    "policy",
+    "service_measure",
+    "order_by",
+    "stockout_date_p50",
+    "stockout_date_p90",
+    "exceptions",
+    "stock_source",
+    "param_source",
+)
 
 
 def read_plan(path: Path) -> pd.DataFrame:
@@ -422,7 +523,9 @@ def publish(out: Path, target: Path) -> None:
         if (out / name).exists():
             with atomic_path(target / name) as tmp:
                 shutil.copyfile(out / name, tmp)
-    write_json({"run_dir": str(out), "published_at": time.strftime("%Y-%m-%dT%H:%M:%S")}, target / "SOURCE.json")
+    write_json(
+        {"run_dir": str(out), "published_at": time.strftime("%Y-%m-%dT%H:%M:%S")}, target / "SOURCE.json"
+    )
 
 
 def reforecast_dry_run(cfg: DictConfig) -> dict:
@@ -438,7 +541,9 @@ def reforecast_dry_run(cfg: DictConfig) -> dict:
         "skus": int(data.panel["sku"].nunique()),
         "would_run": bool(rcfg.force or not done),
         "already_planned_by": done,
-        "champions": champions.set_index("segment")["model"].to_dict() if len(champions) else "decided by this run",
+        "champions": champions.set_index("segment")["model"].to_dict()
+        if len(champions)
+        else "decided by this run",
         "warehouse": str(rcfg.warehouse),
         "publish_dir": str(rcfg.publish_dir),
     }
@@ -450,8 +555,13 @@ def code_version() -> str:
     from forecasting import __version__
 
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).parent).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).parent,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         sha = ""
     return f"{__version__}+{sha}" if sha else __version__
@@ -480,9 +590,16 @@ def objective(cfg: DictConfig, bt: pd.DataFrame, board: pd.DataFrame, quantiles:
     role = "validation" if (bt["role"] == "validation").any() else "test"
     scored = board if role == "test" else score(bt[bt["role"] == "validation"], ["model"], quantiles)
     if metric not in scored:
-        raise InputError(f"optimized_metric '{metric}' is unknown; use one of rmsse, mae, rmse, wape, pinball.")
+        raise InputError(
+            f"optimized_metric '{metric}' is unknown; use one of rmsse, mae, rmse, wape, pinball."
+        )
     table = scored.set_index("model")[metric]
     model = cfg.get("optimized_model") or table.idxmin()
     if model not in table:
         raise InputError(f"optimized_model '{model}' is not among the models run ({', '.join(table.index)}).")
-    return {"optimized_metric": metric, "optimized_model": model, "objective_folds": role, "value": float(table[model])}
+    return {
+        "optimized_metric": metric,
+        "optimized_model": model,
+        "objective_folds": role,
+        "value": float(table[model]),
+    }

@@ -38,7 +38,9 @@ def retail_slice_path(retail, tmp_path_factory) -> Path:
     return path
 
 
-def make_demand_table(n_skus: int = 3, days: int = 120, seed: int = 0, start: str = "2024-01-01") -> pd.DataFrame:
+def make_demand_table(
+    n_skus: int = 3, days: int = 120, seed: int = 0, start: str = "2024-01-01"
+) -> pd.DataFrame:
     """A daily demand table with weekly seasonality and ~40% zero days, every calendar day present."""
     rng = np.random.default_rng(seed)
     dates = pd.date_range(start, periods=days, freq="D")

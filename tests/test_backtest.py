@@ -59,7 +59,10 @@ def panel(n_skus=3, days=80, start="2024-01-01"):
     dates = pd.date_range(start, periods=days)
     rng = np.random.default_rng(0)
     return pd.concat(
-        [pd.DataFrame({"sku": f"s{i}", "date": dates, "demand": rng.poisson(3, days).astype(float)}) for i in range(n_skus)],
+        [
+            pd.DataFrame({"sku": f"s{i}", "date": dates, "demand": rng.poisson(3, days).astype(float)})
+            for i in range(n_skus)
+        ],
         ignore_index=True,
     )
 
@@ -70,8 +73,9 @@ def test_no_model_sees_data_after_its_cutoff():
     p = p[~((p["sku"] == "s2") & (p["date"] < "2024-02-03"))]
     cuts = make_cutoffs(pd.DatetimeIndex(p["date"].unique()), horizon=7, folds=3, step=7)
     Spy.seen = []
-    bt, failures = backtest(p, cuts, 7, {"spy": Spy()}, SeasonalNaive(season_length=7), QUANTILES, 10, n_jobs=1,
-                            min_train_days=28)
+    bt, failures = backtest(
+        p, cuts, 7, {"spy": Spy()}, SeasonalNaive(season_length=7), QUANTILES, 10, n_jobs=1, min_train_days=28
+    )
     assert failures.empty
     rows = bt[bt["model"] == "spy"]
     trained_until = pd.to_datetime(rows["mean"].astype(int).map(pd.Timestamp.fromordinal))
@@ -80,13 +84,23 @@ def test_no_model_sees_data_after_its_cutoff():
     assert rows.groupby(["sku", "cutoff"]).size().eq(7).all()
     assert rows[rows["sku"] == "s2"]["cutoff"].nunique() == 2
     actual = p.set_index(["sku", "date"])["demand"]
-    assert np.array_equal(rows["demand"].to_numpy(), actual.loc[list(zip(rows["sku"], rows["date"]))].to_numpy())
+    assert np.array_equal(
+        rows["demand"].to_numpy(), actual.loc[list(zip(rows["sku"], rows["date"], strict=True))].to_numpy()
+    )
 
 
 def test_parallel_backtest_equals_serial():
     p = panel(4, 70)
     cuts = make_cutoffs(pd.DatetimeIndex(p["date"].unique()), horizon=7, folds=2, step=7)
-    args = (p, cuts, 7, {"naive": SeasonalNaive(season_length=7)}, SeasonalNaive(season_length=7), QUANTILES, 30)
+    args = (
+        p,
+        cuts,
+        7,
+        {"naive": SeasonalNaive(season_length=7)},
+        SeasonalNaive(season_length=7),
+        QUANTILES,
+        30,
+    )
     serial, _ = backtest(*args, seed=3, n_jobs=1)
     parallel, _ = backtest(*args, seed=3, n_jobs=2)
     pd.testing.assert_frame_equal(serial, parallel)
@@ -125,8 +139,10 @@ def test_score_and_leaderboard_by_hand():
     base = {"sku": "a", "cutoff": pd.Timestamp("2024-01-01"), "scale": 4.0, "fallback": False}
     rows = []
     for model, f in [("seasonal_naive", [2.0, 2.0]), ("good", [1.0, 3.0])]:
-        for y, fi in zip([1.0, 3.0], f):
-            rows.append({**base, "model": model, "demand": y, "mean": fi, "p10": fi - 1, "p50": fi, "p90": fi + 1})
+        for y, fi in zip([1.0, 3.0], f, strict=True):
+            rows.append(
+                {**base, "model": model, "demand": y, "mean": fi, "p10": fi - 1, "p50": fi, "p90": fi + 1}
+            )
     bt = pd.DataFrame(rows)
     board = leaderboard(bt, QUANTILES).set_index("model")
     # naive: errors 1,1 -> RMSSE sqrt(1/4) = .5 ; good: perfect.

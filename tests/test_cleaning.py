@@ -26,7 +26,11 @@ def test_rules_on_real_slice(retail_slice_path, retail):
     raw = retail[retail["StockCode"].isin(lines["sku"].unique())]
     assert dq.dropped["cancellation"] == int(raw["InvoiceNo"].str.startswith("C").sum())
     assert dq.dropped["non_product_code"] == int(
-        (raw["StockCode"].isin(["POST", "DOT", "M"]) & ~raw["InvoiceNo"].str.startswith("C") & (raw["Quantity"] > 0)).sum()
+        (
+            raw["StockCode"].isin(["POST", "DOT", "M"])
+            & ~raw["InvoiceNo"].str.startswith("C")
+            & (raw["Quantity"] > 0)
+        ).sum()
     )
     # Both bulk orders of the real file (74,215 of 23166 and 80,995 of 23843) go, nothing else does.
     assert dq.dropped["bulk_outlier"] == 2
@@ -63,7 +67,9 @@ def test_edge_cases():
 
 
 def test_bulk_rule_needs_both_size_and_ratio():
-    df = pd.DataFrame({"sku": ["a"] * 4 + ["b"] * 3 + ["c"], "quantity": [10, 12, 8, 20000, 9000, 9500, 12000, 15000.0]})
+    df = pd.DataFrame(
+        {"sku": ["a"] * 4 + ["b"] * 3 + ["c"], "quantity": [10, 12, 8, 20000, 9000, 9500, 12000, 15000.0]}
+    )
     flagged = bulk_outliers(df, BulkRule(min_units=10000, ratio=50))
     # a: 20000 >= 50 x median(10) -> bulk; b: 12000 is only ~1.3x its usual 9250 -> kept;
     # c: a SKU sold once, in one huge line -> bulk.

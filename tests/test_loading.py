@@ -14,7 +14,9 @@ DEMAND_COLS = {"sku": "item", "date": "day", "quantity": "units"}
 
 
 def prepare_demand(path, **kw):
-    return prepare_data(path, kind="demand", columns=DEMAND_COLS, panel={"min_history_days": 1, "min_nonzero_days": 1}, **kw)
+    return prepare_data(
+        path, kind="demand", columns=DEMAND_COLS, panel={"min_history_days": 1, "min_nonzero_days": 1}, **kw
+    )
 
 
 def write(tmp_path, frame: pd.DataFrame, name="t.csv"):

@@ -32,7 +32,7 @@ def series(n=90, seed=1, zero_share=0.5):
 
 @pytest.mark.parametrize("config", MODEL_CONFIGS, ids=lambda p: p.stem)
 def test_each_model_config_fits_and_predicts(config):
-    (name, cfg), = OmegaConf.load(config).items()
+    ((name, cfg),) = OmegaConf.load(config).items()
     model = instantiate(cfg).with_season(6)
     assert isinstance(model, LocalForecaster)
     f = model.fit(series()).predict(14, 100, np.random.default_rng(0))
@@ -80,7 +80,9 @@ class Exploding(LocalForecaster):
 def test_failed_fit_falls_back_to_seasonal_naive_and_is_recorded():
     y = series()
     dates = pd.date_range(y.index[-1] + pd.Timedelta(days=1), periods=7)
-    res = fit_predict("s1", y, dates, {"bad": Exploding()}, SeasonalNaive(season_length=6), QUANTILES, 50, seed=0)
+    res = fit_predict(
+        "s1", y, dates, {"bad": Exploding()}, SeasonalNaive(season_length=6), QUANTILES, 50, seed=0
+    )
     assert res.rows["fallback"].all() and len(res.rows) == 7
     assert res.failures == [{"sku": "s1", "model": "bad", "error": "LinAlgError: singular matrix"}]
     assert res.rows["mean"].tolist() == (y.iloc[-6:].tolist() + y.iloc[-6:].tolist())[:7]

@@ -43,8 +43,16 @@ def make(kind, tmp_path, likelihood="quantile", **trainer):
     cls, kwargs = MODELS[kind]
     model = NeuralForecaster(cls, kwargs, likelihood=likelihood, max_samples_per_ts=20, name=kind)
     _, _, cal = tiny_panel()
-    settings = {"accelerator": "cpu", "max_epochs": 1, "val_days": 7, "progress_bar": False, "tensorboard": False}
-    return model.configure(TrainingContext(str(tmp_path), {**settings, **trainer}, QUANTILES, seed=1, calendar=cal))
+    settings = {
+        "accelerator": "cpu",
+        "max_epochs": 1,
+        "val_days": 7,
+        "progress_bar": False,
+        "tensorboard": False,
+    }
+    return model.configure(
+        TrainingContext(str(tmp_path), {**settings, **trainer}, QUANTILES, seed=1, calendar=cal)
+    )
 
 
 @pytest.mark.parametrize("kind", ["lstm", "tcn"])
@@ -60,7 +68,9 @@ def test_tiny_training_predicts_sane_paths(kind, tmp_path):
         assert (np.diff(q, axis=0) >= 0).all()
     # Mean scaling is undone: the SKU selling 4x more gets a clearly larger forecast.
     assert out["s3"].mean.mean() > 1.5 * out["s0"].mean.mean()
-    assert (tmp_path / "logs" / f"{kind}_{pd.Timestamp(cutoff):%Y%m%d}").is_dir()  # CSV logs in the run folder
+    assert (
+        tmp_path / "logs" / f"{kind}_{pd.Timestamp(cutoff):%Y%m%d}"
+    ).is_dir()  # CSV logs in the run folder
 
 
 @pytest.mark.parametrize("kind", ["lstm", "tcn"])
@@ -122,7 +132,13 @@ def test_model_configs_train_from_hydra(kind, tmp_path):
     model = instantiate(cfg.model[kind], _convert_="all")
     assert model.output_chunk_length == 7 and model.is_global
     panel, seg, cal = tiny_panel()
-    settings = {"accelerator": "cpu", "max_epochs": 1, "val_days": 7, "progress_bar": False, "tensorboard": False}
+    settings = {
+        "accelerator": "cpu",
+        "max_epochs": 1,
+        "val_days": 7,
+        "progress_bar": False,
+        "tensorboard": False,
+    }
     model.configure(TrainingContext(str(tmp_path), settings, QUANTILES, seed=1, calendar=cal))
     cutoff = panel["date"].unique()[-8]
     out = model.fit(panel, seg, cutoff).predict(panel, seg, cutoff, 7, 10)

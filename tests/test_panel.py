@@ -24,7 +24,9 @@ def test_panel_matches_independent_groupby(retail_slice_path, retail):
     expected = raw.groupby(["StockCode", raw["InvoiceDate"].dt.normalize()])["Quantity"].sum()
     got = data.panel[data.panel["demand"] > 0].set_index(["sku", "date"])["demand"]
     got.index.names = expected.index.names
-    pd.testing.assert_series_equal(got.sort_index(), expected.sort_index().astype(float), check_names=False, check_index_type=False)
+    pd.testing.assert_series_equal(
+        got.sort_index(), expected.sort_index().astype(float), check_names=False, check_index_type=False
+    )
 
 
 def test_panel_contract(retail_slice_path):
@@ -45,7 +47,7 @@ def test_panel_contract(retail_slice_path):
     assert data.calendar.closed_weekdays == (5,) and data.calendar.season_length == 6
     # Each SKU runs from its first sale to the data's last day, on every trading day in between.
     days = data.calendar.trading_days(p["date"].min(), p["date"].max())
-    for sku, g in p.groupby("sku"):
+    for _, g in p.groupby("sku"):
         assert g["demand"].iloc[0] > 0
         assert g["date"].iloc[-1] == p["date"].max()
         assert len(g) == int((days >= g["date"].iloc[0]).sum())
@@ -94,4 +96,6 @@ def test_sales_on_closed_day_move_forward(tmp_path):
     assert pd.Timestamp("2024-01-06") not in p.index
     assert data.quality.repairs["sales_on_closed_days_moved_to_next_trading_day"] == 1
     assert p.sum() == t["units"].sum()
-    assert np.isclose(p[pd.Timestamp("2024-01-07")], t.set_index("day")["units"][["2024-01-06", "2024-01-07"]].sum())
+    assert np.isclose(
+        p[pd.Timestamp("2024-01-07")], t.set_index("day")["units"][["2024-01-06", "2024-01-07"]].sum()
+    )

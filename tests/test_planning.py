@@ -18,9 +18,19 @@ from forecasting.planning.replay import aggregate, simulate, summarise
 TODAY = pd.Timestamp("2024-01-07")  # a Sunday
 DATES = pd.date_range("2024-01-08", periods=90, freq="D")
 DEFAULTS = {
-    "policy": "periodic", "service_measure": "cycle_service_level", "service_target": 0.95, "lead_time_days": 7,
-    "lead_time_std_days": 0, "review_period_days": 7, "moq": 0, "pack_size": 1, "unit_cost": None,
-    "cost_share_of_price": 0.5, "holding_cost_rate": 0.25, "order_cost": 10.0, "stockout_cost": None,
+    "policy": "periodic",
+    "service_measure": "cycle_service_level",
+    "service_target": 0.95,
+    "lead_time_days": 7,
+    "lead_time_std_days": 0,
+    "review_period_days": 7,
+    "moq": 0,
+    "pack_size": 1,
+    "unit_cost": None,
+    "cost_share_of_price": 0.5,
+    "holding_cost_rate": 0.25,
+    "order_cost": 10.0,
+    "stockout_cost": None,
 }
 
 
@@ -73,8 +83,17 @@ def test_plan_sku_by_hand():
     paths = np.full((50, 90), 2.0)
     p = {**DEFAULTS, "unit_cost": 3.0, "pack_size": 5}
     orders = pd.DataFrame({"quantity": [4.0], "arrival_date": [pd.Timestamp("2024-01-10")]})
-    row = plan_sku("x", paths, DATES, TODAY, p, on_hand=5.0, open_orders=orders, rng=np.random.default_rng(0),
-                   history={"trading_days": 50, "last_sale": pd.Timestamp("2023-10-01")})
+    row = plan_sku(
+        "x",
+        paths,
+        DATES,
+        TODAY,
+        p,
+        on_hand=5.0,
+        open_orders=orders,
+        rng=np.random.default_rng(0),
+        history={"trading_days": 50, "last_sale": pd.Timestamp("2023-10-01")},
+    )
     assert row["order_up_to"] == 28.0 and row["safety_stock"] == 0.0
     assert row["inventory_position"] == 9.0
     assert row["order_qty"] == 20.0  # 28 - 9 = 19, rounded up to 4 packs of 5
@@ -82,16 +101,28 @@ def test_plan_sku_by_hand():
     # Stock 5 + 4 arriving Jan 10 against 2 a day: 3, 1, -1+4=3... runs out on Jan 12 (5+4-10 = -1).
     assert row["stockout_date_p50"] == "2024-01-12"
     assert row["order_by"] == "2024-01-07"
-    assert set(row["exceptions"].split(";")) == {"STOCKOUT_BEFORE_RECEIPT", "NO_RECENT_SALES", "SHORT_HISTORY"}
+    assert set(row["exceptions"].split(";")) == {
+        "STOCKOUT_BEFORE_RECEIPT",
+        "NO_RECENT_SALES",
+        "SHORT_HISTORY",
+    }
     assert row["demand_30d_p50"] == 60.0 and row["demand_60d_p90"] == 120.0
     assert row["days_of_cover"] == pytest.approx(4.5)
 
 
 def test_continuous_policy_orders_lots_at_the_reorder_point():
     paths = np.full((10, 90), 2.0)
-    p = {**DEFAULTS, "policy": "continuous_sq", "unit_cost": 1.0, "order_cost": 10.0, "holding_cost_rate": 0.25}
+    p = {
+        **DEFAULTS,
+        "policy": "continuous_sq",
+        "unit_cost": 1.0,
+        "order_cost": 10.0,
+        "holding_cost_rate": 0.25,
+    }
     none = pd.DataFrame({"quantity": [], "arrival_date": []})
-    high = plan_sku("x", paths, DATES, TODAY, p, on_hand=100.0, open_orders=none, rng=np.random.default_rng(0))
+    high = plan_sku(
+        "x", paths, DATES, TODAY, p, on_hand=100.0, open_orders=none, rng=np.random.default_rng(0)
+    )
     low = plan_sku("x", paths, DATES, TODAY, p, on_hand=0.0, open_orders=none, rng=np.random.default_rng(0))
     assert high["order_qty"] == 0.0
     assert low["reorder_point"] == 14.0  # 7 days of lead time at 2 a day
@@ -119,12 +150,21 @@ def test_replay_bookkeeping_lost_sales():
 def test_replay_backorders_and_summary():
     days = pd.date_range("2024-01-02", periods=6, freq="D")
     demand = np.array([5, 5, 5, 5, 5, 5.0])
-    sim = simulate(days, demand, [pd.Timestamp("2024-01-01")], levels=[8], lead_days=1, initial_stock=8,
-                   backorders=True)
+    sim = simulate(
+        days, demand, [pd.Timestamp("2024-01-01")], levels=[8], lead_days=1, initial_stock=8, backorders=True
+    )
     assert sim["stock"][-1] == 8 - 30  # the shortfall waits as negative stock
     assert sim["sales"].sum() == 8 and sim["lost"].sum() == 22
-    stats = summarise(days, demand, [pd.Timestamp("2024-01-01")], sim, unit_cost=2, holding_rate=0.365,
-                      order_cost=1, stockout_cost=1)
+    stats = summarise(
+        days,
+        demand,
+        [pd.Timestamp("2024-01-01")],
+        sim,
+        unit_cost=2,
+        holding_rate=0.365,
+        order_cost=1,
+        stockout_cost=1,
+    )
     assert stats["stockout_days"] == 5 and stats["cycles_with_stockout"] == 1
     table = aggregate(pd.DataFrame([{**stats, "policy": "p", "target": 0.9}]))
     assert table["fill_rate"].iloc[0] == pytest.approx(8 / 30)
@@ -150,7 +190,9 @@ def test_policy_defaults_and_overrides(tmp_path):
     over = write(tmp_path, "o.csv", pd.DataFrame({"sku": ["b"], "lead_time_days": [21], "moq": [None]}))
     table = policy_table(SKUS, DEFAULTS, PRICE, over)
     assert table.loc["a", "lead_time_days"] == 7 and table.loc["b", "lead_time_days"] == 21
-    assert table.loc["a", "unit_cost"] == 5.0 and table.loc["a", "stockout_cost"] == 5.0  # half the price; margin
+    assert (
+        table.loc["a", "unit_cost"] == 5.0 and table.loc["a", "stockout_cost"] == 5.0
+    )  # half the price; margin
     assert table.loc["b", "param_source"] == "overrides"
 
 
@@ -161,12 +203,17 @@ def test_policy_defaults_and_overrides(tmp_path):
         (pd.DataFrame({"sku": ["a", "a"], "moq": [1, 2]}), "appear on more than one row"),
         (pd.DataFrame({"sku": ["zz"], "moq": [1]}), "SKU\\(s\\) zz are not in the planned panel"),
         (pd.DataFrame({"sku": ["a"], "colour": ["red"]}), "unknown column\\(s\\) colour"),
-        (pd.DataFrame({"sku": ["a"], "moq": [10], "pack_size": [4]}), "MOQ is not a multiple of the pack size"),
+        (
+            pd.DataFrame({"sku": ["a"], "moq": [10], "pack_size": [4]}),
+            "MOQ is not a multiple of the pack size",
+        ),
     ],
 )
 def test_policy_input_errors(tmp_path, frame, message):
     with pytest.raises(InputError, match=message):
-        policy_table(SKUS, DEFAULTS, PRICE, write(tmp_path, "o.csv", frame), require_moq_multiple_of_pack=True)
+        policy_table(
+            SKUS, DEFAULTS, PRICE, write(tmp_path, "o.csv", frame), require_moq_multiple_of_pack=True
+        )
 
 
 def test_stock_inputs(tmp_path):
@@ -174,14 +221,19 @@ def test_stock_inputs(tmp_path):
     on_hand, orders, source = stock_position(SKUS, demand, assumed_cover_days=10)
     assert on_hand.to_dict() == {"a": 20.0, "b": 5.0} and orders.empty and source.startswith("assumed")
     stock = write(tmp_path, "s.csv", pd.DataFrame({"sku": ["a", "b"], "on_hand": [3, 4]}))
-    opened = write(tmp_path, "oo.csv", pd.DataFrame({"sku": ["a", "a"], "quantity": [5, 6],
-                                                      "arrival_date": ["2024-02-01", "2024-02-08"]}))
+    opened = write(
+        tmp_path,
+        "oo.csv",
+        pd.DataFrame({"sku": ["a", "a"], "quantity": [5, 6], "arrival_date": ["2024-02-01", "2024-02-08"]}),
+    )
     on_hand, orders, _ = stock_position(SKUS, demand, stock, opened)
     assert on_hand["b"] == 4 and orders["quantity"].sum() == 11
     with pytest.raises(InputError, match="SKU\\(s\\) zz are not in the planned panel"):
         stock_position(SKUS, demand, write(tmp_path, "u.csv", pd.DataFrame({"sku": ["zz"], "on_hand": [1]})))
     with pytest.raises(InputError, match="appear on more than one row"):
-        stock_position(SKUS, demand, write(tmp_path, "d.csv", pd.DataFrame({"sku": ["a", "a"], "on_hand": [1, 2]})))
+        stock_position(
+            SKUS, demand, write(tmp_path, "d.csv", pd.DataFrame({"sku": ["a", "a"], "on_hand": [1, 2]}))
+        )
     with pytest.raises(InputError, match="'on_hand' is missing, empty or negative"):
         stock_position(SKUS, demand, write(tmp_path, "n.csv", pd.DataFrame({"sku": ["a"], "on_hand": [-1]})))
 

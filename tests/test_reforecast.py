@@ -29,7 +29,9 @@ def demand_file(tmp_path: Path, drift_from: int | None = None, days: int = 200) 
         level = np.full(days, 4.0 + 2 * i)
         if drift_from is not None:
             level[drift_from:] *= 6  # demand jumps: yesterday's forecasts are now far too low
-        frames.append(pd.DataFrame({"item": f"S{i}", "day": dates, "units": rng.poisson(level).astype(float)}))
+        frames.append(
+            pd.DataFrame({"item": f"S{i}", "day": dates, "units": rng.poisson(level).astype(float)})
+        )
     path = tmp_path / "sales.csv"
     pd.concat(frames).to_csv(path, index=False)
     return path
@@ -62,14 +64,26 @@ def args(tmp_path: Path, data: Path, end: str | None = None, *extra: str) -> lis
 
 
 def run(tmp_path, data, end=None, *extra, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args(tmp_path, data, end, *extra)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, *args(tmp_path, data, end, *extra)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def start(tmp_path, data, log: Path, *extra, env=None) -> subprocess.Popen:
     out = open(log, "w")  # noqa: SIM115 - closed when the test ends
-    return subprocess.Popen([sys.executable, *args(tmp_path, data, None, *extra)], cwd=ROOT, stdout=out,
-                            stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, *args(tmp_path, data, None, *extra)],
+        cwd=ROOT,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
 
 
 def wait_for(log: Path, text: str, proc: subprocess.Popen, seconds: float = 180) -> None:
@@ -112,9 +126,13 @@ def test_rerun_on_same_cutoff_does_nothing_and_new_cutoff_adds_a_run(tmp_path):
     # Earlier forecasts met their actuals: the new run measured them.
     run_dir = Path(table["run_dir"].iloc[-1])
     accuracy = pd.read_csv(run_dir / "accuracy.csv")
-    assert set(accuracy["forecast_run_id"]) == set(table["run_id"].iloc[:2]) and (accuracy["points"] > 0).all()
+    assert (
+        set(accuracy["forecast_run_id"]) == set(table["run_id"].iloc[:2]) and (accuracy["points"] > 0).all()
+    )
     plan = pd.read_csv(tmp_path / "latest" / "plan.csv", dtype={"sku": str})
-    assert len(plan) == 5 and json.loads((tmp_path / "latest" / "SOURCE.json").read_text())["run_dir"] == str(run_dir)
+    assert len(plan) == 5 and json.loads((tmp_path / "latest" / "SOURCE.json").read_text())["run_dir"] == str(
+        run_dir
+    )
     with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as con:
         decisions = con.execute("SELECT reason FROM champions").df()["reason"]
     assert decisions.str.contains("first champion").any() and decisions.str.contains("kept").any()
@@ -148,7 +166,9 @@ def test_kill_9_leaves_last_plan_and_warehouse_intact(tmp_path, stage):
 def test_second_concurrent_run_stops_or_waits(tmp_path):
     data = demand_file(tmp_path)
     log = tmp_path / "first.log"
-    first = start(tmp_path, data, log, env={"FORECASTING_PAUSE_AT": "started", "FORECASTING_PAUSE_SECONDS": "15"})
+    first = start(
+        tmp_path, data, log, env={"FORECASTING_PAUSE_AT": "started", "FORECASTING_PAUSE_SECONDS": "15"}
+    )
     wait_for(log, "paused at started", first)
     second = run(tmp_path, data)
     assert second.returncode == 3

@@ -20,7 +20,11 @@ OmegaConf.register_new_resolver("bundled", bundled_path, replace=True)
 
 def run_cli(*overrides: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(ROOT / "run.py"), *overrides], cwd=cwd, capture_output=True, text=True, timeout=300
+        [sys.executable, str(ROOT / "run.py"), *overrides],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -65,8 +69,16 @@ def test_run_end_to_end_on_real_slice(retail_slice_path, tmp_path):
         f"hydra.run.dir={out}",
     )
     assert res.returncode == 0, res.stderr[-3000:]
-    for name in ["config.yaml", "data_quality.json", "backtest.parquet", "leaderboard.csv", "metrics.json",
-                 "metrics_by_segment.csv", "segments.csv", "folds.csv"]:
+    for name in [
+        "config.yaml",
+        "data_quality.json",
+        "backtest.parquet",
+        "leaderboard.csv",
+        "metrics.json",
+        "metrics_by_segment.csv",
+        "segments.csv",
+        "folds.csv",
+    ]:
         assert (out / name).is_file(), name
     assert not list(out.glob(".*.tmp"))  # atomic writes leave no temporary files behind
     dq = json.loads((out / "data_quality.json").read_text())
@@ -79,9 +91,14 @@ def test_run_end_to_end_on_real_slice(retail_slice_path, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["value"] == pytest.approx(board["rmsse"].min())
     bt = pd.read_parquet(out / "backtest.parquet")
-    assert {"sku", "date", "model", "mean", "p5", "p10", "p50", "p90", "p95", "cutoff", "demand"} <= set(bt.columns)
+    assert {"sku", "date", "model", "mean", "p5", "p10", "p50", "p90", "p95", "cutoff", "demand"} <= set(
+        bt.columns
+    )
     assert bt["sku"].nunique() == 4 and bt["cutoff"].nunique() == 2
-    assert "StockCode" not in bt.columns and "CustomerID" not in (out / "config.yaml").read_text().split("columns:")[1][:400]
+    assert (
+        "StockCode" not in bt.columns
+        and "CustomerID" not in (out / "config.yaml").read_text().split("columns:")[1][:400]
+    )
 
 
 @pytest.mark.parametrize(
@@ -124,7 +141,9 @@ def test_global_and_local_models_share_one_leaderboard(retail_slice_path, tmp_pa
     assert set(board.index) == {"seasonal_naive", "croston", "tcn"}
     assert board.loc["tcn", "retrain"] == "first_cutoff"
     bt = pd.read_parquet(out / "backtest.parquet")
-    pairs = bt.groupby("model")[["sku", "cutoff"]].apply(lambda g: set(map(tuple, g.drop_duplicates().to_numpy())))
+    pairs = bt.groupby("model")[["sku", "cutoff"]].apply(
+        lambda g: set(map(tuple, g.drop_duplicates().to_numpy()))
+    )
     assert pairs["tcn"] == pairs["croston"] == pairs["seasonal_naive"]  # identical folds and SKUs
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["neural_training"]["tcn"]["fits"]) == 1  # trained once, predicted at both cutoffs
@@ -149,13 +168,29 @@ def test_plan_task_end_to_end(retail_slice_path, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     plan = pd.read_csv(out / "plan.csv", dtype={"sku": str})
     assert len(plan) == 4 and plan["sku"].is_unique
-    for col in ["safety_stock", "reorder_point", "order_up_to", "order_qty", "order_by", "stockout_date_p50",
-                "days_of_cover", "demand_60d_p90", "segment", "model", "exceptions", "calibration_factor"]:
+    for col in [
+        "safety_stock",
+        "reorder_point",
+        "order_up_to",
+        "order_qty",
+        "order_by",
+        "stockout_date_p50",
+        "days_of_cover",
+        "demand_60d_p90",
+        "segment",
+        "model",
+        "exceptions",
+        "calibration_factor",
+    ]:
         assert col in plan, col
-    assert (plan["order_up_to"] >= plan["demand_cover_p50"] - 1e-9).all()  # a 95% fill rate needs >= the median
+    assert (
+        plan["order_up_to"] >= plan["demand_cover_p50"] - 1e-9
+    ).all()  # a 95% fill rate needs >= the median
     assert set(plan["model"]) <= {"croston", "ets", "seasonal_naive"}
     forecast = pd.read_parquet(out / "forecast.parquet")
-    assert forecast.groupby("sku")["date"].min().gt(pd.Timestamp("2011-12-09")).all()  # strictly after the data
+    assert (
+        forecast.groupby("sku")["date"].min().gt(pd.Timestamp("2011-12-09")).all()
+    )  # strictly after the data
     replay = pd.read_csv(out / "replay.csv").set_index("policy")
     assert set(replay.index) == {"champion", "naive", "oracle"}
     assert replay.loc["oracle", "fill_rate"] > 0.999

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import optuna
 import pandas as pd
@@ -83,7 +82,9 @@ def test_sweep_completes_and_writes_best_config(retail_slice_path, tmp_path):
 
 def test_killed_sweep_resumes_with_its_finished_trials(retail_slice_path, tmp_path):
     cmd = [sys.executable, str(ROOT / "run.py"), *sweep_args(retail_slice_path, tmp_path, 3)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.time() + 240
     first = None
     while time.time() < deadline and proc.poll() is None:

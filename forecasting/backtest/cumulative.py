@@ -33,8 +33,14 @@ def cover_record(
     if pd.Timestamp(cutoff) + pd.Timedelta(days=days) > dates[-1] and n >= len(dates):
         return None
     sums = window_sums(forecast.paths, dates, cutoff, days)
-    record = {"sku": sku, "model": model, "cutoff": cutoff, "window_days": days,
-              "actual": float(test.iloc[:n].sum()), "mean": float(sums.mean())}
+    record = {
+        "sku": sku,
+        "model": model,
+        "cutoff": cutoff,
+        "window_days": days,
+        "actual": float(test.iloc[:n].sum()),
+        "mean": float(sums.mean()),
+    }
     for q, v in zip(levels, np.quantile(sums, levels), strict=True):
         record[f"q{round(q * 100, 6):g}"] = float(v)
     return record

@@ -10,7 +10,6 @@ import logging
 import time
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 
 from forecasting.backtest.cumulative import cover_record
@@ -43,7 +42,11 @@ def backtest_global(
             t0 = time.perf_counter()
             model.fit(panel, segments, fold.cutoff)
             record["fits"].append(
-                {"cutoff": str(fold.cutoff.date()), "epochs": model.epochs_, "seconds": round(time.perf_counter() - t0, 2)}
+                {
+                    "cutoff": str(fold.cutoff.date()),
+                    "epochs": model.epochs_,
+                    "seconds": round(time.perf_counter() - t0, 2),
+                }
             )
             log.info("%s: trained at cutoff %s, %d epochs", name, fold.cutoff.date(), model.epochs_)
         t0 = time.perf_counter()

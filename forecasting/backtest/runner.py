@@ -98,7 +98,9 @@ def backtest(
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if len(table):
         table = table.sort_values(["model", "sku", "cutoff", "date"], kind="stable").reset_index(drop=True)
-    failures = pd.DataFrame([f for r in results for f in r.failures], columns=["sku", "model", "cutoff", "error"])
+    failures = pd.DataFrame(
+        [f for r in results for f in r.failures], columns=["sku", "model", "cutoff", "error"]
+    )
     if cover_days:
         return table, failures, pd.DataFrame([c for r in results for c in r.extra])
     return table, failures

@@ -39,7 +39,7 @@ def _source_columns(path: Path, kind: str, read_options: Mapping) -> list[str]:
     try:
         return list(pd.read_csv(path, nrows=0, **read_options).columns)
     except pd.errors.EmptyDataError:
-        raise InputError(f"{path}: the file is empty; point data.path at a table with a header row and data.")
+        raise InputError(f"{path}: the file is empty; point data.path at a table with a header row and data.") from None
 
 
 def read_table(
@@ -62,7 +62,7 @@ def read_table(
         raise InputError(f"{path}: no such file; set data.path to an existing CSV or Parquet file.")
     file_kind = _file_kind(path)
     if path.stat().st_size == 0:
-        raise InputError(f"{path}: the file is empty; point data.path at a table with a header row and data.")
+        raise InputError(f"{path}: the file is empty; point data.path at a table with a header row and data.") from None
 
     mapping = {name: src for name, src in columns.items() if src}
     missing_map = [name for name in REQUIRED[input_kind] if name not in mapping]

@@ -37,9 +37,7 @@ def validate_demand_table(frame: pd.DataFrame, path: str | Path, date_column: st
     """Check a daily SKU demand table (data.kind=demand) and return it with `demand` named."""
     df = frame.rename(columns={"quantity": "demand"})
     if df["sku"].isna().any():
-        raise InputError(
-            f"{path}: {int(df['sku'].isna().sum())} row(s) have no SKU; fill or remove them."
-        )
+        raise InputError(f"{path}: {int(df['sku'].isna().sum())} row(s) have no SKU; fill or remove them.")
     if (df["date"] != df["date"].dt.normalize()).any():
         raise InputError(
             f"{path}: column '{date_column}' carries times of day, but a demand table has one row per SKU and "
@@ -81,18 +79,26 @@ def build_panel(daily: pd.DataFrame, calendar: TradingCalendar, dq: DataQuality,
     daily = daily[daily["date"] <= end]
     days = calendar.trading_days(daily["date"].min(), end)
     if len(days) == 0:
-        raise InputError("the calendar leaves no trading day in the data's range; check calendar.closed_weekdays.")
+        raise InputError(
+            "the calendar leaves no trading day in the data's range; check calendar.closed_weekdays."
+        )
 
     # Position of each date on the trading-day axis; sales on a closed day roll forward to the next open one.
     pos = np.searchsorted(days.asi8, daily["date"].to_numpy().astype("datetime64[ns]").astype(np.int64))
-    moved = ~calendar.is_open(pd.DatetimeIndex(daily["date"])) & (pos < len(days)) & (daily["demand"].to_numpy() > 0)
+    moved = (
+        ~calendar.is_open(pd.DatetimeIndex(daily["date"]))
+        & (pos < len(days))
+        & (daily["demand"].to_numpy() > 0)
+    )
     dq.repair("sales_on_closed_days_moved_to_next_trading_day", int(moved.sum()))
     daily = daily.assign(pos=pos)[pos < len(days)]
     value_cols = [c for c in ("demand", "revenue", "promo") if c in daily]
     agg = {c: ("max" if c == "promo" else "sum") for c in value_cols}
     daily = daily.groupby(["sku", "pos"], observed=True, sort=True).agg(agg).reset_index()
     if "revenue" in daily:
-        daily["price"] = np.where(daily["demand"] > 0, daily["revenue"] / daily["demand"].where(daily["demand"] > 0), np.nan)
+        daily["price"] = np.where(
+            daily["demand"] > 0, daily["revenue"] / daily["demand"].where(daily["demand"] > 0), np.nan
+        )
 
     first = daily.groupby("sku", observed=True, sort=True)["pos"].min()
     lengths = len(days) - first.to_numpy()
@@ -110,7 +116,9 @@ def build_panel(daily: pd.DataFrame, calendar: TradingCalendar, dq: DataQuality,
         # The shelf price carries over days without sales; before the first sale use the first known price.
         by_sku = panel.groupby("sku", observed=True, sort=False)["price"]
         panel["price"] = by_sku.ffill()
-        panel["price"] = panel["price"].fillna(panel.groupby("sku", observed=True, sort=False)["price"].bfill())
+        panel["price"] = panel["price"].fillna(
+            panel.groupby("sku", observed=True, sort=False)["price"].bfill()
+        )
     if "promo" in panel:
         panel["promo"] = panel["promo"].fillna(0.0)
     panel.insert(1, "date", days[panel.pop("pos").to_numpy()])

@@ -12,7 +12,13 @@ import pandas as pd
 from forecasting.data.calendar import TradingCalendar, infer_calendar
 from forecasting.data.cleaning import CleaningRules, clean_transactions
 from forecasting.data.loading import read_table
-from forecasting.data.panel import aggregate_lines, build_panel, history_filter, top_skus, validate_demand_table
+from forecasting.data.panel import (
+    aggregate_lines,
+    build_panel,
+    history_filter,
+    top_skus,
+    validate_demand_table,
+)
 from forecasting.data.quality import DataQuality
 from forecasting.data.segments import segment_skus
 from forecasting.errors import InputError
@@ -55,7 +61,9 @@ def prepare_data(
     if kind == "transactions":
         frame = clean_transactions(frame, CleaningRules.from_dict(dict(cleaning or {})), dq)
     if end is not None:
-        frame = dq.drop(frame, frame["date"] >= pd.Timestamp(end).normalize() + pd.Timedelta(days=1), "after_data_end")
+        frame = dq.drop(
+            frame, frame["date"] >= pd.Timestamp(end).normalize() + pd.Timedelta(days=1), "after_data_end"
+        )
     if frame.empty:
         raise InputError(f"{path}: no rows left after cleaning; check data.columns and data.cleaning.")
     # Rows behind each SKU, so that SKU-level filters below can be counted in input rows.
@@ -103,8 +111,11 @@ def prepare_data(
     }
     log.info(
         "panel: %d SKUs x %d trading days (%s to %s), %.0f%% zero days",
-        dq.notes["panel"]["skus"], result["date"].nunique(), dq.notes["panel"]["first_date"],
-        dq.notes["panel"]["last_date"], 100 * dq.notes["panel"]["zero_share"],
+        dq.notes["panel"]["skus"],
+        result["date"].nunique(),
+        dq.notes["panel"]["first_date"],
+        dq.notes["panel"]["last_date"],
+        100 * dq.notes["panel"]["zero_share"],
     )
     return PreparedData(panel=result, segments=seg, calendar=cal, quality=dq)
 

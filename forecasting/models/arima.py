@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 
-from forecasting.models.base import Forecast, LocalForecaster
+from forecasting.models.base import Forecast, LocalForecaster, simulated_forecast
 
 
 class Arima(LocalForecaster):
@@ -33,7 +33,9 @@ class Arima(LocalForecaster):
         self.maxiter = maxiter
 
     def fit(self, y: pd.Series) -> Arima:
-        seasonal = (*self.seasonal_order, int(self.season_length or 0)) if any(self.seasonal_order) else (0, 0, 0, 0)
+        seasonal = (
+            (*self.seasonal_order, int(self.season_length or 0)) if any(self.seasonal_order) else (0, 0, 0, 0)
+        )
         trend = None if (self.order[1] or seasonal[1]) and self.trend == "c" else self.trend
         model = SARIMAX(np.asarray(y, dtype=float), order=self.order, seasonal_order=seasonal, trend=trend)
         with warnings.catch_warnings():
@@ -42,6 +44,4 @@ class Arima(LocalForecaster):
         return self
 
     def predict(self, horizon: int, num_samples: int, rng: np.random.Generator) -> Forecast:
-        mean = self.result_.forecast(horizon)
-        sims = self.result_.simulate(horizon, repetitions=num_samples, anchor="end", rng=rng)
-        return Forecast(mean=mean, paths=np.asarray(sims).reshape(horizon, num_samples).T)
+        return simulated_forecast(self.result_, horizon, num_samples, rng)

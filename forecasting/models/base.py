@@ -59,3 +59,10 @@ class LocalForecaster(ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
+
+
+def simulated_forecast(result, horizon: int, num_samples: int, rng: np.random.Generator) -> Forecast:
+    """Point forecast and simulated paths of a fitted statsmodels state-space result (SARIMAX, ETS)."""
+    mean = result.forecast(horizon)
+    sims = result.simulate(horizon, repetitions=num_samples, anchor="end", rng=rng)
+    return Forecast(mean=mean, paths=np.asarray(sims).reshape(horizon, num_samples).T)

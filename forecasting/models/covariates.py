@@ -10,8 +10,15 @@ import numpy as np
 import pandas as pd
 
 CALENDAR_FEATURES = (
-    "dow_sin", "dow_cos", "month_sin", "month_cos", "woy_sin", "woy_cos",
-    "gap_before", "gap_after", "holiday_next_7d",
+    "dow_sin",
+    "dow_cos",
+    "month_sin",
+    "month_cos",
+    "woy_sin",
+    "woy_cos",
+    "gap_before",
+    "gap_after",
+    "holiday_next_7d",
 )
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
-from forecasting.models.base import Forecast, LocalForecaster
+from forecasting.models.base import Forecast, LocalForecaster, simulated_forecast
 
 
 class ETS(LocalForecaster):
@@ -51,6 +51,4 @@ class ETS(LocalForecaster):
         return self
 
     def predict(self, horizon: int, num_samples: int, rng: np.random.Generator) -> Forecast:
-        mean = self.result_.forecast(horizon)
-        sims = self.result_.simulate(horizon, repetitions=num_samples, anchor="end", rng=rng)
-        return Forecast(mean=mean, paths=np.asarray(sims).reshape(horizon, num_samples).T)
+        return simulated_forecast(self.result_, horizon, num_samples, rng)

@@ -102,9 +102,11 @@ class NeuralForecaster:
         if self.likelihood == "quantile":
             qs = sorted({0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, *self.context.quantiles})
             return QuantileRegression(quantiles=qs)
-        return {"gaussian": GaussianLikelihood, "poisson": PoissonLikelihood, "negbin": NegativeBinomialLikelihood}[
-            self.likelihood
-        ]()
+        return {
+            "gaussian": GaussianLikelihood,
+            "poisson": PoissonLikelihood,
+            "negbin": NegativeBinomialLikelihood,
+        }[self.likelihood]()
 
     def _trainer_kwargs(self, model_name: str) -> dict:
         from pytorch_lightning.callbacks import EarlyStopping
@@ -116,14 +118,20 @@ class NeuralForecaster:
             try:
                 from pytorch_lightning.loggers import TensorBoardLogger
 
-                loggers.append(TensorBoardLogger(save_dir=os.path.join(self.context.work_dir, "logs"), name=model_name))
+                loggers.append(
+                    TensorBoardLogger(save_dir=os.path.join(self.context.work_dir, "logs"), name=model_name)
+                )
             except (ImportError, ModuleNotFoundError):  # tensorboard is optional
                 pass
         kwargs = {
             "accelerator": t.get("accelerator", "auto"),
             "devices": t.get("devices", 1),
             "precision": t.get("precision", "32-true"),
-            "callbacks": [EarlyStopping("val_loss", patience=int(t.get("patience", 3)), min_delta=float(t.get("min_delta", 0.0)))],
+            "callbacks": [
+                EarlyStopping(
+                    "val_loss", patience=int(t.get("patience", 3)), min_delta=float(t.get("min_delta", 0.0))
+                )
+            ],
             "logger": loggers,
             "enable_progress_bar": bool(t.get("progress_bar", True)),
             "enable_model_summary": False,
@@ -147,7 +155,9 @@ class NeuralForecaster:
 
         axis = self._axis(panel, horizon)
         pos = pd.Series(np.arange(len(axis)), index=axis)
-        cal = calendar_features(axis, getattr(self.context.calendar, "holiday_country", None)).astype("float32")
+        cal = calendar_features(axis, getattr(self.context.calendar, "holiday_country", None)).astype(
+            "float32"
+        )
         model_cls = self._darts_class()
         supports_future = _supports(model_cls, "future")
         static_ok = self.use_static and segments is not None and _supports(model_cls, "static")
@@ -187,16 +197,26 @@ class NeuralForecaster:
                 past_arr = np.hstack(past_vals).astype(np.float32)
                 # A past covariate is only ever read up to the cutoff; beyond it the values are carried (price)
                 # or deterministic (calendar), so trimming to `end` loses nothing and proves no leak.
-                past = TimeSeries.from_times_and_values(cov_idx[: end - first], past_arr[: end - first], columns=past_cols)
+                past = TimeSeries.from_times_and_values(
+                    cov_idx[: end - first], past_arr[: end - first], columns=past_cols
+                )
                 if self.output_chunk_length < horizon:
                     past = TimeSeries.from_times_and_values(cov_idx, past_arr, columns=past_cols)
             if static_ok and sku in seg.index:
                 target = target.with_static_covariates(_static_row(seg.loc[sku]))
-            out[str(sku)] = {"target": target, "past": past, "future": future, "scale": scale, "length": len(y)}
+            out[str(sku)] = {
+                "target": target,
+                "past": past,
+                "future": future,
+                "scale": scale,
+                "length": len(y),
+            }
         return out
 
     # ---- fit / predict ---------------------------------------------------------------------------------
-    def fit(self, panel: pd.DataFrame, segments: pd.DataFrame | None, cutoff: pd.Timestamp) -> NeuralForecaster:
+    def fit(
+        self, panel: pd.DataFrame, segments: pd.DataFrame | None, cutoff: pd.Timestamp
+    ) -> NeuralForecaster:
         """Train one model on every SKU's history up to `cutoff`; early stopping watches the last `val_days`."""
         import pytorch_lightning as pl
 
@@ -258,11 +278,18 @@ class NeuralForecaster:
         )
         # Predict with the best epoch by validation loss, not the last one. The checkpoint holds the Lightning
         # loggers, which darts' safe loader refuses; it was written by this process moments ago, so trust it.
-        self.model_ = cls.load_from_checkpoint(model_name, work_dir=self.context.work_dir, best=True, trusted=True)
+        self.model_ = cls.load_from_checkpoint(
+            model_name, work_dir=self.context.work_dir, best=True, trusted=True
+        )
         # Prediction needs no loggers (each would open an empty log version) and no progress bar.
         self.model_.trainer_params.update(logger=False, enable_progress_bar=False)
         self.epochs_ = int(model.epochs_trained)
-        log.info("%s: %d epochs on %s, best checkpoint reloaded", model_name, self.epochs_, model.trainer.accelerator.__class__.__name__)
+        log.info(
+            "%s: %d epochs on %s, best checkpoint reloaded",
+            model_name,
+            self.epochs_,
+            model.trainer.accelerator.__class__.__name__,
+        )
         self.model_name_ = model_name
         return self
 
@@ -322,5 +349,7 @@ def _supports(model_cls, kind: str) -> bool:
 
 def _static_row(row: pd.Series) -> pd.DataFrame:
     """One-hot ABC class and demand class as numeric static covariates (darts rejects text)."""
-    values = {f"{col}_{lvl}": float(row.get(col) == lvl) for col, levels in STATIC_LEVELS.items() for lvl in levels}
+    values = {
+        f"{col}_{lvl}": float(row.get(col) == lvl) for col, levels in STATIC_LEVELS.items() for lvl in levels
+    }
     return pd.DataFrame([values])

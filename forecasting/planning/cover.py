@@ -22,7 +22,9 @@ def window_sums(paths: np.ndarray, dates: pd.DatetimeIndex, start: pd.Timestamp,
     n = paths.shape[0]
     days = np.broadcast_to(np.asarray(days, dtype=np.int64), (n,))
     counts = window_counts(dates, start, days)
-    if (counts >= paths.shape[1]).any() and pd.Timestamp(start) + pd.Timedelta(days=int(days.max())) > dates[-1]:
+    if (counts >= paths.shape[1]).any() and pd.Timestamp(start) + pd.Timedelta(days=int(days.max())) > dates[
+        -1
+    ]:
         raise ValueError(
             f"the forecast ends on {dates[-1].date()}, before the {int(days.max())}-day window from {start.date()}"
         )

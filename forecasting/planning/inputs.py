@@ -15,8 +15,16 @@ from forecasting.errors import InputError
 from forecasting.planning.policy import MEASURES, POLICIES
 
 NUMERIC = (
-    "lead_time_days", "lead_time_std_days", "review_period_days", "service_target", "moq", "pack_size",
-    "unit_cost", "holding_cost_rate", "order_cost", "stockout_cost",
+    "lead_time_days",
+    "lead_time_std_days",
+    "review_period_days",
+    "service_target",
+    "moq",
+    "pack_size",
+    "unit_cost",
+    "holding_cost_rate",
+    "order_cost",
+    "stockout_cost",
 )
 TEXT = ("service_measure", "policy")
 
@@ -34,7 +42,9 @@ def _read(path: str | Path, what: str) -> pd.DataFrame:
 def _check_skus(frame: pd.DataFrame, known: pd.Index, path, what: str, unique: bool = True) -> None:
     if unique and frame["sku"].duplicated().any():
         dup = frame.loc[frame["sku"].duplicated(), "sku"].unique()[:5]
-        raise InputError(f"{path}: SKU(s) {', '.join(dup)} appear on more than one row; keep one row per SKU.")
+        raise InputError(
+            f"{path}: SKU(s) {', '.join(dup)} appear on more than one row; keep one row per SKU."
+        )
     unknown = pd.Index(frame["sku"].unique()).difference(known)
     if len(unknown):
         raise InputError(
@@ -90,20 +100,42 @@ def _validate(t: pd.DataFrame, source, require_multiple: bool) -> None:
             skus = ", ".join(map(str, t.index[mask][:5]))
             raise InputError(f"{source}: {problem} for SKU(s) {skus}; {fix}.")
 
-    fail(t["lead_time_days"].isna() | (t["lead_time_days"] < 0), "lead time is negative or missing", "give a lead time of 0 days or more")
-    fail(t["lead_time_std_days"].fillna(0) < 0, "lead-time spread is negative", "give a standard deviation of 0 or more")
-    fail(t["review_period_days"].isna() | (t["review_period_days"] < 1), "review period is under 1 day", "review at least every day")
-    fail(~t["service_target"].between(0.5, 0.9999), "service target is outside 0.5-0.9999", "give a share such as 0.95")
+    fail(
+        t["lead_time_days"].isna() | (t["lead_time_days"] < 0),
+        "lead time is negative or missing",
+        "give a lead time of 0 days or more",
+    )
+    fail(
+        t["lead_time_std_days"].fillna(0) < 0,
+        "lead-time spread is negative",
+        "give a standard deviation of 0 or more",
+    )
+    fail(
+        t["review_period_days"].isna() | (t["review_period_days"] < 1),
+        "review period is under 1 day",
+        "review at least every day",
+    )
+    fail(
+        ~t["service_target"].between(0.5, 0.9999),
+        "service target is outside 0.5-0.9999",
+        "give a share such as 0.95",
+    )
     fail(~t["service_measure"].isin(MEASURES), "service measure is unknown", f"use {' or '.join(MEASURES)}")
     fail(~t["policy"].isin(POLICIES), "policy is unknown", f"use one of {', '.join(POLICIES)}")
     fail(t["moq"].fillna(0) < 0, "MOQ is negative", "give an MOQ of 0 or more")
     fail(t["pack_size"].fillna(1) <= 0, "pack size is not positive", "give a pack size of 1 or more")
-    fail(t["unit_cost"].isna() | (t["unit_cost"] <= 0), "unit cost is missing or not positive",
-         "set plan.unit_cost, or unit_cost per SKU in plan.overrides_csv (the data has no prices to guess from)")
+    fail(
+        t["unit_cost"].isna() | (t["unit_cost"] <= 0),
+        "unit cost is missing or not positive",
+        "set plan.unit_cost, or unit_cost per SKU in plan.overrides_csv (the data has no prices to guess from)",
+    )
     if require_multiple:
         moq, pack = t["moq"].fillna(0), t["pack_size"].fillna(1)
-        fail(~np.isclose(np.mod(moq, pack), 0) & ~np.isclose(np.mod(moq, pack), pack), "MOQ is not a multiple of the pack size",
-             "make the MOQ a whole number of packs")
+        fail(
+            ~np.isclose(np.mod(moq, pack), 0) & ~np.isclose(np.mod(moq, pack), pack),
+            "MOQ is not a multiple of the pack size",
+            "make the MOQ a whole number of packs",
+        )
 
 
 def stock_position(
@@ -122,21 +154,32 @@ def stock_position(
         stock = _read(stock_csv, "stock")
         _check_skus(stock, index, stock_csv, "stock")
         if "on_hand" not in stock or stock["on_hand"].isna().any() or (stock["on_hand"] < 0).any():
-            raise InputError(f"{stock_csv}: 'on_hand' is missing, empty or negative; give units on hand >= 0.")
+            raise InputError(
+                f"{stock_csv}: 'on_hand' is missing, empty or negative; give units on hand >= 0."
+            )
         on_hand = stock.set_index("sku")["on_hand"].astype(float).reindex(index).fillna(0.0)
         source = f"stock file {stock_csv}"
     else:
         on_hand = (mean_daily_demand.reindex(index).fillna(0) * assumed_cover_days).round()
         source = f"assumed: {assumed_cover_days:g} days of mean demand on hand, no open orders"
-    orders = pd.DataFrame({"sku": pd.Series(dtype=str), "quantity": pd.Series(dtype=float),
-                           "arrival_date": pd.Series(dtype="datetime64[ns]")})
+    orders = pd.DataFrame(
+        {
+            "sku": pd.Series(dtype=str),
+            "quantity": pd.Series(dtype=float),
+            "arrival_date": pd.Series(dtype="datetime64[ns]"),
+        }
+    )
     if open_orders_csv:
         orders = _read(open_orders_csv, "open_orders")
         _check_skus(orders, index, open_orders_csv, "open_orders", unique=False)
         missing = [c for c in ("quantity", "arrival_date") if c not in orders]
         if missing:
-            raise InputError(f"{open_orders_csv}: column(s) {', '.join(missing)} missing; give sku, quantity, arrival_date.")
+            raise InputError(
+                f"{open_orders_csv}: column(s) {', '.join(missing)} missing; give sku, quantity, arrival_date."
+            )
         orders["arrival_date"] = pd.to_datetime(orders["arrival_date"], errors="coerce")
         if orders["arrival_date"].isna().any() or (orders["quantity"] <= 0).any():
-            raise InputError(f"{open_orders_csv}: some rows have an unreadable arrival_date or a quantity <= 0; fix them.")
+            raise InputError(
+                f"{open_orders_csv}: some rows have an unreadable arrival_date or a quantity <= 0; fix them."
+            )
     return on_hand, orders, source

@@ -11,8 +11,9 @@ from forecasting.planning.cover import cumulative_quantiles, sample_lead_times, 
 from forecasting.planning.policy import economic_order_quantity, protection_level, round_order
 
 
-def protection(paths: np.ndarray, dates: pd.DatetimeIndex, today: pd.Timestamp, p: Mapping,
-               rng: np.random.Generator) -> dict:
+def protection(
+    paths: np.ndarray, dates: pd.DatetimeIndex, today: pd.Timestamp, p: Mapping, rng: np.random.Generator
+) -> dict:
     """Reorder point, order-up-to level and safety stock for the SKU's policy, from the sample paths.
 
     Lead times are drawn per path, so their spread widens the demand over the window as it should.
@@ -24,15 +25,26 @@ def protection(paths: np.ndarray, dates: pd.DatetimeIndex, today: pd.Timestamp, 
     mean_daily = window_sums(paths, dates, today, 60).mean() / 60.0
     if p["policy"] == "periodic":
         d_cover = window_sums(paths, dates, today, lead + review)
-        level = protection_level(d_cover, p["service_measure"], p["service_target"],
-                                 cycle_demand=mean_daily * review, base=d_lead)
-        return {"reorder_point": level, "order_up_to": level, "lot_size": 0.0,
-                "safety_stock": level - d_cover.mean(), "cover": d_cover}
+        level = protection_level(
+            d_cover, p["service_measure"], p["service_target"], cycle_demand=mean_daily * review, base=d_lead
+        )
+        return {
+            "reorder_point": level,
+            "order_up_to": level,
+            "lot_size": 0.0,
+            "safety_stock": level - d_cover.mean(),
+            "cover": d_cover,
+        }
     eoq = economic_order_quantity(mean_daily * 365, p["order_cost"], p["unit_cost"], p["holding_cost_rate"])
     lot = round_order(max(eoq, 1.0), p.get("moq") or 0.0, p.get("pack_size") or 1.0)
     s = protection_level(d_lead, p["service_measure"], p["service_target"], cycle_demand=lot)
-    return {"reorder_point": s, "order_up_to": s + lot, "lot_size": lot, "safety_stock": s - d_lead.mean(),
-            "cover": d_lead}
+    return {
+        "reorder_point": s,
+        "order_up_to": s + lot,
+        "lot_size": lot,
+        "safety_stock": s - d_lead.mean(),
+        "cover": d_lead,
+    }
 
 
 def order_quantity(levels: Mapping, position: float, p: Mapping) -> float:
@@ -49,8 +61,9 @@ def order_quantity(levels: Mapping, position: float, p: Mapping) -> float:
     return round_order(raw, p.get("moq") or 0.0, p.get("pack_size") or 1.0)
 
 
-def projected_stockout(dates: pd.DatetimeIndex, cum_demand: np.ndarray, on_hand: float,
-                       arrivals: pd.DataFrame) -> pd.Timestamp | None:
+def projected_stockout(
+    dates: pd.DatetimeIndex, cum_demand: np.ndarray, on_hand: float, arrivals: pd.DataFrame
+) -> pd.Timestamp | None:
     """First forecast date where on hand + arrived open orders - cumulative demand drops below zero."""
     received = np.zeros(len(dates))
     for row in arrivals.itertuples(index=False):
@@ -104,7 +117,11 @@ def plan_sku(
     if last_sale is not None and (today - pd.Timestamp(last_sale)).days > rules.get("no_sales_days", 56):
         exceptions.append("NO_RECENT_SALES")
     previous = history.get("previous_p50_60d")
-    if previous is not None and previous > 0 and abs(d60[1] - previous) / previous > rules.get("forecast_moved_share", 0.5):
+    if (
+        previous is not None
+        and previous > 0
+        and abs(d60[1] - previous) / previous > rules.get("forecast_moved_share", 0.5)
+    ):
         exceptions.append("FORECAST_MOVED")
     if history.get("trading_days", np.inf) < rules.get("short_history_days", 120):
         exceptions.append("SHORT_HISTORY")
@@ -135,8 +152,12 @@ def plan_sku(
         "stockout_date_p50": iso(stockout50),
         "stockout_date_p90": iso(stockout90),
         "days_of_cover": round(cover_days, 1) if np.isfinite(cover_days) else None,
-        "demand_30d_p10": d30[0], "demand_30d_p50": d30[1], "demand_30d_p90": d30[2],
-        "demand_60d_p10": d60[0], "demand_60d_p50": d60[1], "demand_60d_p90": d60[2],
+        "demand_30d_p10": d30[0],
+        "demand_30d_p50": d30[1],
+        "demand_30d_p90": d30[2],
+        "demand_60d_p10": d60[0],
+        "demand_60d_p50": d60[1],
+        "demand_60d_p90": d60[2],
         "calibration_factor": calibration,
         "exceptions": ";".join(exceptions),
     }

@@ -51,7 +51,9 @@ def protection_level(
     return float(candidates[np.argmax(ok)]) if ok.any() else float(candidates[-1])
 
 
-def economic_order_quantity(annual_demand: float, order_cost: float, unit_cost: float, holding_rate: float) -> float:
+def economic_order_quantity(
+    annual_demand: float, order_cost: float, unit_cost: float, holding_rate: float
+) -> float:
     """Wilson's EOQ; 0 when there is no demand."""
     if annual_demand <= 0 or unit_cost <= 0 or holding_rate <= 0:
         return 0.0

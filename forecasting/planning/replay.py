@@ -60,8 +60,13 @@ def simulate(
                 pipeline[arrival] = pipeline.get(arrival, 0.0) + qty
                 orders += 1
     return {
-        "stock": stock, "sales": sales, "lost": lost, "orders": orders, "received": received_total,
-        "in_transit": sum(pipeline.values()), "final_stock": on_hand,
+        "stock": stock,
+        "sales": sales,
+        "lost": lost,
+        "orders": orders,
+        "received": received_total,
+        "in_transit": sum(pipeline.values()),
+        "final_stock": on_hand,
     }
 
 
@@ -100,8 +105,22 @@ def summarise(
 def aggregate(per_sku: pd.DataFrame, by: Sequence[str] = ("policy", "target")) -> pd.DataFrame:
     """Pooled replay results: unit fill rate, cycle service level, average stock, orders and cost."""
     g = per_sku.groupby(list(by), observed=True, sort=True)
-    total = g[["demand", "sales", "lost", "cycles", "cycles_with_stockout", "stockout_days", "stock_unit_days",
-               "stock_value_days", "orders", "holding_cost", "ordering_cost", "stockout_cost"]].sum()
+    total = g[
+        [
+            "demand",
+            "sales",
+            "lost",
+            "cycles",
+            "cycles_with_stockout",
+            "stockout_days",
+            "stock_unit_days",
+            "stock_value_days",
+            "orders",
+            "holding_cost",
+            "ordering_cost",
+            "stockout_cost",
+        ]
+    ].sum()
     days = g["days"].max()
     out = pd.DataFrame(
         {
@@ -119,7 +138,9 @@ def aggregate(per_sku: pd.DataFrame, by: Sequence[str] = ("policy", "target")) -
     return out.reset_index()
 
 
-def stock_at_equal_fill(curve: pd.DataFrame, policy: str = "champion", reference: str = "naive") -> pd.DataFrame:
+def stock_at_equal_fill(
+    curve: pd.DataFrame, policy: str = "champion", reference: str = "naive"
+) -> pd.DataFrame:
     """For each point of the reference policy's curve, the stock `policy` needs for the same fill rate
     (linear interpolation along its own curve; NaN outside the fill rates it reached)."""
     own = curve[curve["policy"] == policy].sort_values("fill_rate")

@@ -62,7 +62,9 @@ def replay_sku(
         future = series[(series.index > r) & (series.index <= r + pd.Timedelta(days=window))].sum()
         for t in targets:
             champion = protection_level(cover, params["service_measure"], t, review_mean, base)
-            naive = daily_mean * n_days + norm.ppf(t) * recent.std(ddof=1 if len(recent) > 1 else 0) * np.sqrt(n_days)
+            naive = daily_mean * n_days + norm.ppf(t) * recent.std(
+                ddof=1 if len(recent) > 1 else 0
+            ) * np.sqrt(n_days)
             levels.setdefault(("champion", t), []).append(champion)
             levels.setdefault(("naive", t), []).append(max(0.0, float(np.nan_to_num(naive))))
         levels.setdefault(("oracle", 1.0), []).append(float(future))
@@ -70,10 +72,36 @@ def replay_sku(
     rows = []
     moq, pack = params.get("moq") or 0.0, params.get("pack_size") or 1.0
     for (policy, target), lv in levels.items():
-        sim = simulate(days, demand, reviews, lv, lead, initial_stock=lv[0], moq=moq, pack_size=pack,
-                       backorders=backorders)
-        stats = summarise(days, demand, reviews, sim, params["unit_cost"], params["holding_cost_rate"],
-                          params["order_cost"], params["stockout_cost"])
-        rows.append({"sku": sku, "policy": policy, "target": target, "initial_stock": lv[0],
-                     "received": sim["received"], "final_stock": sim["final_stock"], **stats})
+        sim = simulate(
+            days,
+            demand,
+            reviews,
+            lv,
+            lead,
+            initial_stock=lv[0],
+            moq=moq,
+            pack_size=pack,
+            backorders=backorders,
+        )
+        stats = summarise(
+            days,
+            demand,
+            reviews,
+            sim,
+            params["unit_cost"],
+            params["holding_cost_rate"],
+            params["order_cost"],
+            params["stockout_cost"],
+        )
+        rows.append(
+            {
+                "sku": sku,
+                "policy": policy,
+                "target": target,
+                "initial_stock": lv[0],
+                "received": sim["received"],
+                "final_stock": sim["final_stock"],
+                **stats,
+            }
+        )
     return rows

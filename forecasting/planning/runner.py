@@ -54,8 +54,16 @@ def final_forecasts(
     for model_name in sorted(set(champions)):
         subset = {s: series[s] for s in series if champions.get(s) == model_name}
         results = run_per_sku(
-            _final_one, subset, n_jobs=n_jobs, desc=f"final fit {model_name}", model=models[model_name],
-            fallback=fallback, calendar=calendar, horizon_days=horizon_days, num_samples=num_samples, seed=seed,
+            _final_one,
+            subset,
+            n_jobs=n_jobs,
+            desc=f"final fit {model_name}",
+            model=models[model_name],
+            fallback=fallback,
+            calendar=calendar,
+            horizon_days=horizon_days,
+            num_samples=num_samples,
+            seed=seed,
         )
         out.update({sku: {**r, "model": model_name} for sku, r in zip(subset, results, strict=True)})
     return out
@@ -88,9 +96,17 @@ def build_plan(
         p = params.loc[sku].to_dict()
         orders = open_orders[open_orders["sku"] == sku]
         row = plan_sku(
-            sku, f["forecast"].paths, f["dates"], today, p, float(on_hand.get(sku, 0.0)), orders,
-            sku_rng(seed, sku, 20_000), calibration=float(factors.get(sku, 1.0)),
-            history=history.loc[sku].to_dict() if sku in history.index else None, rules=rules,
+            sku,
+            f["forecast"].paths,
+            f["dates"],
+            today,
+            p,
+            float(on_hand.get(sku, 0.0)),
+            orders,
+            sku_rng(seed, sku, 20_000),
+            calibration=float(factors.get(sku, 1.0)),
+            history=history.loc[sku].to_dict() if sku in history.index else None,
+            rules=rules,
         )
         row["model"] = f["model"]
         row["forecast_fallback"] = f["error"] is not None
@@ -123,16 +139,39 @@ def replay(
     for model_name in sorted(set(champions.reindex(list(series)))):
         subset = {s: series[s] for s in series if champions.get(s) == model_name}
         results = run_per_sku(
-            _replay_one, subset, n_jobs=n_jobs, desc=f"replay {model_name}", model=models[model_name],
-            fallback=fallback, calendar=calendar, params=params, factors=factors, start=start, targets=targets,
-            num_samples=num_samples, seed=seed, backorders=backorders,
+            _replay_one,
+            subset,
+            n_jobs=n_jobs,
+            desc=f"replay {model_name}",
+            model=models[model_name],
+            fallback=fallback,
+            calendar=calendar,
+            params=params,
+            factors=factors,
+            start=start,
+            targets=targets,
+            num_samples=num_samples,
+            seed=seed,
+            backorders=backorders,
         )
         rows += [row for r in results for row in r]
     return pd.DataFrame(rows)
 
 
-def _replay_one(sku, series, model, fallback, calendar, params, factors, start, targets, num_samples, seed,
-                backorders):
-    return replay_sku(sku, series, model, fallback, calendar, params.loc[sku].to_dict(), start, targets,
-                      calibration=float(factors.get(sku, 1.0)), num_samples=num_samples, seed=seed,
-                      backorders=backorders)
+def _replay_one(
+    sku, series, model, fallback, calendar, params, factors, start, targets, num_samples, seed, backorders
+):
+    return replay_sku(
+        sku,
+        series,
+        model,
+        fallback,
+        calendar,
+        params.loc[sku].to_dict(),
+        start,
+        targets,
+        calibration=float(factors.get(sku, 1.0)),
+        num_samples=num_samples,
+        seed=seed,
+        backorders=backorders,
+    )

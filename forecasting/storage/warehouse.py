@@ -64,10 +64,20 @@ class Warehouse:
         )
         return None if found.empty else str(found["run_id"].iloc[0])
 
-    def start_run(self, run_id: str, task: str, data_cutoff, config_hash: str, code_version: str, run_dir: str) -> None:
+    def start_run(
+        self, run_id: str, task: str, data_cutoff, config_hash: str, code_version: str, run_dir: str
+    ) -> None:
         self.con.execute(
             "INSERT INTO runs VALUES (?, ?, ?, NULL, ?, ?, ?, 'running', ?, NULL)",
-            [run_id, task, datetime.now(), pd.Timestamp(data_cutoff).date(), config_hash, code_version, run_dir],
+            [
+                run_id,
+                task,
+                datetime.now(),
+                pd.Timestamp(data_cutoff).date(),
+                config_hash,
+                code_version,
+                run_dir,
+            ],
         )
 
     def fail_run(self, run_id: str) -> None:
@@ -90,8 +100,9 @@ class Warehouse:
             [pd.Timestamp(data_cutoff).date()],
         )
 
-    def commit_run(self, run_id: str, tables: dict[str, pd.DataFrame], champions: pd.DataFrame | None,
-                   alert: str | None) -> None:
+    def commit_run(
+        self, run_id: str, tables: dict[str, pd.DataFrame], champions: pd.DataFrame | None, alert: str | None
+    ) -> None:
         """Write every table of the run and mark it complete, all or nothing."""
         self.con.execute("BEGIN TRANSACTION")
         try:

@@ -37,7 +37,9 @@ def write_best(study, tuned_dir: Path, sweep_dir: Path | None = None) -> Path:
     if sweep_dir is not None:
         with atomic_path(Path(sweep_dir) / "best.yaml") as tmp:
             tmp.write_text(text)
-        table = study.trials_dataframe(attrs=("number", "value", "state", "params", "datetime_start", "duration"))
+        table = study.trials_dataframe(
+            attrs=("number", "value", "state", "params", "datetime_start", "duration")
+        )
         write_csv(table, Path(sweep_dir) / "trials.csv")
     return path
 

@@ -29,8 +29,12 @@ def install() -> None:
         if self.storage and self.study_name:
             done = finish_interrupted(self.storage, self.study_name)
             if done:
-                log.info("study %s has %d finished trial(s); running %d more", self.study_name, done,
-                         max(0, self.n_trials - done))
+                log.info(
+                    "study %s has %d finished trial(s); running %d more",
+                    self.study_name,
+                    done,
+                    max(0, self.n_trials - done),
+                )
             self.n_trials = max(0, self.n_trials - done)
         return original(self, arguments)
 

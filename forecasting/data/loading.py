@@ -68,7 +68,8 @@ def read_table(
     missing_map = [name for name in REQUIRED[input_kind] if name not in mapping]
     if missing_map:
         raise InputError(
-            f"data.columns has no mapping for {', '.join(missing_map)}; add e.g. data.columns.{missing_map[0]}=<your column>."
+            f"data.columns has no mapping for {', '.join(missing_map)}; "
+            f"add e.g. data.columns.{missing_map[0]}=<your column>."
         )
     available = _source_columns(path, file_kind, read_options)
     absent = [f"{name} -> '{src}'" for name, src in mapping.items() if src not in available]

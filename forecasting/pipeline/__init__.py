@@ -1,0 +1,68 @@
+"""Wire the stages from a Hydra config: the only package that reads a `DictConfig`.
+
+`run(cfg, output_dir)` performs the configured task and returns the metrics that `run.py` hands to a sweeper;
+one module per task, and `common` for what they share.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from forecasting.pipeline.backtest_task import run_backtest
+from forecasting.pipeline.common import (
+    BASELINE,
+    build_models,
+    cutoffs_from_config,
+    load_data,
+    seed_everything,
+    write_reports,
+)
+from forecasting.pipeline.plan_task import run_plan
+from forecasting.pipeline.reforecast_task import run_reforecast
+from omegaconf import DictConfig, OmegaConf
+
+from forecasting.errors import InputError
+from forecasting.reports import find_runs, write_comparison
+from forecasting.storage import atomic_path, write_csv, write_json
+
+__all__ = ["BASELINE", "TASKS", "build_models", "cutoffs_from_config", "load_data", "run"]
+log = logging.getLogger(__name__)
+
+
+TASKS = ("backtest", "plan", "reforecast", "compare")
+
+
+def run(cfg: DictConfig, output_dir: str | Path) -> dict:
+    task = cfg.get("task", "backtest")
+    if task not in TASKS:
+        raise InputError(f"task '{task}' is unknown; use one of: {', '.join(TASKS)}.")
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    seed_everything(int(cfg.seed))
+    started = time.perf_counter()
+    with atomic_path(out / "config.yaml") as tmp:
+        tmp.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    if task == "reforecast":
+        return run_reforecast(cfg, out, started)
+    if task == "compare":
+        runs = [r for r in find_runs(Path(cfg.get("compare_root", "experiments"))) if r.resolve() != out.resolve()]
+        write_comparison(runs, out)  # an InputError (exit 2) when there is no run to compare
+        log.info("compared %d runs: %s", len(runs), out / "comparison.html")
+        return {"value": 0.0, "task": "compare", "runs": len(runs)}
+
+    data = load_data(cfg)
+    write_json(data.quality.as_dict(), out / "data_quality.json")
+    write_csv(data.segments, out / "segments.csv")
+    if task == "plan":
+        cover_days = int(cfg.plan.lead_time_days) + int(cfg.plan.review_period_days)
+        metrics, result = run_backtest(cfg, data, out, started, cover_days=cover_days)
+        metrics.update(run_plan(cfg, data, out, result))
+        metrics["wall_seconds"] = round(time.perf_counter() - started, 2)
+        write_json(metrics, out / "metrics.json")
+        write_reports(out)
+        return metrics
+    metrics = run_backtest(cfg, data, out, started)[0]
+    write_reports(out)
+    return metrics

@@ -1,0 +1,147 @@
+"""task=backtest: rolling-origin backtest of every configured model, leaderboard, metrics, objective."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from forecasting.pipeline.common import BASELINE, build_models, cutoffs_from_config
+from omegaconf import DictConfig
+
+from forecasting.backtest.global_runner import backtest_global
+from forecasting.backtest.leaderboard import leaderboard
+from forecasting.backtest.metrics import score
+from forecasting.backtest.runner import backtest
+from forecasting.data.prepare import PreparedData
+from forecasting.errors import InputError
+from forecasting.models.base import LocalForecaster
+from forecasting.storage import write_csv, write_json, write_parquet
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BacktestResult:
+    """What planning reuses from the backtest of the same run."""
+
+    by_segment: pd.DataFrame
+    covers: pd.DataFrame
+    local: dict
+    fallback: LocalForecaster
+
+
+def run_backtest(
+    cfg: DictConfig, data: PreparedData, out: Path, started: float, cover_days: int | None = None
+) -> tuple[dict, BacktestResult]:
+    bcfg = cfg.backtest
+    quantiles = [float(q) for q in cfg.quantiles]
+    local, global_, fallback = build_models(cfg, data, out)
+    cutoffs = cutoffs_from_config(cfg, data.panel)
+    log.info(
+        "backtest: %d models, cutoffs %s",
+        len(local) + len(global_),
+        ", ".join(str(c.date()) for c in cutoffs["cutoff"]),
+    )
+    t0 = time.perf_counter()
+    bt, failures, *rest = backtest(
+        data.panel,
+        cutoffs,
+        horizon=int(bcfg.horizon),
+        models=local,
+        fallback=fallback,
+        quantiles=quantiles,
+        num_samples=int(cfg.num_samples),
+        seed=int(cfg.seed),
+        min_train_days=int(bcfg.min_train_days),
+        n_jobs=int(cfg.parallel.n_jobs),
+        cover_days=cover_days,
+    )
+    covers = rest[0] if rest else pd.DataFrame()
+    timings = {"local_seconds": round(time.perf_counter() - t0, 2)}
+    training = {}
+    for name, model in global_.items():
+        t1 = time.perf_counter()
+        rows, training[name], model_covers = backtest_global(
+            name,
+            model,
+            data.panel,
+            data.segments,
+            cutoffs,
+            int(bcfg.horizon),
+            quantiles,
+            int(cfg.num_samples),
+            int(bcfg.min_train_days),
+            cover_days,
+        )
+        timings[f"{name}_seconds"] = round(time.perf_counter() - t1, 2)
+        bt = pd.concat([bt, rows], ignore_index=True)
+        covers = pd.concat([covers, model_covers], ignore_index=True)
+    if bt.empty:
+        raise InputError("no SKU had enough history before the first cutoff; lower backtest.min_train_days or folds.")
+    bt = bt.merge(data.segments[["sku", "abc", "demand_class", "segment"]], on="sku", how="left")
+    write_parquet(bt, out / "backtest.parquet")
+    write_csv(cutoffs, out / "folds.csv")
+    if len(failures):
+        write_csv(failures, out / "failures.csv")
+
+    # The leaderboard scores the test folds; a tuning trial without them scores its validation folds.
+    board_role = "test" if (bt["role"] == "test").any() else "validation"
+    test = bt[bt["role"] == board_role]
+    board = leaderboard(test, quantiles, rank_by=str(cfg.optimized_metric), baseline=BASELINE)
+    failure_counts = failures.groupby("model").size() if len(failures) else pd.Series(dtype=int)
+    board["failed_fits"] = board["model"].map(failure_counts).fillna(0).astype(int)
+    board["retrain"] = board["model"].map({n: m.retrain for n, m in global_.items()}).fillna("every_cutoff")
+    write_csv(board, out / "leaderboard.csv")
+    by_segment = score(test, ["model", "abc", "demand_class"], quantiles)
+    write_csv(by_segment, out / "metrics_by_segment.csv")
+    write_csv(score(test, ["model", "sku"], quantiles), out / "metrics_by_sku.csv")
+
+    metrics = objective(cfg, bt, board, quantiles)
+    metrics.update(
+        {
+            "task": "backtest",
+            "leaderboard_folds": board_role,
+            "skus": int(bt["sku"].nunique()),
+            "folds": cutoffs.assign(cutoff=cutoffs["cutoff"].dt.date.astype(str)).to_dict("records"),
+            "failed_fits": int(len(failures)),
+            "seconds": timings,
+            "neural_training": training,
+            "wall_seconds": round(time.perf_counter() - started, 2),
+            "leaderboard": board.drop(columns=["rank"]).set_index("model").round(6).to_dict("index"),
+        }
+    )
+    write_json(metrics, out / "metrics.json")
+    log.info(
+        "leaderboard (test folds):\n%s",
+        board[["rank", "model", "rmsse", "mae", "wape", "pinball", "fva_mae"]].to_string(
+            index=False, float_format=lambda v: f"{v:.4f}"
+        ),
+    )
+    log.info("run folder: %s", out)
+    test_covers = covers[covers["role"] == board_role] if len(covers) else covers
+    return metrics, BacktestResult(by_segment=by_segment, covers=test_covers, local=local, fallback=fallback)
+
+
+def objective(cfg: DictConfig, bt: pd.DataFrame, board: pd.DataFrame, quantiles: list[float]) -> dict:
+    """The number a sweeper optimises: `optimized_metric` of `optimized_model` (default: the best model).
+
+    It is scored on the validation folds when there are any, so tuning never sees the test folds.
+    """
+    metric = str(cfg.optimized_metric)
+    role = "validation" if (bt["role"] == "validation").any() else "test"
+    scored = board if role == "test" else score(bt[bt["role"] == "validation"], ["model"], quantiles)
+    if metric not in scored:
+        raise InputError(f"optimized_metric '{metric}' is unknown; use one of rmsse, mae, rmse, wape, pinball.")
+    table = scored.set_index("model")[metric]
+    model = cfg.get("optimized_model") or table.idxmin()
+    if model not in table:
+        raise InputError(f"optimized_model '{model}' is not among the models run ({', '.join(table.index)}).")
+    return {
+        "optimized_metric": metric,
+        "optimized_model": model,
+        "objective_folds": role,
+        "value": float(table[model]),
+    }

@@ -1,0 +1,92 @@
+"""Pieces every task shares: data from config, models from config, folds from config, reports."""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from forecasting.backtest.folds import make_cutoffs
+from forecasting.data.prepare import PreparedData, prepare_data
+from forecasting.errors import InputError
+from forecasting.models.base import LocalForecaster
+from forecasting.models.neural import NeuralForecaster, TrainingContext
+from forecasting.reports import write_plan_workbook, write_report
+
+log = logging.getLogger(__name__)
+
+
+BASELINE = "seasonal_naive"
+
+
+def seed_everything(seed: int) -> None:
+    """numpy and random here; torch and Lightning are seeded by the neural models when they train."""
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+def load_data(cfg: DictConfig) -> PreparedData:
+    d = OmegaConf.to_container(cfg.data, resolve=True)
+    return prepare_data(
+        path=d["path"],
+        kind=d.get("kind", "transactions"),
+        columns=d.get("columns"),
+        read_options=d.get("read_options"),
+        date_format=d.get("date_format"),
+        end=d.get("end"),
+        cleaning=d.get("cleaning"),
+        calendar=d.get("calendar"),
+        panel=d.get("panel"),
+        segments=d.get("segments"),
+    )
+
+
+def build_models(
+    cfg: DictConfig, data: PreparedData, work_dir: str | Path
+) -> tuple[dict[str, LocalForecaster], dict[str, NeuralForecaster], LocalForecaster]:
+    """Per-SKU models (the baseline always among them, for FVA), global models, and the fallback model."""
+    if not cfg.get("model"):
+        raise InputError("no model is selected; pick some, e.g. model=[arima,ets].")
+    season = data.calendar.season_length
+    fallback = instantiate(cfg.baseline).with_season(season)
+    local: dict[str, LocalForecaster] = {BASELINE: fallback}
+    global_: dict[str, NeuralForecaster] = {}
+    for name, mcfg in cfg.model.items():
+        model = instantiate(mcfg, _convert_="all")
+        if getattr(model, "is_global", False):
+            context = TrainingContext(
+                work_dir=str(Path(work_dir) / "models"),
+                trainer=OmegaConf.to_container(cfg.trainer, resolve=True),
+                quantiles=[float(q) for q in cfg.quantiles],
+                seed=int(cfg.seed),
+                calendar=data.calendar,
+            )
+            model.name = str(name)
+            global_[str(name)] = model.configure(context)
+        else:
+            local[str(name)] = model.with_season(season)
+    return local, global_, fallback
+
+
+def cutoffs_from_config(cfg: DictConfig, panel: pd.DataFrame) -> pd.DataFrame:
+    b = cfg.backtest
+    return make_cutoffs(
+        pd.DatetimeIndex(panel["date"].unique()),
+        horizon=int(b.horizon),
+        folds=int(b.folds),
+        step=int(b.step),
+        validation_folds=int(b.get("validation_folds", 0)),
+        min_train_days=int(b.min_train_days),
+        skip_test=bool(b.get("skip_test", False)),
+    )
+
+
+def write_reports(out: Path) -> None:
+    """report.html always; plan.xlsx when the run planned."""
+    write_plan_workbook(out)
+    write_report(out)

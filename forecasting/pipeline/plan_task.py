@@ -1,0 +1,152 @@
+"""task=plan: champions per segment, calibrated plan from sample paths, replay on history."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from forecasting.pipeline.backtest_task import BacktestResult
+from forecasting.pipeline.common import BASELINE
+from omegaconf import DictConfig, OmegaConf
+
+from forecasting.data.prepare import PreparedData
+from forecasting.planning.calibration import calibrate
+from forecasting.planning.inputs import policy_table, stock_position
+from forecasting.planning.replay import aggregate, stock_at_equal_fill
+from forecasting.planning.runner import build_plan, choose_champions, final_forecasts, forecast_table, replay
+from forecasting.storage import write_csv, write_parquet
+
+log = logging.getLogger(__name__)
+
+
+def run_plan(
+    cfg: DictConfig, data: PreparedData, out: Path, result: BacktestResult, champions: pd.Series | None = None
+) -> dict:
+    """Champion per segment, final forecasts, calibrated plan, replay on history; returns plan metrics."""
+    pcfg = OmegaConf.to_container(cfg.plan, resolve=True)
+    panel, segments = data.panel, data.segments
+    today = panel["date"].max()
+    n_jobs, seed = int(cfg.parallel.n_jobs), int(cfg.seed)
+    if champions is None:
+        # Champions come from the per-SKU models: global models are backtested, not yet planned with.
+        champions = choose_champions(result.by_segment, segments, pcfg["champion_metric"], list(result.local), BASELINE)
+    last_price = (
+        panel.sort_values("date").groupby("sku")["price"].last() if "price" in panel else pd.Series(dtype=float)
+    )
+    params = policy_table(
+        champions.index,
+        pcfg,
+        last_price,
+        pcfg.get("overrides_csv"),
+        bool(pcfg.get("require_moq_multiple_of_pack")),
+    )
+    if pcfg.get("calibrate") and len(result.covers):
+        target = float(pcfg["service_target"])
+        champ_covers = result.covers.merge(champions.rename("model").reset_index(), on=["sku", "model"])
+        calibration = calibrate(champ_covers, segments, target, int(pcfg["min_calibration_windows"]))
+        write_csv(calibration, out / "calibration.csv")
+        factor_by_segment = calibration.set_index("segment")["factor"]
+        factors = segments.set_index("sku")["segment"].map(factor_by_segment).fillna(1.0)
+    else:
+        factors = pd.Series(1.0, index=champions.index)
+
+    finals = final_forecasts(
+        panel,
+        champions,
+        result.local,
+        result.fallback,
+        data.calendar,
+        int(pcfg["horizon_days"]),
+        int(cfg.num_samples),
+        seed,
+        n_jobs,
+    )
+    write_parquet(forecast_table(finals, [float(q) for q in cfg.quantiles]), out / "forecast.parquet")
+    mean_daily = panel[panel["date"] > today - pd.Timedelta(days=56)].groupby("sku")["demand"].sum() / 56
+    on_hand, open_orders, stock_source = stock_position(
+        champions.index,
+        mean_daily,
+        pcfg.get("stock_csv"),
+        pcfg.get("open_orders_csv"),
+        float(pcfg["assumed_cover_days"]),
+    )
+    history = panel.groupby("sku").agg(
+        trading_days=("demand", "size"),
+        last_sale=("date", lambda d: d[panel.loc[d.index, "demand"] > 0].max()),
+    )
+    history["previous_p50_60d"] = previous_plan_p50(out, history.index)
+    plan = build_plan(finals, params, on_hand, open_orders, factors, history, pcfg["exceptions"], today, seed)
+    plan = segments[["sku", "abc", "demand_class", "segment"] + [c for c in ("description",) if c in segments]].merge(
+        plan, on="sku", how="right"
+    )
+    plan["stock_source"] = stock_source
+    plan["param_source"] = plan["sku"].map(params["param_source"])
+    write_csv(plan, out / "plan.csv")
+    summary = {
+        "plan_date": str(today.date()),
+        "stock_source": stock_source,
+        "orders": int((plan["order_qty"] > 0).sum()),
+        "order_value": round(float(plan["order_value"].sum()), 2),
+        "exceptions": exception_counts(plan["exceptions"]),
+        "champions": champions.value_counts().to_dict(),
+    }
+    log.info(
+        "plan: %d SKUs, %d orders worth %.0f; exceptions %s",
+        len(plan),
+        summary["orders"],
+        summary["order_value"],
+        summary["exceptions"],
+    )
+
+    rcfg = pcfg["replay"]
+    if rcfg.get("enabled", True) and cfg.task == "plan":
+        per_sku = replay(
+            panel,
+            champions,
+            result.local,
+            result.fallback,
+            data.calendar,
+            params,
+            factors,
+            int(rcfg["weeks"]),
+            [float(t) for t in rcfg["targets"]],
+            int(cfg.num_samples),
+            seed,
+            bool(rcfg.get("backorders", False)),
+            n_jobs,
+        )
+        write_csv(per_sku, out / "replay_by_sku.csv")
+        curve = aggregate(per_sku)
+        write_csv(curve.rename(columns={"target": "target"}), out / "service_curve.csv")
+        target = float(pcfg["service_target"])
+        at_target = curve[(curve["target"] == target) | (curve["policy"] == "oracle")].copy()
+        at_target.insert(1, "target_fill_rate", target)
+        write_csv(at_target.drop(columns=["target"]), out / "replay.csv")
+        summary["replay"] = at_target.drop(columns=["target"]).set_index("policy").round(4).to_dict("index")
+        equal_fill = stock_at_equal_fill(curve)
+        write_csv(equal_fill, out / "stock_at_equal_fill.csv")
+        summary["stock_at_equal_fill"] = equal_fill.round(4).to_dict("records")
+        log.info(
+            "replay at target %.2f:\n%s",
+            target,
+            at_target[["policy", "fill_rate", "cycle_service_level", "avg_stock_value", "total_cost"]].to_string(
+                index=False, float_format=lambda v: f"{v:.4f}"
+            ),
+        )
+    return {"plan": summary}
+
+
+def exception_counts(codes: pd.Series) -> dict:
+    exploded = codes.fillna("").str.split(";").explode()
+    return exploded[exploded != ""].value_counts().to_dict()
+
+
+def previous_plan_p50(out: Path, skus: pd.Index) -> pd.Series:
+    """The 60-day P50 demand of this experiment's previous plan, for the FORECAST_MOVED exception."""
+    earlier = sorted(p for p in out.parent.glob("*/plan.csv") if p.parent.name < out.name)
+    if not earlier:
+        return pd.Series(np.nan, index=skus)
+    prev = pd.read_csv(earlier[-1], dtype={"sku": str}).set_index("sku")["demand_60d_p50"]
+    return prev.reindex(skus)

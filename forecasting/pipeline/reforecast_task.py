@@ -1,0 +1,213 @@
+"""task=reforecast: the scheduled job. Lock, skip a cut-off already planned, backtest, champion/challenger,
+plan, accuracy of past forecasts and drift alert, one warehouse transaction, then publication."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from forecasting.pipeline.backtest_task import run_backtest
+from forecasting.pipeline.common import BASELINE, load_data, write_reports
+from forecasting.pipeline.plan_task import run_plan
+from omegaconf import DictConfig, OmegaConf
+
+from forecasting.champions import decide_champions
+from forecasting.data.prepare import PreparedData
+from forecasting.monitoring import drift_alert, forecast_accuracy
+from forecasting.storage import atomic_path, write_csv, write_json
+from forecasting.storage.lock import process_lock
+from forecasting.storage.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+
+def pause_point(stage: str) -> None:
+    """Test hook: FORECASTING_PAUSE_AT=<stage> holds the run there, so a test can kill -9 it mid-way."""
+    if os.environ.get("FORECASTING_PAUSE_AT") == stage:
+        log.info("paused at %s", stage)
+        time.sleep(float(os.environ.get("FORECASTING_PAUSE_SECONDS", "60")))
+    log.info("stage: %s", stage)
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """Hash of the resolved config, less the switches that do not change a reforecast's result."""
+    conf = OmegaConf.to_container(cfg, resolve=True)
+    for key in ("force", "dry_run", "wait_seconds"):
+        conf.get("reforecast", {}).pop(key, None)
+    return hashlib.sha256(json.dumps(conf, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def run_reforecast(cfg: DictConfig, out: Path, started: float) -> dict:
+    """The nightly job: latest data, champions per segment, refit, 60-day forecasts, plan, warehouse."""
+    rcfg = cfg.reforecast
+    if rcfg.get("dry_run"):
+        return reforecast_dry_run(cfg)
+    with process_lock(rcfg.lock_path, float(rcfg.wait_seconds)), Warehouse(rcfg.warehouse) as wh:
+        stale = wh.fail_stale_runs()
+        if stale:
+            log.warning("%d earlier run(s) were interrupted; marked failed", stale)
+        data = load_data(cfg)
+        cutoff = data.panel["date"].max()
+        digest = config_hash(cfg)
+        done = wh.completed_run(cutoff, digest)
+        if done and not rcfg.force:
+            log.info(
+                "data cut-off %s already planned by run %s with this config; nothing to do "
+                "(reforecast.force=true to redo)",
+                cutoff.date(),
+                done,
+            )
+            return {"value": 0.0, "status": "skipped", "run_id": done}
+        run_id = out.name
+        wh.start_run(run_id, "reforecast", cutoff, digest, code_version(), str(out))
+        try:
+            metrics, alert = reforecast_run(cfg, data, out, wh, run_id, cutoff, started)
+        except Exception:
+            wh.fail_run(run_id)  # an error (not a kill) is recorded at once; a kill is caught by the next run
+            raise
+    metrics.update(
+        {
+            "task": "reforecast",
+            "run_id": run_id,
+            "alert": alert,
+            "exit_code": 4 if alert else 0,
+            "wall_seconds": round(time.perf_counter() - started, 2),
+        }
+    )
+    write_json(metrics, out / "metrics.json")
+    if alert:
+        log.error("DRIFT ALERT: %s (details in %s)", alert, out / "alerts.json")
+    return metrics
+
+
+def reforecast_run(
+    cfg: DictConfig,
+    data: PreparedData,
+    out: Path,
+    wh: Warehouse,
+    run_id: str,
+    cutoff: pd.Timestamp,
+    started: float,
+) -> tuple[dict, str | None]:
+    """Backtest, champion decisions, plan, accuracy of past forecasts, one warehouse commit, publication."""
+    rcfg = cfg.reforecast
+    pause_point("started")
+    write_json(data.quality.as_dict(), out / "data_quality.json")
+    write_csv(data.segments, out / "segments.csv")
+    metrics, result = run_backtest(cfg, data, out, started)
+    decisions = decide_champions(
+        wh.current_champions(), result.by_segment, str(cfg.plan.champion_metric), list(result.local)
+    )
+    write_csv(decisions, out / "champions.csv")
+    by_segment = decisions.set_index("segment")["model"]
+    champions = data.segments.set_index("sku")["segment"].map(by_segment).fillna(BASELINE)
+    champions.index = champions.index.astype(str)
+    metrics.update(run_plan(cfg, data, out, result, champions=champions))
+    pause_point("planned")
+
+    accuracy = forecast_accuracy(wh.forecasts_before(cutoff), data.panel)
+    write_csv(accuracy, out / "accuracy.csv")
+    champion_rows = metrics["leaderboard"]
+    expected = np.nanmean([champion_rows[m]["wape"] for m in set(champions) if m in champion_rows])
+    alert = drift_alert(accuracy, expected, float(rcfg.drift.wape_increase), float(rcfg.drift.tracking_signal))
+    if alert:
+        write_json(
+            {"alert": "drift", "detail": alert, "data_cutoff": str(cutoff.date()), "run_id": run_id},
+            out / "alerts.json",
+        )
+    write_json({**metrics, "task": "reforecast", "run_id": run_id, "alert": alert}, out / "metrics.json")
+    write_reports(out)
+    pause_point("outputs_written")
+    forecasts = pd.read_parquet(out / "forecast.parquet")
+    plan = read_plan(out / "plan.csv")
+    board = pd.read_csv(out / "leaderboard.csv").melt(id_vars=["model"], var_name="metric", value_name="value")
+    board = board[pd.to_numeric(board["value"], errors="coerce").notna()].astype({"value": float})
+    wh.commit_run(
+        run_id,
+        {"forecasts": forecasts, "plans": plan, "metrics": board, "accuracy": accuracy},
+        decisions,
+        alert,
+    )
+    pause_point("committed")
+    publish(out, Path(rcfg.publish_dir))
+    return metrics, alert
+
+
+PLAN_TEXT_COLUMNS = (
+    "sku",
+    "description",
+    "segment",
+    "abc",
+    "demand_class",
+    "model",
+    "policy",
+    "service_measure",
+    "order_by",
+    "stockout_date_p50",
+    "stockout_date_p90",
+    "exceptions",
+    "stock_source",
+    "param_source",
+)
+
+
+def read_plan(path: Path) -> pd.DataFrame:
+    """plan.csv with its text columns as text even when empty (an empty column would read as numbers)."""
+    plan = pd.read_csv(path, dtype={c: str for c in PLAN_TEXT_COLUMNS})
+    present = [c for c in PLAN_TEXT_COLUMNS if c in plan]
+    plan[present] = plan[present].fillna("")
+    return plan
+
+
+def publish(out: Path, target: Path) -> None:
+    """The last good plan at a fixed path, each file replaced atomically."""
+    for name in ("plan.csv", "forecast.parquet", "report.html", "plan.xlsx"):
+        if (out / name).exists():
+            with atomic_path(target / name) as tmp:
+                shutil.copyfile(out / name, tmp)
+    write_json({"run_dir": str(out), "published_at": time.strftime("%Y-%m-%dT%H:%M:%S")}, target / "SOURCE.json")
+
+
+def reforecast_dry_run(cfg: DictConfig) -> dict:
+    """Say what a reforecast would do, changing nothing."""
+    rcfg = cfg.reforecast
+    data = load_data(cfg)
+    cutoff = data.panel["date"].max()
+    with Warehouse(rcfg.warehouse) as wh:
+        done = wh.completed_run(cutoff, config_hash(cfg))
+        champions = wh.current_champions()
+    plan = {
+        "data_cutoff": str(cutoff.date()),
+        "skus": int(data.panel["sku"].nunique()),
+        "would_run": bool(rcfg.force or not done),
+        "already_planned_by": done,
+        "champions": champions.set_index("segment")["model"].to_dict() if len(champions) else "decided by this run",
+        "warehouse": str(rcfg.warehouse),
+        "publish_dir": str(rcfg.publish_dir),
+    }
+    log.info("dry run: %s", json.dumps(plan))
+    return {"value": 0.0, "status": "dry_run", **plan}
+
+
+def code_version() -> str:
+    from forecasting import __version__
+
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).parent,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha = ""
+    return f"{__version__}+{sha}" if sha else __version__

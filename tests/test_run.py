@@ -120,6 +120,7 @@ def test_global_and_local_models_share_one_leaderboard(retail_slice_path, tmp_pa
     out = tmp_path / "run"
     res = run_cli(
         f"data.path={retail_slice_path}",
+        "task=backtest",
         "model=[croston,tcn]",
         "data.panel.max_skus=4",
         "backtest.folds=2",

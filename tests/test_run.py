@@ -69,7 +69,12 @@ def test_run_end_to_end_on_real_slice(retail_slice_path, tmp_path):
         f"hydra.run.dir={out}",
     )
     assert res.returncode == 0, res.stderr[-3000:]
+    # The default run is a plan: backtest, then plan, replay and reports.
     for name in [
+        "plan.csv",
+        "plan.xlsx",
+        "replay.csv",
+        "report.html",
         "config.yaml",
         "data_quality.json",
         "backtest.parquet",

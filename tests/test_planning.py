@@ -262,3 +262,14 @@ def test_stock_at_equal_fill_interpolates_along_the_curve():
     assert np.isnan(table["champion_stock_value_same_fill"].iloc[0])  # 0.85 is below the champion's curve
     assert table["champion_stock_value_same_fill"].iloc[1] == pytest.approx(130.0)
     assert table["stock_saved_share"].iloc[1] == pytest.approx(0.35)
+
+
+def test_calibration_moves_the_levels_not_the_reported_demand():
+    paths = np.random.default_rng(0).poisson(3.0, (400, 90)).astype(float)
+    p = {**DEFAULTS, "unit_cost": 1.0}
+    none = pd.DataFrame({"quantity": [], "arrival_date": []})
+    raw = plan_sku("x", paths, DATES, TODAY, p, 10.0, none, np.random.default_rng(1))
+    wide = plan_sku("x", paths, DATES, TODAY, p, 10.0, none, np.random.default_rng(1), calibration=1.5)
+    assert wide["order_up_to"] == pytest.approx(1.5 * raw["order_up_to"])
+    assert wide["demand_60d_p50"] == raw["demand_60d_p50"] and wide["days_of_cover"] == raw["days_of_cover"]
+    assert wide["stockout_date_p50"] == raw["stockout_date_p50"] and wide["calibration_factor"] == 1.5

@@ -12,19 +12,26 @@ from forecasting.planning.policy import economic_order_quantity, protection_leve
 
 
 def protection(
-    paths: np.ndarray, dates: pd.DatetimeIndex, today: pd.Timestamp, p: Mapping, rng: np.random.Generator
+    paths: np.ndarray,
+    dates: pd.DatetimeIndex,
+    today: pd.Timestamp,
+    p: Mapping,
+    rng: np.random.Generator,
+    calibration: float = 1.0,
 ) -> dict:
     """Reorder point, order-up-to level and safety stock for the SKU's policy, from the sample paths.
 
-    Lead times are drawn per path, so their spread widens the demand over the window as it should.
+    Lead times are drawn per path, so their spread widens the demand over the window as it should. The
+    calibration factor scales the window's demand samples the levels are set from, and nothing else: the
+    demand reported, the days of cover and the projected stockouts stay the model's own.
     """
     n = paths.shape[0]
     lead = sample_lead_times(p["lead_time_days"], p.get("lead_time_std_days") or 0.0, n, rng)
     review = int(p["review_period_days"])
-    d_lead = window_sums(paths, dates, today, lead)
+    d_lead = calibration * window_sums(paths, dates, today, lead)
     mean_daily = window_sums(paths, dates, today, 60).mean() / 60.0
     if p["policy"] == "periodic":
-        d_cover = window_sums(paths, dates, today, lead + review)
+        d_cover = calibration * window_sums(paths, dates, today, lead + review)
         level = protection_level(
             d_cover, p["service_measure"], p["service_target"], cycle_demand=mean_daily * review, base=d_lead
         )
@@ -88,9 +95,8 @@ def plan_sku(
 ) -> dict:
     """The plan row of one SKU (columns of the plan table in DESIGN.md)."""
     history, rules = dict(history or {}), dict(rules or {})
-    paths = paths * calibration
     today = pd.Timestamp(today).normalize()
-    levels = protection(paths, dates, today, p, rng)
+    levels = protection(paths, dates, today, p, rng, calibration)
     on_order = float(open_orders["quantity"].sum()) if len(open_orders) else 0.0
     position = on_hand + on_order
     qty = order_quantity(levels, position, p)

@@ -51,9 +51,10 @@ def replay_sku(
         known = series[series.index <= r]
         dates = calendar.next_trading_days(r, horizon)
         forecast, _ = safe_forecast(sku, known, horizon, model, fallback, num_samples, seed, salt=k)
-        paths = forecast.paths * calibration
-        cover = window_sums(paths, dates, r, window)
-        base = window_sums(paths, dates, r, lead)
+        paths = forecast.paths
+        # As in the plan: calibration scales the protected window's demand, not the expected cycle demand.
+        cover = calibration * window_sums(paths, dates, r, window)
+        base = calibration * window_sums(paths, dates, r, lead)
         review_mean = window_sums(paths, dates, r, review).mean()
         # Naive: last season's mean per trading day; spread from recent daily demand.
         recent = known.iloc[-naive_weeks * m :]

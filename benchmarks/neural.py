@@ -62,7 +62,17 @@ def gpu_sampler(stop, out):
 
 
 def run_one(kind: str, likelihood: str, args, queue) -> None:
-    """Train, backtest and time one global model; put its row on `queue`."""
+    """Train, backtest and time one global model; put its row on `queue` (or the error that stopped it: a
+    likelihood can diverge, and the table should say so rather than hang)."""
+    try:
+        queue.put(measure(kind, likelihood, args))
+    except Exception as exc:  # noqa: BLE001
+        queue.put(
+            {"model": kind, "likelihood": likelihood, "device": args.trainer, "error": str(exc).splitlines()[0][:200]}
+        )
+
+
+def measure(kind: str, likelihood: str, args) -> dict:
     import threading
     from queue import Queue
 
@@ -117,26 +127,21 @@ def run_one(kind: str, likelihood: str, args, queue) -> None:
     skus_trained = data.panel["sku"].nunique()
     windows = fit["epochs"] * skus_trained * int(cfg.model[kind].max_samples_per_ts)
     metrics = score(rows.assign(model=kind), ["model"], quantiles).iloc[0]
-    queue.put(
-        {
-            "model": kind,
-            "likelihood": likelihood,
-            "device": args.trainer,
-            "skus": skus_trained,
-            "epochs": fit["epochs"],
-            "train_s": fit["seconds"],
-            "epoch_s": fit["seconds"] / max(fit["epochs"], 1),
-            "windows_per_s": windows / fit["seconds"],
-            "predict60_s": predict60_s,
-            "backtest_s": backtest_s,
-            "peak_mem_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "gpu_util_pct": util.get() if not util.empty() else None,
-            **{
-                m: float(metrics[m])
-                for m in ("rmsse", "mae", "wape", "bias", "pinball", "coverage_80", "coverage_90")
-            },
-        }
-    )
+    return {
+        "model": kind,
+        "likelihood": likelihood,
+        "device": args.trainer,
+        "skus": skus_trained,
+        "epochs": fit["epochs"],
+        "train_s": fit["seconds"],
+        "epoch_s": fit["seconds"] / max(fit["epochs"], 1),
+        "windows_per_s": windows / fit["seconds"],
+        "predict60_s": predict60_s,
+        "backtest_s": backtest_s,
+        "peak_mem_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "gpu_util_pct": util.get() if not util.empty() else None,
+        **{m: float(metrics[m]) for m in ("rmsse", "mae", "wape", "bias", "pinball", "coverage_80", "coverage_90")},
+    }
 
 
 def local_rows(args) -> list[dict]:
@@ -145,9 +150,7 @@ def local_rows(args) -> list[dict]:
     from forecasting.backtest.runner import backtest
     from forecasting.pipeline import build_models, cutoffs_from_config, load_data
 
-    cfg = compose(
-        [f"data.panel.max_skus={args.skus}", "model=[arima,ets,croston]", f"parallel.n_jobs={args.n_jobs}"]
-    )
+    cfg = compose([f"data.panel.max_skus={args.skus}", "model=[arima,ets,croston]", f"parallel.n_jobs={args.n_jobs}"])
     data = load_data(cfg)
     local, _, fallback = build_models(cfg, data, tempfile.mkdtemp())
     cutoffs = cutoffs_from_config(cfg, data.panel)
@@ -174,19 +177,14 @@ def local_rows(args) -> list[dict]:
             "device": "cpu",
             "skus": int(bt["sku"].nunique()),
             "backtest_s": seconds,
-            **{
-                m: float(r[m])
-                for m in ("rmsse", "mae", "wape", "bias", "pinball", "coverage_80", "coverage_90")
-            },
+            **{m: float(r[m]) for m in ("rmsse", "mae", "wape", "bias", "pinball", "coverage_80", "coverage_90")},
         }
         for _, r in table.iterrows()
     ]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skus", type=int, default=200)
     parser.add_argument("--models", nargs="+", default=["lstm", "tcn"])
     parser.add_argument("--likelihoods", nargs="+", default=["quantile", "gaussian", "negbin"])

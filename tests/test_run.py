@@ -96,9 +96,7 @@ def test_run_end_to_end_on_real_slice(retail_slice_path, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["value"] == pytest.approx(board["rmsse"].min())
     bt = pd.read_parquet(out / "backtest.parquet")
-    assert {"sku", "date", "model", "mean", "p5", "p10", "p50", "p90", "p95", "cutoff", "demand"} <= set(
-        bt.columns
-    )
+    assert {"sku", "date", "model", "mean", "p5", "p10", "p50", "p90", "p95", "cutoff", "demand"} <= set(bt.columns)
     assert bt["sku"].nunique() == 4 and bt["cutoff"].nunique() == 2
     assert (
         "StockCode" not in bt.columns
@@ -119,6 +117,20 @@ def test_bad_input_exits_with_one_sentence(override, message, tmp_path):
     assert res.returncode == 2
     assert message in res.stderr + res.stdout
     assert "Traceback" not in res.stderr + res.stdout
+
+
+def test_compare_task_reads_earlier_runs(tmp_path):
+    runs = tmp_path / "runs"
+    for name in ("a", "b"):
+        res = run_cli(
+            "task=backtest", "debug=tiny", "data.panel.max_skus=2", "backtest.folds=1", f"hydra.run.dir={runs}/{name}"
+        )
+        assert res.returncode == 0, res.stderr[-2000:]
+    res = run_cli("task=compare", f"compare_root={runs}", f"hydra.run.dir={tmp_path}/cmp")
+    assert res.returncode == 0, res.stderr[-2000:]
+    table = pd.read_csv(tmp_path / "cmp" / "comparison.csv")
+    assert table["run"].nunique() == 2 and {"model", "rmsse"} <= set(table.columns)
+    assert (tmp_path / "cmp" / "comparison.html").stat().st_size > 1000
 
 
 def test_global_and_local_models_share_one_leaderboard(retail_slice_path, tmp_path):
@@ -147,9 +159,7 @@ def test_global_and_local_models_share_one_leaderboard(retail_slice_path, tmp_pa
     assert set(board.index) == {"seasonal_naive", "croston", "tcn"}
     assert board.loc["tcn", "retrain"] == "first_cutoff"
     bt = pd.read_parquet(out / "backtest.parquet")
-    pairs = bt.groupby("model")[["sku", "cutoff"]].apply(
-        lambda g: set(map(tuple, g.drop_duplicates().to_numpy()))
-    )
+    pairs = bt.groupby("model")[["sku", "cutoff"]].apply(lambda g: set(map(tuple, g.drop_duplicates().to_numpy())))
     assert pairs["tcn"] == pairs["croston"] == pairs["seasonal_naive"]  # identical folds and SKUs
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["neural_training"]["tcn"]["fits"]) == 1  # trained once, predicted at both cutoffs
@@ -189,14 +199,10 @@ def test_plan_task_end_to_end(retail_slice_path, tmp_path):
         "calibration_factor",
     ]:
         assert col in plan, col
-    assert (
-        plan["order_up_to"] >= plan["demand_cover_p50"] - 1e-9
-    ).all()  # a 95% fill rate needs >= the median
+    assert (plan["order_up_to"] >= plan["demand_cover_p50"] - 1e-9).all()  # a 95% fill rate needs >= the median
     assert set(plan["model"]) <= {"croston", "ets", "seasonal_naive"}
     forecast = pd.read_parquet(out / "forecast.parquet")
-    assert (
-        forecast.groupby("sku")["date"].min().gt(pd.Timestamp("2011-12-09")).all()
-    )  # strictly after the data
+    assert forecast.groupby("sku")["date"].min().gt(pd.Timestamp("2011-12-09")).all()  # strictly after the data
     replay = pd.read_csv(out / "replay.csv").set_index("policy")
     assert set(replay.index) == {"champion", "naive", "oracle"}
     assert replay.loc["oracle", "fill_rate"] > 0.999

@@ -104,10 +104,10 @@ def section_rows(parsed: ReportParser, section: str) -> list[dict]:
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
-    """A real run folder from `python run.py debug=tiny` (8 SKUs, 2 folds), made once per session."""
+    """A real backtest run folder (`python run.py debug=tiny task=backtest`: 8 SKUs, 2 folds), made once."""
     out = tmp_path_factory.mktemp("reports") / "tiny"
     res = subprocess.run(
-        [sys.executable, str(ROOT / "run.py"), "debug=tiny", f"hydra.run.dir={out}"],
+        [sys.executable, str(ROOT / "run.py"), "debug=tiny", "task=backtest", f"hydra.run.dir={out}"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -15,6 +15,7 @@ import pandas as pd
 from forecasting.backtest.cumulative import cover_record
 from forecasting.backtest.folds import eligible
 from forecasting.backtest.metrics import rmsse_scale
+from forecasting.data.panel import sku_series
 from forecasting.models.local_fit import forecast_rows
 from forecasting.models.neural import NeuralForecaster
 
@@ -35,7 +36,7 @@ def backtest_global(
 ) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
     """Backtest rows of one global model, its training record (epochs and seconds per cutoff), and the
     cumulative-demand records over `cover_days` (empty without)."""
-    series = {sku: g.set_index("date")["demand"] for sku, g in panel.groupby("sku", observed=True, sort=True)}
+    series = sku_series(panel)
     parts, covers, record = [], [], {"retrain": model.retrain, "fits": []}
     for i, fold in enumerate(cutoffs.itertuples(index=False)):
         if i == 0 or model.retrain == "every_cutoff":

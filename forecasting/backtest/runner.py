@@ -15,6 +15,7 @@ import pandas as pd
 from forecasting.backtest.cumulative import cover_record
 from forecasting.backtest.folds import eligible
 from forecasting.backtest.metrics import rmsse_scale
+from forecasting.data.panel import sku_series
 from forecasting.models.base import LocalForecaster
 from forecasting.models.local_fit import SkuResult, fit_predict
 from forecasting.parallel import run_per_sku
@@ -43,9 +44,7 @@ def backtest_sku(
             continue
         train = series[series.index <= fold.cutoff]
         test = series[series.index > fold.cutoff].iloc[:horizon]
-        res = fit_predict(
-            sku, train, test.index, models, fallback, quantiles, num_samples, seed, salt=int(fold.fold)
-        )
+        res = fit_predict(sku, train, test.index, models, fallback, quantiles, num_samples, seed, salt=int(fold.fold))
         rows = res.rows
         rows.insert(0, "cutoff", fold.cutoff)
         rows["fold"] = fold.fold
@@ -78,7 +77,7 @@ def backtest(
 ) -> tuple[pd.DataFrame, pd.DataFrame] | tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Backtest table (forecast table + cutoff, fold, role, demand, scale, fallback) and the failure list;
     with `cover_days`, a third table of cumulative demand over that many days after each cutoff."""
-    series = {sku: g.set_index("date")["demand"] for sku, g in panel.groupby("sku", observed=True, sort=True)}
+    series = sku_series(panel)
     results = run_per_sku(
         backtest_sku,
         series,
@@ -98,9 +97,7 @@ def backtest(
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if len(table):
         table = table.sort_values(["model", "sku", "cutoff", "date"], kind="stable").reset_index(drop=True)
-    failures = pd.DataFrame(
-        [f for r in results for f in r.failures], columns=["sku", "model", "cutoff", "error"]
-    )
+    failures = pd.DataFrame([f for r in results for f in r.failures], columns=["sku", "model", "cutoff", "error"])
     if cover_days:
         return table, failures, pd.DataFrame([c for r in results for c in r.extra])
     return table, failures

@@ -79,17 +79,11 @@ def build_panel(daily: pd.DataFrame, calendar: TradingCalendar, dq: DataQuality,
     daily = daily[daily["date"] <= end]
     days = calendar.trading_days(daily["date"].min(), end)
     if len(days) == 0:
-        raise InputError(
-            "the calendar leaves no trading day in the data's range; check calendar.closed_weekdays."
-        )
+        raise InputError("the calendar leaves no trading day in the data's range; check calendar.closed_weekdays.")
 
     # Position of each date on the trading-day axis; sales on a closed day roll forward to the next open one.
     pos = np.searchsorted(days.asi8, daily["date"].to_numpy().astype("datetime64[ns]").astype(np.int64))
-    moved = (
-        ~calendar.is_open(pd.DatetimeIndex(daily["date"]))
-        & (pos < len(days))
-        & (daily["demand"].to_numpy() > 0)
-    )
+    moved = ~calendar.is_open(pd.DatetimeIndex(daily["date"])) & (pos < len(days)) & (daily["demand"].to_numpy() > 0)
     dq.repair("sales_on_closed_days_moved_to_next_trading_day", int(moved.sum()))
     daily = daily.assign(pos=pos)[pos < len(days)]
     value_cols = [c for c in ("demand", "revenue", "promo") if c in daily]
@@ -116,9 +110,7 @@ def build_panel(daily: pd.DataFrame, calendar: TradingCalendar, dq: DataQuality,
         # The shelf price carries over days without sales; before the first sale use the first known price.
         by_sku = panel.groupby("sku", observed=True, sort=False)["price"]
         panel["price"] = by_sku.ffill()
-        panel["price"] = panel["price"].fillna(
-            panel.groupby("sku", observed=True, sort=False)["price"].bfill()
-        )
+        panel["price"] = panel["price"].fillna(panel.groupby("sku", observed=True, sort=False)["price"].bfill())
     if "promo" in panel:
         panel["promo"] = panel["promo"].fillna(0.0)
     panel.insert(1, "date", days[panel.pop("pos").to_numpy()])
@@ -143,3 +135,8 @@ def top_skus(panel: pd.DataFrame, n: int | None, by: str = "revenue") -> pd.Inde
     col = by if by in panel else "demand"
     totals = panel.groupby("sku", observed=True)[col].sum().sort_values(ascending=False, kind="stable")
     return totals.index if n is None else totals.index[: int(n)]
+
+
+def sku_series(panel: pd.DataFrame) -> dict[str, pd.Series]:
+    """Each SKU's demand indexed by trading date: the unit of per-SKU work."""
+    return {sku: g.set_index("date")["demand"] for sku, g in panel.groupby("sku", observed=True, sort=True)}

@@ -10,6 +10,9 @@ import logging
 import time
 from pathlib import Path
 
+from omegaconf import DictConfig, OmegaConf
+
+from forecasting.errors import InputError
 from forecasting.pipeline.backtest_task import run_backtest
 from forecasting.pipeline.common import (
     BASELINE,
@@ -21,9 +24,6 @@ from forecasting.pipeline.common import (
 )
 from forecasting.pipeline.plan_task import run_plan
 from forecasting.pipeline.reforecast_task import run_reforecast
-from omegaconf import DictConfig, OmegaConf
-
-from forecasting.errors import InputError
 from forecasting.reports import find_runs, write_comparison
 from forecasting.storage import atomic_path, write_csv, write_json
 

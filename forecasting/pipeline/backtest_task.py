@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from forecasting.pipeline.common import BASELINE, build_models, cutoffs_from_config
 from omegaconf import DictConfig
 
 from forecasting.backtest.global_runner import backtest_global
@@ -18,6 +17,7 @@ from forecasting.backtest.runner import backtest
 from forecasting.data.prepare import PreparedData
 from forecasting.errors import InputError
 from forecasting.models.base import LocalForecaster
+from forecasting.pipeline.common import BASELINE, build_models, cutoffs_from_config
 from forecasting.storage import write_csv, write_json, write_parquet
 
 log = logging.getLogger(__name__)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from forecasting.pipeline.backtest_task import BacktestResult
-from forecasting.pipeline.common import BASELINE
 from omegaconf import DictConfig, OmegaConf
 
 from forecasting.data.prepare import PreparedData
+from forecasting.pipeline.backtest_task import BacktestResult
+from forecasting.pipeline.common import BASELINE
 from forecasting.planning.calibration import calibrate
 from forecasting.planning.inputs import policy_table, stock_position
 from forecasting.planning.replay import aggregate, stock_at_equal_fill

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from forecasting.pipeline.backtest_task import run_backtest
-from forecasting.pipeline.common import BASELINE, load_data, write_reports
-from forecasting.pipeline.plan_task import run_plan
 from omegaconf import DictConfig, OmegaConf
 
 from forecasting.champions import decide_champions
 from forecasting.data.prepare import PreparedData
 from forecasting.monitoring import drift_alert, forecast_accuracy
+from forecasting.pipeline.backtest_task import run_backtest
+from forecasting.pipeline.common import BASELINE, load_data, write_reports
+from forecasting.pipeline.plan_task import run_plan
 from forecasting.storage import atomic_path, write_csv, write_json
 from forecasting.storage.lock import process_lock
 from forecasting.storage.warehouse import Warehouse

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.data.calendar import TradingCalendar
+from forecasting.data.panel import sku_series
 from forecasting.models.base import LocalForecaster
 from forecasting.models.local_fit import forecast_rows, safe_forecast, sku_rng
 from forecasting.parallel import run_per_sku
@@ -49,23 +50,34 @@ def final_forecasts(
     n_jobs: int,
 ) -> dict[str, dict]:
     """Each SKU's champion fitted on all its history: sample paths for the next `horizon_days`."""
-    series = {sku: g.set_index("date")["demand"] for sku, g in panel.groupby("sku", observed=True, sort=True)}
+    results = run_by_champion(
+        _final_one,
+        sku_series(panel),
+        champions,
+        models,
+        "final fit",
+        n_jobs,
+        fallback=fallback,
+        calendar=calendar,
+        horizon_days=horizon_days,
+        num_samples=num_samples,
+        seed=seed,
+    )
+    return {sku: {**r, "model": champions[sku]} for sku, r in results.items()}
+
+
+def run_by_champion(
+    fn, series: Mapping[str, pd.Series], champions: pd.Series, models, desc: str, n_jobs: int, **kwargs
+) -> dict:
+    """`fn(sku, series, model=<the SKU's champion>, **kwargs)` for every SKU, in parallel, one batch per model
+    (so each worker receives one model object per batch, not one per SKU)."""
     out = {}
-    for model_name in sorted(set(champions)):
+    for model_name in sorted(set(champions.reindex(list(series)).dropna())):
         subset = {s: series[s] for s in series if champions.get(s) == model_name}
         results = run_per_sku(
-            _final_one,
-            subset,
-            n_jobs=n_jobs,
-            desc=f"final fit {model_name}",
-            model=models[model_name],
-            fallback=fallback,
-            calendar=calendar,
-            horizon_days=horizon_days,
-            num_samples=num_samples,
-            seed=seed,
+            fn, subset, n_jobs=n_jobs, desc=f"{desc} {model_name}", model=models[model_name], **kwargs
         )
-        out.update({sku: {**r, "model": model_name} for sku, r in zip(subset, results, strict=True)})
+        out.update(zip(subset, results, strict=True))
     return out
 
 
@@ -132,35 +144,29 @@ def replay(
     """Per-SKU replay rows for the champion, naive and oracle policies over the last `weeks` of history."""
     end = panel["date"].max()
     start = end - pd.Timedelta(weeks=weeks)
-    series = {sku: g.set_index("date")["demand"] for sku, g in panel.groupby("sku", observed=True, sort=True)}
     # A SKU needs history before the replay starts to be forecast at its first review.
-    series = {s: v for s, v in series.items() if (v.index <= start).sum() >= 28}
-    rows = []
-    for model_name in sorted(set(champions.reindex(list(series)))):
-        subset = {s: series[s] for s in series if champions.get(s) == model_name}
-        results = run_per_sku(
-            _replay_one,
-            subset,
-            n_jobs=n_jobs,
-            desc=f"replay {model_name}",
-            model=models[model_name],
-            fallback=fallback,
-            calendar=calendar,
-            params=params,
-            factors=factors,
-            start=start,
-            targets=targets,
-            num_samples=num_samples,
-            seed=seed,
-            backorders=backorders,
-        )
-        rows += [row for r in results for row in r]
-    return pd.DataFrame(rows)
+    series = {s: v for s, v in sku_series(panel).items() if (v.index <= start).sum() >= 28}
+    results = run_by_champion(
+        _replay_one,
+        series,
+        champions,
+        models,
+        "replay",
+        n_jobs,
+        fallback=fallback,
+        calendar=calendar,
+        params=params,
+        factors=factors,
+        start=start,
+        targets=targets,
+        num_samples=num_samples,
+        seed=seed,
+        backorders=backorders,
+    )
+    return pd.DataFrame([row for rows in results.values() for row in rows])
 
 
-def _replay_one(
-    sku, series, model, fallback, calendar, params, factors, start, targets, num_samples, seed, backorders
-):
+def _replay_one(sku, series, model, fallback, calendar, params, factors, start, targets, num_samples, seed, backorders):
     return replay_sku(
         sku,
         series,

@@ -82,8 +82,10 @@ def test_sweep_completes_and_writes_best_config(retail_slice_path, tmp_path):
 
 def test_killed_sweep_resumes_with_its_finished_trials(retail_slice_path, tmp_path):
     cmd = [sys.executable, str(ROOT / "run.py"), *sweep_args(retail_slice_path, tmp_path, 3)]
+    # Each trial waits 3 s before it starts, so the sweep is surely mid-way when the test sees a finished trial.
+    env = {**os.environ, "FORECASTING_PAUSE_AT": "run_started", "FORECASTING_PAUSE_SECONDS": "3"}
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env
     )
     deadline = time.time() + 240
     first = None
@@ -99,7 +101,7 @@ def test_killed_sweep_resumes_with_its_finished_trials(retail_slice_path, tmp_pa
                 os.killpg(proc.pid, signal.SIGKILL)  # kill -9 the whole sweep mid-way
                 break
     proc.wait(timeout=30)
-    assert first is not None, "the sweep never finished a trial"
+    assert first is not None, f"no finished trial seen before the sweep ended (exit {proc.returncode})"
     assert len([t for t in trials(tmp_path) if t.state == COMPLETE]) < 3
 
     res = run_cli(*sweep_args(retail_slice_path, tmp_path, 3))

@@ -19,6 +19,7 @@ from forecasting.pipeline.common import (
     build_models,
     cutoffs_from_config,
     load_data,
+    pause_point,
     seed_everything,
     write_reports,
 )
@@ -44,6 +45,7 @@ def run(cfg: DictConfig, output_dir: str | Path) -> dict:
     started = time.perf_counter()
     with atomic_path(out / "config.yaml") as tmp:
         tmp.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    pause_point("run_started")
     if task == "reforecast":
         return run_reforecast(cfg, out, started)
     if task == "compare":

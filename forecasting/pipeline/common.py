@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import random
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,14 @@ from forecasting.models.neural import NeuralForecaster, TrainingContext
 from forecasting.reports import write_plan_workbook, write_report
 
 log = logging.getLogger(__name__)
+
+
+def pause_point(stage: str) -> None:
+    """Test hook: FORECASTING_PAUSE_AT=<stage> holds the run there, so a test can kill -9 it mid-way."""
+    if os.environ.get("FORECASTING_PAUSE_AT") == stage:
+        log.info("paused at %s", stage)
+        time.sleep(float(os.environ.get("FORECASTING_PAUSE_SECONDS", "60")))
+    log.info("stage: %s", stage)
 
 
 BASELINE = "seasonal_naive"

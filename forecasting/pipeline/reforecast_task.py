@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import subprocess
 import time
@@ -20,21 +19,13 @@ from forecasting.champions import decide_champions
 from forecasting.data.prepare import PreparedData
 from forecasting.monitoring import drift_alert, forecast_accuracy
 from forecasting.pipeline.backtest_task import run_backtest
-from forecasting.pipeline.common import BASELINE, load_data, write_reports
+from forecasting.pipeline.common import BASELINE, load_data, pause_point, write_reports
 from forecasting.pipeline.plan_task import run_plan
 from forecasting.storage import atomic_path, write_csv, write_json
 from forecasting.storage.lock import process_lock
 from forecasting.storage.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
-
-
-def pause_point(stage: str) -> None:
-    """Test hook: FORECASTING_PAUSE_AT=<stage> holds the run there, so a test can kill -9 it mid-way."""
-    if os.environ.get("FORECASTING_PAUSE_AT") == stage:
-        log.info("paused at %s", stage)
-        time.sleep(float(os.environ.get("FORECASTING_PAUSE_SECONDS", "60")))
-    log.info("stage: %s", stage)
 
 
 def config_hash(cfg: DictConfig) -> str:

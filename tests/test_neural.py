@@ -12,6 +12,8 @@ from forecasting.models.neural import NeuralForecaster, TrainingContext
 
 QUANTILES = [0.05, 0.1, 0.5, 0.9, 0.95]
 TINY = {"input_chunk_length": 14, "output_chunk_length": 7, "batch_size": 32}
+# One CPU epoch, a one-week validation window, no logging extras: seconds per training.
+TINY_TRAINER = {"accelerator": "cpu", "max_epochs": 1, "val_days": 7, "progress_bar": False, "tensorboard": False}
 MODELS = {
     "lstm": ("darts.models.BlockRNNModel", {**TINY, "model": "LSTM", "hidden_dim": 8}),
     "tcn": ("darts.models.TCNModel", {**TINY, "kernel_size": 3, "num_filters": 4}),
@@ -43,15 +45,8 @@ def make(kind, tmp_path, likelihood="quantile", **trainer):
     cls, kwargs = MODELS[kind]
     model = NeuralForecaster(cls, kwargs, likelihood=likelihood, max_samples_per_ts=20, name=kind)
     _, _, cal = tiny_panel()
-    settings = {
-        "accelerator": "cpu",
-        "max_epochs": 1,
-        "val_days": 7,
-        "progress_bar": False,
-        "tensorboard": False,
-    }
     return model.configure(
-        TrainingContext(str(tmp_path), {**settings, **trainer}, QUANTILES, seed=1, calendar=cal)
+        TrainingContext(str(tmp_path), {**TINY_TRAINER, **trainer}, QUANTILES, seed=1, calendar=cal)
     )
 
 
@@ -132,14 +127,7 @@ def test_model_configs_train_from_hydra(kind, tmp_path):
     model = instantiate(cfg.model[kind], _convert_="all")
     assert model.output_chunk_length == 7 and model.is_global
     panel, seg, cal = tiny_panel()
-    settings = {
-        "accelerator": "cpu",
-        "max_epochs": 1,
-        "val_days": 7,
-        "progress_bar": False,
-        "tensorboard": False,
-    }
-    model.configure(TrainingContext(str(tmp_path), settings, QUANTILES, seed=1, calendar=cal))
+    model.configure(TrainingContext(str(tmp_path), TINY_TRAINER, QUANTILES, seed=1, calendar=cal))
     cutoff = panel["date"].unique()[-8]
     out = model.fit(panel, seg, cutoff).predict(panel, seg, cutoff, 7, 10)
     assert len(out) == 4

@@ -13,10 +13,10 @@ from omegaconf import DictConfig, OmegaConf
 from forecasting.datasets import bundled_path
 from forecasting.errors import InputError
 from forecasting.storage.lock import LockedError
-from forecasting.tuning import resume
+from forecasting.tuning import sweeper
 
 OmegaConf.register_new_resolver("bundled", bundled_path, replace=True)
-resume.install()  # Optuna sweeps count `n_trials` over the whole study, so a rerun resumes
+sweeper.install()  # Optuna sweeps count `n_trials` over the whole study, so a rerun resumes
 log = logging.getLogger("run")
 
 

@@ -53,6 +53,10 @@ def test_sweep_completes_and_writes_best_config(retail_slice_path, tmp_path):
         assert set(pd.read_csv(folds)["role"]) == {"validation"}
     table = pd.read_csv(tmp_path / "sweep" / "trials.csv")
     assert len(table) == 2 and table["value"].notna().all()
+    # Trial 0 is the baseline: the ARIMA config as it stands, scored like every other trial.
+    assert table["baseline"].tolist() == [True, False]
+    assert table.loc[0, "params_model.arima.order"] == "[1,0,1]"
+    assert table.loc[0, "params_model.arima.seasonal_order"] == "[1,0,0]"
     best = OmegaConf.load(tmp_path / "tuned" / "test_study.yaml")
     best_trial = min(done, key=lambda t: t.value)
     assert OmegaConf.to_container(best.model.arima.order) == eval(best_trial.params["model.arima.order"])
@@ -128,6 +132,30 @@ def test_search_spaces_respect_model_constraints():
     for order in ARIMA_ORDERS:
         p, d, q = eval(order)
         assert 0 < p + q <= 4 and d in (0, 1)
+
+
+def test_baseline_trial_is_the_config_as_it_stands():
+    from forecasting.tuning.baseline import baseline_params, enqueue_baseline
+    from forecasting.tuning.spaces import tcn_space
+    from tests.test_run import composed
+
+    cfg = composed("experiment=tcn", "hparams_search=tcn_optuna", "model.tcn.model_kwargs.kernel_size=4")
+    params, missing = baseline_params(cfg, tcn_space)
+    assert not missing
+    assert params["model.tcn.model_kwargs.kernel_size"] == 4
+    assert params["model.tcn.model_kwargs.input_chunk_length"] == cfg.model.tcn.model_kwargs.input_chunk_length
+    assert params["model.tcn.model_kwargs.optimizer_kwargs.lr"] == cfg.model.tcn.model_kwargs.optimizer_kwargs.lr
+
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
+    assert enqueue_baseline(study, params)
+    trial = study.ask()
+    tcn_space(cfg, trial)
+    assert trial.params == params and trial.user_attrs["baseline"]
+    study.tell(trial, 1.0)
+    assert not enqueue_baseline(study, params)  # a resumed study does not score its baseline twice
+    trial = study.ask()
+    tcn_space(cfg, trial)
+    assert not trial.user_attrs.get("baseline")
 
 
 @pytest.mark.parametrize("search", ["tcn_optuna", "lstm_optuna", "arima_optuna"])

@@ -10,9 +10,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import optuna
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from forecasting.tuning.baseline import BASELINE_ATTR
 from forecasting.storage import atomic_path, write_csv
 
 log = logging.getLogger(__name__)
@@ -23,13 +25,30 @@ def best_overrides(study) -> list[str]:
     return [f"{name}={value}" for name, value in study.best_trial.params.items()]
 
 
+def baseline_trial(study):
+    """The study's finished baseline trial (the untuned config), if it has one."""
+    done = study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])
+    return next((t for t in done if t.user_attrs.get(BASELINE_ATTR)), None)
+
+
+def summary(study) -> str:
+    """One line: the best trial, and what it gained over the baseline trial."""
+    n = len(study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE]))
+    best = study.best_trial
+    line = f"Best of {n} trials of study '{study.study_name}': objective {best.value:.6f} (trial {best.number})"
+    base = baseline_trial(study)
+    if base is None:
+        return line + "."
+    if base.number == best.number:
+        return line + "; no trial beat the baseline (the untuned config), so these are its own values."
+    better = "lower" if study.direction == optuna.study.StudyDirection.MINIMIZE else "higher"
+    gain = abs(best.value - base.value) / abs(base.value) * 100 if base.value else float("nan")
+    return line + f", {gain:.2f}% {better} than the untuned baseline's {base.value:.6f} (trial {base.number})."
+
+
 def write_best(study, tuned_dir: Path, sweep_dir: Path | None = None) -> Path:
     nested = OmegaConf.from_dotlist(best_overrides(study))
-    header = (
-        "# @package _global_\n"
-        f"# Best of {len([t for t in study.trials if t.value is not None])} trials of study '{study.study_name}'"
-        f" (objective {study.best_value:.6f}, trial {study.best_trial.number}).\n"
-    )
+    header = f"# @package _global_\n# {summary(study)}\n"
     text = header + OmegaConf.to_yaml(nested)
     path = Path(tuned_dir) / f"{study.study_name}.yaml"
     with atomic_path(path) as tmp:
@@ -40,6 +59,8 @@ def write_best(study, tuned_dir: Path, sweep_dir: Path | None = None) -> Path:
         table = study.trials_dataframe(
             attrs=("number", "value", "state", "params", "datetime_start", "duration")
         )
+        base = baseline_trial(study)
+        table.insert(2, BASELINE_ATTR, table["number"] == (base.number if base else -1))
         write_csv(table, Path(sweep_dir) / "trials.csv")
     return path
 
@@ -51,12 +72,11 @@ class SaveBestConfig(Callback):
         self.tuned_dir = tuned_dir
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        import optuna
-
         sweeper = config.hydra.sweeper
         if not sweeper.get("storage") or not sweeper.get("study_name"):
             log.warning("the sweep has no Optuna storage; no best config written")
             return
         study = optuna.load_study(study_name=sweeper.study_name, storage=sweeper.storage)
         path = write_best(study, Path(self.tuned_dir), Path(config.hydra.sweep.dir))
+        log.info("%s", summary(study))
         log.info("best config: %s (use: python run.py ... tuned=%s)", path, study.study_name)

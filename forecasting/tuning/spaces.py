@@ -29,6 +29,7 @@ def tcn_space(cfg: DictConfig, trial: Trial) -> None:
     trial.suggest_categorical(f"{key}.num_filters", [8, 16, 32])
     trial.suggest_float(f"{key}.dropout", 0.0, 0.3)
     trial.suggest_float(f"{key}.optimizer_kwargs.lr", 3e-4, 1e-2, log=True)
+    training_budget("model.tcn", trial)
 
 
 def lstm_space(cfg: DictConfig, trial: Trial) -> None:
@@ -39,6 +40,13 @@ def lstm_space(cfg: DictConfig, trial: Trial) -> None:
     trial.suggest_int(f"{key}.n_rnn_layers", 1, 2)
     trial.suggest_float(f"{key}.dropout", 0.0, 0.3)
     trial.suggest_float(f"{key}.optimizer_kwargs.lr", 3e-4, 1e-2, log=True)
+    training_budget("model.lstm", trial)
+
+
+def training_budget(model: str, trial: Trial) -> None:
+    """Windows drawn per SKU per epoch and the batch size: how many gradient steps an epoch takes."""
+    trial.suggest_categorical(f"{model}.max_samples_per_ts", [50, 100, 200])
+    trial.suggest_categorical(f"{model}.model_kwargs.batch_size", [64, 128, 256])
 
 
 def arima_space(cfg: DictConfig, trial: Trial) -> None:

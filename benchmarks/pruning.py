@@ -100,8 +100,9 @@ def main() -> None:
     parser.add_argument("sweep_dirs", nargs="+", type=Path, help="multirun folders of one study, in order")
     parser.add_argument("--model", default="tcn", help="the tuned model's name (its log folder prefix)")
     parser.add_argument("--top", type=int, default=5, help="how many of the best trials must survive")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "pruning.csv")
+    parser.add_argument("--out", type=Path, help="default: benchmarks/results/pruning_<model>.csv")
     args = parser.parse_args()
+    args.out = args.out or REPO / "benchmarks" / "results" / f"pruning_{args.model}.csv"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     trials = load_trials(args.sweep_dirs, args.model)

@@ -14,8 +14,8 @@ import optuna
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from forecasting.tuning.baseline import BASELINE_ATTR
 from forecasting.storage import atomic_path, write_csv
+from forecasting.tuning.baseline import BASELINE_ATTR
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +56,7 @@ def write_best(study, tuned_dir: Path, sweep_dir: Path | None = None) -> Path:
     if sweep_dir is not None:
         with atomic_path(Path(sweep_dir) / "best.yaml") as tmp:
             tmp.write_text(text)
-        table = study.trials_dataframe(
-            attrs=("number", "value", "state", "params", "datetime_start", "duration")
-        )
+        table = study.trials_dataframe(attrs=("number", "value", "state", "params", "datetime_start", "duration"))
         base = baseline_trial(study)
         table.insert(2, BASELINE_ATTR, table["number"] == (base.number if base else -1))
         write_csv(table, Path(sweep_dir) / "trials.csv")

@@ -88,14 +88,15 @@ def test_killed_sweep_resumes_with_its_finished_trials(retail_slice_path, tmp_pa
     cmd = [sys.executable, str(ROOT / "run.py"), *sweep_args(retail_slice_path, tmp_path, 3)]
     # Each trial waits 3 s before it starts, so the sweep is surely mid-way when the test sees a finished trial.
     env = {**os.environ, "FORECASTING_PAUSE_AT": "run_started", "FORECASTING_PAUSE_SECONDS": "3"}
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env
-    )
+    log = (tmp_path / "killed_sweep.log").open("w")
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     deadline = time.time() + 240
     first = None
     while time.time() < deadline and proc.poll() is None:
         time.sleep(0.5)
-        if (tmp_path / "optuna.db").exists():
+        # Touch the study only once the first trial's job has finished: opening a SQLite storage while the
+        # sweep is creating it races on Optuna's schema stamp and can crash the sweep.
+        if (tmp_path / "sweep" / "0" / "metrics.json").exists():
             try:
                 done = [t for t in trials(tmp_path) if t.state == COMPLETE]
             except Exception:  # noqa: BLE001 - the study may not be created yet
@@ -105,7 +106,9 @@ def test_killed_sweep_resumes_with_its_finished_trials(retail_slice_path, tmp_pa
                 os.killpg(proc.pid, signal.SIGKILL)  # kill -9 the whole sweep mid-way
                 break
     proc.wait(timeout=30)
-    assert first is not None, f"no finished trial seen before the sweep ended (exit {proc.returncode})"
+    log.close()
+    output = (tmp_path / "killed_sweep.log").read_text()[-3000:]
+    assert first is not None, f"no finished trial seen before the sweep ended (exit {proc.returncode}):\n{output}"
     assert len([t for t in trials(tmp_path) if t.state == COMPLETE]) < 3
 
     res = run_cli(*sweep_args(retail_slice_path, tmp_path, 3))

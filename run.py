@@ -16,7 +16,7 @@ from forecasting.storage.lock import LockedError
 from forecasting.tuning import sweeper
 
 OmegaConf.register_new_resolver("bundled", bundled_path, replace=True)
-sweeper.install()  # Optuna sweeps count `n_trials` over the whole study, so a rerun resumes
+sweeper.install()  # Optuna sweeps resume (`n_trials` is the study's total) and start from a baseline trial
 log = logging.getLogger("run")
 
 

@@ -61,12 +61,9 @@ def scores(bt: pd.DataFrame, model: str) -> dict[str, float]:
     from forecasting.backtest.metrics import score
 
     bt = bt[bt["model"] == model]
-    out = {}
-    for role in ("validation", "test"):
-        s = score(bt[bt["role"] == role], ["model"], QUANTILES).iloc[0]
-        out[f"{role}_rmsse"] = s["rmsse"]
-        out[f"{role}_pinball"] = s["pinball"]
-    out["test_bias"] = score(bt[bt["role"] == "test"], ["model"], QUANTILES).iloc[0]["bias"]
+    row = {role: score(bt[bt["role"] == role], ["model"], QUANTILES).iloc[0] for role in ("validation", "test")}
+    out = {f"{role}_{m}": row[role][m] for role in row for m in ("rmsse", "pinball")}
+    out["test_bias"] = row["test"]["bias"]
     return out
 
 

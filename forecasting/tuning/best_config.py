@@ -31,12 +31,11 @@ def baseline_trial(study):
     return next((t for t in done if t.user_attrs.get(BASELINE_ATTR)), None)
 
 
-def summary(study) -> str:
-    """One line: the best trial, and what it gained over the baseline trial."""
+def summary(study, base) -> str:
+    """One line: the best trial, and what it gained over the baseline trial `base` (None: no baseline)."""
     n = len(study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE]))
     best = study.best_trial
     line = f"Best of {n} trials of study '{study.study_name}': objective {best.value:.6f} (trial {best.number})"
-    base = baseline_trial(study)
     if base is None:
         return line + "."
     if base.number == best.number:
@@ -47,9 +46,11 @@ def summary(study) -> str:
 
 
 def write_best(study, tuned_dir: Path, sweep_dir: Path | None = None) -> Path:
+    base = baseline_trial(study)
+    line = summary(study, base)
+    log.info("%s", line)
     nested = OmegaConf.from_dotlist(best_overrides(study))
-    header = f"# @package _global_\n# {summary(study)}\n"
-    text = header + OmegaConf.to_yaml(nested)
+    text = f"# @package _global_\n# {line}\n" + OmegaConf.to_yaml(nested)
     path = Path(tuned_dir) / f"{study.study_name}.yaml"
     with atomic_path(path) as tmp:
         tmp.write_text(text)
@@ -57,7 +58,6 @@ def write_best(study, tuned_dir: Path, sweep_dir: Path | None = None) -> Path:
         with atomic_path(Path(sweep_dir) / "best.yaml") as tmp:
             tmp.write_text(text)
         table = study.trials_dataframe(attrs=("number", "value", "state", "params", "datetime_start", "duration"))
-        base = baseline_trial(study)
         table.insert(2, BASELINE_ATTR, table["number"] == (base.number if base else -1))
         write_csv(table, Path(sweep_dir) / "trials.csv")
     return path
@@ -76,5 +76,4 @@ class SaveBestConfig(Callback):
             return
         study = optuna.load_study(study_name=sweeper.study_name, storage=sweeper.storage)
         path = write_best(study, Path(self.tuned_dir), Path(config.hydra.sweep.dir))
-        log.info("%s", summary(study))
         log.info("best config: %s (use: python run.py ... tuned=%s)", path, study.study_name)

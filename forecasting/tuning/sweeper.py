@@ -29,7 +29,16 @@ def install() -> None:
     @functools.wraps(original)
     def sweep(self, arguments):
         if self.storage and self.study_name:
-            done = finish_interrupted(self.storage, self.study_name)
+            import optuna
+
+            # The same call the sweeper makes next; opened once here for both extensions.
+            study = optuna.create_study(
+                study_name=self.study_name,
+                storage=self.storage,
+                directions=self._get_directions(),
+                load_if_exists=True,
+            )
+            done = finish_interrupted(study)
             if done:
                 log.info(
                     "study %s has %d finished trial(s); running %d more",
@@ -39,44 +48,33 @@ def install() -> None:
                 )
             self.n_trials = max(0, self.n_trials - done)
             if self.n_trials and self.config.get("baseline_trial", False):
-                queue_baseline(self, arguments)
+                queue_baseline(self, study, arguments)
         return original(self, arguments)
 
     sweep._extended = True
     OptunaSweeperImpl.sweep = sweep
 
 
-def finish_interrupted(storage: str, study_name: str) -> int:
+def finish_interrupted(study) -> int:
     """Mark the study's RUNNING trials failed; return how many trials completed."""
-    import optuna
+    from optuna.trial import TrialState
 
-    try:
-        study = optuna.load_study(study_name=study_name, storage=storage)
-    except KeyError:  # a new study
-        return 0
-    for trial in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.RUNNING]):
-        study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
-        log.warning("trial %d of %s was interrupted; marked failed", trial.number, study_name)
-    return len(study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE]))
+    for trial in study.get_trials(deepcopy=False, states=[TrialState.RUNNING]):
+        study.tell(trial.number, state=TrialState.FAIL)
+        log.warning("trial %d of %s was interrupted; marked failed", trial.number, study.study_name)
+    return len(study.get_trials(deepcopy=False, states=[TrialState.COMPLETE]))
 
 
-def queue_baseline(sweeper, arguments) -> None:
+def queue_baseline(sweeper, study, arguments) -> None:
     """Enqueue the config's current values of the searched parameters as the study's next trial."""
-    import optuna
     from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_overrides
 
     from forecasting.tuning.baseline import baseline_params, enqueue_baseline
 
-    flat = [f"{k!s}={v}" for k, v in (sweeper.params or {}).items()] + list(arguments)
+    flat = sweeper._parse_sweeper_params_config() + list(arguments)
     distributions, _ = create_params_from_overrides(flat)
     params, missing = baseline_params(sweeper.config, sweeper.custom_search_space_extender, distributions)
     if missing:
         log.warning("baseline trial: the config sets no value for %s; the sampler picks those", missing)
-    study = optuna.create_study(
-        study_name=sweeper.study_name,
-        storage=sweeper.storage,
-        directions=sweeper._get_directions(),
-        load_if_exists=True,
-    )
     if enqueue_baseline(study, params):
         log.info("study %s: the next trial is the baseline (the config as it stands): %s", study.study_name, params)

@@ -1,8 +1,13 @@
-"""Hydra entry point: `python run.py experiment=arima`. Returns the optimized metric for sweeps."""
+"""Hydra entry point: `python run.py experiment=arima`. Returns the optimized metric for sweeps.
+
+Whatever goes wrong, the user sees one sentence and an exit status (README, "Exit status"); tracebacks go to the
+run folder's `run.log` only.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import hydra
@@ -10,8 +15,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from forecasting.cli import ExitStatus, check_group_overrides, describe_failure, log_traceback_to_file
 from forecasting.datasets import bundled_path
-from forecasting.errors import InputError
 from forecasting.storage.lock import LockedError
 from forecasting.tuning import sweeper
 
@@ -29,16 +34,31 @@ def main(cfg: DictConfig) -> float:
         metrics = run(cfg, output_dir)
     except LockedError as exc:
         log.error("%s", exc)
-        sys.exit(3)
-    except InputError as exc:
+        sys.exit(ExitStatus.LOCKED)
+    except Exception as exc:
+        status, sentence = describe_failure(exc)
+        log.error("%s (log: %s)", sentence, os.path.join(output_dir, "run.log"))
+        log_traceback_to_file(exc)
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise  # a sweep records the trial as failed and goes on; exiting would end the whole sweep
-        log.error("%s", exc)
-        sys.exit(2)
+        sys.exit(status)
     if metrics.get("exit_code"):
         sys.exit(int(metrics["exit_code"]))  # 4: drift alert (the plan was still written)
     return metrics["value"]
 
 
 if __name__ == "__main__":
-    main()
+    # A handler that cannot write (full disk) must not print a traceback of its own.
+    logging.raiseExceptions = False
+    check_group_overrides(sys.argv[1:], os.path.join(os.path.dirname(os.path.abspath(__file__)), "conf"))
+    # Errors that Hydra meets before our task runs (composing the config, making the run folder) come back to
+    # us as exceptions rather than Hydra's printed stack trace, so they get one sentence too.
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    try:
+        main()
+    except SystemExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the last line of defence: one sentence, never a traceback
+        status, sentence = describe_failure(exc)
+        print(f"error: {sentence}", file=sys.stderr)
+        sys.exit(status)

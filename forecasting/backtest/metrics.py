@@ -80,32 +80,88 @@ def interval_pairs(quantiles: Sequence[float]) -> list[tuple[float, float]]:
     return [(lo, hi) for lo in qs for hi in qs if lo < 0.5 and abs(lo + hi - 1.0) < 1e-9]
 
 
+def _pinball_rows(bt: pd.DataFrame, quantiles: Sequence[float]) -> np.ndarray:
+    """Mean pinball loss over the quantiles, per row."""
+    if not quantiles:
+        return np.full(len(bt), np.nan)
+    y = bt["demand"].to_numpy(dtype=float)[:, None]
+    qf = bt[[quantile_column(q) for q in quantiles]].to_numpy(dtype=float)
+    q = np.asarray(quantiles, dtype=float)[None, :]
+    diff = y - qf
+    return np.maximum(q * diff, (q - 1) * diff).mean(axis=1)
+
+
+def row_losses(bt: pd.DataFrame, quantiles: Sequence[float]) -> pd.DataFrame:
+    """Per-row terms every metric is a sum of, so that `score` is grouped sums rather than a Python loop."""
+    y = bt["demand"].to_numpy(dtype=float)
+    err = bt["mean"].to_numpy(dtype=float) - y
+    nz = y > 0
+    terms = {
+        "_err": err,
+        "_abs": np.abs(err),
+        "_sq": err**2,
+        "_y": y,
+        "_absy": np.abs(y),
+        "_nz": nz.astype(float),
+        "_ape": np.where(nz, np.abs(err) / np.where(nz, y, 1.0), 0.0),
+        "_pin": _pinball_rows(bt, quantiles),
+    }
+    for lo, hi in interval_pairs(quantiles):
+        inside = (y >= bt[quantile_column(lo)].to_numpy()) & (y <= bt[quantile_column(hi)].to_numpy())
+        terms[f"coverage_{round((hi - lo) * 100):d}"] = inside.astype(float)
+    return pd.DataFrame(terms, index=bt.index)
+
+
+def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+    return (num / den.where(den > 0)).astype(float)
+
+
 def score(bt: pd.DataFrame, by: Sequence[str], quantiles: Sequence[float]) -> pd.DataFrame:
     """Metrics per group of a backtest table (columns: demand, mean, quantile columns, scale, sku, cutoff)."""
-    qcols = [quantile_column(q) for q in quantiles]
-    pairs = interval_pairs(quantiles)
+    by = list(by)
+    terms = row_losses(bt, quantiles)
+    keys = bt[list(dict.fromkeys([*by, "sku", "cutoff"]))].reset_index(drop=True)
+    frame = pd.concat([keys, terms.reset_index(drop=True), bt["scale"].reset_index(drop=True)], axis=1)
+    cover_cols = [c for c in terms if c.startswith("coverage_")]
 
-    def one(g: pd.DataFrame) -> pd.Series:
-        y, f = g["demand"].to_numpy(), g["mean"].to_numpy()
-        series = g.groupby("_series")["_scaled_sq"].mean().dropna()
-        out = {
-            "rmsse": float(np.sqrt(series).mean()),
-            "mae": mae(y, f),
-            "rmse": rmse(y, f),
-            "wape": wape(y, f),
-            "bias": bias(y, f),
-            "mape_nonzero": mape_nonzero(y, f),
-            "pinball": pinball(y, g[qcols].to_numpy(), quantiles) if qcols else float("nan"),
-        }
-        for lo, hi in pairs:
-            name = f"coverage_{round((hi - lo) * 100):d}"
-            out[name] = coverage(y, g[quantile_column(lo)], g[quantile_column(hi)])
-        out["series"] = len(series)
-        out["points"] = len(g)
-        return pd.Series(out)
-
-    frame = bt.assign(
-        _series=bt.groupby(["sku", "cutoff"], sort=False).ngroup(),
-        _scaled_sq=(bt["mean"] - bt["demand"]) ** 2 / bt["scale"],
+    sums = frame.groupby(by, observed=True, sort=True)[[c for c in terms if not c.startswith("coverage_")]].sum()
+    counts = frame.groupby(by, observed=True, sort=True).size()
+    # RMSSE per (SKU, cutoff) series, then averaged; series without a scale (flat history) are left out.
+    per_series = frame.groupby([*by, "sku", "cutoff"], observed=True, sort=False).agg(
+        _sq=("_sq", "mean"), scale=("scale", "first")
     )
-    return frame.groupby(list(by), observed=True, sort=True).apply(one, include_groups=False).reset_index()
+    per_series["rmsse"] = np.sqrt(per_series["_sq"] / per_series["scale"])
+    per_series = per_series.dropna(subset=["rmsse"])
+    rmsse = per_series.groupby(level=list(range(len(by))), observed=True)["rmsse"].agg(["mean", "size"])
+
+    out = pd.DataFrame(index=sums.index)
+    out["rmsse"] = rmsse["mean"].reindex(out.index)
+    out["mae"] = sums["_abs"] / counts
+    out["rmse"] = np.sqrt(sums["_sq"] / counts)
+    out["wape"] = _ratio(sums["_abs"], sums["_absy"])
+    out["bias"] = _ratio(sums["_err"], sums["_y"])
+    out["mape_nonzero"] = _ratio(sums["_ape"], sums["_nz"])
+    out["pinball"] = sums["_pin"] / counts
+    if cover_cols:
+        out[cover_cols] = frame.groupby(by, observed=True, sort=True)[cover_cols].mean()
+    out["series"] = rmsse["size"].reindex(out.index).fillna(0).astype(int)
+    out["points"] = counts.astype(int)
+    return out.reset_index()
+
+
+# The per-(SKU, cutoff) term whose share of a model's total says whether one series decides its metric.
+SERIES_LOSS = {"rmsse": "rmsse", "mae": "_abs", "wape": "_abs", "rmse": "_sq", "pinball": "_pin"}
+
+
+def series_losses(bt: pd.DataFrame, metric: str, quantiles: Sequence[float]) -> pd.DataFrame:
+    """One row per model, SKU and cutoff: that series' contribution to the model's `metric` (`loss`)."""
+    terms = row_losses(bt, quantiles)
+    frame = pd.concat(
+        [bt[["model", "sku", "cutoff", "scale"]].reset_index(drop=True), terms.reset_index(drop=True)], axis=1
+    )
+    grouped = frame.groupby(["model", "sku", "cutoff"], observed=True, sort=False)
+    if metric == "rmsse":
+        out = grouped.agg(_sq=("_sq", "mean"), scale=("scale", "first"))
+        out["loss"] = np.sqrt(out["_sq"] / out["scale"])
+        return out[["loss"]].reset_index()
+    return grouped[SERIES_LOSS[metric]].sum().rename("loss").reset_index()

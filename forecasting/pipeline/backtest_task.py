@@ -11,7 +11,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from forecasting.backtest.global_runner import backtest_global
-from forecasting.backtest.leaderboard import leaderboard
+from forecasting.backtest.leaderboard import leaderboard, robust_scores
 from forecasting.backtest.metrics import score
 from forecasting.backtest.runner import backtest
 from forecasting.data.prepare import PreparedData
@@ -132,10 +132,10 @@ def objective(cfg: DictConfig, bt: pd.DataFrame, board: pd.DataFrame, quantiles:
     """
     metric = str(cfg.optimized_metric)
     role = "validation" if (bt["role"] == "validation").any() else "test"
-    scored = board if role == "test" else score(bt[bt["role"] == "validation"], ["model"], quantiles)
-    if metric not in scored:
-        raise InputError(f"optimized_metric '{metric}' is unknown; use one of rmsse, mae, rmse, wape, pinball.")
-    table = scored.set_index("model")[metric]
+    # The same value the leaderboard ranks on: a single dominating series cannot steer a sweep either.
+    table = board.set_index("model")["rank_value"] if role == "test" else robust_scores(
+        bt[bt["role"] == "validation"], metric, quantiles
+    )[0]
     model = cfg.get("optimized_model") or table.idxmin()
     if model not in table:
         raise InputError(f"optimized_model '{model}' is not among the models run ({', '.join(table.index)}).")

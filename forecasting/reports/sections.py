@@ -215,11 +215,28 @@ def leaderboard_section(run: RunFolder) -> dict:
     return {
         "table": Table(board, [c for c in LEADERBOARD_COLUMNS if c in board], key="model", row_css=row_css),
         "champion": champion,
-        "verdict": verdict,
+        "verdict": verdict + _dominance_note(board),
         "scope": f"Scored on {format_value(champ.get('series'), 'int')} SKU x cutoff series "
         f"({format_value(champ.get('points'), 'int')} SKU-days) of the {run.scored_role} folds per model.",
         "chart": chart,
     }
+
+
+def _dominance_note(board: pd.DataFrame) -> str:
+    """Why the ranking differs from the plain metric, when a single series would have decided it."""
+    if "dominated" not in board:
+        return ""
+    ranked_apart = board[board["dominated"].astype(str).str.lower() == "true"]
+    if ranked_apart.empty:
+        return ""
+    named = "; ".join(
+        f"{r.model}: {r.top_series} is {format_value(r.top_series_share, 'pct')} of its total"
+        for r in ranked_apart.itertuples()
+    )
+    return (
+        f" Single series dominate the metric ({named}); they are left out of the ranking for every model, so "
+        "check those SKUs' data."
+    )
 
 
 def segment_label(abc: str, demand_class: str) -> str:

@@ -31,6 +31,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.umask(umask)
         os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, final)
+    except OSError as exc:
+        if exc.filename is None:  # pyarrow and friends say "no space left" without saying where
+            raise OSError(exc.errno, exc.strerror or str(exc), str(final)) from exc
+        raise
     finally:
         tmp_path.unlink(missing_ok=True)
 

@@ -1,0 +1,142 @@
+"""What `run.py` tells a user when a run cannot go on: an exit status and one sentence, never a traceback.
+
+The traceback still matters to whoever fixes a bug, so it goes to the run folder's `run.log` (or, when no run
+folder exists yet, to a log file in the temporary directory that the sentence names).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import sys
+import tempfile
+import time
+from enum import IntEnum
+from pathlib import Path
+
+from forecasting.errors import InputError
+
+log = logging.getLogger("run")
+
+
+class ExitStatus(IntEnum):
+    """`run.py`'s exit statuses (the README lists them for schedulers)."""
+
+    OK = 0
+    INTERNAL = 1  # a bug: the traceback is in run.log
+    BAD_INPUT = 2  # data, a plan input, the command line or the config: the sentence says what to fix
+    LOCKED = 3  # another reforecast holds the lock
+    DRIFT = 4  # the plan was written, but realised accuracy drifted from the backtest's
+    STORAGE = 5  # the disk is full or cannot be written: nothing was published half
+    INTERRUPTED = 130  # Ctrl-C / SIGINT
+
+
+_FULL_DISK = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _is_config_error(exc: BaseException) -> bool:
+    """Errors of the command line or the config files, raised by Hydra or OmegaConf while composing."""
+    module = type(exc).__module__ or ""
+    return module.startswith(("hydra.", "omegaconf."))
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    """The message on one line (Hydra puts its fix, e.g. "To append to your config use +foo=1", on a second)."""
+    # OmegaConf appends its own diagnostics (full_key, object_type): not for a user.
+    parts = [p.strip() for p in str(text).splitlines() if p.strip()]
+    line = " ".join(p for p in parts if not p.startswith(("full_key:", "object_type=", "reference_type=")))
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def describe_failure(exc: BaseException) -> tuple[ExitStatus, str]:
+    """The exit status and the one sentence a user sees for `exc`."""
+    from omegaconf.errors import MissingMandatoryValue
+
+    if isinstance(exc, InputError):
+        return ExitStatus.BAD_INPUT, str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return ExitStatus.INTERRUPTED, "interrupted; nothing half-written was published, rerun the same command."
+    if isinstance(exc, MissingMandatoryValue):
+        key = getattr(exc, "full_key", None) or "a required setting"
+        example = "/path/to/sales.csv" if key == "data.path" else "<value>"
+        return ExitStatus.BAD_INPUT, f"{key} is missing: add {key}={example} to the command."
+    if isinstance(exc, OSError) and exc.errno in _FULL_DISK | _NOT_WRITABLE:
+        where = exc.filename or "the run folder"
+        if exc.errno in _FULL_DISK:
+            why, fix = "the disk is full", "free space on that disk"
+        else:
+            why, fix = f"it cannot be written ({exc.strerror})", "grant write access"
+        return (
+            ExitStatus.STORAGE,
+            f"could not write {where}: {why}; {fix} or write elsewhere with hydra.run.dir=/other/folder, then "
+            "rerun (no half-written file was left under a final name).",
+        )
+    if _is_config_error(exc):
+        message = _first_line(exc)
+        cause = exc.__cause__
+        if cause is not None and _first_line(cause) and _first_line(cause) not in message:
+            message = f"{message} {_first_line(cause)}"
+        return ExitStatus.BAD_INPUT, f"the command line or config is invalid: {message} (see `python run.py --help`)."
+    return (
+        ExitStatus.INTERNAL,
+        f"unexpected {type(exc).__name__}: {_first_line(exc) or 'no message'}; this is a bug, please report it "
+        "with the traceback from the log",
+    )
+
+
+def log_traceback_to_file(exc: BaseException) -> Path | None:
+    """Write `exc`'s traceback to the run's log files only (the console shows one sentence).
+
+    Without a file handler (Hydra had not made the run folder yet), a log in the temporary directory takes it.
+    """
+    record = log.makeRecord(
+        log.name, logging.ERROR, __file__, 0, "traceback of the failure above:", (), (type(exc), exc, exc.__traceback__)
+    )
+    files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    for handler in files:
+        handler.handle(record)
+    if files:
+        return Path(files[0].baseFilename)
+    path = Path(tempfile.gettempdir()) / f"forecasting-error-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    try:
+        handler = logging.FileHandler(path)
+        handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
+        handler.handle(record)
+        handler.close()
+    except OSError:
+        return None
+    return path
+
+
+def _options(conf_dir: Path, group: str) -> list[str]:
+    # Sweeps write tuned configs under experiments/ (a Hydra search path of conf/config.yaml).
+    dirs = [conf_dir / group, Path("experiments") / group]
+    return sorted({p.stem for d in dirs if d.is_dir() for p in d.glob("*.yaml")})
+
+
+def check_group_overrides(argv: list[str], conf_dir: str | Path) -> None:
+    """Stop on a config-group choice that does not exist (`model=[prophet]`), naming the choices there are.
+
+    Hydra's own message for it names neither the group's options nor the fix; this runs before Hydra starts.
+    """
+    conf_dir = Path(conf_dir)
+    groups = {p.name for p in conf_dir.iterdir() if p.is_dir()}
+    for arg in argv:
+        if arg.startswith("-") or "=" not in arg:
+            continue
+        key, value = arg.split("=", 1)
+        key = key.lstrip("+~").split("@", 1)[0]
+        if key not in groups or any(ch in value for ch in "$(*"):
+            continue
+        for choice in (v.strip() for v in value.strip("[]").split(",")):
+            if not choice or choice == "null":
+                continue
+            options = _options(conf_dir, key)
+            if choice not in options:
+                sentence = (
+                    f"{key} '{choice}' is unknown; choose from: {', '.join(options) or '(none)'} "
+                    f"(one YAML file each in conf/{key}/)."
+                )
+                print(f"error: {sentence}", file=sys.stderr)
+                raise SystemExit(ExitStatus.BAD_INPUT)

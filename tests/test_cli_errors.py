@@ -1,0 +1,111 @@
+"""`run.py` as a user meets it when things go wrong: one sentence, a documented exit status, no traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_py(*args: str, cwd: Path = ROOT, script: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(script or ROOT / "run.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+    )
+
+
+def assert_one_sentence(proc: subprocess.CompletedProcess, status: int, *phrases: str) -> str:
+    err = proc.stdout + proc.stderr  # Hydra logs to stdout; errors before the run starts go to stderr
+    assert proc.returncode == status, (proc.returncode, err[-2000:])
+    assert "Traceback" not in err, err[-2000:]
+    errors = [line for line in err.splitlines() if "ERROR" in line or line.startswith("error:")]
+    assert len(errors) == 1, err[-2000:]
+    for phrase in phrases:
+        assert phrase in errors[0], errors[0]
+    return errors[0]
+
+
+def test_unknown_model_lists_the_models_there_are():
+    line = assert_one_sentence(run_py("model=[arima,prophet]"), 2, "model 'prophet' is unknown", "arima", "ets")
+    assert "croston" in line
+
+
+def test_unknown_setting_says_how_to_add_it():
+    assert_one_sentence(run_py("no_such_key=1"), 2, "no_such_key", "+no_such_key=1")
+
+
+def test_an_unexpected_exception_is_one_sentence_and_a_logged_traceback(tmp_path):
+    # A real run.py process whose pipeline raises an error nobody anticipated (a stand-in for a bug).
+    wrapper = tmp_path / "buggy_run.py"
+    wrapper.write_text(
+        textwrap.dedent(
+            f"""
+            import runpy, sys
+            import forecasting.pipeline as pipeline
+            def broken(cfg, out):
+                raise RuntimeError("simulated bug")
+            pipeline.run = broken
+            sys.argv = [{str(ROOT / "run.py")!r}, *sys.argv[1:]]
+            runpy.run_path(sys.argv[0], run_name="__main__")
+            """
+        )
+    )
+    run_dir = tmp_path / "run"
+    proc = run_py(f"hydra.run.dir={run_dir}", script=wrapper)
+    line = assert_one_sentence(proc, 1, "unexpected RuntimeError: simulated bug", str(run_dir / "run.log"))
+    assert "bug" in line
+    log = (run_dir / "run.log").read_text()
+    assert "Traceback" in log and "simulated bug" in log
+
+
+def _mount_tmpfs(path: Path, options: str) -> bool:
+    path.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True)
+    return mounted.returncode == 0
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 64 KiB file system: a run fills it."""
+    disk = tmp_path / "full"
+    if not _mount_tmpfs(disk, "size=64k"):
+        pytest.skip("mounting a tmpfs is not permitted here")
+    yield disk
+    subprocess.run(["umount", str(disk)], check=False)
+
+
+@pytest.fixture
+def read_only_disk(tmp_path):
+    disk = tmp_path / "ro"
+    if not _mount_tmpfs(disk, "ro"):
+        pytest.skip("mounting a tmpfs is not permitted here")
+    yield disk
+    subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_full_disk_names_the_file_and_exits_5(small_disk):
+    run_dir = small_disk / "run"
+    proc = run_py(f"hydra.run.dir={run_dir}", "debug=tiny", "task=backtest", "model=[croston]")
+    assert_one_sentence(proc, 5, "the disk is full", str(run_dir))
+    # Nothing half-written under a final name: every Parquet file there opens.
+    import pyarrow.parquet as pq
+
+    for path in run_dir.glob("*.parquet"):
+        pq.read_metadata(path)
+    assert not list(run_dir.glob(".*.tmp"))
+
+
+def test_read_only_disk_names_the_path_and_exits_5(read_only_disk):
+    run_dir = read_only_disk / "run"
+    proc = run_py(f"hydra.run.dir={run_dir}", "debug=tiny")
+    assert_one_sentence(proc, 5, "cannot be written", str(run_dir))

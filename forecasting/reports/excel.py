@@ -19,7 +19,7 @@ from forecasting.reports.run_folder import load_run
 from forecasting.reports.sections import segment_columns
 from forecasting.reports.tables import exception_long, orders_to_place, segment_accuracy
 from forecasting.storage import atomic_path
-from forecasting.storage.formula_guard import as_text_cell
+from forecasting.storage.formula_guard import as_text_cell, worksheet_text
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +59,11 @@ def _cell_value(value, kind: str):
     if kind == "date":
         return pd.Timestamp(value).to_pydatetime()
     if kind == "codes":
-        return format_value(value, kind)
+        value = format_value(value, kind)
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
-    return value
+    # openpyxl refuses control characters in a worksheet: a hostile description must not stop the workbook.
+    return worksheet_text(value) if isinstance(value, str) else value
 
 
 def _display_width(value, kind: str) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 import pandas as pd
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 TRIGGERS = frozenset("=+-@\t\r")
 QUOTE = "'"
@@ -79,6 +80,11 @@ def read_csv(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
     kwargs.setdefault("keep_default_na", False)
     kwargs.setdefault("na_values", [""])
     return restore_frame(pd.read_csv(path, **kwargs))
+
+
+def worksheet_text(text: str) -> str:
+    """`text` as a worksheet can hold it: control characters XML forbids shown as U+FFFD (the CSV keeps them)."""
+    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", text)
 
 
 def as_text_cell(cell) -> None:

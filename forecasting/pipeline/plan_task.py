@@ -16,7 +16,7 @@ from forecasting.planning.calibration import calibrate
 from forecasting.planning.inputs import policy_table, stock_position
 from forecasting.planning.replay import aggregate, stock_at_equal_fill
 from forecasting.planning.runner import build_plan, choose_champions, final_forecasts, forecast_table, replay
-from forecasting.storage import write_csv, write_parquet
+from forecasting.storage import read_csv, write_csv, write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -148,5 +148,5 @@ def previous_plan_p50(out: Path, skus: pd.Index) -> pd.Series:
     earlier = sorted(p for p in out.parent.glob("*/plan.csv") if p.parent.name < out.name)
     if not earlier:
         return pd.Series(np.nan, index=skus)
-    prev = pd.read_csv(earlier[-1], dtype={"sku": str}).set_index("sku")["demand_60d_p50"]
+    prev = read_csv(earlier[-1], dtype={"sku": str}).set_index("sku")["demand_60d_p50"]
     return prev.reindex(skus)

@@ -21,7 +21,7 @@ from forecasting.monitoring import drift_alert, forecast_accuracy
 from forecasting.pipeline.backtest_task import run_backtest
 from forecasting.pipeline.common import BASELINE, load_data, pause_point, write_reports
 from forecasting.pipeline.plan_task import run_plan
-from forecasting.storage import atomic_path, write_csv, write_json
+from forecasting.storage import atomic_path, read_csv, write_csv, write_json
 from forecasting.storage.lock import process_lock
 from forecasting.storage.warehouse import Warehouse
 
@@ -119,7 +119,7 @@ def reforecast_run(
     pause_point("outputs_written")
     forecasts = pd.read_parquet(out / "forecast.parquet")
     plan = read_plan(out / "plan.csv")
-    board = pd.read_csv(out / "leaderboard.csv").melt(id_vars=["model"], var_name="metric", value_name="value")
+    board = read_csv(out / "leaderboard.csv").melt(id_vars=["model"], var_name="metric", value_name="value")
     board = board[pd.to_numeric(board["value"], errors="coerce").notna()].astype({"value": float})
     wh.commit_run(
         run_id,
@@ -152,7 +152,7 @@ PLAN_TEXT_COLUMNS = (
 
 def read_plan(path: Path) -> pd.DataFrame:
     """plan.csv with its text columns as text even when empty (an empty column would read as numbers)."""
-    plan = pd.read_csv(path, dtype={c: str for c in PLAN_TEXT_COLUMNS})
+    plan = read_csv(path, dtype={c: str for c in PLAN_TEXT_COLUMNS})
     present = [c for c in PLAN_TEXT_COLUMNS if c in plan]
     plan[present] = plan[present].fillna("")
     return plan

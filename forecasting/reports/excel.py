@@ -19,6 +19,7 @@ from forecasting.reports.run_folder import load_run
 from forecasting.reports.sections import segment_columns
 from forecasting.reports.tables import exception_long, orders_to_place, segment_accuracy
 from forecasting.storage import atomic_path
+from forecasting.storage.formula_guard import as_text_cell, worksheet_text
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +59,11 @@ def _cell_value(value, kind: str):
     if kind == "date":
         return pd.Timestamp(value).to_pydatetime()
     if kind == "codes":
-        return format_value(value, kind)
+        value = format_value(value, kind)
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
-    return value
+    # openpyxl refuses control characters in a worksheet: a hostile description must not stop the workbook.
+    return worksheet_text(value) if isinstance(value, str) else value
 
 
 def _display_width(value, kind: str) -> int:
@@ -85,9 +87,12 @@ def write_sheet(wb: Workbook, title: str, frame: pd.DataFrame, columns: list[Col
     for record in frame.to_dict("records"):
         values = [_cell_value(record.get(c.key), c.kind) for c in cols]
         ws.append(values)
+        for cell in ws[ws.max_row]:
+            as_text_cell(cell)
         widths = [max(w, _display_width(v, c.kind)) for w, v, c in zip(widths, values, cols, strict=True)]
     for i, c in enumerate(cols, start=1):
         header = ws.cell(row=1, column=i)
+        as_text_cell(header)
         header.font = Font(bold=True)
         header.fill = HEADER_FILL
         header.alignment = Alignment(vertical="top", wrap_text=True)

@@ -10,6 +10,7 @@ import pandas as pd
 import yaml
 
 from forecasting.errors import InputError
+from forecasting.storage import read_csv
 
 BASELINE = "seasonal_naive"
 PLAN_DATES = ("order_by", "stockout_date_p50", "stockout_date_p90")
@@ -44,7 +45,7 @@ class RunFolder:
 
 def _csv(path: Path) -> pd.DataFrame:
     # SKU codes look numeric ("22423") but are labels: keep them strings so tables join with the parquet.
-    return pd.read_csv(path, dtype={"sku": str})
+    return read_csv(path, dtype={"sku": str})
 
 
 def _optional_csv(path: Path) -> pd.DataFrame | None:

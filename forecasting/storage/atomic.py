@@ -5,6 +5,7 @@ An interrupted run therefore never leaves a half-written file under a final name
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import tempfile
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from forecasting.storage.formula_guard import neutralise_frame
 
 
 @contextmanager
@@ -46,8 +49,12 @@ def write_json(obj: Any, path: str | os.PathLike) -> Path:
 
 
 def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write `df` without its index, every text cell neutralised for spreadsheets; `read_csv` reads it back.
+
+    Text is always quoted (as OWASP advises, and so a carriage return inside a description cannot end a row).
+    """
     with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False)
+        neutralise_frame(df).to_csv(tmp, index=False, quoting=csv.QUOTE_NONNUMERIC)
     return Path(path)
 
 

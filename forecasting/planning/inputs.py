@@ -35,6 +35,7 @@ MISSING_STOCK = ("error", "assumed_cover")
 OVERDUE_ORDERS = ("count", "ignore")
 HORIZON_DAYS = (60, 730)  # the plan reports 60-day demand; two years of daily paths is already large
 SHOWN = 5  # offending rows named in a message
+CHANGE = "change it in conf/plan/ or on the command line (plan.{key}=...)."
 
 
 # ---- settings -------------------------------------------------------------------------------------------------
@@ -46,14 +47,14 @@ def check_settings(p: Mapping) -> None:
     if not HORIZON_DAYS[0] <= horizon <= HORIZON_DAYS[1]:
         raise InputError(
             f"plan.horizon_days={p['horizon_days']} is out of range: allowed {HORIZON_DAYS[0]} to "
-            f"{HORIZON_DAYS[1]} calendar days (the plan reports 60-day demand); set plan.horizon_days within it."
+            f"{HORIZON_DAYS[1]} calendar days (the plan reports 60-day demand); {CHANGE.format(key='horizon_days')}"
         )
     check_policy_defaults(p)
     cover = _setting_number(p, "assumed_cover_days")
     if not 0 <= cover <= horizon:
         raise InputError(
             f"plan.assumed_cover_days={p['assumed_cover_days']} is out of range: allowed 0 to {horizon:g} days "
-            "(plan.horizon_days); set plan.assumed_cover_days within it."
+            f"(plan.horizon_days); {CHANGE.format(key='assumed_cover_days')}"
         )
     _choice(p, "missing_stock", MISSING_STOCK)
     _choice(p, "overdue_orders", OVERDUE_ORDERS)
@@ -88,8 +89,7 @@ def check_policy_defaults(p: Mapping) -> None:
         if not ok.iloc[0]:
             problem = "is missing" if p.get(col) is None else "is out of range"
             raise InputError(
-                f"plan.{col}={p.get(col)} {problem}: allowed {_allowed(allowed, ok)}; change it in conf/plan/ or on "
-                f"the command line (plan.{col}=...)."
+                f"plan.{col}={p.get(col)} {problem}: allowed {_allowed(allowed, ok)}; {CHANGE.format(key=col)}"
             )
 
 

@@ -148,7 +148,7 @@ def test_bad_open_orders_name_the_lines_and_values(tmp_path, rows, message):
         ("pack_size", 0, "allowed more than 0 units"),
         ("moq", -3, "allowed 0 units or more"),
         ("lead_time_std_days", -1, "allowed 0 days or more"),
-        ("horizon_days", 20, "allowed 60 to 730 calendar days"),
+        ("horizon_days", 60, "allowed 70 to 730 calendar days"),
         ("policy", "kanban", "allowed periodic, continuous_sq, continuous_ss"),
     ],
 )

@@ -33,7 +33,9 @@ TEXT = ("service_measure", "policy")
 OPTIONAL = ("lead_time_std_days", "moq", "pack_size", "unit_cost", "stockout_cost")
 MISSING_STOCK = ("error", "assumed_cover")
 OVERDUE_ORDERS = ("count", "ignore")
-HORIZON_DAYS = (60, 730)  # the plan reports 60-day demand; two years of daily paths is already large
+# The plan reports 60-day demand, and closed days at the end of the forecast must not cut that window short;
+# two years of daily paths per SKU is already large.
+HORIZON_DAYS = (70, 730)
 SHOWN = 5  # offending rows named in a message
 CHANGE = "change it in conf/plan/ or on the command line (plan.{key}=...)."
 
@@ -47,7 +49,7 @@ def check_settings(p: Mapping) -> None:
     if not HORIZON_DAYS[0] <= horizon <= HORIZON_DAYS[1]:
         raise InputError(
             f"plan.horizon_days={p['horizon_days']} is out of range: allowed {HORIZON_DAYS[0]} to "
-            f"{HORIZON_DAYS[1]} calendar days (the plan reports 60-day demand); {CHANGE.format(key='horizon_days')}"
+            f"{HORIZON_DAYS[1]} calendar days (the plan reports 60-day demand, plus room for closed days); {CHANGE.format(key='horizon_days')}"
         )
     check_policy_defaults(p)
     cover = _setting_number(p, "assumed_cover_days")

@@ -49,7 +49,8 @@ def check_settings(p: Mapping) -> None:
     if not HORIZON_DAYS[0] <= horizon <= HORIZON_DAYS[1]:
         raise InputError(
             f"plan.horizon_days={p['horizon_days']} is out of range: allowed {HORIZON_DAYS[0]} to "
-            f"{HORIZON_DAYS[1]} calendar days (the plan reports 60-day demand, plus room for closed days); {CHANGE.format(key='horizon_days')}"
+            f"{HORIZON_DAYS[1]} calendar days (60-day demand, plus room for closed days at the end); "
+            + CHANGE.format(key="horizon_days")
         )
     check_policy_defaults(p)
     cover = _setting_number(p, "assumed_cover_days")
@@ -69,7 +70,7 @@ def check_settings(p: Mapping) -> None:
                 f"plan.replay.targets={list(targets)} is not allowed: give a list of service targets each between "
                 "0 and 1 (exclusive), e.g. [0.8,0.9,0.95]."
             )
-        weeks = pd.to_numeric(pd.Series([replay.get("weeks")], dtype=object), errors="coerce")[0]
+        weeks = _number(replay.get("weeks"))
         if not (weeks >= 1 and float(weeks).is_integer()):
             raise InputError(
                 f"plan.replay.weeks={replay.get('weeks')} is not allowed: give a whole number of weeks of 1 or "
@@ -82,11 +83,9 @@ def check_policy_defaults(p: Mapping) -> None:
     horizon = _setting_number(p, "horizon_days")
     row = pd.DataFrame({col: [p.get(col)] for col in NUMERIC + TEXT}, index=pd.Index(["plan config"], name="sku"))
     for col in NUMERIC:
-        value = row[col].iloc[0]
-        number = pd.to_numeric(pd.Series([value], dtype=object), errors="coerce").iloc[0]
-        if value is not None and pd.isna(number):
-            raise InputError(f"plan.{col}={value!r} is not a number; give a number for plan.{col}.")
-        row[col] = float(number)
+        row[col] = _number(p.get(col))
+        if p.get(col) is not None and np.isnan(row[col].iloc[0]):
+            raise InputError(f"plan.{col}={p.get(col)!r} is not a number; give a number for plan.{col}.")
     for col, ok, allowed in _policy_rules(row, horizon, bool(p.get("require_moq_multiple_of_pack"))):
         if not ok.iloc[0]:
             problem = "is missing" if p.get(col) is None else "is out of range"
@@ -133,11 +132,17 @@ def _policy_rules(t: pd.DataFrame, horizon: float, require_multiple: bool):
     return [(col, ok & ~np.isinf(t[col]) if col in NUMERIC else ok, allowed) for col, ok, allowed in rules]
 
 
+def _number(value) -> float:
+    """A setting as a float; NaN for anything that is not a number (text, null, a list)."""
+    number = pd.to_numeric(pd.Series([value], dtype=object), errors="coerce").iloc[0]
+    return float(number) if pd.notna(number) else float("nan")
+
+
 def _setting_number(p: Mapping, key: str) -> float:
-    number = pd.to_numeric(pd.Series([p.get(key)], dtype=object), errors="coerce").iloc[0]
-    if pd.isna(number):
+    number = _number(p.get(key))
+    if np.isnan(number):
         raise InputError(f"plan.{key}={p.get(key)!r} is not a number; give a number for plan.{key}.")
-    return float(number)
+    return number
 
 
 def _choice(p: Mapping, key: str, allowed: tuple[str, ...]) -> None:

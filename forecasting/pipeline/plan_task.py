@@ -79,7 +79,8 @@ def run_plan(
     if champions is None:
         # Champions come from the per-SKU models: global models are backtested, not yet planned with.
         champions = choose_champions(result.by_segment, segments, pcfg["champion_metric"], list(result.local), BASELINE)
-    inputs = inputs or plan_inputs(cfg, data)
+    if inputs is None:
+        inputs = plan_inputs(cfg, data)
     params = inputs.params
     if pcfg.get("calibrate") and len(result.covers):
         target = float(pcfg["service_target"])

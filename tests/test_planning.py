@@ -31,6 +31,7 @@ DEFAULTS = {
     "holding_cost_rate": 0.25,
     "order_cost": 10.0,
     "stockout_cost": None,
+    "horizon_days": 90,
 }
 
 
@@ -199,13 +200,13 @@ def test_policy_defaults_and_overrides(tmp_path):
 @pytest.mark.parametrize(
     "frame, message",
     [
-        (pd.DataFrame({"sku": ["a"], "lead_time_days": [-2]}), "lead time is negative or missing for SKU"),
+        (pd.DataFrame({"sku": ["a"], "lead_time_days": [-2]}), "lead_time_days is out of range on line\\(s\\) 2"),
         (pd.DataFrame({"sku": ["a", "a"], "moq": [1, 2]}), "appear on more than one row"),
         (pd.DataFrame({"sku": ["zz"], "moq": [1]}), "SKU\\(s\\) zz are not in the planned panel"),
         (pd.DataFrame({"sku": ["a"], "colour": ["red"]}), "unknown column\\(s\\) colour"),
         (
             pd.DataFrame({"sku": ["a"], "moq": [10], "pack_size": [4]}),
-            "MOQ is not a multiple of the pack size",
+            "moq is out of range on line\\(s\\) 2 \\(SKU a: 10\\): allowed a whole number of packs",
         ),
     ],
 )
@@ -218,24 +219,29 @@ def test_policy_input_errors(tmp_path, frame, message):
 
 def test_stock_inputs(tmp_path):
     demand = pd.Series({"a": 2.0, "b": 0.5})
-    on_hand, orders, source = stock_position(SKUS, demand, assumed_cover_days=10)
-    assert on_hand.to_dict() == {"a": 20.0, "b": 5.0} and orders.empty and source.startswith("assumed")
+    on_hand, orders, source = stock_position(SKUS, demand, assumed_cover_days=10, today=TODAY)
+    assert on_hand.to_dict() == {"a": 20.0, "b": 5.0} and orders.empty
+    assert (source == "assumed: 10 days of mean demand on hand; no open-orders file").all()
     stock = write(tmp_path, "s.csv", pd.DataFrame({"sku": ["a", "b"], "on_hand": [3, 4]}))
     opened = write(
         tmp_path,
         "oo.csv",
         pd.DataFrame({"sku": ["a", "a"], "quantity": [5, 6], "arrival_date": ["2024-02-01", "2024-02-08"]}),
     )
-    on_hand, orders, _ = stock_position(SKUS, demand, stock, opened)
+    on_hand, orders, _ = stock_position(SKUS, demand, stock, opened, today=TODAY)
     assert on_hand["b"] == 4 and orders["quantity"].sum() == 11
     with pytest.raises(InputError, match="SKU\\(s\\) zz are not in the planned panel"):
-        stock_position(SKUS, demand, write(tmp_path, "u.csv", pd.DataFrame({"sku": ["zz"], "on_hand": [1]})))
+        stock_position(
+            SKUS, demand, write(tmp_path, "u.csv", pd.DataFrame({"sku": ["zz"], "on_hand": [1]})), today=TODAY
+        )
     with pytest.raises(InputError, match="appear on more than one row"):
         stock_position(
-            SKUS, demand, write(tmp_path, "d.csv", pd.DataFrame({"sku": ["a", "a"], "on_hand": [1, 2]}))
+            SKUS, demand, write(tmp_path, "d.csv", pd.DataFrame({"sku": ["a", "a"], "on_hand": [1, 2]})), today=TODAY
         )
-    with pytest.raises(InputError, match="'on_hand' is missing, empty or negative"):
-        stock_position(SKUS, demand, write(tmp_path, "n.csv", pd.DataFrame({"sku": ["a"], "on_hand": [-1]})))
+    with pytest.raises(InputError, match="on_hand is empty, negative or infinite on line\\(s\\) 2 \\(SKU a: -1\\)"):
+        stock_position(
+            SKUS, demand, write(tmp_path, "n.csv", pd.DataFrame({"sku": ["a"], "on_hand": [-1]})), today=TODAY
+        )
 
 
 def test_calendar_closes_saturdays_in_windows():

@@ -17,13 +17,14 @@ from forecasting.pipeline.backtest_task import run_backtest
 from forecasting.pipeline.common import (
     BASELINE,
     build_models,
+    check_inputs,
     cutoffs_from_config,
     load_data,
     pause_point,
     seed_everything,
     write_reports,
 )
-from forecasting.pipeline.plan_task import run_plan
+from forecasting.pipeline.plan_task import plan_inputs, run_plan
 from forecasting.pipeline.reforecast_task import run_reforecast
 from forecasting.reports import find_runs, write_comparison
 from forecasting.storage import atomic_path, write_csv, write_json
@@ -46,6 +47,8 @@ def run(cfg: DictConfig, output_dir: str | Path) -> dict:
     with atomic_path(out / "config.yaml") as tmp:
         tmp.write_text(OmegaConf.to_yaml(cfg, resolve=True))
     pause_point("run_started")
+    if task != "compare":
+        check_inputs(cfg, plan=task in ("plan", "reforecast"))
     if task == "reforecast":
         return run_reforecast(cfg, out, started)
     if task == "compare":
@@ -58,9 +61,10 @@ def run(cfg: DictConfig, output_dir: str | Path) -> dict:
     write_json(data.quality.as_dict(), out / "data_quality.json")
     write_csv(data.segments, out / "segments.csv")
     if task == "plan":
+        inputs = plan_inputs(cfg, data)  # the plan's files against the panel, before the long backtest
         cover_days = int(cfg.plan.lead_time_days) + int(cfg.plan.review_period_days)
         metrics, result = run_backtest(cfg, data, out, started, cover_days=cover_days)
-        metrics.update(run_plan(cfg, data, out, result))
+        metrics.update(run_plan(cfg, data, out, result, inputs=inputs))
         metrics["wall_seconds"] = round(time.perf_counter() - started, 2)
         write_json(metrics, out / "metrics.json")
         write_reports(out)

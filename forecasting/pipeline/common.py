@@ -18,6 +18,7 @@ from forecasting.data.prepare import PreparedData, prepare_data
 from forecasting.errors import InputError
 from forecasting.models.base import LocalForecaster
 from forecasting.models.neural import NeuralForecaster, TrainingContext
+from forecasting.planning.inputs import check_files, check_settings
 from forecasting.reports import write_plan_workbook, write_report
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,35 @@ def seed_everything(seed: int) -> None:
     """numpy and random here; torch and Lightning are seeded by the neural models when they train."""
     random.seed(seed)
     np.random.seed(seed)
+
+
+def check_inputs(cfg: DictConfig, plan: bool) -> None:
+    """Every setting and file that needs no data, before any work: sampling, and for a plan its settings and
+    files (the files are checked against the panel once it is loaded, still before the backtest)."""
+    check_sampling(cfg.get("num_samples"), cfg.get("quantiles"))
+    if plan:
+        pcfg = OmegaConf.to_container(cfg.plan, resolve=True)
+        check_settings(pcfg)
+        check_files(pcfg)
+
+
+def check_sampling(num_samples, quantiles) -> None:
+    """num_samples a whole number >= 1; quantiles distinct levels in (0, 1), increasing."""
+    n = pd.to_numeric(pd.Series([num_samples], dtype=object), errors="coerce").iloc[0]
+    if not (n >= 1 and float(n).is_integer()):
+        raise InputError(
+            f"num_samples={num_samples} is not allowed: give a whole number of sample paths of 1 or more "
+            "(e.g. num_samples=200)."
+        )
+    levels = list(quantiles) if OmegaConf.is_list(quantiles) or isinstance(quantiles, list | tuple) else None
+    q = pd.to_numeric(pd.Series(levels or [], dtype=object), errors="coerce")
+    valid = bool(levels) and ((q > 0) & (q < 1)).all() and q.is_monotonic_increasing and q.is_unique
+    if not valid:
+        shown = levels if levels is not None else quantiles
+        raise InputError(
+            f"quantiles={shown} is not allowed: give distinct levels between 0 and 1 (exclusive) in increasing "
+            "order, e.g. quantiles=[0.05,0.1,0.5,0.9,0.95]."
+        )
 
 
 def load_data(cfg: DictConfig) -> PreparedData:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +22,54 @@ from forecasting.storage import read_csv, write_csv, write_parquet
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class PlanInputs:
+    """What the plan takes besides forecasts, per SKU of the panel (see planning.inputs)."""
+
+    params: pd.DataFrame
+    on_hand: pd.Series
+    open_orders: pd.DataFrame
+    stock_source: pd.Series
+
+
+def plan_inputs(cfg: DictConfig, data: PreparedData) -> PlanInputs:
+    """Policy parameters, stock and open orders for every SKU of the panel, checked against it; cheap, so a run
+    does it before the backtest and a bad file fails in seconds."""
+    pcfg = OmegaConf.to_container(cfg.plan, resolve=True)
+    panel = data.panel
+    today = panel["date"].max()
+    skus = pd.Index(data.segments["sku"].astype(str), name="sku")
+    last_price = (
+        panel.sort_values("date").groupby("sku")["price"].last() if "price" in panel else pd.Series(dtype=float)
+    )
+    params = policy_table(
+        skus,
+        pcfg,
+        last_price,
+        pcfg.get("overrides_csv"),
+        bool(pcfg.get("require_moq_multiple_of_pack")),
+    )
+    mean_daily = panel[panel["date"] > today - pd.Timedelta(days=56)].groupby("sku")["demand"].sum() / 56
+    on_hand, open_orders, stock_source = stock_position(
+        skus,
+        mean_daily,
+        pcfg.get("stock_csv"),
+        pcfg.get("open_orders_csv"),
+        float(pcfg["assumed_cover_days"]),
+        today=today,
+        missing_stock=pcfg.get("missing_stock", "error"),
+        overdue_orders=pcfg.get("overdue_orders", "count"),
+    )
+    return PlanInputs(params, on_hand, open_orders, stock_source)
+
+
 def run_plan(
-    cfg: DictConfig, data: PreparedData, out: Path, result: BacktestResult, champions: pd.Series | None = None
+    cfg: DictConfig,
+    data: PreparedData,
+    out: Path,
+    result: BacktestResult,
+    champions: pd.Series | None = None,
+    inputs: PlanInputs | None = None,
 ) -> dict:
     """Champion per segment, final forecasts, calibrated plan, replay on history; returns plan metrics."""
     pcfg = OmegaConf.to_container(cfg.plan, resolve=True)
@@ -32,16 +79,9 @@ def run_plan(
     if champions is None:
         # Champions come from the per-SKU models: global models are backtested, not yet planned with.
         champions = choose_champions(result.by_segment, segments, pcfg["champion_metric"], list(result.local), BASELINE)
-    last_price = (
-        panel.sort_values("date").groupby("sku")["price"].last() if "price" in panel else pd.Series(dtype=float)
-    )
-    params = policy_table(
-        champions.index,
-        pcfg,
-        last_price,
-        pcfg.get("overrides_csv"),
-        bool(pcfg.get("require_moq_multiple_of_pack")),
-    )
+    if inputs is None:
+        inputs = plan_inputs(cfg, data)
+    params = inputs.params
     if pcfg.get("calibrate") and len(result.covers):
         target = float(pcfg["service_target"])
         champ_covers = result.covers.merge(champions.rename("model").reset_index(), on=["sku", "model"])
@@ -64,29 +104,29 @@ def run_plan(
         n_jobs,
     )
     write_parquet(forecast_table(finals, [float(q) for q in cfg.quantiles]), out / "forecast.parquet")
-    mean_daily = panel[panel["date"] > today - pd.Timedelta(days=56)].groupby("sku")["demand"].sum() / 56
-    on_hand, open_orders, stock_source = stock_position(
-        champions.index,
-        mean_daily,
-        pcfg.get("stock_csv"),
-        pcfg.get("open_orders_csv"),
-        float(pcfg["assumed_cover_days"]),
-    )
     history = panel.groupby("sku").agg(
         trading_days=("demand", "size"),
         last_sale=("date", lambda d: d[panel.loc[d.index, "demand"] > 0].max()),
     )
     history["previous_p50_60d"] = previous_plan_p50(out, history.index)
-    plan = build_plan(finals, params, on_hand, open_orders, factors, history, pcfg["exceptions"], today, seed)
+    plan = build_plan(
+        finals, params, inputs.on_hand, inputs.open_orders, factors, history, pcfg["exceptions"], today, seed
+    )
     plan = segments[["sku", "abc", "demand_class", "segment"] + [c for c in ("description",) if c in segments]].merge(
         plan, on="sku", how="right"
     )
-    plan["stock_source"] = stock_source
+    plan["stock_source"] = plan["sku"].map(inputs.stock_source)
     plan["param_source"] = plan["sku"].map(params["param_source"])
     write_csv(plan, out / "plan.csv")
+    overdue = inputs.open_orders[inputs.open_orders["overdue"]]
     summary = {
         "plan_date": str(today.date()),
-        "stock_source": stock_source,
+        "stock_assumed_skus": int(plan["stock_source"].str.startswith("assumed").sum()),
+        "overdue_orders": {
+            "orders": len(overdue),
+            "units": float(overdue["quantity"].sum()),
+            "treatment": pcfg.get("overdue_orders", "count"),
+        },
         "orders": int((plan["order_qty"] > 0).sum()),
         "order_value": round(float(plan["order_value"].sum()), 2),
         "exceptions": exception_counts(plan["exceptions"]),

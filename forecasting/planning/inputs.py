@@ -1,6 +1,8 @@
 """Planning inputs: policy parameters (defaults from config, per-SKU overrides from a CSV) and current stock.
 
-Inconsistent inputs stop the plan with one sentence naming the file, the rows and the fix.
+Every check of a plan input lives here, used both by the early check (before the backtest: settings, then the
+files, then the files against the panel) and by the plan itself. A bad input stops the run with one sentence
+naming the setting or the file, the lines and values, and the fix.
 """
 
 from __future__ import annotations
@@ -27,30 +29,276 @@ NUMERIC = (
     "stockout_cost",
 )
 TEXT = ("service_measure", "policy")
+# Empty means "use the rule's default" (spread 0, MOQ 0, pack 1) or "derive it from the selling price" (costs).
+OPTIONAL = ("lead_time_std_days", "moq", "pack_size", "unit_cost", "stockout_cost")
+MISSING_STOCK = ("error", "assumed_cover")
+OVERDUE_ORDERS = ("count", "ignore")
+# The plan reports 60-day demand, and closed days at the end of the forecast must not cut that window short;
+# two years of daily paths per SKU is already large.
+HORIZON_DAYS = (70, 730)
+SHOWN = 5  # offending rows named in a message
+CHANGE = "change it in conf/plan/ or on the command line (plan.{key}=...)."
+
+
+# ---- settings -------------------------------------------------------------------------------------------------
+
+
+def check_settings(p: Mapping) -> None:
+    """Every plan setting of the config that needs no file and no data, in one pass before any work."""
+    horizon = _setting_number(p, "horizon_days")
+    if not HORIZON_DAYS[0] <= horizon <= HORIZON_DAYS[1]:
+        raise InputError(
+            f"plan.horizon_days={p['horizon_days']} is out of range: allowed {HORIZON_DAYS[0]} to "
+            f"{HORIZON_DAYS[1]} calendar days (60-day demand, plus room for closed days at the end); "
+            + CHANGE.format(key="horizon_days")
+        )
+    check_policy_defaults(p)
+    cover = _setting_number(p, "assumed_cover_days")
+    if not 0 <= cover <= horizon:
+        raise InputError(
+            f"plan.assumed_cover_days={p['assumed_cover_days']} is out of range: allowed 0 to {horizon:g} days "
+            f"(plan.horizon_days); {CHANGE.format(key='assumed_cover_days')}"
+        )
+    _choice(p, "missing_stock", MISSING_STOCK)
+    _choice(p, "overdue_orders", OVERDUE_ORDERS)
+    replay = p.get("replay") or {}
+    if replay.get("enabled", True):
+        targets = replay.get("targets") or []
+        numbers = pd.to_numeric(pd.Series(list(targets), dtype=object), errors="coerce")
+        if not len(targets) or numbers.isna().any() or not ((numbers > 0) & (numbers < 1)).all():
+            raise InputError(
+                f"plan.replay.targets={list(targets)} is not allowed: give a list of service targets each between "
+                "0 and 1 (exclusive), e.g. [0.8,0.9,0.95]."
+            )
+        weeks = _number(replay.get("weeks"))
+        if not (weeks >= 1 and float(weeks).is_integer()):
+            raise InputError(
+                f"plan.replay.weeks={replay.get('weeks')} is not allowed: give a whole number of weeks of 1 or "
+                "more, or set plan.replay.enabled=false."
+            )
+
+
+def check_policy_defaults(p: Mapping) -> None:
+    """The config's policy parameters (plan.lead_time_days, ...), named as settings in the message."""
+    horizon = _setting_number(p, "horizon_days")
+    row = pd.DataFrame({col: [p.get(col)] for col in NUMERIC + TEXT}, index=pd.Index(["plan config"], name="sku"))
+    for col in NUMERIC:
+        row[col] = _number(p.get(col))
+        if p.get(col) is not None and np.isnan(row[col].iloc[0]):
+            raise InputError(f"plan.{col}={p.get(col)!r} is not a number; give a number for plan.{col}.")
+    for col, ok, allowed in _policy_rules(row, horizon, bool(p.get("require_moq_multiple_of_pack"))):
+        if not ok.iloc[0]:
+            problem = "is missing" if p.get(col) is None else "is out of range"
+            raise InputError(
+                f"plan.{col}={p.get(col)} {problem}: allowed {_allowed(allowed, ok)}; {CHANGE.format(key=col)}"
+            )
+
+
+def _policy_rules(t: pd.DataFrame, horizon: float, require_multiple: bool):
+    """(column, ok mask, what is allowed) per rule, in the order a user should fix them."""
+    std = t["lead_time_std_days"].fillna(0.0)
+    review = t["review_period_days"]
+    lead_max = (horizon - review.fillna(1.0) - 3 * std).clip(lower=0)
+    moq, pack = t["moq"].fillna(0.0), t["pack_size"].fillna(1.0)
+    optional = {col: t[col].isna() for col in OPTIONAL}
+    rules = [
+        ("lead_time_std_days", optional["lead_time_std_days"] | (std >= 0), "0 days or more (0 = a fixed lead time)"),
+        ("review_period_days", review.between(1, horizon), f"1 to {horizon:g} days (plan.horizon_days)"),
+        (
+            "lead_time_days",
+            t["lead_time_days"].between(0, lead_max),
+            lead_max.map(
+                lambda m: (
+                    f"0 to {m:g} days, so that lead time + review period + 3 x lead_time_std_days fits in "
+                    f"the forecast (plan.horizon_days={horizon:g})"
+                )
+            ),
+        ),
+        ("service_target", t["service_target"].between(0.5, 0.9999), "0.5 to 0.9999 (a share, e.g. 0.95)"),
+        ("service_measure", t["service_measure"].isin(MEASURES), " or ".join(MEASURES)),
+        ("policy", t["policy"].isin(POLICIES), ", ".join(POLICIES)),
+        ("moq", moq >= 0, "0 units or more"),
+        ("pack_size", pack > 0, "more than 0 units (1 = single units)"),
+        ("unit_cost", optional["unit_cost"] | (t["unit_cost"] > 0), "more than 0, or empty to use the price"),
+        ("holding_cost_rate", t["holding_cost_rate"] >= 0, "0 or more (a share of unit cost per year, e.g. 0.25)"),
+        ("order_cost", t["order_cost"] >= 0, "0 or more per order"),
+        ("stockout_cost", optional["stockout_cost"] | (t["stockout_cost"] >= 0), "0 or more, or empty"),
+    ]
+    if require_multiple:
+        rest = np.mod(moq, pack)
+        ok = np.isclose(rest, 0) | np.isclose(rest, pack)
+        rules.append(("moq", pd.Series(ok, index=t.index), "a whole number of packs (pack_size)"))
+    # inf compares as a number; no parameter may be infinite.
+    return [(col, ok & ~np.isinf(t[col]) if col in NUMERIC else ok, allowed) for col, ok, allowed in rules]
+
+
+def _number(value) -> float:
+    """A setting as a float; NaN for anything that is not a number (text, null, a list)."""
+    number = pd.to_numeric(pd.Series([value], dtype=object), errors="coerce").iloc[0]
+    return float(number) if pd.notna(number) else float("nan")
+
+
+def _setting_number(p: Mapping, key: str) -> float:
+    number = _number(p.get(key))
+    if np.isnan(number):
+        raise InputError(f"plan.{key}={p.get(key)!r} is not a number; give a number for plan.{key}.")
+    return number
+
+
+def _choice(p: Mapping, key: str, allowed: tuple[str, ...]) -> None:
+    if p.get(key, allowed[0]) not in allowed:
+        raise InputError(f"plan.{key}={p.get(key)!r} is unknown; use one of: {', '.join(allowed)}.")
+
+
+def _allowed(allowed: str | pd.Series, ok: pd.Series) -> str:
+    """What is allowed, for the first offending row where it differs per row (the lead time's upper bound)."""
+    return allowed if isinstance(allowed, str) else str(allowed[~ok].iloc[0])
+
+
+# ---- files ----------------------------------------------------------------------------------------------------
 
 
 def _read(path: str | Path, what: str) -> pd.DataFrame:
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise InputError(f"{path}: no such {what} file; fix plan.{what}_csv or set it to null.")
-    frame = pd.read_csv(path, dtype={"sku": str})
+    try:
+        frame = pd.read_csv(path, dtype={"sku": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"{path}: not a readable comma-separated {what} file ({str(exc).splitlines()[0]}); save it as CSV."
+        ) from exc
     if "sku" not in frame:
         raise InputError(f"{path}: no 'sku' column; name the SKU column 'sku'.")
+    if frame["sku"].isna().any():
+        raise InputError(f"{path}: line(s) {_lines(frame['sku'].isna())} have no sku; fill in or remove them.")
+    frame["sku"] = frame["sku"].astype(str)
     return frame
 
 
-def _check_skus(frame: pd.DataFrame, known: pd.Index, path, what: str, unique: bool = True) -> None:
-    if unique and frame["sku"].duplicated().any():
-        dup = frame.loc[frame["sku"].duplicated(), "sku"].unique()[:5]
+def _lines(mask: pd.Series, frame: pd.DataFrame | None = None, column: str | None = None) -> str:
+    """'3 (SKU b: 'abc'), 5 (...)': file line numbers (the header is line 1) of the first offending rows."""
+    rows = np.flatnonzero(np.asarray(mask))
+    shown = []
+    for i in rows[:SHOWN]:
+        detail = f" (SKU {frame['sku'].iloc[i]}: {_show(frame[column].iloc[i])})" if frame is not None else ""
+        shown.append(f"{i + 2}{detail}")
+    more = f" and {len(rows) - SHOWN} more" if len(rows) > SHOWN else ""
+    return ", ".join(shown) + more
+
+
+def _show(value) -> str:
+    if isinstance(value, int | float | np.number) and not isinstance(value, bool):
+        return "empty" if pd.isna(value) else f"{float(value):g}"
+    return "empty" if pd.isna(value) else repr(str(value))
+
+
+def _numbers(frame: pd.DataFrame, column: str, path, fix: str) -> pd.Series:
+    """The column as floats; text that is not a number is an error naming the lines, never a silent NaN."""
+    values = pd.to_numeric(frame[column], errors="coerce")
+    text = frame[column].notna() & values.isna()
+    if text.any():
+        raise InputError(f"{path}: {column} is not a number on line(s) {_lines(text, frame, column)}; {fix}.")
+    return values.astype(float)
+
+
+def _unique(frame: pd.DataFrame, path) -> None:
+    dup = frame["sku"].duplicated(keep=False)
+    if dup.any():
         raise InputError(
-            f"{path}: SKU(s) {', '.join(dup)} appear on more than one row; keep one row per SKU."
+            f"{path}: SKU(s) {', '.join(frame.loc[dup, 'sku'].unique()[:SHOWN])} appear on more than one row "
+            f"(lines {_lines(dup)}); keep one row per SKU."
         )
+
+
+def _known(frame: pd.DataFrame, known: pd.Index, path) -> None:
     unknown = pd.Index(frame["sku"].unique()).difference(known)
     if len(unknown):
         raise InputError(
-            f"{path}: SKU(s) {', '.join(unknown[:5])} are not in the planned panel; remove them or widen the "
+            f"{path}: SKU(s) {', '.join(unknown[:SHOWN])} are not in the planned panel; remove them or widen the "
             "panel (data.panel.max_skus=null)."
         )
+
+
+def read_overrides(path: str | Path, defaults: Mapping) -> pd.DataFrame:
+    """The override file as one row per listed SKU: its non-empty cells over the config defaults, checked by the
+    same rules as the config (the defaults must have passed `check_policy_defaults`)."""
+    over = _read(path, "overrides")
+    _unique(over, path)
+    extra = [c for c in over.columns if c not in NUMERIC + TEXT + ("sku",)]
+    if extra:
+        raise InputError(f"{path}: unknown column(s) {', '.join(extra)}; use {', '.join(NUMERIC + TEXT)}.")
+    for col in over.columns.intersection(NUMERIC):
+        over[col] = _numbers(over, col, path, f"write numbers only, or leave the cell empty to use plan.{col}")
+    merged = pd.DataFrame({col: [defaults.get(col)] * len(over) for col in NUMERIC + TEXT}, index=over.index)
+    merged[list(NUMERIC)] = merged[list(NUMERIC)].apply(pd.to_numeric).astype(float)
+    for col in over.columns.drop("sku"):
+        given = over[col].notna()
+        merged.loc[given, col] = over.loc[given, col]
+    merged["param_source"] = np.where(over.drop(columns="sku").notna().any(axis=1), "overrides", "config")
+    horizon = float(defaults["horizon_days"])
+    for col, ok, allowed in _policy_rules(merged, horizon, bool(defaults.get("require_moq_multiple_of_pack"))):
+        if not ok.all():
+            shown = merged.assign(sku=over["sku"])
+            raise InputError(
+                f"{path}: {col} is out of range on line(s) {_lines(~ok, shown, col)}: allowed {_allowed(allowed, ok)}; "
+                f"fix those cells, or leave them empty to use plan.{col}."
+            )
+    return merged.set_index(over["sku"].rename("sku"))
+
+
+def read_stock(path: str | Path) -> pd.Series:
+    """On hand per SKU from a stock file (sku, on_hand)."""
+    stock = _read(path, "stock")
+    _unique(stock, path)
+    if "on_hand" not in stock:
+        raise InputError(f"{path}: no 'on_hand' column; give columns sku, on_hand (units on hand).")
+    on_hand = _numbers(stock, "on_hand", path, "give units on hand as numbers")
+    bad = ~np.isfinite(on_hand) | (on_hand < 0)
+    if bad.any():
+        raise InputError(
+            f"{path}: on_hand is empty, negative or infinite on line(s) {_lines(bad, stock, 'on_hand')}; give units "
+            "on hand of 0 or more for every SKU listed."
+        )
+    return pd.Series(on_hand.to_numpy(), index=pd.Index(stock["sku"], name="sku"), name="on_hand")
+
+
+def read_open_orders(path: str | Path) -> pd.DataFrame:
+    """Open orders (sku, quantity, arrival_date), several per SKU allowed."""
+    orders = _read(path, "open_orders")
+    missing = [c for c in ("quantity", "arrival_date") if c not in orders]
+    if missing:
+        raise InputError(f"{path}: column(s) {', '.join(missing)} missing; give sku, quantity, arrival_date.")
+    quantity = _numbers(orders, "quantity", path, "give order quantities as numbers")
+    bad = ~np.isfinite(quantity) | (quantity <= 0)
+    if bad.any():
+        raise InputError(
+            f"{path}: quantity is empty, not positive or infinite on line(s) {_lines(bad, orders, 'quantity')}; "
+            "give units on order above 0, or remove the row."
+        )
+    arrival = pd.to_datetime(orders["arrival_date"], errors="coerce", format="mixed")
+    if isinstance(arrival.dtype, pd.DatetimeTZDtype):
+        raise InputError(f"{path}: arrival_date carries a time zone; give plain dates such as 2024-02-01.")
+    bad = arrival.isna()
+    if bad.any():
+        raise InputError(
+            f"{path}: arrival_date is empty or not a date on line(s) {_lines(bad, orders, 'arrival_date')}; give "
+            "dates such as 2024-02-01."
+        )
+    return pd.DataFrame({"sku": orders["sku"], "quantity": quantity, "arrival_date": arrival.dt.normalize()})
+
+
+def check_files(p: Mapping) -> None:
+    """The plan's files on their own (columns, numbers, ranges, dates), before the data is loaded."""
+    if p.get("overrides_csv"):
+        read_overrides(p["overrides_csv"], p)
+    if p.get("stock_csv"):
+        read_stock(p["stock_csv"])
+    if p.get("open_orders_csv"):
+        read_open_orders(p["open_orders_csv"])
+
+
+# ---- inputs of the plan ---------------------------------------------------------------------------------------
 
 
 def policy_table(
@@ -64,25 +312,17 @@ def policy_table(
 
     Without a unit cost anywhere, it is `cost_share_of_price` times the SKU's recent selling price.
     """
+    defaults = {**defaults, "require_moq_multiple_of_pack": require_moq_multiple_of_pack}
+    check_policy_defaults(defaults)
     table = pd.DataFrame(index=pd.Index(skus, name="sku"))
     for col in NUMERIC + TEXT:
         table[col] = defaults.get(col)
+    table[list(NUMERIC)] = table[list(NUMERIC)].apply(pd.to_numeric).astype(float)
     table["param_source"] = "config"
     if overrides_csv:
-        over = _read(overrides_csv, "overrides")
-        _check_skus(over, table.index, overrides_csv, "overrides")
-        extra = [c for c in over.columns if c not in NUMERIC + TEXT + ("sku",)]
-        if extra:
-            raise InputError(
-                f"{overrides_csv}: unknown column(s) {', '.join(extra)}; use {', '.join(NUMERIC + TEXT)}."
-            )
-        over = over.set_index("sku")
-        for col in over.columns:
-            given = over[col].dropna()
-            table.loc[given.index, col] = given
-            table.loc[given.index, "param_source"] = "overrides"
-    for col in NUMERIC:
-        table[col] = pd.to_numeric(table[col], errors="coerce").astype(float)
+        over = read_overrides(overrides_csv, defaults)
+        _known(over.reset_index(), table.index, overrides_csv)
+        table.loc[over.index, over.columns] = over
     if table["unit_cost"].isna().any():
         guess = unit_price.reindex(table.index) * float(defaults.get("cost_share_of_price", 0.6))
         table["unit_cost"] = table["unit_cost"].fillna(guess)
@@ -90,52 +330,14 @@ def policy_table(
         # Lost margin per unit: selling price minus cost.
         margin = (unit_price.reindex(table.index) - table["unit_cost"]).clip(lower=0)
         table["stockout_cost"] = table["stockout_cost"].fillna(margin)
-    _validate(table, overrides_csv or "plan config", require_moq_multiple_of_pack)
-    return table
-
-
-def _validate(t: pd.DataFrame, source, require_multiple: bool) -> None:
-    def fail(mask: pd.Series, problem: str, fix: str) -> None:
-        if mask.any():
-            skus = ", ".join(map(str, t.index[mask][:5]))
-            raise InputError(f"{source}: {problem} for SKU(s) {skus}; {fix}.")
-
-    fail(
-        t["lead_time_days"].isna() | (t["lead_time_days"] < 0),
-        "lead time is negative or missing",
-        "give a lead time of 0 days or more",
-    )
-    fail(
-        t["lead_time_std_days"].fillna(0) < 0,
-        "lead-time spread is negative",
-        "give a standard deviation of 0 or more",
-    )
-    fail(
-        t["review_period_days"].isna() | (t["review_period_days"] < 1),
-        "review period is under 1 day",
-        "review at least every day",
-    )
-    fail(
-        ~t["service_target"].between(0.5, 0.9999),
-        "service target is outside 0.5-0.9999",
-        "give a share such as 0.95",
-    )
-    fail(~t["service_measure"].isin(MEASURES), "service measure is unknown", f"use {' or '.join(MEASURES)}")
-    fail(~t["policy"].isin(POLICIES), "policy is unknown", f"use one of {', '.join(POLICIES)}")
-    fail(t["moq"].fillna(0) < 0, "MOQ is negative", "give an MOQ of 0 or more")
-    fail(t["pack_size"].fillna(1) <= 0, "pack size is not positive", "give a pack size of 1 or more")
-    fail(
-        t["unit_cost"].isna() | (t["unit_cost"] <= 0),
-        "unit cost is missing or not positive",
-        "set plan.unit_cost, or unit_cost per SKU in plan.overrides_csv (the data has no prices to guess from)",
-    )
-    if require_multiple:
-        moq, pack = t["moq"].fillna(0), t["pack_size"].fillna(1)
-        fail(
-            ~np.isclose(np.mod(moq, pack), 0) & ~np.isclose(np.mod(moq, pack), pack),
-            "MOQ is not a multiple of the pack size",
-            "make the MOQ a whole number of packs",
+    no_cost = table["unit_cost"].isna() | (table["unit_cost"] <= 0)
+    if no_cost.any():
+        raise InputError(
+            f"{overrides_csv or 'plan config'}: unit cost is missing or not positive for SKU(s) "
+            f"{', '.join(map(str, table.index[no_cost][:SHOWN]))}; set plan.unit_cost, or unit_cost per SKU in "
+            "plan.overrides_csv (the data has no prices to guess from)."
         )
+    return table
 
 
 def stock_position(
@@ -144,42 +346,70 @@ def stock_position(
     stock_csv: str | Path | None = None,
     open_orders_csv: str | Path | None = None,
     assumed_cover_days: float = 14.0,
-) -> tuple[pd.Series, pd.DataFrame, str]:
-    """On hand per SKU, open orders (sku, quantity, arrival_date) and where the figures came from.
+    *,
+    today: pd.Timestamp,
+    missing_stock: str = "error",
+    overdue_orders: str = "count",
+) -> tuple[pd.Series, pd.DataFrame, pd.Series]:
+    """On hand per SKU, open orders and, per SKU, where both figures came from (`stock_source`).
 
-    Without a stock file, on hand is assumed to be `assumed_cover_days` of mean demand, and the plan says so.
+    Without a stock file, on hand is assumed to be `assumed_cover_days` of mean demand. A SKU a stock file does
+    not list is an error, or with `missing_stock="assumed_cover"` gets that assumed cover, flagged on its row.
+    The orders come back with `overdue` (due before `today`) and `counted` (in the inventory position and the
+    projected stock: every order, or with `overdue_orders="ignore"` only those not overdue).
     """
+    _choice({"missing_stock": missing_stock}, "missing_stock", MISSING_STOCK)
+    _choice({"overdue_orders": overdue_orders}, "overdue_orders", OVERDUE_ORDERS)
     index = pd.Index(skus, name="sku")
+    assumed = (mean_daily_demand.reindex(index).fillna(0) * assumed_cover_days).round()
+    assumed_text = f"assumed: {assumed_cover_days:g} days of mean demand on hand"
     if stock_csv:
-        stock = _read(stock_csv, "stock")
-        _check_skus(stock, index, stock_csv, "stock")
-        if "on_hand" not in stock or stock["on_hand"].isna().any() or (stock["on_hand"] < 0).any():
+        listed = read_stock(stock_csv)
+        _known(listed.reset_index(), index, stock_csv)
+        absent = index.difference(listed.index)
+        if len(absent) and missing_stock == "error":
             raise InputError(
-                f"{stock_csv}: 'on_hand' is missing, empty or negative; give units on hand >= 0."
+                f"{stock_csv}: {len(absent)} of the {len(index)} planned SKUs are not in the stock file "
+                f"({', '.join(absent[:SHOWN])}{' and more' if len(absent) > SHOWN else ''}); add their on_hand, "
+                "or set plan.missing_stock=assumed_cover to assume plan.assumed_cover_days of mean demand for them "
+                "(flagged in stock_source)."
             )
-        on_hand = stock.set_index("sku")["on_hand"].astype(float).reindex(index).fillna(0.0)
-        source = f"stock file {stock_csv}"
+        on_hand = listed.reindex(index).fillna(assumed)
+        source = pd.Series(f"stock file {stock_csv}", index=index)
+        source[absent] = f"{assumed_text} (not in stock file {stock_csv})"
     else:
-        on_hand = (mean_daily_demand.reindex(index).fillna(0) * assumed_cover_days).round()
-        source = f"assumed: {assumed_cover_days:g} days of mean demand on hand, no open orders"
-    orders = pd.DataFrame(
-        {
-            "sku": pd.Series(dtype=str),
-            "quantity": pd.Series(dtype=float),
-            "arrival_date": pd.Series(dtype="datetime64[ns]"),
-        }
-    )
+        on_hand = assumed
+        source = pd.Series(assumed_text, index=index)
+
     if open_orders_csv:
-        orders = _read(open_orders_csv, "open_orders")
-        _check_skus(orders, index, open_orders_csv, "open_orders", unique=False)
-        missing = [c for c in ("quantity", "arrival_date") if c not in orders]
-        if missing:
-            raise InputError(
-                f"{open_orders_csv}: column(s) {', '.join(missing)} missing; give sku, quantity, arrival_date."
-            )
-        orders["arrival_date"] = pd.to_datetime(orders["arrival_date"], errors="coerce")
-        if orders["arrival_date"].isna().any() or (orders["quantity"] <= 0).any():
-            raise InputError(
-                f"{open_orders_csv}: some rows have an unreadable arrival_date or a quantity <= 0; fix them."
-            )
-    return on_hand, orders, source
+        orders = read_open_orders(open_orders_csv)
+        _known(orders, index, open_orders_csv)
+        orders["overdue"] = orders["arrival_date"] < pd.Timestamp(today).normalize()
+        orders["counted"] = ~orders["overdue"] if overdue_orders == "ignore" else True
+        texts = {sku: _orders_text(group, open_orders_csv) for sku, group in orders.groupby("sku")}
+        source += pd.Series(texts, dtype=object).reindex(index).fillna(f"; no open orders in {open_orders_csv}")
+    else:
+        orders = pd.DataFrame(
+            {
+                "sku": pd.Series(dtype=str),
+                "quantity": pd.Series(dtype=float),
+                "arrival_date": pd.Series(dtype="datetime64[ns]"),
+                "overdue": pd.Series(dtype=bool),
+                "counted": pd.Series(dtype=bool),
+            }
+        )
+        source += "; no open-orders file"
+    return on_hand.rename("on_hand"), orders, source.rename("stock_source")
+
+
+def _orders_text(orders: pd.DataFrame, path) -> str:
+    """'; 2 open order(s) (30 units) from oo.csv, 1 overdue (due 2001-01-05, 5 units) counted as arriving now'."""
+    text = f"; {len(orders)} open order(s) ({orders['quantity'].sum():g} units) from {path}"
+    late = orders[orders["overdue"]]
+    if len(late):
+        treatment = "counted as arriving now" if late["counted"].all() else "ignored"
+        text += (
+            f", {len(late)} overdue (due {late['arrival_date'].min().date()}, {late['quantity'].sum():g} units) "
+            f"{treatment}"
+        )
+    return text

@@ -26,8 +26,12 @@ def protection(
     demand reported, the days of cover and the projected stockouts stay the model's own.
     """
     n = paths.shape[0]
-    lead = sample_lead_times(p["lead_time_days"], p.get("lead_time_std_days") or 0.0, n, rng)
     review = int(p["review_period_days"])
+    lead = sample_lead_times(p["lead_time_days"], p.get("lead_time_std_days") or 0.0, n, rng)
+    # The inputs keep lead time + review + 3 spreads inside the forecast; the rare longer draw is capped at the
+    # forecast's end rather than failing the plan.
+    room = (dates[-1] - today).days - (review if p["policy"] == "periodic" else 0)
+    lead = np.minimum(lead, max(room, 0))
     d_lead = calibration * window_sums(paths, dates, today, lead)
     mean_daily = window_sums(paths, dates, today, 60).mean() / 60.0
     if p["policy"] == "periodic":
@@ -97,12 +101,14 @@ def plan_sku(
     history, rules = dict(history or {}), dict(rules or {})
     today = pd.Timestamp(today).normalize()
     levels = protection(paths, dates, today, p, rng, calibration)
-    on_order = float(open_orders["quantity"].sum()) if len(open_orders) else 0.0
+    # `counted` says which orders the plan relies on (plan.overdue_orders=ignore leaves overdue ones out).
+    counted = open_orders[open_orders["counted"]] if "counted" in open_orders else open_orders
+    on_order = float(counted["quantity"].sum()) if len(counted) else 0.0
     position = on_hand + on_order
     qty = order_quantity(levels, position, p)
     cum = cumulative_quantiles(paths, [0.5, 0.9])
-    stockout50 = projected_stockout(dates, cum[0], on_hand, open_orders)
-    stockout90 = projected_stockout(dates, cum[1], on_hand, open_orders)
+    stockout50 = projected_stockout(dates, cum[0], on_hand, counted)
+    stockout90 = projected_stockout(dates, cum[1], on_hand, counted)
     lead = pd.Timedelta(days=float(p["lead_time_days"]))
     mean_daily = window_sums(paths, dates, today, 60).mean() / 60.0
     d30, d60 = (np.quantile(window_sums(paths, dates, today, d), [0.1, 0.5, 0.9]) for d in (30, 60))
@@ -117,6 +123,8 @@ def plan_sku(
     exceptions = []
     if stockout50 is not None and stockout50 <= today + lead:
         exceptions.append("STOCKOUT_BEFORE_RECEIPT")
+    if "overdue" in open_orders and open_orders["overdue"].any():
+        exceptions.append("OVERDUE_ORDER")
     if cover_days > rules.get("excess_cover_days", 180):
         exceptions.append("EXCESS_STOCK")
     last_sale = history.get("last_sale")

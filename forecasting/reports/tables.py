@@ -14,6 +14,8 @@ CLASS_ORDER = {"smooth": 0, "erratic": 1, "intermittent": 2, "lumpy": 3}
 # Most urgent first: the order in which a planner should work through the exceptions.
 EXCEPTION_MEANINGS = {
     "STOCKOUT_BEFORE_RECEIPT": "Projected to run out before an order placed today arrives: expedite it.",
+    "OVERDUE_ORDER": "An open order is past its arrival date: chase the supplier or correct the open-orders file "
+    "(stock_source says whether the plan counted it).",
     "EXCESS_STOCK": "Stock far above the order-up-to level: hold orders, consider a markdown or transfer.",
     "NO_RECENT_SALES": "No recent sales: check the listing, availability, or whether the SKU is phased out.",
     "FORECAST_MOVED": "The forecast moved sharply since the last plan: check for a promotion or data error.",

@@ -151,7 +151,8 @@ def _absent_columns_message(path: Path, absent: list[str], mapping: Mapping[str,
         fix = f"set data.columns.{absent[0]} to one of them, or data.columns.{absent[0]}=null if the file has none"
     else:
         fix = f"set data.columns.{absent[0]} to one of them"
-    return f"{path}: {names} {'is' if len(absent) == 1 else 'are'} not a column of the file (it has: {listed}); {fix}."
+    verb = "is not a column" if len(absent) == 1 else "are not columns"
+    return f"{path}: {names} {verb} of the file (it has: {listed}); {fix}."
 
 
 def _parse_dates(values: pd.Series, path: Path, column: str, date_format: str | None, notes: dict) -> pd.Series:

@@ -263,6 +263,20 @@ def test_implausible_lines_are_capped_in_proportion_for_transactions(tmp_path):
     assert day["quantity"] > 4e6 and on_day == pytest.approx(day["limit"])
 
 
+def test_missing_quantities_in_order_lines_are_dropped_and_counted(tmp_path):
+    t = table()
+    t.loc[[3, 4], "units"] = np.nan
+    data = prepare_data(csv(tmp_path / "lines.csv", t), "transactions", COLS, panel=PANEL)
+    assert data.quality.dropped["missing_quantity"] == 2
+
+
+def test_infinite_price_is_an_error(tmp_path):
+    t = table().assign(cost=2.5)
+    t.loc[9, "cost"] = -np.inf
+    with pytest.raises(InputError, match=r"column 'cost' has 1 infinite value\(s\) \(e.g. '-inf' at row\(s\) 10\)"):
+        prepare_data(csv(tmp_path / "t.csv", t), kind="demand", columns={**COLS, "price": "cost"}, panel=PANEL)
+
+
 def test_all_zero_sku_is_dropped_as_all_zero(tmp_path):
     data = prepare_data(all_zero_sku(tmp_path / "t.csv"), kind="demand", columns=COLS, panel=PANEL)
     assert set(data.panel["sku"]) == {"SKU0"}

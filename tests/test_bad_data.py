@@ -85,6 +85,17 @@ def latin1(path: Path) -> Path:
     return csv(path, t, encoding="latin-1")
 
 
+def csv_named_parquet(path: Path) -> Path:
+    return csv(path.with_suffix(".parquet"), table())
+
+
+def truncated_parquet(path: Path) -> Path:
+    whole = path.with_suffix(".parquet")
+    table().to_parquet(whole, index=False)
+    whole.write_bytes(whole.read_bytes()[:300])
+    return whole
+
+
 def all_zero_sku(path: Path) -> Path:
     t = table()
     t.loc[t["item"] == "SKU1", "units"] = 0.0
@@ -110,6 +121,8 @@ ERRORS = [
     ("xlsx_named_csv", excel, {}, r"t.csv: this is an Excel file, not a CSV .*save the sheet as CSV"),
     ("xls_named_csv", legacy_excel, {}, r"this is an Excel file.*point data.path at that file"),
     ("binary", binary, {}, r"t.csv: this is not a CSV file: it holds binary data"),
+    ("csv_named_parquet", csv_named_parquet, {}, r"t.parquet: the file is named .parquet but is not a Parquet file"),
+    ("truncated_parquet", truncated_parquet, {}, r"t.parquet: the Parquet file cannot be read \(.*\); export the"),
     (
         "mixed_date_formats",
         mixed_formats,

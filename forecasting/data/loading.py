@@ -68,12 +68,17 @@ def _read_csv(path: Path, options: dict, notes: dict, guessed: bool, **kwargs) -
         ) from None
 
 
+def _read_parquet(path: Path, columns: list[str] | None) -> pd.DataFrame | list[str]:
+    """The schema's column names (`columns=None`) or the table; a damaged file is one sentence."""
+    try:
+        return list(pq.read_schema(path).names) if columns is None else pd.read_parquet(path, columns=columns)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"{path}: the Parquet file cannot be read ({exc}); export the table again.") from None
+
+
 def _source_columns(path: Path, kind: str, options: dict, notes: dict, guessed: bool) -> list[str]:
     if kind == "parquet":
-        try:
-            return list(pq.read_schema(path).names)
-        except (OSError, pa.ArrowException) as exc:
-            raise InputError(f"{path}: the Parquet file cannot be read ({exc}); export the table again.") from None
+        return _read_parquet(path, None)
     return list(_read_csv(path, options, notes, guessed, nrows=0).columns)
 
 
@@ -122,7 +127,7 @@ def read_table(
 
     wanted = list(dict.fromkeys(mapping.values()))
     if file_kind == "parquet":
-        raw = pd.read_parquet(path, columns=wanted)
+        raw = _read_parquet(path, wanted)
     else:
         raw = _read_csv(path, options, notes, guessed, usecols=wanted)
     if raw.empty:

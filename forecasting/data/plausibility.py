@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from forecasting.data.quality import DataQuality
@@ -17,7 +16,7 @@ from forecasting.errors import InputError
 ACTIONS = ("error", "cap", "drop")
 REASON = "implausible_quantity"
 #: The SKU's scale is this quantile of its non-zero days: high enough that busy days set it, low enough
-#: (with numpy's "lower" method) that a single absurd day among a few cannot raise it.
+#: (the lower of two neighbours) that a single absurd day among a few cannot raise it.
 SCALE_QUANTILE = 0.9
 
 
@@ -27,9 +26,7 @@ def implausible_days(lines: pd.DataFrame, multiple: float) -> pd.DataFrame:
     totals = lines.groupby([lines["sku"], day], observed=True, sort=True)["quantity"].sum()
     totals = totals.rename_axis(["sku", "day"]).reset_index()
     nonzero = totals[totals["quantity"] > 0]
-    scale = nonzero.groupby("sku", observed=True)["quantity"].agg(
-        lambda q: np.quantile(q.to_numpy(), SCALE_QUANTILE, method="lower")
-    )
+    scale = nonzero.groupby("sku", observed=True)["quantity"].quantile(SCALE_QUANTILE, interpolation="lower")
     totals["limit"] = multiple * totals["sku"].map(scale).astype("float64")
     return totals[totals["quantity"] > totals["limit"]].reset_index(drop=True)
 

@@ -38,7 +38,8 @@ def test_parquet_reads_only_mapped_columns(retail_slice_path):
 
 
 def test_missing_column_names_the_column_and_fix(demand_csv):
-    with pytest.raises(InputError, match=r"quantity -> 'qty' not found.*fix data.columns"):
+    msg = r"data.columns.quantity='qty' is not a column of the file \(it has: item, day, units\); set data.columns"
+    with pytest.raises(InputError, match=msg):
         read_table(demand_csv, {"sku": "item", "date": "day", "quantity": "qty"}, "demand")
 
 

@@ -6,12 +6,19 @@ pipeline. Every problem raises `InputError` with one sentence naming the file, t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
+from forecasting.data.dates import parse_dates
+from forecasting.data.quality import row_list
+from forecasting.data.sniffing import csv_options
+from forecasting.data.sniffing import file_kind as sniff_file_kind
 from forecasting.errors import InputError
 
 # Contract name -> whether a source column must be mapped for each input kind.
@@ -21,11 +28,17 @@ REQUIRED = {
 }
 OPTIONAL = ("price", "promo", "category", "invoice", "description")
 SUPPORTED_SUFFIXES = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+COMPRESSION_SUFFIXES = (".gz", ".bz2", ".xz", ".zip")
+# What an unset mandatory Hydra value (`???`) arrives as once the config is turned into plain containers.
+UNSET_PATHS = ("", "???")
 
 
 def _file_kind(path: Path) -> str:
-    kind = SUPPORTED_SUFFIXES.get(path.suffix.lower())
-    if kind is None:
+    kind = sniff_file_kind(path)
+    suffixes = [s.lower() for s in path.suffixes[-2:]]
+    if suffixes and suffixes[-1] in COMPRESSION_SUFFIXES:
+        suffixes = suffixes[:-1]
+    if kind == "csv" and (not suffixes or suffixes[-1] not in SUPPORTED_SUFFIXES):
         raise InputError(
             f"{path}: unknown file type '{path.suffix or '(none)'}'; give a .csv or .parquet file "
             "(set data.path to it)."
@@ -33,36 +46,67 @@ def _file_kind(path: Path) -> str:
     return kind
 
 
-def _source_columns(path: Path, kind: str, read_options: Mapping) -> list[str]:
-    if kind == "parquet":
-        return list(pq.read_schema(path).names)
+def _read_csv(path: Path, options: dict, notes: dict, guessed: bool, **kwargs) -> pd.DataFrame:
+    """`pandas.read_csv`; when a byte past the sniffed sample is not UTF-8 after all, read it as cp1252."""
     try:
-        return list(pd.read_csv(path, nrows=0, **read_options).columns)
+        return pd.read_csv(path, **options, **kwargs)
+    except UnicodeDecodeError as exc:
+        if not (guessed and options["encoding"] == "utf-8"):
+            raise InputError(
+                f"{path}: the file is not {options.get('encoding')} text (byte {exc.object[exc.start]:#x} at "
+                f"position {exc.start} does not decode); set data.read_options.encoding to the file's encoding, "
+                "e.g. data.read_options.encoding=latin-1."
+            ) from None
+        options["encoding"] = notes["encoding"] = "cp1252"
+        return _read_csv(path, options, notes, False, **kwargs)
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: the file is empty; point data.path at a table with a header row and data.") from None
+    except pd.errors.ParserError as exc:
+        raise InputError(
+            f"{path}: the file is not a well-formed CSV table ({str(exc).strip()}); check the export, or set "
+            "data.read_options.sep to the file's field separator."
+        ) from None
+
+
+def _read_parquet(path: Path, columns: list[str] | None) -> pd.DataFrame | list[str]:
+    """The schema's column names (`columns=None`) or the table; a damaged file is one sentence."""
+    try:
+        return list(pq.read_schema(path).names) if columns is None else pd.read_parquet(path, columns=columns)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"{path}: the Parquet file cannot be read ({exc}); export the table again.") from None
+
+
+def _source_columns(path: Path, kind: str, options: dict, notes: dict, guessed: bool) -> list[str]:
+    if kind == "parquet":
+        return _read_parquet(path, None)
+    return list(_read_csv(path, options, notes, guessed, nrows=0).columns)
 
 
 def read_table(
-    path: str | Path,
+    path: str | Path | None,
     columns: Mapping[str, str | None],
     input_kind: str = "transactions",
     read_options: Mapping | None = None,
     date_format: str | None = None,
+    notes: dict | None = None,
 ) -> pd.DataFrame:
     """Load `path` with source columns renamed to contract names (`sku`, `date`, `quantity`, ...).
 
     `columns` maps contract names to source column names; unmapped optional columns are left out.
-    Dates are parsed (and kept with their time of day: aggregation to days happens later).
+    Dates are parsed (and kept with their time of day: aggregation to days happens later). What had to be
+    detected to read the file (compression, encoding, separator, time zones, date units) goes into `notes`.
     """
+    notes = {} if notes is None else notes
+    if path is None or str(path).strip() in UNSET_PATHS:
+        raise InputError("data.path is missing: set data.path=/path/to/sales.csv (a CSV or Parquet file).")
     path = Path(path)
-    read_options = dict(read_options or {})
     if input_kind not in REQUIRED:
         raise InputError(f"data.kind '{input_kind}' is unknown; use 'transactions' or 'demand'.")
-    if not path.exists():
+    if not path.is_file():
         raise InputError(f"{path}: no such file; set data.path to an existing CSV or Parquet file.")
-    file_kind = _file_kind(path)
     if path.stat().st_size == 0:
-        raise InputError(f"{path}: the file is empty; point data.path at a table with a header row and data.") from None
+        raise InputError(f"{path}: the file is empty; point data.path at a table with a header row and data.")
+    file_kind = _file_kind(path)
 
     mapping = {name: src for name, src in columns.items() if src}
     missing_map = [name for name in REQUIRED[input_kind] if name not in mapping]
@@ -71,25 +115,27 @@ def read_table(
             f"data.columns has no mapping for {', '.join(missing_map)}; "
             f"add e.g. data.columns.{missing_map[0]}=<your column>."
         )
-    available = _source_columns(path, file_kind, read_options)
-    absent = [f"{name} -> '{src}'" for name, src in mapping.items() if src not in available]
+    options, guessed = {}, False
+    if file_kind == "csv":
+        options, detected = csv_options(path, dict(read_options or {}))
+        notes.update(detected)
+        guessed = "encoding" not in dict(read_options or {})
+    available = _source_columns(path, file_kind, options, notes, guessed)
+    absent = [name for name, src in mapping.items() if src not in available]
     if absent:
-        raise InputError(
-            f"{path}: column(s) {', '.join(absent)} not found (the file has: {', '.join(map(str, available[:20]))}); "
-            "fix data.columns to name the file's columns."
-        )
+        raise InputError(_absent_columns_message(path, absent, mapping, available))
 
     wanted = list(dict.fromkeys(mapping.values()))
     if file_kind == "parquet":
-        raw = pd.read_parquet(path, columns=wanted)
+        raw = _read_parquet(path, wanted)
     else:
-        raw = pd.read_csv(path, usecols=wanted, **read_options)
+        raw = _read_csv(path, options, notes, guessed, usecols=wanted)
     if raw.empty:
         raise InputError(f"{path}: the table has a header but no rows; point data.path at a file with data.")
 
     frame = pd.DataFrame({name: raw[src] for name, src in mapping.items()})
     frame["sku"] = frame["sku"].astype("string").str.strip()
-    frame["date"] = _parse_dates(frame["date"], path, mapping["date"], date_format)
+    frame["date"] = _parse_dates(frame["date"], path, mapping["date"], date_format, notes)
     frame["quantity"] = _parse_numbers(frame["quantity"], path, mapping["quantity"])
     if "price" in frame:
         frame["price"] = _parse_numbers(frame["price"], path, mapping["price"])
@@ -101,23 +147,25 @@ def read_table(
     return frame
 
 
-def _parse_dates(values: pd.Series, path: Path, column: str, date_format: str | None) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(values):
-        parsed = values
+def _absent_columns_message(path: Path, absent: list[str], mapping: Mapping[str, str], available: list) -> str:
+    listed = ", ".join(map(str, available[:20])) + (f" and {len(available) - 20} more" if len(available) > 20 else "")
+    names = ", ".join(f"data.columns.{name}='{mapping[name]}'" for name in absent)
+    if len(available) == 1 and any(sep in str(available[0]) for sep in ";\t|"):
+        fix = "the file seems to use another field separator: set it, e.g. data.read_options.sep=';'"
+    elif all(name in OPTIONAL for name in absent):
+        fix = f"set data.columns.{absent[0]} to one of them, or data.columns.{absent[0]}=null if the file has none"
     else:
-        parsed = pd.to_datetime(values, format=date_format, errors="coerce")
-    parsed = parsed.astype("datetime64[ns]") if parsed.dt.tz is None else parsed.dt.tz_localize(None)
-    bad = parsed.isna() & values.notna()
-    if bad.any():
-        rows = _row_list(bad)
-        raise InputError(
-            f"{path}: column '{column}' has {int(bad.sum())} unparseable date(s) (e.g. '{values[bad].iloc[0]}' "
-            f"at row(s) {rows}); fix those values or set data.date_format to the file's format."
-        )
+        fix = f"set data.columns.{absent[0]} to one of them"
+    verb = "is not a column" if len(absent) == 1 else "are not columns"
+    return f"{path}: {names} {verb} of the file (it has: {listed}); {fix}."
+
+
+def _parse_dates(values: pd.Series, path: Path, column: str, date_format: str | None, notes: dict) -> pd.Series:
+    parsed = parse_dates(values, path, column, date_format, notes)
     if parsed.isna().any():
         raise InputError(
             f"{path}: column '{column}' has {int(parsed.isna().sum())} empty date(s) at row(s) "
-            f"{_row_list(parsed.isna())}; fill or remove those rows."
+            f"{row_list(parsed.isna())}; fill or remove those rows."
         )
     return parsed
 
@@ -126,15 +174,20 @@ def _parse_numbers(values: pd.Series, path: Path, column: str) -> pd.Series:
     parsed = pd.to_numeric(values, errors="coerce").astype("float64")
     bad = parsed.isna() & values.notna()
     if bad.any():
+        example = str(values[bad].iloc[0])
+        fix = (
+            "the file uses decimal commas: set data.read_options.decimal=','"
+            if re.fullmatch(r"-?\d+,\d+", example.strip())
+            else "fix them or map data.columns to the numeric column"
+        )
         raise InputError(
-            f"{path}: column '{column}' has {int(bad.sum())} non-numeric value(s) (e.g. '{values[bad].iloc[0]}' "
-            f"at row(s) {_row_list(bad)}); fix them or map data.columns to the numeric column."
+            f"{path}: column '{column}' has {int(bad.sum())} non-numeric value(s) (e.g. '{example}' "
+            f"at row(s) {row_list(bad)}); {fix}."
+        )
+    infinite = pd.Series(np.isinf(parsed.to_numpy()), index=parsed.index)
+    if infinite.any():
+        raise InputError(
+            f"{path}: column '{column}' has {int(infinite.sum())} infinite value(s) (e.g. '{values[infinite].iloc[0]}' "
+            f"at row(s) {row_list(infinite)}); replace them with the real figures or remove those rows."
         )
     return parsed
-
-
-def _row_list(mask: pd.Series, limit: int = 5) -> str:
-    """Row numbers as a user sees them in the file: 1-based, after the header."""
-    idx = [int(i) + 1 for i in mask[mask].index[:limit]]
-    more = int(mask.sum()) - len(idx)
-    return ", ".join(map(str, idx)) + (f" and {more} more" if more > 0 else "")

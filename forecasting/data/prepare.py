@@ -19,7 +19,8 @@ from forecasting.data.panel import (
     top_skus,
     validate_demand_table,
 )
-from forecasting.data.quality import DataQuality
+from forecasting.data.plausibility import screen_implausible
+from forecasting.data.quality import DataQuality, row_list
 from forecasting.data.segments import segment_skus
 from forecasting.errors import InputError
 
@@ -45,27 +46,44 @@ def prepare_data(
     calendar: Mapping | None = None,
     panel: Mapping | None = None,
     segments: Mapping | None = None,
+    as_of: str | None = None,
 ) -> PreparedData:
     """Load, clean (order lines) or validate (demand tables), build the panel, filter and segment SKUs.
 
     Every row read is either kept or dropped under one reason in `quality`; `panel` options are
-    `min_history_days`, `min_nonzero_days`, `max_skus` (None keeps all) and `select_by`.
+    `min_history_days`, `min_nonzero_days`, `max_skus` (None keeps all), `select_by`, and `outlier_multiple` /
+    `outlier_action` for implausible days (see `plausibility`). Data dated after `as_of` (default: today) is
+    an error: a plan computed from the future is wrong.
     """
     columns = dict(columns or {"sku": "sku", "date": "date", "quantity": "quantity"})
-    panel_opts = {"min_history_days": 60, "min_nonzero_days": 5, "max_skus": None, "select_by": "revenue"}
+    panel_opts = {
+        "min_history_days": 60,
+        "min_nonzero_days": 5,
+        "max_skus": None,
+        "select_by": "revenue",
+        "outlier_multiple": 500,
+        "outlier_action": "error",
+    }
     panel_opts.update(panel or {})
     cal_opts = dict(calendar or {})
 
-    frame = read_table(path, columns, kind, read_options, date_format)
+    end_day = _config_date(end, "data.end")
+    as_of_day = _config_date(as_of, "data.as_of")
+    read_notes: dict = {}
+    frame = read_table(path, columns, kind, read_options, date_format, notes=read_notes)
     dq = DataQuality(source=str(path), rows_in=len(frame))
+    if read_notes:
+        dq.notes["read"] = read_notes
     if kind == "transactions":
         frame = clean_transactions(frame, CleaningRules.from_dict(dict(cleaning or {})), dq)
-    if end is not None:
-        frame = dq.drop(
-            frame, frame["date"] >= pd.Timestamp(end).normalize() + pd.Timedelta(days=1), "after_data_end"
-        )
+    if end_day is not None:
+        frame = dq.drop(frame, frame["date"] >= end_day + pd.Timedelta(days=1), "after_data_end")
     if frame.empty:
         raise InputError(f"{path}: no rows left after cleaning; check data.columns and data.cleaning.")
+    _refuse_future(frame, path, columns["date"], as_of_day)
+    frame = screen_implausible(
+        frame, panel_opts["outlier_multiple"], panel_opts["outlier_action"], dq, path, columns["quantity"]
+    )
     # Rows behind each SKU, so that SKU-level filters below can be counted in input rows.
     rows_per_sku = frame.groupby("sku", observed=True).size()
     static = _static_attributes(frame)
@@ -83,6 +101,10 @@ def prepare_data(
     )
     full = build_panel(daily, cal, dq)
 
+    # A SKU that never sold is not short of history: say so, so the user does not lengthen the file for it.
+    sold = full.groupby("sku", observed=True)["demand"].sum() > 0
+    _drop_skus(dq, rows_per_sku, full["sku"].unique(), sold.index[sold], "all_zero")
+    full = full[full["sku"].isin(sold.index[sold])]
     keep = history_filter(full, int(panel_opts["min_history_days"]), int(panel_opts["min_nonzero_days"]))
     _drop_skus(dq, rows_per_sku, full["sku"].unique(), keep, "short_history")
     short = full[full["sku"].isin(keep)]
@@ -118,6 +140,31 @@ def prepare_data(
         100 * dq.notes["panel"]["zero_share"],
     )
     return PreparedData(panel=result, segments=seg, calendar=cal, quality=dq)
+
+
+def _config_date(value, key: str) -> pd.Timestamp | None:
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        return pd.Timestamp(str(value)).normalize()  # str: an int 20240630 would be read as nanoseconds
+    except (ValueError, TypeError):
+        raise InputError(
+            f"{key} is '{value}', which is not a date; write it as YYYY-MM-DD, e.g. {key}=2024-06-30."
+        ) from None
+
+
+def _refuse_future(frame: pd.DataFrame, path, column: str, as_of: pd.Timestamp | None) -> None:
+    """Rows dated after the as-of day (default today) are typos or a wrong year; a plan from them is wrong."""
+    limit = as_of if as_of is not None else pd.Timestamp.today().normalize()
+    late = frame["date"] >= limit + pd.Timedelta(days=1)
+    if late.any():
+        latest = frame["date"].max()
+        raise InputError(
+            f"{path}: column '{column}' has {int(late.sum())} row(s) dated after "
+            f"{'data.as_of' if as_of is not None else 'today'} ({limit:%Y-%m-%d}), up to {latest:%Y-%m-%d} (row(s) "
+            f"{row_list(late)}); fix those dates, or set data.end to "
+            "the last real day to ignore later rows, or data.as_of to the day the data runs to."
+        )
 
 
 def _drop_skus(dq: DataQuality, rows_per_sku: pd.Series, before, after, reason: str) -> None:

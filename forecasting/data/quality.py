@@ -44,3 +44,10 @@ class DataQuality:
             "repairs": dict(self.repairs),
             **self.notes,
         }
+
+
+def row_list(mask: pd.Series, limit: int = 5) -> str:
+    """Row numbers as a user sees them in the file: 1-based, after the header."""
+    idx = [int(i) + 1 for i in mask[mask].index[:limit]]
+    more = int(mask.sum()) - len(idx)
+    return ", ".join(map(str, idx)) + (f" and {more} more" if more > 0 else "")

@@ -1,0 +1,102 @@
+"""A source date column as naive local datetimes, whatever form the export gave it.
+
+Sales days are business days in the shop's own time, so a UTC offset or time zone is dropped and each value
+keeps its local wall-clock date (recorded in the notes). Integer dates are read only where their unit is
+unambiguous (YYYYMMDD, Unix seconds or milliseconds); anything else raises `InputError` with a bad value.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import pandas as pd
+from pandas.tseries.api import guess_datetime_format
+
+from forecasting.data.quality import row_list
+from forecasting.errors import InputError
+
+# A trailing UTC offset after a time of day: 'T00:00:00+01:00', ' 10:30Z', '10:30:00.5 +0200'.
+OFFSET = re.compile(r"(\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$")
+YYYYMMDD = (19000101, 21001231)
+# Epoch units whose plausible ranges (dates from 1973 to 2103) cannot be mistaken for each other.
+EPOCH_UNITS = {"s": (1e8, 4.2e9), "ms": (1e11, 4.2e12)}
+EPOCH_DAYS = (7305, 47482)  # 1990 to 2099 counted in days: also Excel's day numbers, so never guessed
+
+
+def parse_dates(values: pd.Series, path, column: str, date_format: str | None, notes: dict) -> pd.Series:
+    """Parse `values` to datetime64 (time of day kept), noting in `notes` what had to be interpreted."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        notes["timezone"] = (
+            f"column '{column}' was in time zone {values.dt.tz}; each date kept its local date and time there"
+        )
+        return values.dt.tz_localize(None).astype("datetime64[ns]")
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.astype("datetime64[ns]")
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return _from_numbers(values, path, column, notes)
+
+    text = values.astype("string").str.strip()
+    local = text.str.replace(OFFSET, r"\1", regex=True)
+    offsets = (local != text).fillna(False)
+    if offsets.any():
+        notes["timezone"] = (
+            f"{int(offsets.sum())} date(s) in column '{column}' carried a UTC offset (e.g. '{text[offsets].iloc[0]}'); "
+            "each kept its own local date and time and the offset was dropped"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas warns when it falls back to parsing value by value
+        parsed = pd.to_datetime(local, format=date_format, errors="coerce")
+    if not pd.api.types.is_datetime64_any_dtype(parsed):
+        raise InputError(
+            f"{path}: column '{column}' mixes time zones that cannot be read as one column (e.g. "
+            f"'{text.dropna().iloc[0]}'); write the dates without time zones."
+        )
+    bad = parsed.isna() & local.notna() & (local != "")
+    if bad.any():
+        raise InputError(_bad_dates_message(local, bad, path, column, date_format))
+    return parsed.astype("datetime64[ns]")
+
+
+def _bad_dates_message(text: pd.Series, bad: pd.Series, path, column: str, date_format: str | None) -> str:
+    example = text[bad].iloc[0]
+    first = text[text.notna() & (text != "")].iloc[0]
+    expected = date_format or guess_datetime_format(first)
+    found = guess_datetime_format(example, dayfirst=True)
+    if expected and found and found != expected:
+        return (
+            f"{path}: column '{column}' mixes date formats: it reads as '{expected}' (e.g. '{first}') but "
+            f"{int(bad.sum())} value(s) do not, e.g. '{example}' at row(s) {row_list(bad)}; write every date in one "
+            f"format and set data.date_format to it (e.g. data.date_format='{found}')."
+        )
+    return (
+        f"{path}: column '{column}' has {int(bad.sum())} unparseable date(s) (e.g. '{example}' at row(s) "
+        f"{row_list(bad)}); fix those values or set data.date_format to the file's format."
+    )
+
+
+def _from_numbers(values: pd.Series, path, column: str, notes: dict) -> pd.Series:
+    known = values.dropna()
+    whole = bool((known == known.round()).all()) if len(known) else False
+    lo, hi = (float(known.min()), float(known.max())) if len(known) else (0.0, 0.0)
+    if whole and YYYYMMDD[0] <= lo and hi <= YYYYMMDD[1]:
+        digits = values.astype("Int64").astype("string")
+        parsed = pd.to_datetime(digits, format="%Y%m%d", errors="coerce")
+        if not (parsed.isna() & values.notna()).any():
+            notes["dates"] = f"numbers in column '{column}' read as YYYYMMDD dates"
+            return parsed.astype("datetime64[ns]")
+    for unit, (a, b) in EPOCH_UNITS.items():
+        if whole and a <= lo and hi <= b:
+            unit_name = "seconds" if unit == "s" else "milliseconds"
+            notes["dates"] = f"numbers in column '{column}' read as Unix epoch {unit_name} (UTC)"
+            return pd.to_datetime(values, unit=unit).astype("datetime64[ns]")
+    example = known.iloc[0] if len(known) else values.iloc[0]
+    first_row = row_list(values == example) if len(known) else "1"
+    as_days = ""
+    if whole and EPOCH_DAYS[0] <= lo and hi <= EPOCH_DAYS[1]:
+        as_date = pd.Timestamp(0) + pd.Timedelta(days=example)
+        as_days = f" (as days since 1970-01-01 {example:.0f} would be {as_date:%Y-%m-%d})"
+    raise InputError(
+        f"{path}: column '{column}' holds numbers, not dates (e.g. {example:g} at row(s) {first_row}){as_days}; "
+        "write the dates as YYYY-MM-DD (numbers are read only as YYYYMMDD or as Unix epoch seconds or milliseconds)."
+    )

@@ -108,7 +108,7 @@ def test_run_end_to_end_on_real_slice(retail_slice_path, tmp_path):
     "override, message",
     [
         ("data.path=/nonexistent/sales.csv", "no such file"),
-        ("data.columns.quantity=Qty", "quantity -> 'Qty' not found"),
+        ("data.columns.quantity=Qty", "data.columns.quantity='Qty' is not a column of the file"),
         ("task=dance", "task 'dance' is unknown"),
     ],
 )

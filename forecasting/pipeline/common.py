@@ -79,6 +79,7 @@ def load_data(cfg: DictConfig) -> PreparedData:
         read_options=d.get("read_options"),
         date_format=d.get("date_format"),
         end=d.get("end"),
+        as_of=d.get("as_of"),
         cleaning=d.get("cleaning"),
         calendar=d.get("calendar"),
         panel=d.get("panel"),

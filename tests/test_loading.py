@@ -115,3 +115,14 @@ def test_non_numeric_quantity(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         read_table(tmp_path / "nope.parquet", DEMAND_COLS, "demand")
+
+
+def test_codes_are_read_as_written(tmp_path):
+    """Part numbers keep leading zeros, and a SKU called "NA" is a SKU, not a missing value."""
+    from forecasting.data.loading import read_table
+
+    path = tmp_path / "codes.csv"
+    path.write_text("item,day,units\n00123,2024-01-01,3\nNA,2024-01-01,2\n00123,2024-01-02,\n")
+    frame = read_table(path, {"sku": "item", "date": "day", "quantity": "units"}, "demand", None, None)
+    assert list(frame["sku"]) == ["00123", "NA", "00123"]
+    assert frame["quantity"].isna().tolist() == [False, False, True]

@@ -129,7 +129,7 @@ def read_table(
     if file_kind == "parquet":
         raw = _read_parquet(path, wanted)
     else:
-        raw = _read_csv(path, options, notes, guessed, usecols=wanted)
+        raw = _read_csv(path, options, notes, guessed, usecols=wanted, **_text_as_written(mapping))
     if raw.empty:
         raise InputError(f"{path}: the table has a header but no rows; point data.path at a file with data.")
 
@@ -145,6 +145,41 @@ def read_table(
         if text in frame:
             frame[text] = frame[text].astype("string")
     return frame
+
+
+# pandas' default missing-value markers (read_csv docs), kept for number and date columns only.
+NA_MARKERS = [
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+]
+TEXT_COLUMNS = ("sku", "invoice", "category", "description")
+
+
+def _text_as_written(mapping: Mapping[str, str]) -> dict:
+    """read_csv options that keep codes as written: part number 00123 keeps its zeros, SKU "NA" stays a SKU."""
+    text = {mapping[name] for name in TEXT_COLUMNS if name in mapping}
+    return {
+        "dtype": dict.fromkeys(text, str),
+        "keep_default_na": False,
+        "na_values": {src: ([""] if src in text else NA_MARKERS) for src in set(mapping.values())},
+    }
 
 
 def _absent_columns_message(path: Path, absent: list[str], mapping: Mapping[str, str], available: list) -> str:

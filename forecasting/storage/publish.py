@@ -68,7 +68,7 @@ def publish(run_dir: str | os.PathLike, target: str | os.PathLike, files: pd.Dat
         target.parent.mkdir(parents=True, exist_ok=True)
         staged = Path(tempfile.mkdtemp(prefix=f".{target.name}.staged-", dir=target.parent))
     except OSError as exc:
-        raise (StorageError.from_os_error(exc, target.parent) or exc) from exc
+        raise (StorageError.from_os_error(exc, target) or exc) from exc
     try:
         for row in files.itertuples(index=False):
             shutil.copyfile(Path(run_dir) / row.name, staged / row.name)

@@ -10,6 +10,7 @@ set aside (never deleted) and the copy restored by `recover`. Planners query it 
 from __future__ import annotations
 
 import shutil
+from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 
@@ -46,6 +47,8 @@ CREATE TABLE IF NOT EXISTS accuracy (
 );
 CREATE TABLE IF NOT EXISTS published (name VARCHAR, sha256 VARCHAR, bytes BIGINT, run_id VARCHAR);
 """
+# What DuckDB raises on reading a damaged file (a block past the end of the file, a wrong checksum).
+DAMAGE = (duckdb.IOException, duckdb.SerializationException, duckdb.InternalException)
 # Tables a run's commit writes (runs and champions have their own statements).
 RUN_TABLES = ("forecasts", "plans", "metrics", "accuracy", "published")
 
@@ -68,6 +71,7 @@ class Warehouse:
         try:
             self.con = duckdb.connect(str(self.path))
             self.con.execute(SCHEMA)
+            self.con.execute("SELECT * FROM runs").fetchall()  # a damaged file often opens, then fails to read
         except duckdb.Error as exc:
             raise opening_error(self.path, exc) from exc
 
@@ -77,8 +81,11 @@ class Warehouse:
     def __enter__(self) -> Warehouse:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, kind, exc, traceback) -> None:
+        with suppress(duckdb.Error):
+            self.close()
+        if isinstance(exc, DAMAGE):  # a damaged block found later than the opening check: the same sentence
+            raise opening_error(self.path, exc) from exc
 
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
         return self.con.execute(sql, params or []).df()
@@ -208,10 +215,10 @@ class Warehouse:
 
 
 def verified_runs(path: str | Path) -> int:
-    """Complete runs in a warehouse file, reading every table; raises duckdb.Error when it does not open."""
+    """Complete runs in a warehouse file, reading every row of every table; raises duckdb.Error when damaged."""
     with duckdb.connect(str(path), read_only=True) as con:
         for (table,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall():
-            con.execute(f'SELECT count(*) FROM "{table}"').fetchall()
+            con.execute(f'SELECT max(hash("{table}")) FROM "{table}"').fetchall()  # hashing reads every column
         return int(con.execute("SELECT count(*) FROM runs WHERE status = 'complete'").fetchall()[0][0])
 
 

@@ -14,7 +14,7 @@ import time
 from enum import IntEnum
 from pathlib import Path
 
-from forecasting.errors import InputError
+from forecasting.errors import InputError, StorageError
 
 log = logging.getLogger("run")
 
@@ -55,6 +55,8 @@ def describe_failure(exc: BaseException) -> tuple[ExitStatus, str]:
 
     if isinstance(exc, InputError):
         return ExitStatus.BAD_INPUT, str(exc)
+    if isinstance(exc, StorageError):
+        return ExitStatus.STORAGE, str(exc)
     if isinstance(exc, KeyboardInterrupt):
         return ExitStatus.INTERRUPTED, "interrupted; nothing half-written was published, rerun the same command."
     if isinstance(exc, MissingMandatoryValue):

@@ -14,7 +14,9 @@ import pandas as pd
 def forecast_accuracy(past: pd.DataFrame, panel: pd.DataFrame) -> pd.DataFrame:
     """Per earlier forecast run and model: points with actuals now known, WAPE, bias, tracking signal."""
     if past.empty:
-        return pd.DataFrame(columns=["forecast_run_id", "model", "points", "wape", "bias", "tracking_signal"])
+        return pd.DataFrame(
+            columns=["forecast_run_id", "model", "data_cutoff", "points", "wape", "bias", "tracking_signal"]
+        )
     actual = panel[["sku", "date", "demand"]]
     joined = past.merge(actual, on=["sku", "date"], how="inner")
     rows = []

@@ -6,9 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
 import subprocess
 import time
+from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +17,15 @@ from omegaconf import DictConfig, OmegaConf
 
 from forecasting.champions import decide_champions
 from forecasting.data.prepare import PreparedData
+from forecasting.errors import StorageError
 from forecasting.monitoring import drift_alert, forecast_accuracy
 from forecasting.pipeline.backtest_task import run_backtest
 from forecasting.pipeline.common import BASELINE, load_data, pause_point, write_reports
 from forecasting.pipeline.plan_task import run_plan
-from forecasting.storage import atomic_path, read_csv, write_csv, write_json
+from forecasting.storage import read_csv, write_csv, write_json
 from forecasting.storage.lock import process_lock
-from forecasting.storage.warehouse import Warehouse
+from forecasting.storage.publish import checksums, differences, publish
+from forecasting.storage.warehouse import Warehouse, recover
 
 log = logging.getLogger(__name__)
 
@@ -31,39 +33,55 @@ log = logging.getLogger(__name__)
 def config_hash(cfg: DictConfig) -> str:
     """Hash of the resolved config, less the switches that do not change a reforecast's result."""
     conf = OmegaConf.to_container(cfg, resolve=True)
-    for key in ("force", "dry_run", "wait_seconds"):
+    for key in ("force", "dry_run", "wait_seconds", "recover"):
         conf.get("reforecast", {}).pop(key, None)
     return hashlib.sha256(json.dumps(conf, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def run_reforecast(cfg: DictConfig, out: Path, started: float) -> dict:
     """The nightly job: latest data, champions per segment, refit, 60-day forecasts, plan, warehouse."""
-    rcfg = cfg.reforecast
-    if rcfg.get("dry_run"):
+    if cfg.reforecast.get("dry_run"):
         return reforecast_dry_run(cfg)
-    with process_lock(rcfg.lock_path, float(rcfg.wait_seconds)), Warehouse(rcfg.warehouse) as wh:
-        stale = wh.fail_stale_runs()
-        if stale:
-            log.warning("%d earlier run(s) were interrupted; marked failed", stale)
-        data = load_data(cfg)
-        cutoff = data.panel["date"].max()
-        digest = config_hash(cfg)
-        done = wh.completed_run(cutoff, digest)
-        if done and not rcfg.force:
-            log.info(
-                "data cut-off %s already planned by run %s with this config; nothing to do "
-                "(reforecast.force=true to redo)",
-                cutoff.date(),
-                done,
-            )
-            return {"value": 0.0, "status": "skipped", "run_id": done}
-        run_id = out.name
-        wh.start_run(run_id, "reforecast", cutoff, digest, code_version(), str(out))
-        try:
-            metrics, alert = reforecast_run(cfg, data, out, wh, run_id, cutoff, started)
-        except Exception:
-            wh.fail_run(run_id)  # an error (not a kill) is recorded at once; a kill is caught by the next run
-            raise
+    try:
+        return reforecast_locked(cfg, out, started)
+    except OSError as exc:  # a full or read-only disk, wherever the write was: one sentence naming the path
+        raise (StorageError.from_os_error(exc) or exc) from exc
+
+
+def reforecast_locked(cfg: DictConfig, out: Path, started: float) -> dict:
+    rcfg = cfg.reforecast
+    publish_dir = Path(rcfg.publish_dir)
+    with process_lock(rcfg.lock_path, float(rcfg.wait_seconds)):
+        if rcfg.get("recover"):
+            log.warning("%s", recover(rcfg.warehouse))
+        with Warehouse(rcfg.warehouse) as wh:
+            stale = wh.fail_stale_runs()
+            if stale:
+                log.warning("%d earlier run(s) were interrupted; marked failed", stale)
+            published = sync_published(wh, publish_dir)
+            data = load_data(cfg)
+            cutoff = data.panel["date"].max()
+            digest = config_hash(cfg)
+            done = wh.completed_run(cutoff, digest)
+            if done and not rcfg.force and published:
+                log.info(
+                    "data cut-off %s already planned by run %s with this config; nothing to do "
+                    "(reforecast.force=true to redo)",
+                    cutoff.date(),
+                    done,
+                )
+                return {"value": 0.0, "status": "skipped", "run_id": done}
+            run_id = out.name
+            wh.start_run(run_id, "reforecast", cutoff, digest, code_version(), str(out))
+            try:
+                metrics, alert = reforecast_run(cfg, data, out, wh, run_id, cutoff, started)
+            except Exception:
+                with suppress(Exception):  # on a full disk this may fail too; the next run marks it failed
+                    wh.fail_run(run_id)  # an error (not a kill) is recorded at once
+                raise
+            sync_published(wh, publish_dir, restoring=False)
+            pause_point("published")
+            wh.backup()
     metrics.update(
         {
             "task": "reforecast",
@@ -77,6 +95,44 @@ def run_reforecast(cfg: DictConfig, out: Path, started: float) -> dict:
     if alert:
         log.error("DRIFT ALERT: %s (details in %s)", alert, out / "alerts.json")
     return metrics
+
+
+def sync_published(wh: Warehouse, target: Path, restoring: bool = True) -> bool:
+    """Make `target` hold the last complete run's files, as their checksums were recorded; False if it cannot.
+
+    Run after every commit (that is the publication) and at the start of every run, so a file deleted or
+    altered in `target`, or a publication cut short, is put right from the run folder.
+    """
+    last = wh.last_published()
+    if last is None:
+        return True
+    source, files = last
+    stale = differences(target, files, source)
+    if not stale:
+        return True
+    lost = differences(source["run_dir"], files)
+    if lost:
+        log.warning(
+            "%s: %s missing or altered, and run %s's folder %s lost %s too: reforecasting to publish a new plan",
+            target,
+            ", ".join(stale),
+            source["run_id"],
+            source["run_dir"],
+            ", ".join(lost),
+        )
+        return False
+    publish(source["run_dir"], target, files, source)
+    if restoring:
+        log.warning(
+            "%s: %s missing or altered; restored from run %s (%s)",
+            target,
+            ", ".join(stale),
+            source["run_id"],
+            source["run_dir"],
+        )
+    else:
+        log.info("published run %s to %s", source["run_id"], target)
+    return True
 
 
 def reforecast_run(
@@ -123,12 +179,11 @@ def reforecast_run(
     board = board[pd.to_numeric(board["value"], errors="coerce").notna()].astype({"value": float})
     wh.commit_run(
         run_id,
-        {"forecasts": forecasts, "plans": plan, "metrics": board, "accuracy": accuracy},
+        {"forecasts": forecasts, "plans": plan, "metrics": board, "accuracy": accuracy, "published": checksums(out)},
         decisions,
         alert,
     )
     pause_point("committed")
-    publish(out, Path(rcfg.publish_dir))
     return metrics, alert
 
 
@@ -158,15 +213,6 @@ def read_plan(path: Path) -> pd.DataFrame:
     return plan
 
 
-def publish(out: Path, target: Path) -> None:
-    """The last good plan at a fixed path, each file replaced atomically."""
-    for name in ("plan.csv", "forecast.parquet", "report.html", "plan.xlsx"):
-        if (out / name).exists():
-            with atomic_path(target / name) as tmp:
-                shutil.copyfile(out / name, tmp)
-    write_json({"run_dir": str(out), "published_at": time.strftime("%Y-%m-%dT%H:%M:%S")}, target / "SOURCE.json")
-
-
 def reforecast_dry_run(cfg: DictConfig) -> dict:
     """Say what a reforecast would do, changing nothing."""
     rcfg = cfg.reforecast
@@ -175,6 +221,7 @@ def reforecast_dry_run(cfg: DictConfig) -> dict:
     with Warehouse(rcfg.warehouse) as wh:
         done = wh.completed_run(cutoff, config_hash(cfg))
         champions = wh.current_champions()
+        last = wh.last_published()
     plan = {
         "data_cutoff": str(cutoff.date()),
         "skus": int(data.panel["sku"].nunique()),
@@ -183,6 +230,7 @@ def reforecast_dry_run(cfg: DictConfig) -> dict:
         "champions": champions.set_index("segment")["model"].to_dict() if len(champions) else "decided by this run",
         "warehouse": str(rcfg.warehouse),
         "publish_dir": str(rcfg.publish_dir),
+        "would_restore": differences(rcfg.publish_dir, last[1], last[0]) if last else [],
     }
     log.info("dry run: %s", json.dumps(plan))
     return {"value": 0.0, "status": "dry_run", **plan}

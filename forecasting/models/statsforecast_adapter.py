@@ -64,13 +64,17 @@ class StatsForecastModel(LocalForecaster):
         if paths not in PATH_MAKERS:
             raise InputError(f"model paths '{paths}' is unknown; use one of {', '.join(PATH_MAKERS)}.")
 
-    def fit(self, y: pd.Series) -> StatsForecastModel:
-        values = np.asarray(y, dtype=float)
+    def statsforecast_model(self):
+        """The unfitted statsforecast model this forecaster fits (benchmarks run the same object in statsforecast)."""
         cls = _statsforecast_class(self.model_class)
         kwargs = dict(self.params)
         if "season_length" in inspect.signature(cls).parameters:
             kwargs["season_length"] = int(self.season_length or 1)
-        self.model_ = cls(**kwargs).fit(values)
+        return cls(**kwargs)
+
+    def fit(self, y: pd.Series) -> StatsForecastModel:
+        values = np.asarray(y, dtype=float)
+        self.model_ = self.statsforecast_model().fit(values)
         nonzero = np.flatnonzero(values > 0)[-self.size_window :]
         self.sizes_ = values[nonzero]
         # Occurrence over the same recent stretch the sizes come from: one sale every (span / count) days.

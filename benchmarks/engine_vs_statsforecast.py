@@ -7,8 +7,7 @@ For each default model (and the seasonal-naive baseline) the same SKUs, cutoffs 
 `StatsForecast(models=[the same statsforecast model]).cross_validation` (fit, point forecast, Gaussian intervals
 where the model has them). Both are scored by our `score` on the (SKU, cutoff) series both forecast.
 
-time_s: wall time of the call (worker start-up included: our loky pool is shut down after each call, as
-statsforecast's pool is). peak_mem_mb: the peak summed PSS of this process and all its children during the
+time_s: wall time of the call, worker start-up included (both engines start a process pool per call). peak_mem_mb: the peak summed PSS of this process and all its children during the
 call, sampled every 0.1 s from /proc (PSS splits shared pages, so forked workers are not counted twice).
 """
 
@@ -83,8 +82,6 @@ def statsforecast_twin(model, season_length: int):
 
 
 def run_ours(data, cutoffs, name, model, fallback, cfg, n_jobs):
-    from joblib.externals.loky import get_reusable_executor
-
     from forecasting.backtest.runner import backtest
 
     b = cfg.backtest
@@ -100,7 +97,6 @@ def run_ours(data, cutoffs, name, model, fallback, cfg, n_jobs):
         min_train_days=int(b.min_train_days),
         n_jobs=n_jobs,
     )
-    get_reusable_executor().shutdown(wait=True)
     return table, len(failures)
 
 

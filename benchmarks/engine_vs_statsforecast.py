@@ -7,8 +7,9 @@ For each default model (and the seasonal-naive baseline) the same SKUs, cutoffs 
 `StatsForecast(models=[the same statsforecast model]).cross_validation` (fit, point forecast, Gaussian intervals
 where the model has them). Both are scored by our `score` on the (SKU, cutoff) series both forecast.
 
-time_s: wall time of the call, worker start-up included (both engines start a process pool per call). peak_mem_mb: the peak summed PSS of this process and all its children during the
-call, sampled every 0.1 s from /proc (PSS splits shared pages, so forked workers are not counted twice).
+time_s: wall time of the call, worker start-up included (both engines start a process pool per call).
+peak_mem_mb: the peak summed PSS of this process and all its children during the call, sampled every 0.1 s
+from /proc (PSS splits shared pages, so forked workers are not counted twice).
 """
 
 from __future__ import annotations

@@ -36,6 +36,9 @@ def composed(*overrides: str):
 def test_default_config_composes_all_local_models():
     cfg = composed()
     assert set(cfg.model) == {"arima", "ets", "croston"}
+    # The defaults run on statsforecast; statsmodels' SARIMAX stays available as the reference ARIMA.
+    assert {m._target_ for m in cfg.model.values()} == {"forecasting.models.statsforecast_adapter.StatsForecastModel"}
+    assert composed("model=[sarimax]").model.sarimax._target_ == "forecasting.models.arima.Arima"
     assert cfg.data.path.endswith("online_retail_transactions.parquet") and Path(cfg.data.path).exists()
     assert cfg.data.panel.max_skus == 200
 
@@ -46,7 +49,7 @@ def test_default_config_composes_all_local_models():
         (["experiment=arima"], {"arima"}, "arima"),
         (["model=ets"], {"ets"}, "default"),
         (["model=[arima,tsb]"], {"arima", "tsb"}, "default"),
-        (["experiment=croston", "model.croston.variant=tsb"], {"croston"}, "croston"),
+        (["experiment=croston", "model.croston.model_class=CrostonOptimized"], {"croston"}, "croston"),
     ],
 )
 def test_overrides(overrides, models, name):

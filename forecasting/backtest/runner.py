@@ -17,7 +17,7 @@ from forecasting.backtest.folds import eligible
 from forecasting.backtest.metrics import rmsse_scale
 from forecasting.data.panel import sku_series
 from forecasting.models.base import LocalForecaster
-from forecasting.models.local_fit import SkuResult, fit_predict
+from forecasting.models.local_fit import SkuResult, concat_columns, fit_predict
 from forecasting.parallel import run_per_sku
 
 log = logging.getLogger(__name__)
@@ -45,21 +45,24 @@ def backtest_sku(
         train = series[series.index <= fold.cutoff]
         test = series[series.index > fold.cutoff].iloc[:horizon]
         res = fit_predict(sku, train, test.index, models, fallback, quantiles, num_samples, seed, salt=int(fold.fold))
-        rows = res.rows
-        rows.insert(0, "cutoff", fold.cutoff)
-        rows["fold"] = fold.fold
-        rows["role"] = fold.role
-        rows["demand"] = np.tile(test.to_numpy(), len(models))
-        rows["scale"] = rmsse_scale(train.to_numpy())
-        parts.append(rows)
+        n = len(res.columns["sku"])
+        parts.append(
+            {
+                "cutoff": np.full(n, np.datetime64(fold.cutoff, "ns")),
+                **res.columns,
+                "fold": np.full(n, fold.fold),
+                "role": np.full(n, fold.role, dtype=object),
+                "demand": np.tile(test.to_numpy(), len(models)),
+                "scale": np.full(n, rmsse_scale(train.to_numpy())),
+            }
+        )
         failures += [{**f, "cutoff": fold.cutoff} for f in res.failures]
         if cover_days:
             for name, forecast in res.forecasts.items():
                 record = cover_record(sku, name, fold.cutoff, forecast, test, cover_days)
                 if record:
                     covers.append({**record, "role": fold.role})
-    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    return SkuResult(rows=rows, failures=failures, extra=covers)
+    return SkuResult(columns=concat_columns(parts), failures=failures, extra=covers)
 
 
 def backtest(
@@ -93,8 +96,7 @@ def backtest(
         min_train_days=min_train_days,
         cover_days=cover_days,
     )
-    frames = [r.rows for r in results if len(r.rows)]
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    table = pd.DataFrame(concat_columns([r.columns for r in results if r.columns]))
     if len(table):
         table = table.sort_values(["model", "sku", "cutoff", "date"], kind="stable").reset_index(drop=True)
     failures = pd.DataFrame([f for r in results for f in r.failures], columns=["sku", "model", "cutoff", "error"])

@@ -1,8 +1,8 @@
-"""Croston-type models for intermittent demand: classic Croston, SBA and TSB, with empirical sample paths.
+"""Croston-type models for intermittent demand with tunable smoothing: classic Croston, SBA and TSB.
 
-No maintained library gives these models sample paths (statsforecast's are point forecasts), so the
-smoothing is written here: a few lines each, after Croston (1972), Syntetos & Boylan (2005) and
-Teunter, Syntetos & Babai (2011).
+statsforecast's CrostonSBA and TSB (conf/model/croston.yaml, tsb_sf.yaml) are the fast defaults; these few
+lines, after Croston (1972), Syntetos & Boylan (2005) and Teunter, Syntetos & Babai (2011), add what they fix:
+separate size and interval smoothing constants (statsforecast's Croston variants fix both at 0.1).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.models.base import Forecast, LocalForecaster
+from forecasting.models.paths import intermittent_paths
 
 VARIANTS = ("croston", "sba", "tsb")
 
@@ -19,8 +20,7 @@ class Croston(LocalForecaster):
     """Demand size and occurrence smoothed separately; the forecast is their product per day.
 
     Paths draw each day's occurrence with the smoothed probability and its size from the SKU's recent
-    non-zero sizes, rescaled so the paths' expectation equals the point forecast: the quantiles then keep the
-    lumpy, zero-heavy shape a normal approximation would lose.
+    non-zero sizes (`intermittent_paths`).
     """
 
     def __init__(
@@ -66,9 +66,4 @@ class Croston(LocalForecaster):
 
     def predict(self, horizon: int, num_samples: int, rng: np.random.Generator) -> Forecast:
         mean = np.full(horizon, self.rate_)
-        if self.rate_ <= 0 or len(self.sizes_) == 0:
-            return Forecast(mean=mean, paths=np.zeros((num_samples, horizon)))
-        scale = self.rate_ / (self.prob_ * self.sizes_.mean())
-        occurs = rng.random((num_samples, horizon)) < self.prob_
-        sizes = rng.choice(self.sizes_, size=(num_samples, horizon)) * scale
-        return Forecast(mean=mean, paths=occurs * sizes)
+        return Forecast(mean=mean, paths=intermittent_paths(mean, self.prob_, self.sizes_, num_samples, rng))

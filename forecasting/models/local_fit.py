@@ -19,10 +19,21 @@ from forecasting.models.base import Forecast, LocalForecaster
 
 @dataclass
 class SkuResult:
-    rows: pd.DataFrame
+    #: forecast-table columns of one SKU as arrays of equal length: a DataFrame per SKU and fold costs more
+    #: than the fit of the cheap models, so one table is built from all SKUs' arrays at the end.
+    columns: dict[str, np.ndarray]
     failures: list[dict] = field(default_factory=list)
     forecasts: dict[str, Forecast] = field(default_factory=dict)
     extra: list[dict] = field(default_factory=list)
+
+    @property
+    def rows(self) -> pd.DataFrame:
+        return pd.DataFrame(self.columns)
+
+
+def concat_columns(parts: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Column-wise concatenation of tables held as dicts of arrays (all with the same keys)."""
+    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]} if parts else {}
 
 
 def sku_rng(seed: int, sku: str, salt: int = 0) -> np.random.Generator:
@@ -90,5 +101,5 @@ def fit_predict(
         forecasts[name] = forecast
         cols = forecast_rows(sku, name, dates, forecast, quantiles)
         cols["fallback"] = np.repeat(error is not None, horizon)
-        parts.append(pd.DataFrame(cols))
-    return SkuResult(rows=pd.concat(parts, ignore_index=True), failures=failures, forecasts=forecasts)
+        parts.append(cols)
+    return SkuResult(columns=concat_columns(parts), failures=failures, forecasts=forecasts)

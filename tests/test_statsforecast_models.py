@@ -1,0 +1,95 @@
+"""The statsforecast adapter: models from YAML, the calendar's season, and sample paths that agree with
+statsforecast's own intervals and simulations (so quantiles of sums over lead times are the model's)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+from statsforecast.arima import simulate_arima
+
+from forecasting.errors import InputError
+from forecasting.models.statsforecast_adapter import StatsForecastModel
+
+CONF = Path(__file__).resolve().parents[1] / "conf" / "model"
+
+
+def weekly(n=300, seed=0):
+    """Daily demand with a 6-day trading week and noise, on a trading-day index."""
+    rng = np.random.default_rng(seed)
+    season = np.tile([28.0, 30, 32, 29, 27, 23], n // 6 + 1)[:n]
+    return pd.Series(season + rng.normal(0, 2, n), index=pd.bdate_range("2023-01-02", periods=n))
+
+
+def model_from_yaml(name: str, season: int = 6) -> StatsForecastModel:
+    ((_, cfg),) = OmegaConf.load(CONF / f"{name}.yaml").items()
+    return instantiate(cfg, _convert_="all").with_season(season)
+
+
+def test_season_comes_from_the_calendar():
+    for season in (5, 7):
+        model = model_from_yaml("ets", season).fit(weekly())
+        assert model.model_.season_length == season and model.model_.model_["m"] == season
+    # Models without a season (Croston) are built without one.
+    assert model_from_yaml("croston").fit(weekly()).model_.alias == "CrostonSBA"
+
+
+def test_ets_paths_match_statsforecast_intervals_and_simulation():
+    model = model_from_yaml("ets").fit(weekly())
+    f = model.predict(30, 20000, np.random.default_rng(0))
+    ref = model.model_.predict(h=30, level=[90])
+    np.testing.assert_allclose(f.mean, ref["mean"])
+    # Each day's 5% and 95% quantiles are the model's 90% interval.
+    np.testing.assert_allclose(np.quantile(f.paths, 0.95, axis=0), ref["hi-90"], rtol=0.03)
+    np.testing.assert_allclose(np.quantile(f.paths, 0.05, axis=0), ref["lo-90"], rtol=0.05)
+    # Sums over 30 days spread as in statsforecast's own (slow, per-path) simulation of the fitted model.
+    sims = model.model_.simulate(h=30, n_paths=4000, seed=1)
+    assert f.paths.sum(axis=1).std() == pytest.approx(sims.sum(axis=1).std(), rel=0.06)
+
+
+def test_arima_paths_keep_negative_psi_weights():
+    # An AR(1) with a negative coefficient: errors alternate in sign, so a 30-day sum is far less uncertain
+    # than 30 days of independent (or all-positive) errors; variances alone would miss it.
+    rng = np.random.default_rng(3)
+    y = np.empty(400)
+    y[0] = 10
+    for t in range(1, 400):
+        y[t] = 10 - 0.6 * (y[t - 1] - 10) + rng.normal(0, 2)
+    model = StatsForecastModel("ARIMA", order=[1, 0, 0], include_mean=True).with_season(6)
+    model.fit(pd.Series(y))
+    f = model.predict(30, 20000, np.random.default_rng(0))
+    sims = simulate_arima(model.model_.model_, 30, 4000, seed=1)
+    ours, theirs = f.paths.sum(axis=1).std(), sims.sum(axis=1).std()
+    assert ours == pytest.approx(theirs, rel=0.06)
+    daily_sd = f.paths.std(axis=0).mean()
+    assert ours < 0.5 * daily_sd * np.sqrt(30)  # what independent days would give
+
+
+def test_intermittent_paths_keep_zeros_and_the_forecast_mean():
+    rng = np.random.default_rng(1)
+    y = pd.Series(rng.poisson(5, 200) * (rng.random(200) < 0.2), dtype=float)
+    model = model_from_yaml("croston").fit(y)
+    f = model.predict(20, 20000, np.random.default_rng(0))
+    assert f.paths.mean(axis=0) == pytest.approx(f.mean, rel=0.05)
+    assert 0.7 < (f.paths == 0).mean() < 0.9  # about the 80% of days that sell nothing
+    # Sizes are the SKU's own past sizes, all rescaled by one factor: their ratios are the history's.
+    sold = f.paths[f.paths > 0]
+    assert set((np.unique(sold) / sold.min()).round(6)) <= set((np.unique(y[y > 0]) / y[y > 0].min()).round(6))
+
+
+@pytest.mark.parametrize("name", ["autotheta", "tsb_sf", "adida", "imapa", "croston_optimized", "autoets"])
+def test_other_statsforecast_yamls_forecast(name):
+    f = model_from_yaml(name).fit(weekly(120)).predict(12, 300, np.random.default_rng(0))
+    assert f.paths.shape == (300, 12) and f.paths.std() > 0
+    assert abs(f.paths.mean() - f.mean.mean()) < 0.2 * f.mean.mean()
+
+
+def test_unknown_class_or_paths_is_one_clear_sentence():
+    with pytest.raises(InputError, match="model_class 'AutoETX' is not a statsforecast model"):
+        StatsForecastModel("AutoETX")
+    with pytest.raises(InputError, match="model paths 'bootstrap' is unknown; use one of gaussian"):
+        StatsForecastModel("AutoETS", paths="bootstrap")

@@ -37,7 +37,7 @@ def main(cfg: DictConfig) -> float:
         sys.exit(ExitStatus.LOCKED)
     except Exception as exc:
         status, sentence = describe_failure(exc)
-        log.error("%s (log: %s)", sentence, os.path.join(output_dir, "run.log"))
+        log.error("%s (details in %s).", sentence.rstrip(". "), os.path.join(output_dir, "run.log"))
         log_traceback_to_file(exc)
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise  # a sweep records the trial as failed and goes on; exiting would end the whole sweep

@@ -17,10 +17,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from forecasting.cli import ExitStatus, check_group_overrides, describe_failure, log_traceback_to_file
 from forecasting.datasets import bundled_path
+from forecasting.run_token import run_token
 from forecasting.storage.lock import LockedError
 from forecasting.tuning import sweeper
 
 OmegaConf.register_new_resolver("bundled", bundled_path, replace=True)
+OmegaConf.register_new_resolver("run_token", run_token, replace=True)
 sweeper.install()  # Optuna sweeps resume (`n_trials` is the study's total) and start from a baseline trial
 log = logging.getLogger("run")
 

@@ -169,3 +169,20 @@ def test_search_configs_compose(search):
     cfg = composed(f"experiment={model}", f"hparams_search={search}")
     assert cfg.backtest.validation_folds == 2 and cfg.backtest.skip_test
     assert cfg.optimized_model == model
+
+
+def test_trials_table_says_which_trials_never_ran(tmp_path):
+    from forecasting.tuning.best_config import write_best
+    from forecasting.tuning.shared_study import skip
+
+    study = optuna.create_study(study_name="s")
+    for p in (1, 2):
+        trial = study.ask()
+        trial.suggest_int("p", p, p)
+        study.tell(trial, float(p))
+    lost = study.ask()
+    skip(study, lost, "same parameters as trial 0")
+    write_best(study, tmp_path / "tuned", tmp_path)
+    table = pd.read_csv(tmp_path / "trials.csv")
+    assert table["skipped"].fillna("").tolist() == ["", "", "same parameters as trial 0"]
+    assert table["state"].tolist() == ["COMPLETE", "COMPLETE", "FAIL"]

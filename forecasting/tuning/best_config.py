@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from forecasting.storage import atomic_path, write_csv
 from forecasting.tuning.baseline import BASELINE_ATTR
+from forecasting.tuning.shared_study import SKIPPED_ATTR
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,9 @@ def write_best(study, tuned_dir: Path, sweep_dir: Path | None = None) -> Path:
             tmp.write_text(text)
         table = study.trials_dataframe(attrs=("number", "value", "state", "params", "datetime_start", "duration"))
         table.insert(2, BASELINE_ATTR, table["number"] == (base.number if base else -1))
+        # Trials closed before they ran (a race between workers lost): listed, with why.
+        skipped = {t.number: t.user_attrs.get(SKIPPED_ATTR, "") for t in study.get_trials(deepcopy=False)}
+        table.insert(4, SKIPPED_ATTR, table["number"].map(skipped))
         write_csv(table, Path(sweep_dir) / "trials.csv")
     return path
 
@@ -75,5 +79,8 @@ class SaveBestConfig(Callback):
             log.warning("the sweep has no Optuna storage; no best config written")
             return
         study = optuna.load_study(study_name=sweeper.study_name, storage=sweeper.storage)
+        if not study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE]):
+            log.warning("no trial of study %s has finished yet; no best config written", study.study_name)
+            return
         path = write_best(study, Path(self.tuned_dir), Path(config.hydra.sweep.dir))
         log.info("best config: %s (use: python run.py ... tuned=%s)", path, study.study_name)

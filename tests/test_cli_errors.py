@@ -74,23 +74,22 @@ def _mount_tmpfs(path: Path, options: str) -> bool:
     return mounted.returncode == 0
 
 
+def _tmpfs(path: Path, options: str):
+    if not _mount_tmpfs(path, options):
+        pytest.skip("mounting a tmpfs is not permitted here")
+    yield path
+    subprocess.run(["umount", str(path)], check=False)
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     """A real 64 KiB file system: a run fills it."""
-    disk = tmp_path / "full"
-    if not _mount_tmpfs(disk, "size=64k"):
-        pytest.skip("mounting a tmpfs is not permitted here")
-    yield disk
-    subprocess.run(["umount", str(disk)], check=False)
+    yield from _tmpfs(tmp_path / "full", "size=64k")
 
 
 @pytest.fixture
 def read_only_disk(tmp_path):
-    disk = tmp_path / "ro"
-    if not _mount_tmpfs(disk, "ro"):
-        pytest.skip("mounting a tmpfs is not permitted here")
-    yield disk
-    subprocess.run(["umount", str(disk)], check=False)
+    yield from _tmpfs(tmp_path / "ro", "ro")
 
 
 def test_full_disk_names_the_file_and_exits_5(small_disk):

@@ -1,7 +1,7 @@
-"""The daily SKU panel of DESIGN.md: one row per SKU and trading day over the SKU's active range.
+"""The SKU panel of DESIGN.md: one row per SKU and period (trading day, week or month) over its active range.
 
-Columns: `sku`, `date`, `demand`, `filled` (a trading day with no row in the source, set to 0), plus `price`
-and `promo` where the source has them. Sorted by `sku, date`; no duplicates; closed days absent.
+Columns: `sku`, `date`, `demand`, `filled` (a period with no row in the source, set to 0), plus `price` and
+`promo` where the source has them. Sorted by `sku, date`; no duplicates; closed days absent.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecasting.data.calendar import TradingCalendar
+from forecasting.data.calendar import PeriodCalendar, TradingCalendar
 from forecasting.data.quality import DataQuality
 from forecasting.errors import InputError
 
@@ -34,29 +34,22 @@ def aggregate_lines(lines: pd.DataFrame) -> pd.DataFrame:
 
 
 def validate_demand_table(frame: pd.DataFrame, path: str | Path, date_column: str = "date") -> pd.DataFrame:
-    """Check a daily SKU demand table (data.kind=demand) and return it with `demand` named."""
+    """Check a SKU demand table (data.kind=demand: one row per SKU and day, week or month; `frequency` checks the
+    dates are regular) and return it with `demand` named."""
     df = frame.rename(columns={"quantity": "demand"})
     if df["sku"].isna().any():
         raise InputError(f"{path}: {int(df['sku'].isna().sum())} row(s) have no SKU; fill or remove them.")
     if (df["date"] != df["date"].dt.normalize()).any():
         raise InputError(
             f"{path}: column '{date_column}' carries times of day, but a demand table has one row per SKU and "
-            "day; aggregate it to days or load order lines with data.kind=transactions."
+            "period; aggregate it to days or load order lines with data.kind=transactions."
         )
-    distinct = pd.DatetimeIndex(df["date"].unique()).sort_values()
-    if len(distinct) > 2:
-        gap = int(np.median(np.diff(distinct.asi8)) // 86_400_000_000_000)
-        if gap > 1:
-            raise InputError(
-                f"{path}: dates are {gap} days apart (median), so the table is not daily; supply daily demand "
-                "(one row per SKU and day) or order lines with data.kind=transactions."
-            )
     dup = df.duplicated(["sku", "date"], keep=False)
     if dup.any():
         first = df.loc[dup].iloc[0]
         raise InputError(
             f"{path}: {int(dup.sum())} rows share a (SKU, date) key, e.g. SKU '{first['sku']}' on "
-            f"{first['date'].date()}; keep one row per SKU and day (sum them first if they are separate sales)."
+            f"{first['date'].date()}; keep one row per SKU and period (sum them first if they are separate sales)."
         )
     bad = df["demand"].isna() | (df["demand"] < 0)
     if bad.any():
@@ -69,7 +62,7 @@ def validate_demand_table(frame: pd.DataFrame, path: str | Path, date_column: st
     return df.sort_values(["sku", "date"], kind="stable").reset_index(drop=True)
 
 
-def build_panel(daily: pd.DataFrame, calendar: TradingCalendar, dq: DataQuality, end=None) -> pd.DataFrame:
+def build_panel(daily: pd.DataFrame, calendar: TradingCalendar | PeriodCalendar, dq: DataQuality, end=None) -> pd.DataFrame:
     """Place each SKU on the trading days from its first sale to `end` (default: the last date in the data).
 
     Sales on a day the calendar calls closed move to the next trading day, and trading days without a row

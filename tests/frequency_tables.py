@@ -23,8 +23,14 @@ def monthly_parts(n_parts: int = 40, months: int = 40, seed: int = 0, end: str =
     and summed to months, so most parts have zero months and lumpy sizes, as spare parts do."""
     start = (pd.Timestamp(end) - pd.DateOffset(months=months) + pd.Timedelta(days=1)).normalize()
     days = (pd.Timestamp(end) - start).days + 1
-    syn = synthetic_demand(n_parts, days, seed=seed, start=str(start.date()), promo=False,
-                           classes=("intermittent", "lumpy", "intermittent", "smooth"))
+    syn = synthetic_demand(
+        n_parts,
+        days,
+        seed=seed,
+        start=str(start.date()),
+        promo=False,
+        classes=("intermittent", "lumpy", "intermittent", "smooth"),
+    )
     rng = np.random.default_rng(seed + 1)
     keep = rng.uniform(0.005, 0.1, n_parts)
     keep[3::4] = 1.0  # the smooth quarter: fast movers

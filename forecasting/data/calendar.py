@@ -144,9 +144,7 @@ def infer_calendar(
     `closed_dates='auto'`, an otherwise open date with no sales at all across the business is closed too.
     """
     if daily_total.empty:
-        raise InputError(
-            "no sales left after cleaning; check data.path and the cleaning rules in data.cleaning."
-        )
+        raise InputError("no sales left after cleaning; check data.path and the cleaning rules in data.cleaning.")
     total = daily_total.groupby(pd.DatetimeIndex(daily_total.index).normalize()).sum()
     days = pd.date_range(total.index.min(), total.index.max(), freq="D")
     active = total.reindex(days, fill_value=0) > 0
@@ -156,9 +154,7 @@ def infer_calendar(
     else:
         weekdays = _weekday_numbers(closed_weekdays or ())
     if len(weekdays) == 7:
-        raise InputError(
-            "calendar.closed_weekdays closes every weekday; list only the days the business is shut."
-        )
+        raise InputError("calendar.closed_weekdays closes every weekday; list only the days the business is shut.")
     if closed_dates == "auto":
         open_day = ~np.isin(days.dayofweek, weekdays)
         dates = tuple(days[open_day & ~active.to_numpy()])

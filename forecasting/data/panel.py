@@ -62,7 +62,9 @@ def validate_demand_table(frame: pd.DataFrame, path: str | Path, date_column: st
     return df.sort_values(["sku", "date"], kind="stable").reset_index(drop=True)
 
 
-def build_panel(daily: pd.DataFrame, calendar: TradingCalendar | PeriodCalendar, dq: DataQuality, end=None) -> pd.DataFrame:
+def build_panel(
+    daily: pd.DataFrame, calendar: TradingCalendar | PeriodCalendar, dq: DataQuality, end=None
+) -> pd.DataFrame:
     """Place each SKU on the trading days from its first sale to `end` (default: the last date in the data).
 
     Sales on a day the calendar calls closed move to the next trading day, and trading days without a row

@@ -15,7 +15,7 @@ from forecasting.data.frequency import (
     aggregate_daily,
     complete_periods,
     frequency_kind,
-     infer_frequency,
+    infer_frequency,
     period_alias,
     period_code,
     to_period_ends,

@@ -79,7 +79,9 @@ def build_panel(
     # Position of each date on the trading-day axis; sales on a closed day roll forward to the next open one.
     pos = np.searchsorted(days.asi8, daily["date"].to_numpy().astype("datetime64[ns]").astype(np.int64))
     moved = ~calendar.is_open(pd.DatetimeIndex(daily["date"])) & (pos < len(days)) & (daily["demand"].to_numpy() > 0)
-    dq.repair("sales_on_closed_days_moved_to_next_trading_day", int(moved.sum()))
+    periods = calendar.unit != "trading day"
+    if not periods:  # weeks and months have no closed days
+        dq.repair("sales_on_closed_days_moved_to_next_trading_day", int(moved.sum()))
     daily = daily.assign(pos=pos)[pos < len(days)]
     value_cols = [c for c in ("demand", "revenue", "promo") if c in daily]
     agg = {c: ("max" if c == "promo" else "sum") for c in value_cols}
@@ -99,7 +101,7 @@ def build_panel(
     )
     panel = grid.merge(daily, on=["sku", "pos"], how="left", sort=False)
     panel["filled"] = panel["demand"].isna()
-    dq.repair("missing_trading_days_filled_with_zero", int(panel["filled"].sum()))
+    dq.repair(f"missing_{calendar.unit.replace(' ', '_')}s_filled_with_zero", int(panel["filled"].sum()))
     panel["demand"] = panel["demand"].fillna(0.0).astype("float64")
     if "price" in panel:
         # The shelf price carries over days without sales; before the first sale use the first known price.

@@ -91,11 +91,11 @@ def test_unknown_file_type(tmp_path):
         read_table(path, DEMAND_COLS, "demand")
 
 
-def test_weekly_data_is_rejected(tmp_path):
+def test_weekly_data_set_to_daily_is_rejected(tmp_path):
     t = make_demand_table(2, 20)
     t = t[t["day"].dt.dayofweek == 0]
-    with pytest.raises(InputError, match="dates are 7 days apart .* not daily"):
-        prepare_demand(write(tmp_path, t))
+    with pytest.raises(InputError, match="set to daily .* 7 days apart .* set data.frequency to W or M"):
+        prepare_demand(write(tmp_path, t), frequency="D")
 
 
 def test_intraday_timestamps_in_demand_table(tmp_path):

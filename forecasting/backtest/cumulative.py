@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.models.base import Forecast
-from forecasting.planning.cover import window_counts, window_sums
+from forecasting.planning.cover import window_fractions, window_sums
 
 COVER_LEVELS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99)
 
@@ -29,16 +29,17 @@ def cover_record(
     """Actual and forecast demand summed over the `days` calendar days after `cutoff` (None when the
     backtest horizon is shorter than the window)."""
     dates = pd.DatetimeIndex(test.index)
-    n = int(window_counts(dates, cutoff, np.array([days]))[0])
-    if pd.Timestamp(cutoff) + pd.Timedelta(days=days) > dates[-1] and n >= len(dates):
+    if pd.Timestamp(cutoff) + pd.Timedelta(days=days) > dates[-1]:
         return None
+    # Weeks and months the window ends inside count pro rata, in the actuals as in the paths.
+    share = window_fractions(dates, cutoff, [days])[0]
     sums = window_sums(forecast.paths, dates, cutoff, days)
     record = {
         "sku": sku,
         "model": model,
         "cutoff": cutoff,
         "window_days": days,
-        "actual": float(test.iloc[:n].sum()),
+        "actual": float(test.to_numpy() @ share),
         "mean": float(sums.mean()),
     }
     for q, v in zip(levels, np.quantile(sums, levels), strict=True):

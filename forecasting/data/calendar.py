@@ -1,7 +1,8 @@
-"""The trading-day calendar: which days the business sells at all.
+"""The panel's calendar: trading days for daily data, weeks or months otherwise.
 
 A closed day (this retailer never trades on Saturdays, and shut for Christmas 2010) is not a zero-demand day:
-it is absent from the panel, and models count seasons in trading days.
+it is absent from the panel, and models count seasons in trading days. Weekly and monthly panels have no
+closed days: every period is open, and seasons, horizons and folds count periods.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from forecasting.data.frequency import SEASON, period_alias
 from forecasting.errors import InputError
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -24,6 +26,8 @@ class TradingCalendar:
     #: ISO country whose public holidays are closed days too (the `holidays` package), so future dates that
     #: history cannot reveal (next Christmas) are closed in forecasts.
     holiday_country: str | None = None
+    frequency: str = "daily"
+    unit: str = "trading day"
 
     @property
     def season_length(self) -> int:
@@ -60,7 +64,59 @@ class TradingCalendar:
             "closed_dates": [d.date().isoformat() for d in self.closed_dates],
             "holiday_country": self.holiday_country,
             "trading_days_per_week": self.season_length,
+            "frequency": self.frequency,
+            "unit": self.unit,
+            "season_length": self.season_length,
         }
+
+
+@dataclass(frozen=True)
+class PeriodCalendar:
+    """Weeks or months, each dated on its last day (`code`: a pandas alias such as 'W-SUN' or 'ME').
+
+    The same interface as `TradingCalendar`, so models, folds and plans work on either axis: a "trading day"
+    here is a period. `season_length` is 52 or 12 where the history holds two seasons, else 1 (no season).
+    """
+
+    code: str
+    frequency: str
+    season_length: int
+    holiday_country: str | None = None
+    closed_weekdays: tuple[int, ...] = ()
+    closed_dates: tuple[pd.Timestamp, ...] = ()
+
+    @property
+    def unit(self) -> str:
+        return "week" if self.frequency == "weekly" else "month"
+
+    def is_open(self, dates: pd.DatetimeIndex) -> np.ndarray:
+        return np.ones(len(pd.DatetimeIndex(dates)), dtype=bool)
+
+    def trading_days(self, start, end) -> pd.DatetimeIndex:
+        """The periods that overlap [start, end]: the last one may end after `end`, so a window of days that
+        ends inside a period is covered by the forecast."""
+        start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+        return pd.date_range(start, pd.Period(end, period_alias(self.code)).end_time.normalize(), freq=self.code)
+
+    def next_trading_days(self, after, n: int) -> pd.DatetimeIndex:
+        """The `n` periods ending strictly after `after`."""
+        return pd.date_range(pd.Timestamp(after).normalize() + pd.Timedelta(days=1), periods=n, freq=self.code)
+
+    def as_dict(self) -> dict:
+        return {
+            "frequency": self.frequency,
+            "period": self.code,
+            "unit": self.unit,
+            "season_length": self.season_length,
+            "closed_weekdays": [],
+            "closed_dates": [],
+        }
+
+
+def period_calendar(kind: str, code: str, periods: int, holiday_country: str | None = None) -> PeriodCalendar:
+    """Weekly or monthly calendar; the yearly season only where `periods` (the panel's length) holds two."""
+    season = SEASON[kind] if periods >= 2 * SEASON[kind] else 1
+    return PeriodCalendar(code=code, frequency=kind, season_length=season, holiday_country=holiday_country)
 
 
 def _weekday_numbers(names: Sequence[str | int]) -> tuple[int, ...]:
@@ -88,9 +144,7 @@ def infer_calendar(
     `closed_dates='auto'`, an otherwise open date with no sales at all across the business is closed too.
     """
     if daily_total.empty:
-        raise InputError(
-            "no sales left after cleaning; check data.path and the cleaning rules in data.cleaning."
-        )
+        raise InputError("no sales left after cleaning; check data.path and the cleaning rules in data.cleaning.")
     total = daily_total.groupby(pd.DatetimeIndex(daily_total.index).normalize()).sum()
     days = pd.date_range(total.index.min(), total.index.max(), freq="D")
     active = total.reindex(days, fill_value=0) > 0
@@ -100,9 +154,7 @@ def infer_calendar(
     else:
         weekdays = _weekday_numbers(closed_weekdays or ())
     if len(weekdays) == 7:
-        raise InputError(
-            "calendar.closed_weekdays closes every weekday; list only the days the business is shut."
-        )
+        raise InputError("calendar.closed_weekdays closes every weekday; list only the days the business is shut.")
     if closed_dates == "auto":
         open_day = ~np.isin(days.dayofweek, weekdays)
         dates = tuple(days[open_day & ~active.to_numpy()])

@@ -1,7 +1,7 @@
-"""The daily SKU panel of DESIGN.md: one row per SKU and trading day over the SKU's active range.
+"""The SKU panel of DESIGN.md: one row per SKU and period (trading day, week or month) over its active range.
 
-Columns: `sku`, `date`, `demand`, `filled` (a trading day with no row in the source, set to 0), plus `price`
-and `promo` where the source has them. Sorted by `sku, date`; no duplicates; closed days absent.
+Columns: `sku`, `date`, `demand`, `filled` (a period with no row in the source, set to 0), plus `price` and
+`promo` where the source has them. Sorted by `sku, date`; no duplicates; closed days absent.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecasting.data.calendar import TradingCalendar
+from forecasting.data.calendar import PeriodCalendar, TradingCalendar
 from forecasting.data.quality import DataQuality
 from forecasting.errors import InputError
 
@@ -34,29 +34,22 @@ def aggregate_lines(lines: pd.DataFrame) -> pd.DataFrame:
 
 
 def validate_demand_table(frame: pd.DataFrame, path: str | Path, date_column: str = "date") -> pd.DataFrame:
-    """Check a daily SKU demand table (data.kind=demand) and return it with `demand` named."""
+    """Check a SKU demand table (data.kind=demand: one row per SKU and day, week or month; `frequency` checks the
+    dates are regular) and return it with `demand` named."""
     df = frame.rename(columns={"quantity": "demand"})
     if df["sku"].isna().any():
         raise InputError(f"{path}: {int(df['sku'].isna().sum())} row(s) have no SKU; fill or remove them.")
     if (df["date"] != df["date"].dt.normalize()).any():
         raise InputError(
             f"{path}: column '{date_column}' carries times of day, but a demand table has one row per SKU and "
-            "day; aggregate it to days or load order lines with data.kind=transactions."
+            "period; aggregate it to days or load order lines with data.kind=transactions."
         )
-    distinct = pd.DatetimeIndex(df["date"].unique()).sort_values()
-    if len(distinct) > 2:
-        gap = int(np.median(np.diff(distinct.asi8)) // 86_400_000_000_000)
-        if gap > 1:
-            raise InputError(
-                f"{path}: dates are {gap} days apart (median), so the table is not daily; supply daily demand "
-                "(one row per SKU and day) or order lines with data.kind=transactions."
-            )
     dup = df.duplicated(["sku", "date"], keep=False)
     if dup.any():
         first = df.loc[dup].iloc[0]
         raise InputError(
             f"{path}: {int(dup.sum())} rows share a (SKU, date) key, e.g. SKU '{first['sku']}' on "
-            f"{first['date'].date()}; keep one row per SKU and day (sum them first if they are separate sales)."
+            f"{first['date'].date()}; keep one row per SKU and period (sum them first if they are separate sales)."
         )
     bad = df["demand"].isna() | (df["demand"] < 0)
     if bad.any():
@@ -69,7 +62,9 @@ def validate_demand_table(frame: pd.DataFrame, path: str | Path, date_column: st
     return df.sort_values(["sku", "date"], kind="stable").reset_index(drop=True)
 
 
-def build_panel(daily: pd.DataFrame, calendar: TradingCalendar, dq: DataQuality, end=None) -> pd.DataFrame:
+def build_panel(
+    daily: pd.DataFrame, calendar: TradingCalendar | PeriodCalendar, dq: DataQuality, end=None
+) -> pd.DataFrame:
     """Place each SKU on the trading days from its first sale to `end` (default: the last date in the data).
 
     Sales on a day the calendar calls closed move to the next trading day, and trading days without a row
@@ -84,7 +79,9 @@ def build_panel(daily: pd.DataFrame, calendar: TradingCalendar, dq: DataQuality,
     # Position of each date on the trading-day axis; sales on a closed day roll forward to the next open one.
     pos = np.searchsorted(days.asi8, daily["date"].to_numpy().astype("datetime64[ns]").astype(np.int64))
     moved = ~calendar.is_open(pd.DatetimeIndex(daily["date"])) & (pos < len(days)) & (daily["demand"].to_numpy() > 0)
-    dq.repair("sales_on_closed_days_moved_to_next_trading_day", int(moved.sum()))
+    periods = calendar.unit != "trading day"
+    if not periods:  # weeks and months have no closed days
+        dq.repair("sales_on_closed_days_moved_to_next_trading_day", int(moved.sum()))
     daily = daily.assign(pos=pos)[pos < len(days)]
     value_cols = [c for c in ("demand", "revenue", "promo") if c in daily]
     agg = {c: ("max" if c == "promo" else "sum") for c in value_cols}
@@ -104,7 +101,7 @@ def build_panel(daily: pd.DataFrame, calendar: TradingCalendar, dq: DataQuality,
     )
     panel = grid.merge(daily, on=["sku", "pos"], how="left", sort=False)
     panel["filled"] = panel["demand"].isna()
-    dq.repair("missing_trading_days_filled_with_zero", int(panel["filled"].sum()))
+    dq.repair(f"missing_{calendar.unit.replace(' ', '_')}s_filled_with_zero", int(panel["filled"].sum()))
     panel["demand"] = panel["demand"].fillna(0.0).astype("float64")
     if "price" in panel:
         # The shelf price carries over days without sales; before the first sale use the first known price.

@@ -9,8 +9,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecasting.data.calendar import TradingCalendar, infer_calendar
+from forecasting.data.calendar import PeriodCalendar, TradingCalendar, infer_calendar, period_calendar
 from forecasting.data.cleaning import CleaningRules, clean_transactions
+from forecasting.data.frequency import (
+    aggregate_daily,
+    complete_periods,
+    frequency_kind,
+    infer_frequency,
+    period_alias,
+    period_code,
+    to_period_ends,
+)
 from forecasting.data.loading import read_table
 from forecasting.data.panel import (
     aggregate_lines,
@@ -26,12 +35,21 @@ from forecasting.errors import InputError
 
 log = logging.getLogger(__name__)
 
+# Minimum history per SKU, in periods of the panel, where data.panel leaves it unset: about a quarter of a
+# year of days, half a year of weeks, a year of months.
+HISTORY_DEFAULTS = {
+    "daily": {"min_history_days": 90, "min_nonzero_days": 10},
+    "weekly": {"min_history_days": 26, "min_nonzero_days": 4},
+    "monthly": {"min_history_days": 12, "min_nonzero_days": 3},
+}
+HISTORY_KEYS = ("min_history_days", "min_nonzero_days")
+
 
 @dataclass
 class PreparedData:
     panel: pd.DataFrame
     segments: pd.DataFrame
-    calendar: TradingCalendar
+    calendar: TradingCalendar | PeriodCalendar
     quality: DataQuality
 
 
@@ -47,6 +65,8 @@ def prepare_data(
     panel: Mapping | None = None,
     segments: Mapping | None = None,
     as_of: str | None = None,
+    frequency: str | None = None,
+    aggregate_to: str | None = None,
 ) -> PreparedData:
     """Load, clean (order lines) or validate (demand tables), build the panel, filter and segment SKUs.
 
@@ -54,17 +74,20 @@ def prepare_data(
     `min_history_days`, `min_nonzero_days`, `max_skus` (None keeps all), `select_by`, and `outlier_multiple` /
     `outlier_action` for implausible days (see `plausibility`). Data dated after `as_of` (default: today) is
     an error: a plan computed from the future is wrong.
+
+    `frequency` (D/W/M, None = inferred from a demand table's dates) is the table's period; `aggregate_to`
+    (W or M) sums a daily panel to weeks or months. History limits count periods of the panel's frequency
+    (None takes the frequency's default).
     """
     columns = dict(columns or {"sku": "sku", "date": "date", "quantity": "quantity"})
     panel_opts = {
-        "min_history_days": 60,
-        "min_nonzero_days": 5,
         "max_skus": None,
         "select_by": "revenue",
         "outlier_multiple": 500,
         "outlier_action": "error",
     }
-    panel_opts.update(panel or {})
+    # History limits left unset (None) take the frequency's default once the frequency is known.
+    panel_opts.update({k: v for k, v in (panel or {}).items() if v is not None or k not in HISTORY_KEYS})
     cal_opts = dict(calendar or {})
 
     end_day = _config_date(end, "data.end")
@@ -84,6 +107,18 @@ def prepare_data(
     frame = screen_implausible(
         frame, panel_opts["outlier_multiple"], panel_opts["outlier_action"], dq, path, columns["quantity"]
     )
+    source_kind = "daily"
+    if kind != "transactions":
+        source_kind = infer_frequency(frame["date"], path, columns["date"], frequency)
+    target = frequency_kind(aggregate_to, "data.aggregate_to") or source_kind
+    if target != source_kind:
+        if source_kind != "daily":
+            raise InputError(
+                f"data.aggregate_to={aggregate_to} asks for {target} periods, but {path} is already {source_kind}; "
+                "only a daily table can be aggregated: drop data.aggregate_to."
+            )
+        # The period the data ends inside is incomplete: its low total would read as a drop in demand.
+        frame = dq.drop(frame, ~complete_periods(frame["date"], target), "incomplete_last_period")
     # Rows behind each SKU, so that SKU-level filters below can be counted in input rows.
     rows_per_sku = frame.groupby("sku", observed=True).size()
     static = _static_attributes(frame)
@@ -92,13 +127,24 @@ def prepare_data(
         daily = aggregate_lines(frame)
     else:
         daily = validate_demand_table(frame, path, columns["date"])
-    cal = infer_calendar(
-        daily.groupby("date")["demand"].sum(),
-        closed_weekdays=cal_opts.get("closed_weekdays", "auto"),
-        closed_dates=cal_opts.get("closed_dates", "auto"),
-        holiday_country=cal_opts.get("holiday_country"),
-        min_open_share=float(cal_opts.get("min_open_share", 0.2)),
-    )
+    if target != source_kind:
+        daily = aggregate_daily(daily, target)
+        dq.notes["aggregated"] = f"daily demand summed to {target} periods, each dated on its last day"
+    if target == "daily":
+        cal = infer_calendar(
+            daily.groupby("date")["demand"].sum(),
+            closed_weekdays=cal_opts.get("closed_weekdays", "auto"),
+            closed_dates=cal_opts.get("closed_dates", "auto"),
+            holiday_country=cal_opts.get("holiday_country"),
+            min_open_share=float(cal_opts.get("min_open_share", 0.2)),
+        )
+    else:
+        daily = daily.assign(date=to_period_ends(daily["date"], target))
+        code = period_code(target, pd.DatetimeIndex(daily["date"]))
+        periods = len(pd.period_range(daily["date"].min(), daily["date"].max(), freq=period_alias(code)))
+        cal = period_calendar(target, code, periods, cal_opts.get("holiday_country"))
+    for key, value in HISTORY_DEFAULTS[target].items():
+        panel_opts.setdefault(key, value)
     full = build_panel(daily, cal, dq)
 
     # A SKU that never sold is not short of history: say so, so the user does not lengthen the file for it.
@@ -132,9 +178,10 @@ def prepare_data(
         "skus_before_filters": int(full["sku"].nunique()),
     }
     log.info(
-        "panel: %d SKUs x %d trading days (%s to %s), %.0f%% zero days",
+        "panel: %d SKUs x %d %ss (%s to %s), %.0f%% zero periods",
         dq.notes["panel"]["skus"],
         result["date"].nunique(),
+        cal.unit,
         dq.notes["panel"]["first_date"],
         dq.notes["panel"]["last_date"],
         100 * dq.notes["panel"]["zero_share"],

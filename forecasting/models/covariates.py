@@ -1,4 +1,4 @@
-"""Covariates for global models, on the trading-day axis.
+"""Covariates for global models, on the panel's axis (trading days, weeks or months).
 
 Calendar features are known ahead and may be used as future covariates. Price is only known up to a cutoff:
 after it the last observed price is carried forward, so no realised future price reaches a model.
@@ -22,11 +22,16 @@ CALENDAR_FEATURES = (
 )
 
 
-def calendar_features(days: pd.DatetimeIndex, holiday_country: str | None = None) -> pd.DataFrame:
+def calendar_features(
+    days: pd.DatetimeIndex, holiday_country: str | None = None, frequency: str = "daily"
+) -> pd.DataFrame:
     """Cyclical day-of-week, month and week-of-year; closures around each trading day; holidays ahead.
 
     `gap_before` / `gap_after` count closed calendar days just before / after the trading day (a Monday after a
-    closed Saturday-Sunday has 1 before it here; the day before Christmas shows the coming shutdown).
+    closed Saturday-Sunday has 1 before it here; the day before Christmas shows the coming shutdown). Weekly
+    and monthly panels keep the same columns (one model layout) with what a period cannot carry set to zero:
+    the weekday and closures, and for months the week of year; `holiday_next_7d` there flags a holiday inside
+    the period.
     """
     days = pd.DatetimeIndex(days)
     out = pd.DataFrame(index=days)
@@ -51,6 +56,14 @@ def calendar_features(days: pd.DatetimeIndex, holiday_country: str | None = None
         nxt = np.searchsorted(hol, stamps, side="right")
         ahead = np.where(nxt < len(hol), hol[np.minimum(nxt, len(hol) - 1)] - stamps, 999)
         out["holiday_next_7d"] = (ahead <= 7).astype(float)
+    if frequency != "daily":
+        out[["dow_sin", "dow_cos", "gap_before", "gap_after"]] = 0.0
+        if frequency == "monthly":
+            out[["woy_sin", "woy_cos"]] = 0.0
+        if holiday_country:
+            first = np.concatenate([[stamps[0] - 6 if len(stamps) else 0], stamps[:-1] + 1])
+            inside = np.searchsorted(hol, stamps, side="right") - np.searchsorted(hol, first, side="left")
+            out["holiday_next_7d"] = (inside > 0).astype(float)
     return out
 
 

@@ -155,7 +155,11 @@ class NeuralForecaster:
 
         axis = self._axis(panel, horizon)
         pos = pd.Series(np.arange(len(axis)), index=axis)
-        cal = calendar_features(axis, getattr(self.context.calendar, "holiday_country", None)).astype(
+        cal = calendar_features(
+            axis,
+            getattr(self.context.calendar, "holiday_country", None),
+            getattr(self.context.calendar, "frequency", "daily"),
+        ).astype(
             "float32"
         )
         model_cls = self._darts_class()

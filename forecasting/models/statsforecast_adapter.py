@@ -64,17 +64,24 @@ class StatsForecastModel(LocalForecaster):
         if paths not in PATH_MAKERS:
             raise InputError(f"model paths '{paths}' is unknown; use one of {', '.join(PATH_MAKERS)}.")
 
-    def statsforecast_model(self):
-        """The unfitted statsforecast model this forecaster fits (benchmarks run the same object in statsforecast)."""
+    def statsforecast_model(self, n_obs: int | None = None):
+        """The unfitted statsforecast model this forecaster fits (benchmarks run the same object in statsforecast).
+
+        A history of `n_obs` periods shorter than two seasons gets no season (a yearly season of 52 weeks or 12
+        months cannot be estimated from one year, and seasonal fits on it diverge)."""
         cls = _statsforecast_class(self.model_class)
         kwargs = dict(self.params)
         if "season_length" in inspect.signature(cls).parameters:
-            kwargs["season_length"] = int(self.season_length or 1)
+            season = int(self.season_length or 1)
+            kwargs["season_length"] = season if n_obs is None or n_obs >= 2 * season else 1
+            spec = kwargs.get("model")
+            if kwargs["season_length"] == 1 and isinstance(spec, str) and len(spec) == 3:
+                kwargs["model"] = spec[:2] + "N"  # an ETS spec such as ANA: no seasonal component without a season
         return cls(**kwargs)
 
     def fit(self, y: pd.Series) -> StatsForecastModel:
         values = np.asarray(y, dtype=float)
-        self.model_ = self.statsforecast_model().fit(values)
+        self.model_ = self.statsforecast_model(len(values)).fit(values)
         nonzero = np.flatnonzero(values > 0)[-self.size_window :]
         self.sizes_ = values[nonzero]
         # Occurrence over the same recent stretch the sizes come from: one sale every (span / count) days.

@@ -58,6 +58,9 @@ def run(cfg: DictConfig, output_dir: str | Path) -> dict:
         return {"value": 0.0, "task": "compare", "runs": len(runs)}
 
     data = load_data(cfg)
+    # Again, now that settings left to the data's frequency (backtest.by_frequency) are filled in.
+    with atomic_path(out / "config.yaml") as tmp:
+        tmp.write_text(OmegaConf.to_yaml(cfg, resolve=True))
     write_json(data.quality.as_dict(), out / "data_quality.json")
     write_csv(data.segments, out / "segments.csv")
     if task == "plan":

@@ -72,7 +72,7 @@ def check_sampling(num_samples, quantiles) -> None:
 
 def load_data(cfg: DictConfig) -> PreparedData:
     d = OmegaConf.to_container(cfg.data, resolve=True)
-    return prepare_data(
+    data = prepare_data(
         path=d["path"],
         kind=d.get("kind", "transactions"),
         columns=d.get("columns"),
@@ -84,7 +84,24 @@ def load_data(cfg: DictConfig) -> PreparedData:
         calendar=d.get("calendar"),
         panel=d.get("panel"),
         segments=d.get("segments"),
+        frequency=d.get("frequency"),
+        aggregate_to=d.get("aggregate_to"),
     )
+    apply_frequency_defaults(cfg, data.calendar.frequency)
+    return data
+
+
+def apply_frequency_defaults(cfg: DictConfig, frequency: str) -> None:
+    """Backtest settings left null take the panel frequency's default (backtest.by_frequency), in place, so
+    everything downstream (and `${backtest.horizon}` in model configs) reads periods of this data."""
+    b = cfg.backtest
+    defaults = (b.get("by_frequency") or {}).get(frequency, {})
+    for key, value in defaults.items():
+        if b.get(key) is None:
+            b[key] = value
+    for key in ("horizon", "step", "min_train_days"):
+        if b.get(key) is None:
+            raise InputError(f"backtest.{key} is not set and backtest.by_frequency.{frequency} has no default; set it.")
 
 
 def build_models(

@@ -14,6 +14,7 @@ from forecasting.data.prepare import PreparedData
 from forecasting.pipeline.backtest_task import BacktestResult
 from forecasting.pipeline.common import BASELINE
 from forecasting.planning.calibration import calibrate
+from forecasting.planning.cover import period_lengths
 from forecasting.planning.inputs import policy_table, stock_position
 from forecasting.planning.replay import aggregate, stock_at_equal_fill
 from forecasting.planning.runner import build_plan, choose_champions, final_forecasts, forecast_table, replay
@@ -49,7 +50,8 @@ def plan_inputs(cfg: DictConfig, data: PreparedData) -> PlanInputs:
         pcfg.get("overrides_csv"),
         bool(pcfg.get("require_moq_multiple_of_pack")),
     )
-    mean_daily = panel[panel["date"] > today - pd.Timedelta(days=56)].groupby("sku")["demand"].sum() / 56
+    recent = panel[panel["date"] > today - pd.Timedelta(days=56)]
+    mean_daily = recent.groupby("sku")["demand"].sum() / recent_days(panel, recent, data.calendar.frequency)
     on_hand, open_orders, stock_source = stock_position(
         skus,
         mean_daily,
@@ -106,8 +108,15 @@ def run_plan(
     write_parquet(forecast_table(finals, [float(q) for q in cfg.quantiles]), out / "forecast.parquet")
     history = panel.groupby("sku").agg(
         trading_days=("demand", "size"),
+        first=("date", "min"),
         last_sale=("date", lambda d: d[panel.loc[d.index, "demand"] > 0].max()),
     )
+    if data.calendar.frequency != "daily":
+        # The short-history rule counts days: from the first day of the SKU's first week or month.
+        history["trading_days"] = (today - history["first"]).dt.days + (
+            7 if data.calendar.frequency == "weekly" else 30
+        )
+    history = history.drop(columns="first")
     history["previous_p50_60d"] = previous_plan_p50(out, history.index)
     plan = build_plan(
         finals, params, inputs.on_hand, inputs.open_orders, factors, history, pcfg["exceptions"], today, seed
@@ -176,6 +185,15 @@ def run_plan(
             ),
         )
     return {"plan": summary}
+
+
+def recent_days(panel: pd.DataFrame, recent: pd.DataFrame, frequency: str) -> float:
+    """Days the `recent` rows cover: the 56-day window for trading days, the whole weeks or months ending in it
+    otherwise (a month that ends in the window holds all its days)."""
+    if frequency == "daily" or recent.empty:
+        return 56.0
+    dates = pd.DatetimeIndex(panel["date"].drop_duplicates().sort_values())
+    return float(period_lengths(dates)[dates.isin(recent["date"].unique())].sum())
 
 
 def exception_counts(codes: pd.Series) -> dict:

@@ -323,6 +323,10 @@ def policy_table(
         over = read_overrides(overrides_csv, defaults)
         _known(over.reset_index(), table.index, overrides_csv)
         table.loc[over.index, over.columns] = over
+    if table["unit_cost"].isna().all() and unit_price.dropna().empty:
+        # A table of units alone (spare parts, B2B exports): money columns count units, and the plan says so.
+        table[["unit_cost", "stockout_cost"]] = table[["unit_cost", "stockout_cost"]].fillna(1.0)
+        table["param_source"] = "config; no prices in the data: costs and values in units"
     if table["unit_cost"].isna().any():
         guess = unit_price.reindex(table.index) * float(defaults.get("cost_share_of_price", 0.6))
         table["unit_cost"] = table["unit_cost"].fillna(guess)

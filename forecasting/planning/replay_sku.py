@@ -16,7 +16,7 @@ from scipy.stats import norm
 from forecasting.data.calendar import TradingCalendar
 from forecasting.models.base import LocalForecaster
 from forecasting.models.local_fit import safe_forecast
-from forecasting.planning.cover import window_counts, window_sums
+from forecasting.planning.cover import spread_to_days, window_counts, window_sums
 from forecasting.planning.policy import protection_level
 from forecasting.planning.replay import simulate, summarise
 
@@ -41,7 +41,8 @@ def replay_sku(
     lead, review = int(params["lead_time_days"]), int(params["review_period_days"])
     window = lead + review
     days = pd.date_range(start + pd.Timedelta(days=1), end, freq="D")
-    demand = series.reindex(days, fill_value=0.0).to_numpy()
+    daily = spread_to_days(series)  # weeks and months sell evenly over their days in the simulation
+    demand = daily.reindex(days, fill_value=0.0).to_numpy()
     reviews = list(pd.date_range(start, end, freq=f"{review}D"))
     horizon = len(calendar.next_trading_days(start, window + 7))
     m = calendar.season_length
@@ -58,9 +59,9 @@ def replay_sku(
         review_mean = window_sums(paths, dates, r, review).mean()
         # Naive: last season's mean per trading day; spread from recent daily demand.
         recent = known.iloc[-naive_weeks * m :]
-        n_days = int(window_counts(dates, r, np.array([window]))[0])
+        n_days = float(window_counts(dates, r, np.array([window]))[0])
         daily_mean = known.iloc[-m:].mean() if len(known) else 0.0
-        future = series[(series.index > r) & (series.index <= r + pd.Timedelta(days=window))].sum()
+        future = daily[(daily.index > r) & (daily.index <= r + pd.Timedelta(days=window))].sum()
         for t in targets:
             champion = protection_level(cover, params["service_measure"], t, review_mean, base)
             naive = daily_mean * n_days + norm.ppf(t) * recent.std(

@@ -93,8 +93,8 @@ _COLUMNS = [
     # accuracy
     Column("rank", "Rank", "int"),
     Column("rmsse", "RMSSE", "metric", "root mean squared scaled error (M5); lower is better"),
-    Column("mae", "MAE", "metric", "mean absolute error, units per day"),
-    Column("rmse", "RMSE", "metric", "root mean squared error, units per day"),
+    Column("mae", "MAE", "metric", "mean absolute error, units per period (day, week or month)"),
+    Column("rmse", "RMSE", "metric", "root mean squared error, units per period (day, week or month)"),
     Column("wape", "WAPE", "pct", "absolute error over actual volume"),
     Column("bias", "Bias", "signed_pct", "net error over actual volume; + means over-forecast"),
     Column("mape_nonzero", "MAPE (sale days)", "pct", "mean absolute % error on days with sales"),

@@ -55,8 +55,14 @@ def model_settings(config: dict) -> list[dict]:
     return rows
 
 
+def period_unit(quality: dict) -> str:
+    """What one step of the panel is, for labels: 'trading day', 'week' or 'month' (plural with an s)."""
+    return (quality.get("calendar") or {}).get("unit") or "trading day"
+
+
 def summary_section(run: RunFolder) -> dict:
     cfg, q, m = run.config, run.quality, run.metrics
+    unit = period_unit(q)
     panel = q.get("panel", {})
     board = run.leaderboard
     champ = board.set_index("model").loc[run.champion]
@@ -78,11 +84,11 @@ def summary_section(run: RunFolder) -> dict:
         ),
         ("Models", ", ".join(board.sort_values("rank")["model"])),
         ("Baseline and fallback", f"{BASELINE} (always scored; stands in for a failed fit)"),
-        ("Horizon", f"{backtest_cfg.get('horizon', '–')} trading days"),
+        ("Horizon", f"{backtest_cfg.get('horizon', '–')} {unit}s"),
         (
             "Folds",
-            f"{len(run.folds)} (step {backtest_cfg.get('step', '–')} trading days, at least "
-            f"{backtest_cfg.get('min_train_days', '–')} training days)",
+            f"{len(run.folds)} (step {backtest_cfg.get('step', '–')} {unit}s, at least "
+            f"{backtest_cfg.get('min_train_days', '–')} {unit}s of training data)",
         ),
         ("Quantiles", ", ".join(f"{float(x):g}" for x in cfg.get("quantiles", []))),
         ("Sample paths per forecast", cfg.get("num_samples", "–")),
@@ -97,7 +103,7 @@ def summary_section(run: RunFolder) -> dict:
             "value": format_value(skus, "int") if skus is not None else "–",
             "note": "",
         },
-        {"label": "Data up to", "value": panel.get("last_date", "–"), "note": "last trading day in the data"},
+        {"label": "Data up to", "value": panel.get("last_date", "–"), "note": f"last {unit} in the data"},
         {
             "label": "Leaderboard champion",
             "value": run.champion,
@@ -111,11 +117,15 @@ def summary_section(run: RunFolder) -> dict:
     )
     assumptions = [
         "Each fold fits every model on data up to its cutoff only and forecasts the next "
-        f"{backtest_cfg.get('horizon', 'horizon')} trading days; the leaderboard scores the "
+        f"{backtest_cfg.get('horizon', 'horizon')} {unit}s; the leaderboard scores the "
         f"{run.scored_role} folds.",
         "Closed days (see data quality) are left out of the series, not counted as zero sales; seasons "
-        "are counted "
-        "in trading days.",
+        "are counted in trading days."
+        if unit == "trading day"
+        else f"The data is {unit}ly: seasons, horizons and folds are counted in {unit}s (a season of "
+        f"{(q.get('calendar') or {}).get('season_length', '–')}; 1 means no season, when the history is shorter "
+        "than two years); metrics are per "
+        f"{unit}.",
         "Errors are forecast minus actual: a positive bias means over-forecasting.",
         "Forecast value added (FVA) = 1 − model error / seasonal naive error on the same SKUs and folds; "
         "positive means better than the baseline.",
@@ -135,6 +145,16 @@ def _humanize(key: str) -> str:
     return key.replace("_", " ").capitalize()
 
 
+def _calendar_facts(cal: dict) -> list[tuple[str, str]]:
+    if cal.get("unit", "trading day") != "trading day":
+        return [("Frequency", f"{cal.get('frequency')} ({cal.get('period')})"), ("Season", cal.get("season_length"))]
+    return [
+        ("Closed weekdays", ", ".join(cal.get("closed_weekdays", [])) or "none"),
+        ("Trading days per week", cal.get("trading_days_per_week", "–")),
+        ("Holidays (future dates)", cal.get("holiday_country") or "none"),
+    ]
+
+
 def data_quality_section(run: RunFolder) -> dict | None:
     q = run.quality
     if not q:
@@ -150,6 +170,7 @@ def data_quality_section(run: RunFolder) -> dict | None:
         [{"repair": _humanize(k), "count": v} for k, v in (q.get("repairs") or {}).items()]
     )
     cal = q.get("calendar", {})
+    unit = period_unit(q)
     panel = q.get("panel", {})
     adds_up = rows_in == (q.get("rows_kept", 0) + sum((q.get("dropped_by_reason") or {}).values()))
     return {
@@ -157,13 +178,11 @@ def data_quality_section(run: RunFolder) -> dict | None:
             ("Rows in", format_value(q.get("rows_in"), "int")),
             ("Rows kept", format_value(q.get("rows_kept"), "int")),
             ("Rows dropped", format_value(q.get("rows_dropped"), "int")),
-            ("Closed weekdays", ", ".join(cal.get("closed_weekdays", [])) or "none"),
-            ("Trading days per week", cal.get("trading_days_per_week", "–")),
-            ("Holidays (future dates)", cal.get("holiday_country") or "none"),
+            *_calendar_facts(cal),
             (
                 "Panel",
                 f"{format_value(panel.get('skus'), 'int')} SKUs, {format_value(panel.get('rows'), 'int')} "
-                f"SKU-days, {format_value(panel.get('zero_share'), 'pct')} zero days",
+                f"SKU-{unit.split()[-1]}s, {format_value(panel.get('zero_share'), 'pct')} zero {unit.split()[-1]}s",
             ),
         ],
         "adds_up": adds_up,

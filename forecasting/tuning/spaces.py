@@ -18,10 +18,17 @@ ARIMA_ORDERS = [f"[{p},{d},{q}]" for p, d, q in product(range(4), range(2), rang
 SEASONAL_ORDERS = ["[0,0,0]", "[1,0,0]", "[0,0,1]", "[0,1,1]"]
 
 
+def _horizon(cfg: DictConfig) -> int:
+    """backtest.horizon, or where it is left to the data's frequency, the daily default (sweeps run before the
+    data is loaded; tune weekly or monthly data with backtest.horizon set)."""
+    b = cfg.backtest
+    return int(b.horizon if b.get("horizon") is not None else b.by_frequency.daily.horizon)
+
+
 def tcn_space(cfg: DictConfig, trial: Trial) -> None:
     """TCN: input chunk above the output chunk (fixed to the horizon), kernel below the input chunk."""
     key = "model.tcn.model_kwargs"
-    horizon = int(cfg.backtest.horizon)
+    horizon = _horizon(cfg)
     # Up to 3 horizons: longer windows leave too few SKUs with a full window before the first validation cutoff.
     input_chunk = trial.suggest_int(f"{key}.input_chunk_length", horizon + 6, 3 * horizon, step=6)
     trial.suggest_int(f"{key}.kernel_size", 2, min(7, input_chunk - 1))
@@ -34,7 +41,7 @@ def tcn_space(cfg: DictConfig, trial: Trial) -> None:
 
 def lstm_space(cfg: DictConfig, trial: Trial) -> None:
     key = "model.lstm.model_kwargs"
-    horizon = int(cfg.backtest.horizon)
+    horizon = _horizon(cfg)
     trial.suggest_int(f"{key}.input_chunk_length", horizon, 3 * horizon, step=6)
     trial.suggest_categorical(f"{key}.hidden_dim", [16, 32, 64])
     trial.suggest_int(f"{key}.n_rnn_layers", 1, 2)

@@ -1,0 +1,137 @@
+"""The frequency of a demand table: daily, weekly (any anchor day) or monthly (dated at month start or end).
+
+A weekly date is the last day of its week (pandas' `W-<day>` convention: the week ending that day); a monthly
+date is moved to its month's last day, so every panel date is the last day of the period it holds and day
+arithmetic (lead times, order-by dates) is exact. Irregular dates raise `InputError` naming two of them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from forecasting.errors import InputError
+
+WEEKDAY_CODES = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+# data.frequency / data.aggregate_to spellings -> the kind of period.
+ALIASES = {
+    "d": "daily",
+    "day": "daily",
+    "daily": "daily",
+    "w": "weekly",
+    "week": "weekly",
+    "weekly": "weekly",
+    "m": "monthly",
+    "ms": "monthly",
+    "me": "monthly",
+    "month": "monthly",
+    "monthly": "monthly",
+}
+# The yearly (weekly for days) season in periods.
+SEASON = {"daily": 7, "weekly": 52, "monthly": 12}
+# What data.aggregate_to makes of a daily panel: weeks ending Sunday, calendar months.
+AGGREGATE_CODES = {"weekly": "W-SUN", "monthly": "M"}
+
+
+def frequency_kind(value, key: str = "data.frequency") -> str | None:
+    """'daily', 'weekly', 'monthly', or None for auto/null."""
+    if value is None or str(value).strip().lower() in ("", "auto", "none", "null"):
+        return None
+    kind = ALIASES.get(str(value).strip().lower())
+    if kind is None:
+        raise InputError(f"{key} is '{value}'; use D, W or M (daily, weekly or monthly), or auto.")
+    return kind
+
+
+def period_code(kind: str, dates: pd.DatetimeIndex) -> str:
+    """The pandas offset alias of the periods: 'D', 'W-<day of the dates>' or 'ME'."""
+    if kind == "weekly":
+        return f"W-{WEEKDAY_CODES[int(dates[0].dayofweek)]}"
+    return {"daily": "D", "monthly": "ME"}[kind]
+
+
+def infer_frequency(dates: pd.Series, path: str | Path, column: str, requested=None) -> str:
+    """The table's kind of period from its distinct dates (all SKUs together), or check the requested one.
+
+    Daily tables may skip days (closed days, no sales anywhere); weekly dates must share one weekday and
+    monthly dates must all be the first, or all the last, day of their month.
+    """
+    distinct = pd.DatetimeIndex(pd.unique(dates.to_numpy())).sort_values()
+    kind = frequency_kind(requested)
+    if kind is None:
+        kind = _guess(distinct)
+    if kind == "daily" and len(distinct) > 2 and _guess(distinct) != "daily":
+        gaps = np.diff(distinct.asi8) // 86_400_000_000_000
+        raise InputError(
+            f"{path}: column '{column}' is set to daily (data.frequency), but its dates are {int(np.median(gaps))} "
+            f"days apart (median), e.g. {distinct[0]:%Y-%m-%d} then {distinct[1]:%Y-%m-%d}; set data.frequency to "
+            "W or M (or auto), or supply one row per SKU and day."
+        )
+    if kind == "daily" or len(distinct) < 2:
+        return kind
+    if kind == "weekly":
+        step = np.flatnonzero(np.diff(distinct.asi8) % (7 * 86_400_000_000_000) != 0)
+        bad = step[0] if len(step) else len(distinct)
+        what = f"every date a {distinct[0]:%A} (weeks ending that day)"
+    else:
+        starts, ends = distinct.is_month_start, distinct.is_month_end
+        on_grid = starts if starts[0] and not ends[0] else ends
+        off = np.flatnonzero(~on_grid)
+        bad = off[0] - 1 if len(off) else len(distinct)
+        what = "every date the first (or every date the last) day of its month"
+    if bad < len(distinct):
+        bad = max(int(bad), 0)
+        raise InputError(
+            f"{path}: column '{column}' is not a regular {kind} series: {distinct[bad]:%Y-%m-%d} is followed by "
+            f"{distinct[bad + 1]:%Y-%m-%d}; give {what}, or set data.frequency to the table's frequency (D, W or M)."
+        )
+    return kind
+
+
+def _guess(distinct: pd.DatetimeIndex) -> str:
+    if len(distinct) < 3:
+        return "daily"
+    gaps = np.diff(distinct.asi8) // 86_400_000_000_000
+    typical = int(np.median(gaps))
+    if typical < 7:
+        return "daily"
+    if typical < 28:
+        return "weekly"
+    if typical <= 31:
+        return "monthly"
+    raise InputError(
+        f"dates are {typical} days apart (median), e.g. {distinct[0]:%Y-%m-%d} then {distinct[1]:%Y-%m-%d}; "
+        "the toolkit forecasts daily, weekly or monthly demand: aggregate the table to one of those."
+    )
+
+
+def period_alias(code: str) -> str:
+    """The pandas Period spelling of a date offset alias (months are 'ME' for dates, 'M' for periods)."""
+    return "M" if code == "ME" else code
+
+
+def to_period_ends(dates: pd.Series, kind: str) -> pd.Series:
+    """Each date moved to the last day of its period (weekly dates are already)."""
+    if kind == "monthly":
+        return dates + pd.offsets.MonthEnd(0)
+    return dates
+
+
+def complete_periods(dates: pd.Series, kind: str) -> pd.Series:
+    """Whether each date's week (ending Sunday) or month ends by the data's last day."""
+    ends = dates.dt.to_period(AGGREGATE_CODES[kind]).dt.end_time.dt.normalize()
+    return ends <= dates.max().normalize()
+
+
+def aggregate_daily(daily: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Sum a daily SKU table to weeks ending Sunday or calendar months, each dated on its last day."""
+    ends = daily["date"].dt.to_period(AGGREGATE_CODES[kind]).dt.end_time.dt.normalize()
+    df = daily.assign(date=ends)
+    agg = {c: ("max" if c == "promo" else "sum") for c in ("demand", "revenue", "promo") if c in df}
+    out = df.groupby(["sku", "date"], observed=True, sort=True).agg(**{c: (c, f) for c, f in agg.items()})
+    out = out.reset_index()
+    if "revenue" in out:
+        out["price"] = out["revenue"] / out["demand"].where(out["demand"] > 0)
+    return out

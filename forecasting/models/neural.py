@@ -41,6 +41,7 @@ class TrainingContext:
     quantiles: Sequence[float]
     seed: int = 0
     calendar: Any = None  # forecasting.data.calendar.TradingCalendar
+    threads: int | None = None  # cores a global model may use (those the per-SKU workers leave)
 
 
 class NeuralForecaster:

@@ -106,12 +106,19 @@ def build_models(
                 quantiles=[float(q) for q in cfg.quantiles],
                 seed=int(cfg.seed),
                 calendar=data.calendar,
+                threads=cores_left(int(cfg.parallel.n_jobs)),
             )
             model.name = str(name)
             global_[str(name)] = model.configure(context)
         else:
             local[str(name)] = model.with_season(season)
     return local, global_, fallback
+
+
+def cores_left(n_jobs: int) -> int:
+    """Cores a global model's own threads may use without fighting `n_jobs` per-SKU workers."""
+    cores = os.cpu_count() or 1
+    return max(1, cores - (cores if n_jobs < 0 else n_jobs))
 
 
 def cutoffs_from_config(cfg: DictConfig, panel: pd.DataFrame) -> pd.DataFrame:

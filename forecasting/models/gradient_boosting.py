@@ -23,10 +23,13 @@ before the cutoff and forecasts that window, then retrained on everything up to 
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import time
+import warnings
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -56,6 +59,7 @@ class LightGBMForecaster:
         use_price: bool = True,
         use_promo: bool = True,
         use_static: bool = True,
+        scale: bool = True,
         retrain: str = "every_cutoff",
         name: str = "lightgbm",
     ) -> None:
@@ -70,6 +74,7 @@ class LightGBMForecaster:
         self.use_price = use_price
         self.use_promo = use_promo
         self.use_static = use_static
+        self.scale = scale
         self.retrain = retrain
         self.name = name
         self.context: TrainingContext | None = None
@@ -101,7 +106,12 @@ class LightGBMForecaster:
         booster = LGBMRegressor(random_state=self.context.seed, n_jobs=self._threads(), **params)
         transforms = [RollingMean(window_size=w) for w in windows] + [RollingStd(window_size=windows[-1])]
         return MLForecast(
-            models={"lgb": booster}, freq=1, lags=lags, lag_transforms={1: transforms}, num_threads=self._threads()
+            models={"lgb": booster},
+            freq=1,
+            lags=lags,
+            lag_transforms={1: transforms},
+            target_transforms=[_mean_scaler()] if self.scale else None,
+            num_threads=self._threads(),
         )
 
     def _axis(self, panel: pd.DataFrame, extra: int) -> pd.DatetimeIndex:
@@ -153,8 +163,9 @@ class LightGBMForecaster:
         return df[["unique_id", "ds", "y", *dynamic, *statics, *CALENDAR_FEATURES]], future, statics
 
     def _fit_predict(self, train: pd.DataFrame, future: pd.DataFrame, statics: list[str], horizon: int):
-        fc = self._forecaster().fit(train, static_features=statics, dropna=False)
-        pred = fc.predict(horizon, X_df=future)
+        with _quiet():
+            fc = self._forecaster().fit(train, static_features=statics, dropna=False)
+            pred = fc.predict(horizon, X_df=future)
         return fc, pred.pivot(index="unique_id", columns="ds", values="lgb")
 
     # ---- fit / predict -------------------------------------------------------------------------------
@@ -175,7 +186,8 @@ class LightGBMForecaster:
         actual = actual.assign(sku=actual["sku"].astype(str)).pivot(index="sku", columns="date", values="demand")
         self.dispersion_ = fit_dispersion(held, actual, segments)
         train, future, statics = self._frames(panel, segments, cutoff, 1)
-        self.forecaster_ = self._forecaster().fit(train, static_features=statics, dropna=False)
+        with _quiet():
+            self.forecaster_ = self._forecaster().fit(train, static_features=statics, dropna=False)
         self.cutoff_ = cutoff
         self.epochs_ = int(self.forecaster_.models_["lgb"].n_estimators)
         log.info(
@@ -194,7 +206,8 @@ class LightGBMForecaster:
         """Mean forecasts (SKU x horizon) from `cutoff`, which may be later than the training cutoff: the
         booster is reused on the newer history (policy `first_cutoff`, and the plan's replay)."""
         train, future, _ = self._frames(panel, segments, pd.Timestamp(cutoff), horizon)
-        pred = self.forecaster_.predict(horizon, new_df=train, X_df=future)
+        with _quiet():
+            pred = self.forecaster_.predict(horizon, new_df=train, X_df=future)
         means = pred.pivot(index="unique_id", columns="ds", values="lgb")
         return means.clip(lower=0.0)
 
@@ -279,7 +292,49 @@ def fit_dispersion(means: pd.DataFrame, actual: pd.DataFrame, segments: pd.DataF
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+@contextmanager
+def _quiet():
+    """Short series have no long rolling windows yet: LightGBM takes the missing values as they are."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Found null values")
+        yield
+
+
 def _classes(segments: pd.DataFrame | None, skus) -> dict:
     if segments is None or "demand_class" not in segments:
         return {}
     return segments.assign(sku=segments["sku"].astype(str)).set_index("sku")["demand_class"].to_dict()
+
+
+def _mean_scaler():
+    """mlforecast target transform dividing each SKU by its mean demand (over the history it is given).
+
+    Why: on raw counts the loss is carried by the few SKUs that sell hundreds a day and the booster barely
+    learns the shape of the rest; on the mean scale every SKU weighs alike, as in the RMSSE the leaderboard
+    ranks on, and the values stay non-negative for the Tweedie objective (a standard scaler would not).
+    """
+    from mlforecast.target_transforms import GroupedArray, _BaseGroupedArrayTargetTransform
+
+    class LocalMeanScaler(_BaseGroupedArrayTargetTransform):
+        def _apply(self, ga, factor):
+            return GroupedArray(ga.data * np.repeat(factor, np.diff(ga.indptr)), ga.indptr)
+
+        def fit_transform(self, ga):
+            sizes = np.diff(ga.indptr)
+            sums = np.add.reduceat(np.nan_to_num(ga.data), ga.indptr[:-1]) if len(ga.data) else np.zeros(0)
+            mean = np.where(sizes > 0, sums / np.maximum(sizes, 1), 0.0)
+            self.scale_ = np.where(mean > 0, mean, 1.0)
+            return self._apply(ga, 1.0 / self.scale_)
+
+        def update(self, ga):
+            return self._apply(ga, 1.0 / self.scale_)
+
+        def inverse_transform(self, ga):
+            return self._apply(ga, self.scale_)
+
+        def take(self, idxs):
+            out = copy.deepcopy(self)
+            out.scale_ = self.scale_[idxs]
+            return out
+
+    return LocalMeanScaler()

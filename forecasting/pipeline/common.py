@@ -99,6 +99,8 @@ def build_models(
     global_: dict[str, NeuralForecaster] = {}
     for name, mcfg in cfg.model.items():
         model = instantiate(mcfg, _convert_="all")
+        if getattr(model, "is_ensemble", False):
+            continue  # combined after the backtest: build_ensembles
         if getattr(model, "is_global", False):
             context = TrainingContext(
                 work_dir=str(Path(work_dir) / "models"),
@@ -113,6 +115,17 @@ def build_models(
         else:
             local[str(name)] = model.with_season(season)
     return local, global_, fallback
+
+
+def build_ensembles(cfg: DictConfig) -> dict:
+    """The configured ensembles (models with `is_ensemble`), by name."""
+    out = {}
+    for name, mcfg in (cfg.get("model") or {}).items():
+        model = instantiate(mcfg, _convert_="all")
+        if getattr(model, "is_ensemble", False):
+            model.name = str(name)
+            out[str(name)] = model
+    return out
 
 
 def cores_left(n_jobs: int) -> int:

@@ -11,9 +11,10 @@ from test_run import run_cli
 from forecasting.errors import InputError
 from forecasting.models.base import Forecast
 from forecasting.models.ensemble import Ensemble
-from forecasting.models.gradient_boosting import LightGBMForecaster, fit_dispersion, sample_paths
+from forecasting.models.gradient_boosting import LightGBMForecaster, PathRecipe, fit_dispersion, sample_paths
 from forecasting.models.neural import TrainingContext
 from forecasting.planning.champion_choice import choose_champions
+from forecasting.planning.global_final import StoredForecasts, review_cutoffs
 from forecasting.storage import read_csv
 
 
@@ -158,3 +159,20 @@ def test_plan_with_a_global_or_ensemble_champion_writes_plan_and_replay(tmp_path
     assert set(new["sku"]) <= set(replay["sku"])
     forecast = pd.read_parquet(tmp_path / "forecast.parquet")
     assert set(new["model"]) <= set(forecast["model"])
+
+
+def test_stored_forecasts_cover_every_review_the_replay_asks_for():
+    panel, _, cal = tiny_panel(n_skus=1, days=200)
+    series = panel.set_index("date")["demand"].rename("s0")
+    end = series.index.max()
+    start = end - pd.Timedelta(weeks=12)
+    cutoffs = review_cutoffs(pd.DatetimeIndex(panel["date"].unique()), start, [7, 14])
+    recipe = PathRecipe(np.full(40, 3.0), 0.2, 0.05)
+    stored = StoredForecasts("lightgbm", {"s0": dict.fromkeys(cutoffs, recipe)})
+    rng = np.random.default_rng(0)
+    for review in (7, 14):  # as planning.replay_sku picks the history known at each review date
+        for r in pd.date_range(start, end, freq=f"{review}D"):
+            f = stored.fit(series[series.index <= r]).predict(20, 10, rng)
+            assert f.paths.shape == (10, 20)
+    with pytest.raises(LookupError, match="no forecast for SKU s1"):
+        stored.fit(series.rename("s1"))

@@ -8,7 +8,7 @@ import pytest
 
 from forecasting.data.calendar import TradingCalendar
 from forecasting.data.segments import segment_skus
-from forecasting.models.neural import NeuralForecaster, TrainingContext
+from forecasting.models.neural import NeuralForecaster, TrainingContext, effective_kwargs
 
 QUANTILES = [0.05, 0.1, 0.5, 0.9, 0.95]
 TINY = {"input_chunk_length": 14, "output_chunk_length": 7, "batch_size": 32}
@@ -131,3 +131,18 @@ def test_model_configs_train_from_hydra(kind, tmp_path):
     cutoff = panel["date"].unique()[-8]
     out = model.fit(panel, seg, cutoff).predict(panel, seg, cutoff, 7, 10)
     assert len(out) == 4
+
+
+def test_lstm_with_one_layer_and_dropout_trains_without_the_dropout_warning(tmp_path):
+    import warnings
+
+    panel, seg, cal = tiny_panel()
+    cls, kwargs = MODELS["lstm"]
+    model = NeuralForecaster(cls, {**kwargs, "n_rnn_layers": 1, "dropout": 0.2}, max_samples_per_ts=10, name="lstm")
+    model.configure(TrainingContext(str(tmp_path), TINY_TRAINER, QUANTILES, seed=1, calendar=cal))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(panel, seg, panel["date"].unique()[-8])
+    assert not [w for w in caught if "dropout" in str(w.message)]
+    # Two stacked layers keep the dropout between them.
+    assert effective_kwargs({"n_rnn_layers": 2, "dropout": 0.2})["dropout"] == 0.2

@@ -41,6 +41,7 @@ class TrainingContext:
     quantiles: Sequence[float]
     seed: int = 0
     calendar: Any = None  # forecasting.data.calendar.TradingCalendar
+    threads: int | None = None  # cores a global model may use (those the per-SKU workers leave)
 
 
 class NeuralForecaster:
@@ -255,7 +256,7 @@ class NeuralForecaster:
                 "(input + output chunk + validation days); lower input_chunk_length or trainer.val_days."
             )
         model_name = f"{self.name}_{pd.Timestamp(cutoff):%Y%m%d}"
-        kwargs = dict(self.model_kwargs)
+        kwargs = effective_kwargs(self.model_kwargs)
         kwargs.update(
             likelihood=self._likelihood(),
             random_state=self.context.seed,
@@ -338,6 +339,16 @@ class NeuralForecaster:
             trainer["accelerator"] = "cpu"
         self.model_ = cls.load(str(path), map_location=map_location, pl_trainer_kwargs=trainer)
         return self
+
+
+def effective_kwargs(model_kwargs: Mapping[str, Any]) -> dict:
+    """The model's parameters as darts should get them. A recurrent model's dropout acts only between stacked
+    recurrent layers (torch warns that it does nothing with one); a config or tuning trial that sets it with one
+    layer gets no dropout instead of the warning."""
+    kwargs = dict(model_kwargs)
+    if "n_rnn_layers" in kwargs and int(kwargs["n_rnn_layers"]) < 2 and kwargs.get("dropout"):
+        kwargs["dropout"] = 0.0
+    return kwargs
 
 
 def _supports(model_cls, kind: str) -> bool:

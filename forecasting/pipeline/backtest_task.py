@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -12,12 +12,13 @@ from omegaconf import DictConfig
 
 from forecasting.backtest.global_runner import backtest_global
 from forecasting.backtest.leaderboard import leaderboard, robust_scores
-from forecasting.backtest.metrics import score
+from forecasting.backtest.metrics import quantile_column, score
 from forecasting.backtest.runner import backtest
 from forecasting.data.prepare import PreparedData
 from forecasting.errors import InputError
 from forecasting.models.base import LocalForecaster
-from forecasting.pipeline.common import BASELINE, build_models, cutoffs_from_config
+from forecasting.models.ensemble import add_ensembles
+from forecasting.pipeline.common import BASELINE, build_ensembles, build_models, cutoffs_from_config
 from forecasting.storage import write_csv, write_json, write_parquet
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,10 @@ class BacktestResult:
     covers: pd.DataFrame
     local: dict
     fallback: LocalForecaster
+    global_: dict = field(default_factory=dict)
+    ensembles: dict = field(default_factory=dict)
+    #: metrics per model and ABC x demand class on the validation folds (None without them): champions
+    validation_by_segment: pd.DataFrame | None = None
 
 
 def run_backtest(
@@ -81,7 +86,16 @@ def run_backtest(
         covers = pd.concat([covers, model_covers], ignore_index=True)
     if bt.empty:
         raise InputError("no SKU had enough history before the first cutoff; lower backtest.min_train_days or folds.")
+    ensembles = build_ensembles(cfg)
+    validation = bt[bt["role"] == "validation"]
+    if ensembles:
+        val_scores = robust_scores(validation, str(cfg.optimized_metric), quantiles)[0] if len(validation) else None
+        value_cols = ["mean", *(quantile_column(q) for q in quantiles)]
+        bt, covers = add_ensembles(ensembles, bt, covers, val_scores, value_cols)
+        for name, ens in ensembles.items():
+            log.info("%s: %s of %s", name, ens.combine, ", ".join(ens.members_))
     bt = bt.merge(data.segments[["sku", "abc", "demand_class", "segment"]], on="sku", how="left")
+    validation = bt[bt["role"] == "validation"]
     write_parquet(bt, out / "backtest.parquet")
     write_csv(cutoffs, out / "folds.csv")
     if len(failures):
@@ -94,10 +108,21 @@ def run_backtest(
     failure_counts = failures.groupby("model").size() if len(failures) else pd.Series(dtype=int)
     board["failed_fits"] = board["model"].map(failure_counts).fillna(0).astype(int)
     board["retrain"] = board["model"].map({n: m.retrain for n, m in global_.items()}).fillna("every_cutoff")
+    if len(validation) and board_role == "test":
+        # Beside the test figures, the validation figure champions and ensembles were chosen on.
+        val_rank = robust_scores(validation, str(cfg.optimized_metric), quantiles)[0]
+        board[f"validation_{cfg.optimized_metric}"] = board["model"].map(val_rank)
     write_csv(board, out / "leaderboard.csv")
     by_segment = score(test, ["model", "abc", "demand_class"], quantiles)
     write_csv(by_segment, out / "metrics_by_segment.csv")
     write_csv(score(test, ["model", "sku"], quantiles), out / "metrics_by_sku.csv")
+    val_by_segment = (
+        score(validation, ["model", "abc", "demand_class"], quantiles)
+        if len(validation) and board_role == "test"
+        else None
+    )
+    if val_by_segment is not None:
+        write_csv(val_by_segment, out / "metrics_by_segment_validation.csv")
 
     metrics = objective(cfg, bt, board, quantiles)
     metrics.update(
@@ -109,6 +134,7 @@ def run_backtest(
             "failed_fits": int(len(failures)),
             "seconds": timings,
             "neural_training": training,
+            "ensembles": {n: {"combine": e.combine, "members": e.members_} for n, e in ensembles.items()},
             "wall_seconds": round(time.perf_counter() - started, 2),
             "leaderboard": board.drop(columns=["rank"]).set_index("model").round(6).to_dict("index"),
         }
@@ -122,7 +148,15 @@ def run_backtest(
     )
     log.info("run folder: %s", out)
     test_covers = covers[covers["role"] == board_role] if len(covers) else covers
-    return metrics, BacktestResult(by_segment=by_segment, covers=test_covers, local=local, fallback=fallback)
+    return metrics, BacktestResult(
+        by_segment=by_segment,
+        covers=test_covers,
+        local=local,
+        fallback=fallback,
+        global_=global_,
+        ensembles=ensembles,
+        validation_by_segment=val_by_segment,
+    )
 
 
 def objective(cfg: DictConfig, bt: pd.DataFrame, board: pd.DataFrame, quantiles: list[float]) -> dict:

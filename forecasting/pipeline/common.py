@@ -116,6 +116,8 @@ def build_models(
     global_: dict[str, NeuralForecaster] = {}
     for name, mcfg in cfg.model.items():
         model = instantiate(mcfg, _convert_="all")
+        if getattr(model, "is_ensemble", False):
+            continue  # combined after the backtest: build_ensembles
         if getattr(model, "is_global", False):
             context = TrainingContext(
                 work_dir=str(Path(work_dir) / "models"),
@@ -123,12 +125,30 @@ def build_models(
                 quantiles=[float(q) for q in cfg.quantiles],
                 seed=int(cfg.seed),
                 calendar=data.calendar,
+                threads=cores_left(int(cfg.parallel.n_jobs)),
             )
             model.name = str(name)
             global_[str(name)] = model.configure(context)
         else:
             local[str(name)] = model.with_season(season)
     return local, global_, fallback
+
+
+def build_ensembles(cfg: DictConfig) -> dict:
+    """The configured ensembles (models with `is_ensemble`), by name."""
+    out = {}
+    for name, mcfg in (cfg.get("model") or {}).items():
+        model = instantiate(mcfg, _convert_="all")
+        if getattr(model, "is_ensemble", False):
+            model.name = str(name)
+            out[str(name)] = model
+    return out
+
+
+def cores_left(n_jobs: int) -> int:
+    """Cores a global model's own threads may use without fighting `n_jobs` per-SKU workers."""
+    cores = os.cpu_count() or 1
+    return max(1, cores - (cores if n_jobs < 0 else n_jobs))
 
 
 def cutoffs_from_config(cfg: DictConfig, panel: pd.DataFrame) -> pd.DataFrame:

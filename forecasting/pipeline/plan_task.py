@@ -14,10 +14,12 @@ from forecasting.data.prepare import PreparedData
 from forecasting.pipeline.backtest_task import BacktestResult
 from forecasting.pipeline.common import BASELINE
 from forecasting.planning.calibration import calibrate
+from forecasting.planning.champion_choice import choose_champions
 from forecasting.planning.cover import period_lengths
+from forecasting.planning.global_final import planning_models
 from forecasting.planning.inputs import policy_table, stock_position
 from forecasting.planning.replay import aggregate, stock_at_equal_fill
-from forecasting.planning.runner import build_plan, choose_champions, final_forecasts, forecast_table, replay
+from forecasting.planning.runner import build_plan, final_forecasts, forecast_table, replay
 from forecasting.storage import read_csv, write_csv, write_parquet
 
 log = logging.getLogger(__name__)
@@ -79,8 +81,11 @@ def run_plan(
     today = panel["date"].max()
     n_jobs, seed = int(cfg.parallel.n_jobs), int(cfg.seed)
     if champions is None:
-        # Champions come from the per-SKU models: global models are backtested, not yet planned with.
-        champions = choose_champions(result.by_segment, segments, pcfg["champion_metric"], list(result.local), BASELINE)
+        candidates = [*result.local, *result.global_, *result.ensembles]
+        champions, choice = choose_champions(
+            result.validation_by_segment, result.by_segment, segments, pcfg["champion_metric"], candidates, BASELINE
+        )
+        write_csv(choice, out / "champion_choice.csv")
     if inputs is None:
         inputs = plan_inputs(cfg, data)
     params = inputs.params
@@ -94,10 +99,15 @@ def run_plan(
     else:
         factors = pd.Series(1.0, index=champions.index)
 
+    replay_weeks = int(pcfg["replay"]["weeks"]) if pcfg["replay"].get("enabled", True) and cfg.task == "plan" else None
+    models = planning_models(
+        champions, result.local, result.global_, result.ensembles, panel, segments, data.calendar,
+        int(pcfg["horizon_days"]), replay_weeks, params, int(cfg.num_samples),
+    )  # fmt: skip
     finals = final_forecasts(
         panel,
         champions,
-        result.local,
+        models,
         result.fallback,
         data.calendar,
         int(pcfg["horizon_days"]),
@@ -154,7 +164,7 @@ def run_plan(
         per_sku = replay(
             panel,
             champions,
-            result.local,
+            models,
             result.fallback,
             data.calendar,
             params,

@@ -151,7 +151,10 @@ def reforecast_run(
     write_csv(data.segments, out / "segments.csv")
     metrics, result = run_backtest(cfg, data, out, started)
     decisions = decide_champions(
-        wh.current_champions(), result.by_segment, str(cfg.plan.champion_metric), list(result.local)
+        wh.current_champions(),
+        result.by_segment,
+        str(cfg.plan.champion_metric),
+        [*result.local, *result.global_, *result.ensembles],
     )
     write_csv(decisions, out / "champions.csv")
     by_segment = decisions.set_index("segment")["model"]

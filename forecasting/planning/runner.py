@@ -73,7 +73,7 @@ def run_by_champion(
     (so each worker receives one model object per batch, not one per SKU)."""
     out = {}
     for model_name in sorted(set(champions.reindex(list(series)).dropna())):
-        subset = {s: series[s] for s in series if champions.get(s) == model_name}
+        subset = {s: series[s].rename(s) for s in series if champions.get(s) == model_name}  # named: global lookups
         results = run_per_sku(
             fn, subset, n_jobs=n_jobs, desc=f"{desc} {model_name}", model=models[model_name], **kwargs
         )

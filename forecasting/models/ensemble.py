@@ -1,0 +1,167 @@
+"""Ensembles: forecasters over other forecasters' outputs at the same cutoffs.
+
+An ensemble picks its members (the best `k` models by the validation folds' metric, or a fixed list) and
+combines them with equal weights (`mean`), the per-value `median`, or weights proportional to the inverse of
+each member's validation metric (`inverse`). Nothing about the test folds reaches the choice.
+
+How the distributions combine, and why: the backtest keeps each member's quantiles, the plan needs sample
+paths whose SUMS over lead times have the right quantiles. Both are served by combining quantile functions
+(Vincentization): the ensemble's quantile at each level is the combination of the members' quantiles at that
+level. On paths the same combination is made between paths of equal rank by their total over the horizon, so
+the quantiles of the horizon's total are exactly the combined members' quantiles of it, the daily marginals and
+shorter sums close to them, and each combined path keeps its members' day-to-day shape. A mixture of the
+members' paths would instead widen every interval by the spread between the members' means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from forecasting.errors import InputError
+from forecasting.models.base import Forecast, LocalForecaster
+
+COMBINES = ("mean", "median", "inverse")
+KEYS = ["sku", "cutoff", "date"]
+
+
+class Ensemble:
+    """The ensemble's recipe: how members are chosen and combined; `choose` fits it on validation scores."""
+
+    is_ensemble = True
+
+    def __init__(
+        self,
+        combine: str = "median",
+        k: int = 3,
+        members: Sequence[str] | None = None,
+        exclude: Sequence[str] = (),
+        name: str = "ensemble",
+    ) -> None:
+        if combine not in COMBINES:
+            raise InputError(f"ensemble combine '{combine}' is unknown; use one of {', '.join(COMBINES)}.")
+        if int(k) < 2 and not members:
+            raise InputError(f"ensemble k={k} is too small: an ensemble needs at least 2 members (k >= 2).")
+        self.combine = combine
+        self.k = int(k)
+        self.members = list(members) if members else None
+        self.exclude = list(exclude)
+        self.name = name
+
+    def choose(self, validation: pd.Series | None, available: Sequence[str]) -> Ensemble:
+        """Members and weights from `validation` (metric per model on the validation folds, lower is better).
+
+        Without validation folds only a fixed `members` list is allowed: picking the best on the test folds
+        and then scoring on them would flatter the ensemble.
+        """
+        if self.members:
+            missing = [m for m in self.members if m not in available]
+            if missing:
+                raise InputError(
+                    f"ensemble '{self.name}' names models that were not run: {', '.join(missing)}; add them to "
+                    f"model=[...] or change model.{self.name}.members."
+                )
+            members = list(self.members)
+        elif validation is None or validation.dropna().empty:
+            raise InputError(
+                f"ensemble '{self.name}' picks its best {self.k} members on validation folds and there are none; "
+                "set backtest.validation_folds=1 (or more) or list model." + self.name + ".members."
+            )
+        else:
+            ranked = validation.drop(index=[m for m in self.exclude if m in validation.index]).dropna()
+            members = list(ranked.sort_values(kind="stable").index[: self.k])
+        if len(members) < 2:
+            raise InputError(f"ensemble '{self.name}' found fewer than 2 models to combine; run more models.")
+        self.members_ = members
+        if self.combine == "inverse" and validation is not None and set(members) <= set(validation.index):
+            inv = 1.0 / validation[members].clip(lower=1e-9)
+            self.weights_ = (inv / inv.sum()).to_numpy(dtype=float)
+        else:
+            self.weights_ = np.full(len(members), 1.0 / len(members))
+        return self
+
+    # ---- combining ------------------------------------------------------------------------------------
+    def _reduce(self, stack: np.ndarray) -> np.ndarray:
+        """Combine along axis 0 (members)."""
+        if self.combine == "median":
+            return np.median(stack, axis=0)
+        return np.tensordot(self.weights_, stack, axes=1)
+
+    def combine_table(self, bt: pd.DataFrame, value_cols: Sequence[str]) -> pd.DataFrame:
+        """The ensemble's backtest rows from its members' rows (rows where every member forecast)."""
+        parts = [bt[bt["model"] == m].set_index(KEYS) for m in self.members_]
+        common = parts[0].index
+        for p in parts[1:]:
+            common = common.intersection(p.index)
+        if common.empty:
+            return pd.DataFrame(columns=bt.columns)
+        first = parts[0].loc[common]
+        stack = np.stack([p.loc[common, list(value_cols)].to_numpy(dtype=float) for p in parts])
+        out = first.copy()
+        out[list(value_cols)] = self._reduce(stack)
+        out["model"] = self.name
+        out["fallback"] = np.logical_or.reduce([p.loc[common, "fallback"].to_numpy(dtype=bool) for p in parts])
+        return out.reset_index()[list(bt.columns)]
+
+    def combine_covers(self, covers: pd.DataFrame) -> pd.DataFrame:
+        """Cumulative-demand records of the ensemble (mean and quantiles of the window's sum)."""
+        if covers.empty:
+            return covers
+        keys = ["sku", "cutoff", "window_days", "role"]
+        values = ["mean"] + [c for c in covers.columns if c.startswith("q")]
+        parts = [covers[covers["model"] == m].set_index(keys) for m in self.members_]
+        common = parts[0].index
+        for p in parts[1:]:
+            common = common.intersection(p.index)
+        out = parts[0].loc[common].copy()
+        out[values] = self._reduce(np.stack([p.loc[common, values].to_numpy(dtype=float) for p in parts]))
+        out["model"] = self.name
+        return out.reset_index()[list(covers.columns)]
+
+    def combine_forecasts(self, forecasts: Sequence[Forecast]) -> Forecast:
+        """Members' forecasts of one SKU combined; paths matched by the rank of their horizon total."""
+        paths = np.stack([f.paths[np.argsort(f.paths.sum(axis=1), kind="stable")] for f in forecasts])
+        mean = self._reduce(np.stack([f.mean for f in forecasts]))
+        return Forecast(mean=mean, paths=self._reduce(paths))
+
+
+class EnsembleForecaster(LocalForecaster):
+    """A chosen ensemble as a per-SKU forecaster (for the plan and the replay): fits every member on the SKU's
+    history and combines their forecasts. Global members enter as per-SKU lookups of their forecasts."""
+
+    def __init__(self, ensemble: Ensemble, members: Mapping[str, LocalForecaster]) -> None:
+        super().__init__(season_length=None)
+        self.ensemble = ensemble
+        self.members = dict(members)
+        self.min_history = max(getattr(m, "min_history", 1) for m in self.members.values())
+
+    def with_season(self, season_length: int) -> EnsembleForecaster:
+        return self
+
+    def fit(self, y: pd.Series) -> EnsembleForecaster:
+        self.fitted_ = [self.members[m].fit(y) for m in self.ensemble.members_]
+        return self
+
+    def predict(self, horizon: int, num_samples: int, rng: np.random.Generator) -> Forecast:
+        return self.ensemble.combine_forecasts([m.predict(horizon, num_samples, rng) for m in self.fitted_])
+
+
+def add_ensembles(
+    ensembles: Mapping[str, Ensemble],
+    bt: pd.DataFrame,
+    covers: pd.DataFrame,
+    validation: pd.Series | None,
+    value_cols: Sequence[str],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The backtest table and cover records with every ensemble's rows added, members chosen on `validation`."""
+    available = sorted(set(bt["model"]))
+    rows, cover_rows = [bt], [covers]
+    for name, ens in ensembles.items():
+        ens.name = name
+        ens.choose(validation, [m for m in available if m not in ensembles])
+        rows.append(ens.combine_table(bt, value_cols))
+        if len(covers):
+            cover_rows.append(ens.combine_covers(covers))
+    return pd.concat(rows, ignore_index=True), pd.concat(cover_rows, ignore_index=True)

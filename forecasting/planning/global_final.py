@@ -1,0 +1,134 @@
+"""Global models and ensembles as the plan's and the replay's forecasters.
+
+The plan and the replay work SKU by SKU with per-SKU forecasters (`fit(y).predict(...)`). A global model
+forecasts all SKUs at once, so it is run here beforehand, in this process, at every cutoff the plan and the
+replay will ask for, and enters the per-SKU work as `StoredForecasts`: a lookup by SKU and cutoff. An ensemble
+champion becomes an `EnsembleForecaster` over its members (per-SKU models fitted as usual, global ones looked up).
+
+No look-ahead in the replay: its global models are trained on the history up to the replay's start and reused,
+unchanged, on the newer history at each later review (the `first_cutoff` policy); the final forecast's model is
+trained on all history.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from forecasting.data.calendar import TradingCalendar
+from forecasting.models.base import Forecast, LocalForecaster
+from forecasting.models.ensemble import EnsembleForecaster
+
+log = logging.getLogger(__name__)
+
+Recipe = Callable[[int, int, np.random.Generator], Forecast]
+
+
+class StoredForecasts(LocalForecaster):
+    """A global model's forecasts, made beforehand, served per SKU: `fit(y)` picks the forecast made at
+    `y`'s last day for the SKU `y` is named after; a cutoff or SKU with none fails the fit (the fallback stands
+    in and the failure is counted like any other)."""
+
+    def __init__(self, name: str, recipes: Mapping[str, Mapping[pd.Timestamp, Recipe]]) -> None:
+        super().__init__(season_length=None)
+        self.name = name
+        self.recipes = recipes
+
+    def with_season(self, season_length: int) -> StoredForecasts:
+        return self
+
+    def fit(self, y: pd.Series) -> StoredForecasts:
+        cutoff = pd.Timestamp(y.index.max())
+        try:
+            self.recipe_ = self.recipes[str(y.name)][cutoff]
+        except KeyError:
+            raise LookupError(f"{self.name} has no forecast for SKU {y.name} made at {cutoff.date()}") from None
+        return self
+
+    def predict(self, horizon: int, num_samples: int, rng: np.random.Generator) -> Forecast:
+        return self.recipe_(horizon, num_samples, rng)
+
+    def __repr__(self) -> str:
+        return f"StoredForecasts({self.name!r})"
+
+
+class _Fixed:
+    """A forecast already drawn (models without `predict_lazy`), cut to what is asked."""
+
+    def __init__(self, forecast: Forecast) -> None:
+        self.forecast = forecast
+
+    def __call__(self, horizon: int, num_samples: int, rng: np.random.Generator) -> Forecast:
+        return Forecast(mean=self.forecast.mean[:horizon], paths=self.forecast.paths[:num_samples, :horizon])
+
+
+def recipes_at(model, panel, segments, cutoff, horizon: int, num_samples: int) -> dict[str, Recipe]:
+    """Per SKU, a recipe for its forecast from `cutoff`: lazy where the model offers it (a mean and a few
+    numbers per SKU instead of the sample paths), else the drawn forecast."""
+    if hasattr(model, "predict_lazy"):
+        return model.predict_lazy(panel, segments, cutoff, horizon)
+    return {s: _Fixed(f) for s, f in model.predict(panel, segments, cutoff, horizon, num_samples).items()}
+
+
+def review_cutoffs(days: pd.DatetimeIndex, start: pd.Timestamp, review_days: Sequence[int]) -> list[pd.Timestamp]:
+    """The trading days the replay forecasts from: the last trading day up to each review date."""
+    days = pd.DatetimeIndex(days).sort_values()
+    out = set()
+    for r in sorted({int(d) for d in review_days}):
+        for date in pd.date_range(start, days[-1], freq=f"{r}D"):
+            known = days[days <= date]
+            if len(known):
+                out.add(known[-1])
+    return sorted(out)
+
+
+def planning_models(
+    champions: pd.Series,
+    local: Mapping[str, LocalForecaster],
+    global_: Mapping,
+    ensembles: Mapping,
+    panel: pd.DataFrame,
+    segments: pd.DataFrame,
+    calendar: TradingCalendar,
+    horizon_days: int,
+    replay_weeks: int | None,
+    params: pd.DataFrame,
+    num_samples: int,
+) -> dict[str, LocalForecaster]:
+    """Per-SKU forecasters for every champion: the per-SKU models as they are, global models as stored
+    forecasts at the plan's and the replay's cutoffs, ensembles over their members."""
+    models: dict[str, LocalForecaster] = dict(local)
+    wanted = set(champions.dropna().unique())
+    needed_global = {m for m in wanted if m in global_}
+    for name in wanted & set(ensembles):
+        needed_global |= {m for m in ensembles[name].members_ if m in global_}
+    days = pd.DatetimeIndex(np.sort(panel["date"].unique()))
+    today = days[-1]
+    final_horizon = len(calendar.trading_days(today + pd.Timedelta(days=1), today + pd.Timedelta(days=horizon_days)))
+    for name in sorted(needed_global):
+        model = global_[name]
+        by_cutoff: dict[pd.Timestamp, dict[str, Recipe]] = {}
+        if replay_weeks:
+            start = today - pd.Timedelta(weeks=int(replay_weeks))
+            window = int((params["lead_time_days"] + params["review_period_days"]).max()) + 7
+            replay_model = copy.deepcopy(model).fit(panel, segments, days[days <= start][-1])
+            for cutoff in review_cutoffs(days, start, params["review_period_days"]):
+                by_cutoff[cutoff] = recipes_at(replay_model, panel, segments, cutoff, window, num_samples)
+            log.info(
+                "%s: replay forecasts at %d review dates from a model trained to %s", name, len(by_cutoff), start.date()
+            )
+        model.fit(panel, segments, today)
+        by_cutoff[today] = recipes_at(model, panel, segments, today, final_horizon, num_samples)
+        per_sku: dict[str, dict[pd.Timestamp, Recipe]] = {}
+        for cutoff, recipes in by_cutoff.items():
+            for sku, recipe in recipes.items():
+                per_sku.setdefault(sku, {})[cutoff] = recipe
+        models[name] = StoredForecasts(name, per_sku)
+    for name in wanted & set(ensembles):
+        ens = ensembles[name]
+        models[name] = EnsembleForecaster(ens, {m: models[m] for m in ens.members_})
+    return models

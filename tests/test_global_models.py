@@ -1,0 +1,178 @@
+"""Global LightGBM, ensembles and champions chosen on validation folds: the pieces and one tiny plan run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_neural import QUANTILES, tiny_panel
+from test_run import run_cli
+
+from forecasting.errors import InputError
+from forecasting.models.base import Forecast
+from forecasting.models.ensemble import Ensemble
+from forecasting.models.gradient_boosting import LightGBMForecaster, PathRecipe, fit_dispersion, sample_paths
+from forecasting.models.neural import TrainingContext
+from forecasting.planning.champion_choice import choose_champions
+from forecasting.planning.global_final import StoredForecasts, review_cutoffs
+from forecasting.storage import read_csv
+
+
+def lightgbm(cal, **kw):
+    params = {"n_estimators": 40, "num_leaves": 7, "min_child_samples": 5}
+    model = LightGBMForecaster(params=params, val_days=14, num_threads=1, **kw)
+    return model.configure(TrainingContext("unused", {}, QUANTILES, seed=3, calendar=cal))
+
+
+def test_lightgbm_forecasts_every_sku_on_its_own_scale_without_leaks():
+    panel, seg, cal = tiny_panel(n_skus=5, days=240)
+    cutoff = panel["date"].unique()[-15]
+    model = lightgbm(cal).fit(panel, seg, cutoff)
+    out = model.predict(panel, seg, cutoff, horizon=14, num_samples=300)
+    assert set(out) == {f"s{i}" for i in range(5)}
+    actual = panel[panel["date"] > cutoff].groupby("sku")["demand"].mean()
+    for sku, f in out.items():
+        assert f.paths.shape == (300, 14) and (f.paths >= 0).all()
+        assert np.allclose(f.paths, np.round(f.paths))  # counts
+        assert f.mean.mean() == pytest.approx(actual[sku], rel=0.35)
+    # Anything after the cutoff (demand x10, prices x100) leaves the forecast as it was.
+    changed = panel.copy()
+    later = changed["date"] > cutoff
+    changed.loc[later, "demand"] *= 10
+    changed.loc[later, "price"] *= 100
+    again = lightgbm(cal).fit(changed, seg, cutoff).predict(changed, seg, cutoff, horizon=14, num_samples=300)
+    for sku in out:
+        assert np.allclose(out[sku].mean, again[sku].mean)
+
+
+def test_fit_dispersion_recovers_known_day_and_level_variances():
+    rng = np.random.default_rng(0)
+    mean = rng.uniform(0.5, 20, size=(3000, 1)) * np.ones((1, 30))
+    v_day, v_level = 0.8, 0.15
+    actual = np.vstack([sample_paths(m, v_day, v_level, 1, rng) for m in mean])
+    skus = [f"s{i}" for i in range(len(mean))]
+    est = fit_dispersion(pd.DataFrame(mean, index=skus), pd.DataFrame(actual, index=skus), None).loc["all"]
+    assert est["v_day"] == pytest.approx(v_day, rel=0.15)
+    assert est["v_level"] == pytest.approx(v_level, rel=0.25)
+
+
+def test_level_factor_widens_sums_over_lead_times_not_just_days():
+    rng = np.random.default_rng(1)
+    mean = np.full(28, 5.0)
+    plain = sample_paths(mean, 0.5, 0.0, 4000, rng).sum(axis=1)
+    levelled = sample_paths(mean, 0.5, 0.2, 4000, rng).sum(axis=1)
+    # Var of a 28-day sum: 140 + 0.5 * 28 * 25 = 490 without, plus 0.2 * 140^2 = 3920 with the level factor.
+    assert plain.var() == pytest.approx(490, rel=0.15)
+    assert levelled.var() == pytest.approx(490 + 3920, rel=0.15)
+
+
+def backtest_rows(models_values: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """One SKU, two folds (validation then test), one day each; value per model and role."""
+    rows = []
+    for model, by_role in models_values.items():
+        for fold, role in enumerate(["validation", "test"]):
+            v = by_role[role]
+            rows.append(
+                {
+                    "sku": "a",
+                    "cutoff": pd.Timestamp("2024-01-01") + pd.Timedelta(days=30 * fold),
+                    "date": pd.Timestamp("2024-01-02") + pd.Timedelta(days=30 * fold),
+                    "model": model,
+                    "mean": v,
+                    "p5": v - 2,
+                    "p50": v,
+                    "p95": v + 2,
+                    "fallback": False,
+                    "role": role,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_ensemble_members_come_from_validation_scores_only():
+    bt = backtest_rows(
+        {"x": {"validation": 1, "test": 10}, "y": {"validation": 4, "test": 20}, "z": {"validation": 7, "test": 0}}
+    )
+    validation = pd.Series({"x": 0.5, "y": 0.6, "z": 0.9})  # z is worst on validation (and best on test)
+    ens = Ensemble(combine="median", k=2, name="ens").choose(validation, ["x", "y", "z"])
+    assert ens.members_ == ["x", "y"]
+    rows = ens.combine_table(bt, ["mean", "p5", "p50", "p95"])
+    assert rows["model"].eq("ens").all() and len(rows) == 2
+    assert rows.set_index("role")["mean"].to_dict() == {"validation": 2.5, "test": 15.0}
+    weighted = Ensemble(combine="inverse", k=2).choose(validation, ["x", "y", "z"])
+    assert weighted.weights_ == pytest.approx([0.6 / 1.1, 0.5 / 1.1])
+
+
+def test_ensemble_without_validation_folds_or_members_is_one_clear_sentence():
+    with pytest.raises(InputError, match="validation_folds"):
+        Ensemble(k=3, name="ensemble_median").choose(None, ["ets", "arima", "lightgbm"])
+    with pytest.raises(InputError, match="not run: tbats"):
+        Ensemble(members=["ets", "tbats"], name="e").choose(None, ["ets", "arima"])
+    assert Ensemble(members=["ets", "arima"]).choose(None, ["ets", "arima"]).members_ == ["ets", "arima"]
+
+
+def test_ensemble_paths_keep_the_quantiles_of_sums_consistent():
+    rng = np.random.default_rng(2)
+    a = Forecast(mean=np.full(20, 2.0), paths=rng.poisson(2.0, (1000, 20)).astype(float))
+    b = Forecast(
+        mean=np.full(20, 8.0), paths=rng.poisson(8.0 * rng.gamma(4, 0.25, (1000, 1)), (1000, 20)).astype(float)
+    )
+    ens = Ensemble(combine="mean", k=2).choose(pd.Series({"a": 1.0, "b": 1.0}), ["a", "b"])
+    combined = ens.combine_forecasts([a, b])
+    assert combined.mean == pytest.approx(np.full(20, 5.0))
+    levels = [0.1, 0.5, 0.9, 0.95]
+    expected = (np.quantile(a.paths.sum(1), levels) + np.quantile(b.paths.sum(1), levels)) / 2
+    assert np.quantile(combined.paths.sum(1), levels) == pytest.approx(expected, rel=0.02)
+
+
+def test_champions_are_chosen_on_validation_and_reported_on_test():
+    seg = pd.DataFrame({"sku": ["a", "b"], "abc": ["A", "A"], "demand_class": ["smooth", "smooth"]})
+    val = pd.DataFrame({"model": ["ets", "lightgbm"], "abc": "A", "demand_class": "smooth", "rmsse": [0.9, 0.8]})
+    test = val.assign(rmsse=[0.7, 0.85])
+    champions, table = choose_champions(val, test, seg, "rmsse", ["ets", "lightgbm"], "seasonal_naive")
+    assert champions.to_dict() == {"a": "lightgbm", "b": "lightgbm"}
+    row = table.iloc[0]
+    assert (row["chosen_on"], row["test_rmsse"], row["best_on_test"]) == ("validation", 0.85, "ets")
+
+
+def test_plan_with_a_global_or_ensemble_champion_writes_plan_and_replay(tmp_path):
+    res = run_cli(
+        "debug=tiny",
+        # The candidates are the baseline, lightgbm and their ensemble.
+        "model=[lightgbm,ensemble_median]",
+        "model.ensemble_median.members=[lightgbm,seasonal_naive]",
+        "backtest.validation_folds=1",
+        "plan.champion_metric=rmsse",
+        "model.lightgbm.params.n_estimators=60",
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    choice = read_csv(tmp_path / "champion_choice.csv")
+    assert set(choice["chosen_on"]) == {"validation"}
+    plan = read_csv(tmp_path / "plan.csv", dtype={"sku": str})
+    board = read_csv(tmp_path / "leaderboard.csv")
+    assert {"lightgbm", "ensemble_median"} <= set(board["model"]) and "validation_rmsse" in board
+    new = plan[plan["model"].isin(["lightgbm", "ensemble_median"])]
+    assert len(new), f"no global or ensemble champion: {choice.to_dict('records')}"
+    assert not new["forecast_fallback"].any()
+    replay = read_csv(tmp_path / "replay_by_sku.csv", dtype={"sku": str})
+    assert set(new["sku"]) <= set(replay["sku"])
+    forecast = pd.read_parquet(tmp_path / "forecast.parquet")
+    assert set(new["model"]) <= set(forecast["model"])
+
+
+def test_stored_forecasts_cover_every_review_the_replay_asks_for():
+    panel, _, cal = tiny_panel(n_skus=1, days=200)
+    series = panel.set_index("date")["demand"].rename("s0")
+    end = series.index.max()
+    start = end - pd.Timedelta(weeks=12)
+    cutoffs = review_cutoffs(pd.DatetimeIndex(panel["date"].unique()), start, [7, 14])
+    recipe = PathRecipe(np.full(40, 3.0), 0.2, 0.05)
+    stored = StoredForecasts("lightgbm", {"s0": dict.fromkeys(cutoffs, recipe)})
+    rng = np.random.default_rng(0)
+    for review in (7, 14):  # as planning.replay_sku picks the history known at each review date
+        for r in pd.date_range(start, end, freq=f"{review}D"):
+            f = stored.fit(series[series.index <= r]).predict(20, 10, rng)
+            assert f.paths.shape == (10, 20)
+    with pytest.raises(LookupError, match="no forecast for SKU s1"):
+        stored.fit(series.rename("s1"))

@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_neural import QUANTILES, tiny_panel
-from test_run import run_cli
 
 from forecasting.errors import InputError
 from forecasting.models.base import Forecast
@@ -16,6 +14,8 @@ from forecasting.models.neural import TrainingContext
 from forecasting.planning.champion_choice import choose_champions
 from forecasting.planning.global_final import StoredForecasts, review_cutoffs
 from forecasting.storage import read_csv
+from tests.test_neural import QUANTILES, tiny_panel
+from tests.test_run import run_cli
 
 
 def lightgbm(cal, **kw):

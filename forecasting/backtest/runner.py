@@ -109,17 +109,20 @@ def backtest(
     if panel_models:
         log.info("backtest: %s on all %d SKUs at once", ", ".join(panel_models), panel["sku"].nunique())
         results.append(backtest_panel(panel, models=panel_models, **options))
-    table = sorted_table(concat_columns([r.columns for r in results if r.columns]))
+    table = sorted_table([r.columns for r in results if r.columns])
     failures = pd.DataFrame([f for r in results for f in r.failures], columns=["sku", "model", "cutoff", "error"])
     if cover_days:
         return table, failures, pd.DataFrame([c for r in results for c in r.extra])
     return table, failures
 
 
-def sorted_table(columns: dict[str, np.ndarray]) -> pd.DataFrame:
-    """The table in ROW_ORDER, built once: each column is reordered and released in turn, so the rows are never
-    held twice over (a DataFrame sort would copy the whole table)."""
-    if not columns or not len(columns["sku"]):
-        return pd.DataFrame(columns)
-    order = pd.DataFrame({k: columns[k] for k in ROW_ORDER}).sort_values(ROW_ORDER, kind="stable").index.to_numpy()
-    return pd.DataFrame({k: columns.pop(k)[order] for k in list(columns)})
+def sorted_table(parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+    """One table in ROW_ORDER from column parts, built once: each column is joined, put in order and its parts
+    released in turn, and the frame keeps the arrays as they are, so the rows are never held twice over (a
+    concatenation, a DataFrame sort or consolidating the float columns would each copy the whole table)."""
+    if not parts:
+        return pd.DataFrame()
+    keys = pd.DataFrame({k: np.concatenate([p[k] for p in parts]) for k in ROW_ORDER})
+    order = keys.sort_values(ROW_ORDER, kind="stable").index.to_numpy()
+    del keys
+    return pd.DataFrame({k: np.concatenate([p.pop(k) for p in parts])[order] for k in list(parts[0])}, copy=False)

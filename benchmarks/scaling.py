@@ -12,7 +12,8 @@ stages: load = read and validate the file (`read_table`); panel = the rest of `p
 panel, filters, segments: its time minus load's); backtest = `backtest.runner.backtest` (all folds and models,
 with the plan's cover records); scoring = leaderboard and metrics by segment and by SKU; plan = champions,
 final forecasts, plan and 12-week replay (`run_plan`); report = report.html and plan.xlsx.
-time_s: wall time. peak_mb: the peak summed PSS of this process and its worker processes during the stage,
+wall s: wall time; cpu s: CPU time of the process and its workers (on a busy machine wall time overstates
+the work, CPU time does not). peak MB: the peak summed PSS of this process and its worker processes during the stage,
 sampled every 0.1 s from /proc. parent_peak_mb (last row): the parent's own peak RSS over the whole run.
 """
 
@@ -73,11 +74,11 @@ def one(skus: int, n_jobs: int, extra: list[str]) -> dict:
     stats, started = {}, time.perf_counter()
 
     def stage(name, fn):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         with PeakMemory() as mem:
             result = fn()
-        stats[name] = [round(time.perf_counter() - t0, 2), round(mem.peak)]
-        logging.getLogger("scaling").warning("%s SKUs: %s %.1f s, peak %.0f MB", skus, name, *stats[name])
+        stats[name] = [round(time.perf_counter() - t0, 2), round(mem.peak), round(cpu_seconds() - c0, 2)]
+        logging.getLogger("scaling").warning("%s SKUs: %s %.1f s, peak %.0f MB, cpu %.1f s", skus, name, *stats[name])
         return result
 
     columns = {"sku": "sku", "date": "date", "quantity": "demand"}
@@ -93,19 +94,30 @@ def one(skus: int, n_jobs: int, extra: list[str]) -> dict:
 
     def timed_backtest(*args, **kwargs):
         table = stage("backtest", lambda: runner_backtest(*args, **kwargs))
-        after["rows"], after["t"], after["mem"] = len(table[0]), time.perf_counter(), PeakMemory().__enter__()
+        after["rows"], after["t"], after["cpu"] = len(table[0]), time.perf_counter(), cpu_seconds()
+        after["mem"] = PeakMemory().__enter__()
         return table
 
     backtest_task.backtest = timed_backtest
     _metrics, result = backtest_task.run_backtest(cfg, data, out, started, cover_days=cover_days)
     after["mem"].__exit__(None, None, None)
-    stats["scoring"] = [round(time.perf_counter() - after["t"], 2), round(after["mem"].peak)]
+    stats["scoring"] = [
+        round(time.perf_counter() - after["t"], 2),
+        round(after["mem"].peak),
+        round(cpu_seconds() - after["cpu"], 2),
+    ]
     stage("plan", lambda: run_plan(cfg, data, out, result, inputs=plan_inputs(cfg, data)))
     stage("report", lambda: write_reports(out))
     rows = {"skus": skus, "panel_rows": len(data.panel), "backtest_rows": after["rows"], "stages": stats}
     rows["total_s"] = round(time.perf_counter() - started, 1)
     rows["parent_peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return rows
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished worker processes."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def main() -> None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from distributed import get_task_stream
@@ -13,6 +18,8 @@ from forecasting.errors import InputError
 from forecasting.models.naive import SeasonalNaive
 from forecasting.models.statsforecast_adapter import StatsForecastModel
 from forecasting.parallel import dask_backend
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_dask_localcluster_backtest_equals_local():
@@ -44,3 +51,20 @@ def test_unknown_backend_is_a_config_error():
     with pytest.raises(InputError, match="parallel.backend=spark is unknown; use one of local, dask"):
         with dask_backend("spark"):
             pass
+
+
+def test_run_py_on_a_dask_localcluster_gives_the_local_leaderboard(tmp_path):
+    """The config path end to end: parallel.backend=dask through run.py, against the same run on local workers."""
+    boards = {}
+    for backend in ("local", "dask"):
+        run_dir = tmp_path / backend
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "run.py"), f"hydra.run.dir={run_dir}", "debug=tiny", "task=backtest",
+             f"parallel.backend={backend}", "parallel.n_jobs=2"],
+            cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        boards[backend] = pd.read_csv(run_dir / "leaderboard.csv")
+    assert "on dask" not in (tmp_path / "local" / "run.log").read_text()
+    assert "Dask: per-SKU work on tcp://" in (tmp_path / "dask" / "run.log").read_text()
+    pd.testing.assert_frame_equal(boards["local"], boards["dask"])

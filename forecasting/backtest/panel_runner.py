@@ -15,8 +15,8 @@ import pandas as pd
 from forecasting.backtest.cumulative import cover_record
 from forecasting.backtest.metrics import quantile_column, rmsse_scale
 from forecasting.models.base import Forecast, LocalForecaster
-from forecasting.models.local_fit import SkuResult, concat_columns, safe_forecast, sku_rng
-from forecasting.models.panel import PanelForecaster, history_matrix
+from forecasting.models.local_fit import SkuResult, concat_columns
+from forecasting.models.panel import PanelForecaster, forecast_batch, history_matrix
 
 #: path values held at once per batch (SKUs x samples x horizon), about 32 MB of float64.
 BATCH_VALUES = 4_000_000
@@ -80,8 +80,8 @@ def _batch(
     n, size = len(skus), len(skus) * horizon
     parts, failures, covers = [], [], []
     for name, model in models.items():
-        mean, paths, errors = _forecast(
-            model, fallback, history, values, skus, starts, before, fold, horizon, num_samples, seed
+        mean, paths, errors = forecast_batch(
+            model, fallback, history, before, skus, horizon, num_samples, seed, int(fold.fold)
         )
         qs = np.quantile(paths, quantiles, axis=1)
         fell_back = np.array([e is not None for e in errors], dtype=bool)
@@ -110,24 +110,3 @@ def _batch(
                 if record:
                     covers.append({**record, "role": fold.role})
     return SkuResult(columns=concat_columns(parts), failures=failures, extra=covers)
-
-
-def _forecast(model, fallback, history, values, skus, starts, before, fold, horizon, num_samples, seed):
-    """Clipped point forecasts and paths of one model for a batch, and per SKU the error that made the fallback
-    stand in (None where the model's own forecast is used), as `safe_forecast` decides one SKU at a time."""
-    n = len(skus)
-    rngs = [sku_rng(seed, sku, int(fold.fold)) for sku in skus]
-    try:
-        mean, paths = model.fit_panel(history, before).predict_panel(horizon, num_samples, rngs)
-        mean, paths = np.clip(mean, 0.0, None), np.clip(paths, 0.0, None)
-        redo = ~(np.isfinite(mean).all(axis=1) & np.isfinite(paths).all(axis=(1, 2)))
-    except Exception:  # noqa: BLE001 - the batch failed as a whole: ask each SKU, so only the bad ones fall back
-        mean, paths = np.zeros((n, horizon)), np.zeros((n, num_samples, horizon))
-        redo = np.ones(n, dtype=bool)
-    redo |= before < model.min_history
-    errors = np.full(n, None, dtype=object)
-    for k in np.flatnonzero(redo):
-        train = pd.Series(values[starts[k] : starts[k] + before[k]])
-        forecast, errors[k] = safe_forecast(skus[k], train, horizon, model, fallback, num_samples, seed, int(fold.fold))
-        mean[k], paths[k] = forecast.mean, forecast.paths
-    return mean, paths, errors

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.models.base import Forecast, LocalForecaster
+from forecasting.models.local_fit import safe_forecast, sku_rng
 
 
 def history_matrix(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -64,3 +65,36 @@ def last_nonzero(history: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarr
     out = np.full((len(history), window), np.nan)
     out[rows, window - rank[rows, cols]] = history[rows, cols]
     return out, keep.sum(axis=1)
+
+
+def forecast_batch(
+    model: PanelForecaster,
+    fallback: LocalForecaster,
+    history: np.ndarray,
+    lengths: np.ndarray,
+    skus: Sequence[str],
+    horizon: int,
+    num_samples: int,
+    seed: int,
+    salt: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What `local_fit.safe_forecast` gives each SKU one at a time, for a batch at once: clipped point forecasts
+    (SKUs x horizon), paths (SKUs x samples x horizon) and per SKU the error that made the fallback stand in
+    (None where the model's own forecast is used). A SKU the model cannot forecast (too short, non-finite) is
+    asked again alone, so only it falls back, with the error it gives alone."""
+    n = len(skus)
+    rngs = [sku_rng(seed, sku, salt) for sku in skus]
+    try:
+        mean, paths = model.fit_panel(history, lengths).predict_panel(horizon, num_samples, rngs)
+        mean, paths = np.clip(mean, 0.0, None), np.clip(paths, 0.0, None)
+        redo = ~(np.isfinite(mean).all(axis=1) & np.isfinite(paths).all(axis=(1, 2)))
+    except Exception:  # noqa: BLE001 - the batch failed as a whole: ask each SKU, so only the bad ones fall back
+        mean, paths = np.zeros((n, horizon)), np.zeros((n, num_samples, horizon))
+        redo = np.ones(n, dtype=bool)
+    redo |= np.asarray(lengths) < model.min_history
+    errors = np.full(n, None, dtype=object)
+    for k in np.flatnonzero(redo):
+        train = pd.Series(history[k, history.shape[1] - lengths[k] :])
+        forecast, errors[k] = safe_forecast(skus[k], train, horizon, model, fallback, num_samples, seed, salt)
+        mean[k], paths[k] = forecast.mean, forecast.paths
+    return mean, paths, errors

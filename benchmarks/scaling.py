@@ -143,15 +143,14 @@ def main() -> None:
 
 
 def table(results: list[dict]) -> str:
-    head = "| stage | " + " | ".join(f"{r['skus']:,} SKUs: s | peak MB" for r in results) + " |"
-    lines = [head, "| --- |" + " ---: | ---: |" * len(results)]
+    head = "| stage | " + " | ".join(f"{r['skus']:,} SKUs: wall s | cpu s | peak MB" for r in results) + " |"
+    lines = [head, "| --- |" + " ---: | ---: | ---: |" * len(results)]
     for name in STAGES:
-        cells = " | ".join(f"{r['stages'][name][0]:.1f} | {r['stages'][name][1]:,}" for r in results)
+        cells = " | ".join("{:.1f} | {:.1f} | {:,}".format(*(r["stages"][name][i] for i in (0, 2, 1))) for r in results)
         lines.append(f"| {name} | {cells} |")
-    lines.append(
-        "| total | " + " | ".join(f"{r['total_s']:.1f} | {r['parent_peak_mb']:,} (parent)" for r in results) + " |"
-    )
-    lines.append("| backtest rows | " + " | ".join(f"{r['backtest_rows']:,} | " for r in results) + " |")
+    total = " | ".join(f"{r['total_s']:.1f} | | {r['parent_peak_mb']:,} (parent RSS)" for r in results)
+    lines.append(f"| total | {total} |")
+    lines.append("| backtest rows | " + " | ".join(f"{r['backtest_rows']:,} | |" for r in results) + " |")
     return "\n".join(lines)
 
 

@@ -4,7 +4,11 @@ On Linux the workers are forked from this process (a standard-library process po
 milliseconds with every module already imported, and share the parent's memory until they write to it. A loky
 pool spawns fresh interpreters that each import pandas, statsmodels and statsforecast, about 2 s of start-up,
 which is more than the whole fit of the cheap models on a few hundred SKUs. `backend` names a joblib backend
-instead (`loky`, or `dask` with a Dask client for more than one machine).
+instead (`loky`).
+
+When one machine is not enough, `dask_backend` connects to a Dask distributed scheduler (or starts a
+LocalCluster) and every `run_per_sku` inside it sends its SKU batches to the cluster's workers. Results do not
+depend on where a SKU ran: each SKU's random numbers come from the run's seed and the SKU alone.
 
 Every fit runs with BLAS/OpenMP (and numba) capped at one thread, in workers and in this process alike:
 `n_jobs` processes of one thread each use the cores; more threads per fit only oversubscribe them.
@@ -24,7 +28,13 @@ from joblib import Parallel, delayed, effective_n_jobs
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from forecasting.errors import InputError
+
 log = logging.getLogger(__name__)
+
+#: the Dask client `run_per_sku` sends work to, while a `dask_backend` block is open
+_DASK: dict[str, Any] = {"client": None}
+BACKENDS = ("local", "dask")
 
 #: jobs per worker: enough to balance slow and fast SKUs, few enough to keep the hand-over cheap.
 CHUNKS_PER_WORKER = 8
@@ -40,8 +50,12 @@ def run_per_sku(
 ) -> list[Any]:
     """`fn(sku, series[sku], **kwargs)` for every SKU, results in SKU order."""
     skus = list(series)
+    client = _DASK["client"] if backend is None else None
+    if client is not None:
+        n_jobs = max(1, min(len(client.scheduler_info(n_workers=-1)["workers"]), len(skus)))
+        backend = "dask"
     n_jobs = max(1, min(effective_n_jobs(n_jobs), len(skus)))
-    log.info("%s: %d SKUs on %s worker(s)", desc, len(skus), n_jobs)
+    log.info("%s: %d SKUs on %s %s worker(s)", desc, len(skus), n_jobs, backend or "local")
     items = [(i, sku, series[sku]) for i, sku in enumerate(skus)]
     out: list[Any] = [None] * len(skus)
     with tqdm(total=len(skus), desc=desc, unit="sku", mininterval=2.0) as bar:
@@ -52,11 +66,13 @@ def run_per_sku(
 
 
 def _results(fn, items, n_jobs: int, backend: str | None, kwargs: dict) -> Iterator[tuple[int, Any]]:
-    if n_jobs == 1 and backend is None:
+    size = max(1, -(-len(items) // (n_jobs * CHUNKS_PER_WORKER)))
+    if backend == "dask":
+        yield from _dask_results(_DASK["client"], fn, items, size, kwargs)
+    elif n_jobs == 1 and backend is None:
         with single_threaded():
             yield from _chunk(fn, items, kwargs)
     elif backend is None and sys.platform == "linux":
-        size = max(1, -(-len(items) // (n_jobs * CHUNKS_PER_WORKER)))
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(n_jobs, mp_context=context, initializer=_cap_threads) as pool:
             futures = [pool.submit(_chunk_list, fn, items[k : k + size], kwargs) for k in range(0, len(items), size)]
@@ -66,6 +82,55 @@ def _results(fn, items, n_jobs: int, backend: str | None, kwargs: dict) -> Itera
         runner = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator_unordered")
         for chunk in runner(delayed(_chunk_list)(fn, [item], kwargs) for item in items):
             yield from chunk
+
+
+def _dask_results(client, fn, items, size: int, kwargs: dict) -> Iterator[tuple[int, Any]]:
+    from distributed import as_completed as dask_completed
+
+    # The models and folds go to every worker once, not with every batch.
+    [shared] = client.scatter([kwargs], broadcast=True)
+    futures = [
+        client.submit(_chunk_list, fn, items[k : k + size], shared, pure=False) for k in range(0, len(items), size)
+    ]
+    for future in dask_completed(futures):
+        yield from future.result()
+
+
+@contextmanager
+def dask_backend(backend: str = "local", scheduler_address: str | None = None, n_workers: int = 1) -> Iterator[Any]:
+    """Inside the block, per-SKU work runs on a Dask cluster when `backend` is "dask": the scheduler at
+    `scheduler_address` (e.g. tcp://10.0.0.5:8786), or a LocalCluster of `n_workers` one-thread processes."""
+    if backend in (None, "local"):
+        yield None
+        return
+    if backend != "dask":
+        raise InputError(f"parallel.backend={backend} is unknown; use one of {', '.join(BACKENDS)}.")
+    from distributed import Client, LocalCluster
+
+    cluster = None
+    if scheduler_address:
+        try:
+            client = Client(str(scheduler_address), timeout="20s")
+        except OSError as exc:
+            raise InputError(
+                f"parallel.scheduler_address={scheduler_address}: no Dask scheduler answered ({exc}); start one "
+                "(dask scheduler) or leave the address out to run on a LocalCluster."
+            ) from exc
+    else:
+        workers = max(1, effective_n_jobs(n_workers))
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, dashboard_address=None, silence_logs=logging.WARNING
+        )
+        client = Client(cluster)
+    log.info("Dask: per-SKU work on %s (%d workers)", client.scheduler.address, len(client.scheduler_info()["workers"]))
+    _DASK["client"] = client
+    try:
+        yield client
+    finally:
+        _DASK["client"] = None
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def _chunk(fn, items, kwargs: dict) -> Iterator[tuple[int, Any]]:

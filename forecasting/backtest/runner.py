@@ -15,10 +15,15 @@ import pandas as pd
 from forecasting.backtest.cumulative import cover_record
 from forecasting.backtest.folds import eligible
 from forecasting.backtest.metrics import rmsse_scale
+from forecasting.backtest.panel_runner import backtest_panel
 from forecasting.data.panel import sku_series
 from forecasting.models.base import LocalForecaster
 from forecasting.models.local_fit import SkuResult, concat_columns, fit_predict
+from forecasting.models.panel import PanelForecaster
 from forecasting.parallel import run_per_sku
+
+#: the order of the backtest table's rows
+ROW_ORDER = ["model", "sku", "cutoff", "date"]
 
 log = logging.getLogger(__name__)
 
@@ -79,16 +84,16 @@ def backtest(
     cover_days: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame] | tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Backtest table (forecast table + cutoff, fold, role, demand, scale, fallback) and the failure list;
-    with `cover_days`, a third table of cumulative demand over that many days after each cutoff."""
-    series = sku_series(panel)
-    results = run_per_sku(
-        backtest_sku,
-        series,
-        n_jobs=n_jobs,
-        desc="backtest",
+    with `cover_days`, a third table of cumulative demand over that many days after each cutoff.
+
+    Panel-wide models (seasonal naive, Croston, SES) run on the whole panel at once in this process; the others
+    run per SKU on the parallel backend. Both give the same rows for a SKU, so they share one table.
+    """
+    panel_models = {name: m for name, m in models.items() if isinstance(m, PanelForecaster)}
+    sku_models = {name: m for name, m in models.items() if name not in panel_models}
+    options = dict(
         cutoffs=cutoffs,
         horizon=horizon,
-        models=models,
         fallback=fallback,
         quantiles=quantiles,
         num_samples=num_samples,
@@ -96,10 +101,28 @@ def backtest(
         min_train_days=min_train_days,
         cover_days=cover_days,
     )
-    table = pd.DataFrame(concat_columns([r.columns for r in results if r.columns]))
-    if len(table):
-        table = table.sort_values(["model", "sku", "cutoff", "date"], kind="stable").reset_index(drop=True)
+    results = []
+    if sku_models:
+        results += run_per_sku(
+            backtest_sku, sku_series(panel), n_jobs=n_jobs, desc="backtest", models=sku_models, **options
+        )
+    if panel_models:
+        log.info("backtest: %s on all %d SKUs at once", ", ".join(panel_models), panel["sku"].nunique())
+        results.append(backtest_panel(panel, models=panel_models, **options))
+    table = sorted_table([r.columns for r in results if r.columns])
     failures = pd.DataFrame([f for r in results for f in r.failures], columns=["sku", "model", "cutoff", "error"])
     if cover_days:
         return table, failures, pd.DataFrame([c for r in results for c in r.extra])
     return table, failures
+
+
+def sorted_table(parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+    """One table in ROW_ORDER from column parts, built once: each column is joined, put in order and its parts
+    released in turn, and the frame keeps the arrays as they are, so the rows are never held twice over (a
+    concatenation, a DataFrame sort or consolidating the float columns would each copy the whole table)."""
+    if not parts:
+        return pd.DataFrame()
+    keys = pd.DataFrame({k: np.concatenate([p[k] for p in parts]) for k in ROW_ORDER})
+    order = keys.sort_values(ROW_ORDER, kind="stable").index.to_numpy()
+    del keys
+    return pd.DataFrame({k: np.concatenate([p.pop(k) for p in parts])[order] for k in list(parts[0])}, copy=False)

@@ -1,26 +1,28 @@
 """Croston-type models for intermittent demand with tunable smoothing: classic Croston, SBA and TSB.
 
-statsforecast's CrostonSBA and TSB (conf/model/croston.yaml, tsb_sf.yaml) are the fast defaults; these few
-lines, after Croston (1972), Syntetos & Boylan (2005) and Teunter, Syntetos & Babai (2011), add what they fix:
-separate size and interval smoothing constants (statsforecast's Croston variants fix both at 0.1).
+After Croston (1972), Syntetos & Boylan (2005) and Teunter, Syntetos & Babai (2011). With fixed smoothing
+constants they are panel-wide: the recursions step through the days with every SKU in one array operation.
+statsforecast's CrostonSBA and TSB (`croston_sf`, `tsb_sf`) give the same forecasts one SKU at a time; these
+also take separate size and interval smoothing constants (statsforecast's Croston variants fix both at 0.1).
 """
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from collections.abc import Sequence
 
-from forecasting.models.base import Forecast, LocalForecaster
-from forecasting.models.paths import intermittent_paths
+import numpy as np
+
+from forecasting.models.panel import PanelForecaster, last_nonzero
+from forecasting.models.paths import intermittent_paths_panel
 
 VARIANTS = ("croston", "sba", "tsb")
 
 
-class Croston(LocalForecaster):
+class Croston(PanelForecaster):
     """Demand size and occurrence smoothed separately; the forecast is their product per day.
 
-    Paths draw each day's occurrence with the smoothed probability and its size from the SKU's recent
-    non-zero sizes (`intermittent_paths`).
+    Paths draw each day's occurrence with the smoothed probability and its size from the SKU's last
+    `size_window` non-zero sizes (`paths.intermittent_paths`).
     """
 
     def __init__(
@@ -39,31 +41,39 @@ class Croston(LocalForecaster):
         self.beta = beta
         self.size_window = size_window
 
-    def fit(self, y: pd.Series) -> Croston:
-        values = np.asarray(y, dtype=float)
-        nonzero = np.flatnonzero(values > 0)
-        self.sizes_ = values[nonzero][-self.size_window :]
-        if len(nonzero) == 0:
-            self.rate_, self.prob_ = 0.0, 0.0
-            return self
+    def fit_panel(self, history: np.ndarray, lengths: np.ndarray) -> Croston:
+        n, width = history.shape
+        self.sizes_, self.counts_ = last_nonzero(history, self.size_window)
+        day_one = width - np.asarray(lengths)  # column of each SKU's first day
+        size, prob, interval = np.zeros(n), np.zeros(n), np.zeros(n)
+        started, last = np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64)
+        for t in range(int(day_one.min()) if n else width, width):
+            v, sold = history[:, t], history[:, t] > 0
+            if self.variant == "tsb":
+                prob = np.where(started, prob + self.beta * (sold - prob), prob)
+                size = np.where(started & sold, size + self.alpha * (v - size), size)
+            else:
+                again = started & sold
+                size = np.where(again, size + self.alpha * (v - size), size)
+                interval = np.where(again, interval + self.beta * ((t - last) - interval), interval)
+            first = sold & ~started
+            days_in = np.maximum(t - day_one + 1, 1)  # a SKU's first sale on its n-th day: n
+            size = np.where(first, v, size)
+            prob = np.where(first, 1.0 / days_in, prob)
+            interval = np.where(first, days_in.astype(float), interval)
+            last = np.where(sold, t, last)
+            started |= first
         if self.variant == "tsb":
-            size, prob = values[nonzero[0]], 1.0 / (nonzero[0] + 1)
-            for v in values[nonzero[0] + 1 :]:
-                prob += self.beta * ((v > 0) - prob)
-                if v > 0:
-                    size += self.alpha * (v - size)
             self.prob_, self.rate_ = prob, prob * size
         else:
-            intervals = np.diff(np.concatenate([[-1], nonzero]))
-            size, interval = values[nonzero[0]], float(intervals[0])
-            for v, gap in zip(values[nonzero[1:]], intervals[1:], strict=True):
-                size += self.alpha * (v - size)
-                interval += self.beta * (gap - interval)
             bias = 1.0 - self.beta / 2.0 if self.variant == "sba" else 1.0
-            self.prob_ = min(1.0, 1.0 / interval)
-            self.rate_ = bias * size / interval
+            safe = np.where(started, interval, 1.0)
+            self.prob_ = np.where(started, np.minimum(1.0, 1.0 / safe), 0.0)
+            self.rate_ = np.where(started, bias * size / safe, 0.0)
         return self
 
-    def predict(self, horizon: int, num_samples: int, rng: np.random.Generator) -> Forecast:
-        mean = np.full(horizon, self.rate_)
-        return Forecast(mean=mean, paths=intermittent_paths(mean, self.prob_, self.sizes_, num_samples, rng))
+    def predict_panel(
+        self, horizon: int, num_samples: int, rngs: Sequence[np.random.Generator]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        mean = np.repeat(self.rate_[:, None], horizon, axis=1)
+        return mean, intermittent_paths_panel(mean, self.prob_, self.sizes_, self.counts_, num_samples, rngs)

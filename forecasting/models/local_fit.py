@@ -50,9 +50,9 @@ def forecast_rows(
 ) -> dict[str, np.ndarray]:
     qs = np.quantile(forecast.paths, quantiles, axis=0)
     cols = {
-        "sku": np.repeat(sku, len(dates)),
+        "sku": np.full(len(dates), sku, dtype=object),
         "date": dates.to_numpy(),
-        "model": np.repeat(model_name, len(dates)),
+        "model": np.full(len(dates), model_name, dtype=object),
         "mean": forecast.mean,
     }
     for q, values in zip(quantiles, qs, strict=True):

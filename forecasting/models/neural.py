@@ -127,6 +127,8 @@ class NeuralForecaster:
         kwargs = {
             "accelerator": t.get("accelerator", "auto"),
             "devices": t.get("devices", 1),
+            "strategy": t.get("strategy", "auto"),
+            "num_nodes": int(t.get("num_nodes", 1)),
             "precision": t.get("precision", "32-true"),
             "callbacks": [
                 EarlyStopping(

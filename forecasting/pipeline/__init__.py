@@ -13,6 +13,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from forecasting.errors import InputError
+from forecasting.parallel import dask_backend
 from forecasting.pipeline.backtest_task import run_backtest
 from forecasting.pipeline.common import (
     BASELINE,
@@ -47,16 +48,20 @@ def run(cfg: DictConfig, output_dir: str | Path) -> dict:
     with atomic_path(out / "config.yaml") as tmp:
         tmp.write_text(OmegaConf.to_yaml(cfg, resolve=True))
     pause_point("run_started")
-    if task != "compare":
-        check_inputs(cfg, plan=task in ("plan", "reforecast"))
-    if task == "reforecast":
-        return run_reforecast(cfg, out, started)
     if task == "compare":
         runs = [r for r in find_runs(Path(cfg.get("compare_root", "experiments"))) if r.resolve() != out.resolve()]
         write_comparison(runs, out)  # an InputError (exit 2) when there is no run to compare
         log.info("compared %d runs: %s", len(runs), out / "comparison.html")
         return {"value": 0.0, "task": "compare", "runs": len(runs)}
+    check_inputs(cfg, plan=task in ("plan", "reforecast"))
+    p = cfg.parallel
+    with dask_backend(p.get("backend", "local"), p.get("scheduler_address"), int(p.n_jobs)):
+        if task == "reforecast":
+            return run_reforecast(cfg, out, started)
+        return _forecast_task(cfg, task, out, started)
 
+
+def _forecast_task(cfg: DictConfig, task: str, out: Path, started: float) -> dict:
     data = load_data(cfg)
     # Again, now that settings left to the data's frequency (backtest.by_frequency) are filled in.
     with atomic_path(out / "config.yaml") as tmp:

@@ -94,7 +94,10 @@ def run_backtest(
         bt, covers = add_ensembles(ensembles, bt, covers, val_scores, value_cols)
         for name, ens in ensembles.items():
             log.info("%s: %s of %s", name, ens.combine, ", ".join(ens.members_))
-    bt = bt.merge(data.segments[["sku", "abc", "demand_class", "segment"]], on="sku", how="left")
+    # Segment columns looked up in place: a merge would copy the whole backtest table.
+    by_sku = data.segments.set_index("sku")
+    for column in ("abc", "demand_class", "segment"):
+        bt[column] = bt["sku"].map(by_sku[column])
     validation = bt[bt["role"] == "validation"]
     write_parquet(bt, out / "backtest.parquet")
     write_csv(cutoffs, out / "folds.csv")
@@ -103,7 +106,8 @@ def run_backtest(
 
     # The leaderboard scores the test folds; a tuning trial without them scores its validation folds.
     board_role = "test" if (bt["role"] == "test").any() else "validation"
-    test = bt[bt["role"] == board_role]
+    in_role = bt["role"] == board_role
+    test = bt if in_role.all() else bt[in_role]  # no copy when every fold is a test fold
     board = leaderboard(test, quantiles, rank_by=str(cfg.optimized_metric), baseline=BASELINE)
     failure_counts = failures.groupby("model").size() if len(failures) else pd.Series(dtype=int)
     board["failed_fits"] = board["model"].map(failure_counts).fillna(0).astype(int)

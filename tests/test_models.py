@@ -98,3 +98,17 @@ def test_quantiles_are_non_decreasing_and_seeded():
     pd.testing.assert_frame_equal(a, b)
     q = a[[quantile_column(x) for x in QUANTILES]].to_numpy()
     assert (np.diff(q, axis=1) >= 0).all()
+
+
+def test_a_diverged_forecast_falls_back_and_says_why():
+    from forecasting.models.base import Forecast
+    from forecasting.models.local_fit import safe_forecast
+
+    class Exploding(SeasonalNaive):
+        def predict(self, horizon, num_samples, rng):
+            return Forecast(mean=np.full(horizon, 1e10), paths=np.full((num_samples, horizon), 1e10))
+
+    y = series()
+    forecast, error = safe_forecast("S", y, 14, Exploding(season_length=6), SeasonalNaive(season_length=6), 50, 0)
+    assert error.startswith("FloatingPointError: the forecast diverged")
+    assert forecast.mean.max() <= y.max()  # the fallback's forecast stands in

@@ -29,6 +29,27 @@ class Forecast:
             raise FloatingPointError("the model produced non-finite forecasts")
 
 
+# A forecast above this multiple of the most the SKU ever sold in a period is a diverged fit, not a forecast.
+DIVERGENCE_MULTIPLE = 100.0
+
+
+def check_plausible(forecast: Forecast, history: np.ndarray) -> None:
+    """Raise when `forecast` is far beyond anything in `history`.
+
+    Finite but absurd forecasts get through the non-finite check (statsforecast's seasonal ARIMA with a 52-week
+    season reached 1e10 units on weekly data); treating them as a failed fit lets the fallback stand in, and
+    failures.csv says why.
+    """
+    peak = max(float(np.nanmax(history)) if len(history) else 0.0, 1.0)
+    limit = DIVERGENCE_MULTIPLE * peak
+    high = float(np.quantile(forecast.paths, 0.99)) if forecast.paths.size else 0.0
+    worst = max(float(forecast.mean.max(initial=0.0)), high)
+    if worst > limit:
+        raise FloatingPointError(
+            f"the forecast diverged: {worst:.3g} units in a period against a history peak of {peak:.3g}"
+        )
+
+
 class LocalForecaster(ABC):
     """A model fitted to one SKU's series."""
 

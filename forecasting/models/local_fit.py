@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.backtest.metrics import quantile_column
-from forecasting.models.base import Forecast, LocalForecaster
+from forecasting.models.base import Forecast, LocalForecaster, check_plausible
 
 
 @dataclass
@@ -74,7 +74,9 @@ def safe_forecast(
     try:
         if len(y_train) < model.min_history:
             raise ValueError(f"{len(y_train)} days of history, the model needs {model.min_history}")
-        return model.fit(y_train).predict(horizon, num_samples, sku_rng(seed, sku, salt)), None
+        forecast = model.fit(y_train).predict(horizon, num_samples, sku_rng(seed, sku, salt))
+        check_plausible(forecast, y_train.to_numpy())
+        return forecast, None
     except Exception as exc:  # noqa: BLE001 - any model error on one SKU must not stop the run
         forecast = fallback.fit(y_train).predict(horizon, num_samples, sku_rng(seed, sku, salt))
         return forecast, f"{type(exc).__name__}: {exc}"[:300]

@@ -40,9 +40,14 @@ def run_plan(folder: Path, overrides: list[str]) -> dict:
     """`python run.py task=plan <overrides>` into `folder`; the run's replay, equal-fill table and timings."""
     cmd = [sys.executable, "run.py", "task=plan", f"hydra.run.dir={folder}", *overrides]
     started = time.perf_counter()
-    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    # --out on a folder of an earlier run reads that run again instead of repeating it.
+    done = (
+        subprocess.run(["true"])
+        if (folder / "metrics.json").exists()
+        else subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    )
     if done.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
     metrics = json.loads((folder / "metrics.json").read_text())
     return {
         "replay": pd.read_csv(folder / "replay.csv"),
@@ -85,7 +90,7 @@ def true_distribution_replay(data, folder: Path, target: float) -> pd.DataFrame:
             levels.append(protection_level(cover, "fill_rate", target, review_mean, d_lead))
         demand = series.reindex(days, fill_value=0.0).to_numpy()
         sim = simulate(days, demand, reviews, levels, lead, initial_stock=levels[0])
-        cost = float(data.truth.loc[sku, "price"]) * float(plan["cost_share_of_price"])
+        cost = 0.6 * float(data.truth.loc[sku, "price"])
         stats = summarise(days, demand, reviews, sim, cost, plan["holding_cost_rate"], plan["order_cost"], 0.0)
         rows.append({"sku": sku, "policy": "true_dist", "target": target, **stats})
     return aggregate(pd.DataFrame(rows))
@@ -102,9 +107,9 @@ def show(name: str, result: dict, extra: pd.DataFrame | None = None) -> None:
     if extra is not None:
         table = pd.concat([table, extra.assign(target_fill_rate=extra["target"])], ignore_index=True)
     print(f"\n### {name}: replay at the 95% fill-rate target")
-    print(table[REPLAY_COLUMNS].to_markdown(index=False, floatfmt=".4f"))
+    print(table[REPLAY_COLUMNS].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"\n### {name}: average stock value at equal fill rate (champion vs naive vs oracle)")
-    print(result["equal_fill"].to_markdown(index=False, floatfmt=".4f"))
+    print(result["equal_fill"].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"\nbacktest {result['backtest_s']:.1f} s, replay {result['replay_s']:.1f} s, whole run {result['wall_s']} s")
 
 
@@ -130,13 +135,16 @@ def main(argv=None) -> None:
         path = root / f"synthetic_{cls}.parquet"
         table = data.table.assign(sku=data.table["sku"].astype(str))
         table.to_parquet(path, index=False)
+        # A daily demand table carries no prices to cost stock with: unit costs per SKU come as plan overrides.
+        costs = root / f"synthetic_{cls}_costs.csv"
+        (0.6 * data.truth["price"]).rename("unit_cost").to_csv(costs)
         folder = root / f"synthetic_{cls}"
-        res = run_plan(folder, ["data=daily_demand", f"data.path={path}", "data.columns.price=price", *common])
+        res = run_plan(folder, ["data=daily_demand", f"data.path={path}", f"plan.overrides_csv={costs}", *common])
         truth = true_distribution_replay(data, folder, 0.95)
         show(f"synthetic {cls}, {args.synthetic_skus} SKUs x {args.days} days", res, truth)
         summary.append(_summary_row(f"synthetic {cls}", res))
     print("\n### Summary: champion fill at the 95% target, stock saved vs naive at equal fill, times")
-    print(pd.DataFrame(summary).to_markdown(index=False, floatfmt=".3f"))
+    print(pd.DataFrame(summary).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"\nrun folders: {root}")
 
 

@@ -140,10 +140,10 @@ def test_replay_bookkeeping_lost_sales():
     assert np.allclose(sim["sales"] + sim["lost"], demand)
     # Units are conserved: what was there plus what arrived is what sold plus what is left.
     assert 30 + sim["received"] == pytest.approx(sim["sales"].sum() + sim["final_stock"])
-    # The order placed at the end of Jan 8 is on the shelf at the start of Jan 11, not before.
+    # The order placed at the end of Jan 8 sells from Jan 12: Jan 9-11 (3 days of lead time) are sold without it.
     jan = {d.day: i for i, d in enumerate(days)}
-    before = sim["stock"][jan[10]]
-    arrived = sim["stock"][jan[11]] + sim["sales"][jan[11]] - before
+    before = sim["stock"][jan[11]]
+    arrived = sim["stock"][jan[12]] + sim["sales"][jan[12]] - before
     ordered = 30 - (sim["stock"][jan[8]])  # no other order in transit then, pack of 5 rounds up
     assert arrived == pytest.approx(np.ceil(ordered / 5) * 5)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,15 +85,11 @@ def run_plan(
     if inputs is None:
         inputs = plan_inputs(cfg, data)
     params = inputs.params
-    if pcfg.get("calibrate") and len(result.covers):
-        target = float(pcfg["service_target"])
+    calibration = {}
+    if pcfg.get("calibrate") and len(result.covers) and "score" in result.covers:
         champ_covers = result.covers.merge(champions.rename("model").reset_index(), on=["sku", "model"])
-        calibration = calibrate(champ_covers, segments, target, int(pcfg["min_calibration_windows"]))
-        write_csv(calibration, out / "calibration.csv")
-        factor_by_segment = calibration.set_index("segment")["factor"]
-        factors = segments.set_index("sku")["segment"].map(factor_by_segment).fillna(1.0)
-    else:
-        factors = pd.Series(1.0, index=champions.index)
+        table, calibration = calibrate(champ_covers, segments, int(pcfg["min_calibration_windows"]))
+        write_csv(table, out / "calibration.csv")
 
     finals = final_forecasts(
         panel,
@@ -119,7 +116,7 @@ def run_plan(
     history = history.drop(columns="first")
     history["previous_p50_60d"] = previous_plan_p50(out, history.index)
     plan = build_plan(
-        finals, params, inputs.on_hand, inputs.open_orders, factors, history, pcfg["exceptions"], today, seed
+        finals, params, inputs.on_hand, inputs.open_orders, calibration, history, pcfg["exceptions"], today, seed
     )
     plan = segments[["sku", "abc", "demand_class", "segment"] + [c for c in ("description",) if c in segments]].merge(
         plan, on="sku", how="right"
@@ -151,6 +148,7 @@ def run_plan(
 
     rcfg = pcfg["replay"]
     if rcfg.get("enabled", True) and cfg.task == "plan":
+        t0 = time.perf_counter()
         per_sku = replay(
             panel,
             champions,
@@ -158,7 +156,7 @@ def run_plan(
             result.fallback,
             data.calendar,
             params,
-            factors,
+            calibration,
             int(rcfg["weeks"]),
             [float(t) for t in rcfg["targets"]],
             int(cfg.num_samples),
@@ -166,6 +164,7 @@ def run_plan(
             bool(rcfg.get("backorders", False)),
             n_jobs,
         )
+        summary["seconds"] = {"replay": round(time.perf_counter() - t0, 2)}
         write_csv(per_sku, out / "replay_by_sku.csv")
         curve = aggregate(per_sku)
         write_csv(curve.rename(columns={"target": "target"}), out / "service_curve.csv")

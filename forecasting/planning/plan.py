@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from forecasting.planning.calibration import Calibration, recalibrated
 from forecasting.planning.cover import cumulative_quantiles, sample_lead_times, window_sums
 from forecasting.planning.policy import economic_order_quantity, protection_level, round_order
 
@@ -17,13 +18,14 @@ def protection(
     today: pd.Timestamp,
     p: Mapping,
     rng: np.random.Generator,
-    calibration: float = 1.0,
+    calibration: Calibration | None = None,
 ) -> dict:
     """Reorder point, order-up-to level and safety stock for the SKU's policy, from the sample paths.
 
     Lead times are drawn per path, so their spread widens the demand over the window as it should. The
-    calibration factor scales the window's demand samples the levels are set from, and nothing else: the
-    demand reported, the days of cover and the projected stockouts stay the model's own.
+    calibration (score quantiles, see planning.calibration) recalibrates the window's demand samples the levels
+    are set from, and nothing else: the demand reported, the days of cover and the projected stockouts stay
+    the model's own.
     """
     n = paths.shape[0]
     review = int(p["review_period_days"])
@@ -32,19 +34,23 @@ def protection(
     # forecast's end rather than failing the plan.
     room = (dates[-1] - today).days - (review if p["policy"] == "periodic" else 0)
     lead = np.minimum(lead, max(room, 0))
-    d_lead = calibration * window_sums(paths, dates, today, lead)
+    raw_lead = window_sums(paths, dates, today, lead)
+    d_lead = recalibrated(raw_lead, calibration)
     mean_daily = window_sums(paths, dates, today, 60).mean() / 60.0
     if p["policy"] == "periodic":
-        d_cover = calibration * window_sums(paths, dates, today, lead + review)
-        level = protection_level(
-            d_cover, p["service_measure"], p["service_target"], cycle_demand=mean_daily * review, base=d_lead
-        )
+        raw_cover = window_sums(paths, dates, today, lead + review)
+        d_cover = recalibrated(raw_cover, calibration)
+        # The cycle's demand from the recalibrated window less its lead-time part, so a biased forecast's
+        # correction reaches the shortage allowance too.
+        cycle = max(d_cover.mean() - d_lead.mean(), 0.0) if calibration is not None else mean_daily * review
+        level = protection_level(d_cover, p["service_measure"], p["service_target"], cycle_demand=cycle, base=d_lead)
         return {
             "reorder_point": level,
             "order_up_to": level,
             "lot_size": 0.0,
             "safety_stock": level - d_cover.mean(),
             "cover": d_cover,
+            "raw_cover": raw_cover,
         }
     eoq = economic_order_quantity(mean_daily * 365, p["order_cost"], p["unit_cost"], p["holding_cost_rate"])
     lot = round_order(max(eoq, 1.0), p.get("moq") or 0.0, p.get("pack_size") or 1.0)
@@ -55,7 +61,13 @@ def protection(
         "lot_size": lot,
         "safety_stock": s - d_lead.mean(),
         "cover": d_lead,
+        "raw_cover": raw_lead,
     }
+
+
+def calibration_factor(levels: Mapping, target: float) -> float:
+    raw = float(np.quantile(levels["raw_cover"], target))
+    return float(np.quantile(levels["cover"], target)) / raw if raw > 0 else 1.0
 
 
 def order_quantity(levels: Mapping, position: float, p: Mapping) -> float:
@@ -93,7 +105,7 @@ def plan_sku(
     on_hand: float,
     open_orders: pd.DataFrame,
     rng: np.random.Generator,
-    calibration: float = 1.0,
+    calibration: Calibration | None = None,
     history: Mapping | None = None,
     rules: Mapping | None = None,
 ) -> dict:
@@ -172,6 +184,7 @@ def plan_sku(
         "demand_60d_p10": d60[0],
         "demand_60d_p50": d60[1],
         "demand_60d_p90": d60[2],
-        "calibration_factor": calibration,
+        # How far the recalibration moved the target quantile of the window's demand (1 = not at all).
+        "calibration_factor": calibration_factor(levels, p["service_target"]),
         "exceptions": ";".join(exceptions),
     }

@@ -30,7 +30,9 @@ def simulate(
     """Day-by-day stock under an order-up-to policy: `levels[k]` is the level set at `reviews[k]`.
 
     `days` are consecutive calendar days after the replay's start (closed days carry zero demand); an order
-    placed at the end of review day r is on the shelf at the start of day r + lead_days.
+    placed at the end of review day r is on the shelf at the end of day r + lead_days, so lead_days days of
+    demand pass before it can sell, as the plan's lead-time window (r, r + lead] assumes. (Shelving it a day
+    earlier made every policy, the oracle included, cover one day more than its window.)
     """
     pipeline: dict[pd.Timestamp, float] = {}
     on_hand = float(initial_stock)
@@ -56,7 +58,7 @@ def simulate(
             position = on_hand + sum(pipeline.values())
             qty = round_order(level_at[day] - position, moq, pack_size)
             if qty > 0:
-                arrival = day + pd.Timedelta(days=int(lead_days))
+                arrival = day + pd.Timedelta(days=int(lead_days) + 1)
                 pipeline[arrival] = pipeline.get(arrival, 0.0) + qty
                 orders += 1
     return {

@@ -16,8 +16,9 @@ from scipy.stats import norm
 from forecasting.data.calendar import TradingCalendar
 from forecasting.models.base import LocalForecaster
 from forecasting.models.local_fit import safe_forecast
+from forecasting.planning.calibration import Calibration, recalibrated
 from forecasting.planning.cover import spread_to_days, window_counts, window_sums
-from forecasting.planning.policy import protection_level
+from forecasting.planning.policy import protection_levels
 from forecasting.planning.replay import simulate, summarise
 
 
@@ -30,7 +31,7 @@ def replay_sku(
     params: Mapping,
     start: pd.Timestamp,
     targets: Sequence[float],
-    calibration: float = 1.0,
+    calibration: Calibration | None = None,
     num_samples: int = 200,
     seed: int = 0,
     backorders: bool = False,
@@ -46,29 +47,37 @@ def replay_sku(
     reviews = list(pd.date_range(start, end, freq=f"{review}D"))
     horizon = len(calendar.next_trading_days(start, window + 7))
     m = calendar.season_length
+    # The calendar once for the whole replay (holiday look-ups are slow), sliced per review.
+    open_days = calendar.trading_days(start, end + pd.Timedelta(days=7 * horizon + 60))
+    values, index = series.to_numpy(dtype=float), series.index
+    # The oracle's future demand on calendar days, so weeks and months count pro rata inside a window.
+    cum_daily = np.concatenate([[0.0], np.cumsum(daily.to_numpy(dtype=float))])
+    targets = np.asarray(targets, dtype=float)
+    z = norm.ppf(targets)
 
     levels: dict[tuple[str, float], list[float]] = {}
     for k, r in enumerate(reviews):
-        known = series[series.index <= r]
-        dates = calendar.next_trading_days(r, horizon)
+        n_known = int(index.searchsorted(r, side="right"))
+        known = series.iloc[:n_known]
+        dates = open_days[open_days.searchsorted(r, side="right") :][:horizon]
         forecast, _ = safe_forecast(sku, known, horizon, model, fallback, num_samples, seed, salt=k)
         paths = forecast.paths
-        # As in the plan: calibration scales the protected window's demand, not the expected cycle demand.
-        cover = calibration * window_sums(paths, dates, r, window)
-        base = calibration * window_sums(paths, dates, r, lead)
-        review_mean = window_sums(paths, dates, r, review).mean()
+        # As in the plan: the recalibrated window demand, and the cycle's demand from it.
+        cover = recalibrated(window_sums(paths, dates, r, window), calibration)
+        base = recalibrated(window_sums(paths, dates, r, lead), calibration)
+        review_mean = max(cover.mean() - base.mean(), 0.0)
+        champion = protection_levels(cover, params["service_measure"], targets, review_mean, base)
         # Naive: last season's mean per trading day; spread from recent daily demand.
-        recent = known.iloc[-naive_weeks * m :]
+        recent = values[max(0, n_known - naive_weeks * m) : n_known]
         n_days = float(window_counts(dates, r, np.array([window]))[0])
-        daily_mean = known.iloc[-m:].mean() if len(known) else 0.0
-        future = daily[(daily.index > r) & (daily.index <= r + pd.Timedelta(days=window))].sum()
-        for t in targets:
-            champion = protection_level(cover, params["service_measure"], t, review_mean, base)
-            naive = daily_mean * n_days + norm.ppf(t) * recent.std(
-                ddof=1 if len(recent) > 1 else 0
-            ) * np.sqrt(n_days)
-            levels.setdefault(("champion", t), []).append(champion)
-            levels.setdefault(("naive", t), []).append(max(0.0, float(np.nan_to_num(naive))))
+        daily_mean = values[max(0, n_known - m) : n_known].mean() if n_known else 0.0
+        spread = recent.std(ddof=1) if len(recent) > 1 else 0.0
+        naive = np.maximum(0.0, np.nan_to_num(daily_mean * n_days + z * spread * np.sqrt(n_days)))
+        future = cum_daily[int(daily.index.searchsorted(r + pd.Timedelta(days=window), side="right"))]
+        future -= cum_daily[int(daily.index.searchsorted(r, side="right"))]
+        for t, c, nv in zip(targets, champion, naive, strict=True):
+            levels.setdefault(("champion", float(t)), []).append(float(c))
+            levels.setdefault(("naive", float(t)), []).append(float(nv))
         levels.setdefault(("oracle", 1.0), []).append(float(future))
 
     rows = []

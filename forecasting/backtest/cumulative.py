@@ -39,14 +39,15 @@ def cover_record(
     # Weeks and months the window ends inside count pro rata, in the actuals as in the paths.
     share = window_fractions(dates, cutoff, [days])[0]
     sums = window_sums(forecast.paths, dates, cutoff, days)
+    actual = float(test.to_numpy() @ share)
     record = {
         "sku": sku,
         "model": model,
         "cutoff": cutoff,
         "window_days": days,
-        "actual": float(test.to_numpy() @ share),
+        "actual": actual,
         "mean": float(sums.mean()),
-        "score": calibration_score(sums, float(test.iloc[:n].sum()), f"{sku}|{model}|{cutoff}"),
+        "score": calibration_score(sums, actual, f"{sku}|{model}|{cutoff}"),
         # The sample itself, so planning can score the actual again after rescaling the forecast per SKU.
         "sums": np.sort(sums),
     }

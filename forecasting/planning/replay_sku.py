@@ -45,10 +45,13 @@ def replay_sku(
     daily = spread_to_days(series)  # weeks and months sell evenly over their days in the simulation
     demand = daily.reindex(days, fill_value=0.0).to_numpy()
     reviews = list(pd.date_range(start, end, freq=f"{review}D"))
-    horizon = len(calendar.next_trading_days(start, window + 7))
+    if getattr(calendar, "frequency", "daily") == "daily":
+        horizon = len(calendar.next_trading_days(start, window + 7))
+    else:  # the weeks or months that overlap the window, one more for a review inside a period
+        horizon = len(calendar.trading_days(start + pd.Timedelta(days=1), start + pd.Timedelta(days=window + 7))) + 1
     m = calendar.season_length
     # The calendar once for the whole replay (holiday look-ups are slow), sliced per review.
-    open_days = calendar.trading_days(start, end + pd.Timedelta(days=7 * horizon + 60))
+    open_days = calendar.trading_days(start, end + pd.Timedelta(days=31 * horizon + 60))
     values, index = series.to_numpy(dtype=float), series.index
     # The oracle's future demand on calendar days, so weeks and months count pro rata inside a window.
     cum_daily = np.concatenate([[0.0], np.cumsum(daily.to_numpy(dtype=float))])

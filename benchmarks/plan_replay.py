@@ -8,8 +8,8 @@ one demand class at a time (`--synthetic-skus` SKUs of that class, `--days` days
 `data=daily_demand`. From each run folder it prints the replay at the target (`replay.csv`: champion, naive,
 oracle), the stock the champion needs at the naive policy's fill rates (`stock_at_equal_fill.csv`), and the
 backtest and replay wall times (`metrics.json`). For the synthetic classes a fourth policy, `true_dist`,
-orders from the generator's TRUE demand distribution (`SyntheticDemand.true_quantiles`) through the same
-policy code: the best a calibrated forecast can do, so the gap to it is the forecast's cost.
+orders from the generator's TRUE demand distribution (`SyntheticDemand.sample_paths`) through the same
+lost-sales ordering code: the best a calibrated forecast can do, so the gap to it is the forecast's cost.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from forecasting.datasets.synthetic import CLASSES, synthetic_demand  # noqa: E402
-from forecasting.planning.policy import protection_level  # noqa: E402
+from forecasting.planning.lost_sales import cycle_order  # noqa: E402
 from forecasting.planning.replay import aggregate, simulate, summarise  # noqa: E402
 
 REPLAY_COLUMNS = ["policy", "fill_rate", "cycle_service_level", "avg_stock_value", "stockout_days", "lost_units"]
@@ -67,7 +67,6 @@ def true_distribution_replay(data, folder: Path, target: float) -> pd.DataFrame:
     lead, review = int(plan["lead_time_days"]), int(plan["review_period_days"])
     weeks = int(plan["replay"]["weeks"])
     by_sku = pd.read_csv(folder / "replay_by_sku.csv", dtype={"sku": str})
-    levels_grid = (np.arange(400) + 0.5) / 400
     rows = []
     for sku, series in data.table.groupby("sku", observed=True):
         if sku not in set(by_sku["sku"]):
@@ -78,18 +77,20 @@ def true_distribution_replay(data, folder: Path, target: float) -> pd.DataFrame:
         start = end - pd.Timedelta(weeks=weeks)
         days = pd.date_range(start + pd.Timedelta(days=1), end, freq="D")
         reviews = list(pd.date_range(start, end, freq=f"{review}D"))
-        levels = []
-        for r in reviews:
+        paths = {}
+        for k, r in enumerate(reviews):
             window = pd.date_range(r + pd.Timedelta(days=1), periods=lead + review, freq="D")
-            base = window[:lead]
             # Promo days are known in advance (a promo calendar); past the data's end there are none.
             p_cover = promo.reindex(window, fill_value=0).to_numpy()
-            cover = data.true_quantiles(sku, window, levels_grid, promo=p_cover, draws=2000)
-            d_lead = data.true_quantiles(sku, base, levels_grid, promo=p_cover[:lead], draws=2000)
-            review_mean = data.mean_path(sku, window[lead:], p_cover[lead:]).sum()
-            levels.append(protection_level(cover, "fill_rate", target, review_mean, d_lead))
+            paths[r] = data.sample_paths(sku, window, promo=p_cover, draws=2000, seed=k)
+        # The same lost-sales ordering as the champion's (planning.lost_sales), from the true paths.
+        opening = cycle_order(paths[reviews[0]], 0, lead + review, 0.0, [], "fill_rate", [target]).quantity[0]
+
+        def order(day, on_hand, arrivals, paths=paths):
+            return cycle_order(paths[day], lead, review, on_hand, arrivals, "fill_rate", [target]).quantity[0]
+
         demand = series.reindex(days, fill_value=0.0).to_numpy()
-        sim = simulate(days, demand, reviews, levels, lead, initial_stock=levels[0])
+        sim = simulate(days, demand, reviews, None, lead, initial_stock=opening, order=order)
         cost = 0.6 * float(data.truth.loc[sku, "price"])
         stats = summarise(days, demand, reviews, sim, cost, plan["holding_cost_rate"], plan["order_cost"], 0.0)
         rows.append({"sku": sku, "policy": "true_dist", "target": target, **stats})

@@ -95,10 +95,13 @@ def test_plan_sku_by_hand():
         rng=np.random.default_rng(0),
         history={"trading_days": 50, "last_sale": pd.Timestamp("2023-10-01")},
     )
-    assert row["order_up_to"] == 28.0 and row["safety_stock"] == 0.0
+    # Lost sales: 5 on hand + 4 arriving cover 9 of the 14 units the lead time brings; the 5 short are lost, not
+    # owed, so the order covers its own week (14 units) and takes the position to 23, not 28.
+    assert row["order_up_to"] == 23.0 and row["safety_stock"] == 0.0
     assert row["inventory_position"] == 9.0
-    assert row["order_qty"] == 20.0  # 28 - 9 = 19, rounded up to 4 packs of 5
-    assert row["order_value"] == 60.0
+    assert row["order_qty"] == 15.0  # 14, rounded up to 3 packs of 5
+    assert row["order_value"] == 45.0
+    assert row["fill_before_receipt"] == pytest.approx(9 / 14, abs=1e-4)
     # Stock 5 + 4 arriving Jan 10 against 2 a day: 3, 1, -1+4=3... runs out on Jan 12 (5+4-10 = -1).
     assert row["stockout_date_p50"] == "2024-01-12"
     assert row["order_by"] == "2024-01-07"
@@ -268,9 +271,10 @@ def test_calibration_moves_the_levels_not_the_reported_demand():
     paths = np.random.default_rng(0).poisson(3.0, (400, 90)).astype(float)
     p = {**DEFAULTS, "unit_cost": 1.0}
     none = pd.DataFrame({"quantity": [], "arrival_date": []})
-    raw = plan_sku("x", paths, DATES, TODAY, p, 10.0, none, np.random.default_rng(1))
+    # Nothing on hand or on order: the order serves its own cycle's demand, which the calibration scales 1.5x.
+    raw = plan_sku("x", paths, DATES, TODAY, p, 0.0, none, np.random.default_rng(1))
     scaled = Calibration(scale=1.5, z=levels())  # the shape as it is, the volume 1.5x
-    wide = plan_sku("x", paths, DATES, TODAY, p, 10.0, none, np.random.default_rng(1), calibration=scaled)
+    wide = plan_sku("x", paths, DATES, TODAY, p, 0.0, none, np.random.default_rng(1), calibration=scaled)
     assert wide["order_up_to"] == pytest.approx(1.5 * raw["order_up_to"], rel=0.02)
     assert wide["demand_60d_p50"] == raw["demand_60d_p50"] and wide["days_of_cover"] == raw["days_of_cover"]
     assert wide["stockout_date_p50"] == raw["stockout_date_p50"]

@@ -18,6 +18,7 @@ from forecasting.models.base import LocalForecaster
 from forecasting.models.local_fit import safe_forecast
 from forecasting.planning.calibration import Calibration, recalibrated
 from forecasting.planning.cover import spread_to_days, window_counts, window_sums
+from forecasting.planning.lost_sales import cycle_order, daily_paths, recalibrated_paths
 from forecasting.planning.policy import protection_levels
 from forecasting.planning.replay import simulate, summarise
 
@@ -59,17 +60,28 @@ def replay_sku(
     z = norm.ppf(targets)
 
     levels: dict[tuple[str, float], list[float]] = {}
+    champion_paths: dict[pd.Timestamp, np.ndarray] = {}
     for k, r in enumerate(reviews):
         n_known = int(index.searchsorted(r, side="right"))
         known = series.iloc[:n_known]
         dates = open_days[open_days.searchsorted(r, side="right") :][:horizon]
         forecast, _ = safe_forecast(sku, known, horizon, model, fallback, num_samples, seed, salt=k)
         paths = forecast.paths
-        # As in the plan: the recalibrated window demand, and the cycle's demand from it.
-        cover = recalibrated(window_sums(paths, dates, r, window), calibration)
-        base = recalibrated(window_sums(paths, dates, r, lead), calibration)
-        review_mean = max(cover.mean() - base.mean(), 0.0)
-        champion = protection_levels(cover, params["service_measure"], targets, review_mean, base)
+        if backorders:
+            # The backorder relation on the recalibrated window demand, and the cycle's demand from it.
+            cover = recalibrated(window_sums(paths, dates, r, window), calibration)
+            base = recalibrated(window_sums(paths, dates, r, lead), calibration)
+            review_mean = max(cover.mean() - base.mean(), 0.0)
+            champion = protection_levels(cover, params["service_measure"], targets, review_mean, base)
+        else:
+            # As in the plan: recalibrated daily paths, from which each order is sized against the stock it meets.
+            champion_paths[r] = recalibrated_paths(daily_paths(paths, dates, r, window), calibration, window)
+            # The opening stock (nothing on order yet) covers lead time and review period; later levels unused.
+            champion = (
+                cycle_order(champion_paths[r], 0, window, 0.0, [], params["service_measure"], targets).quantity
+                if k == 0
+                else np.zeros(len(targets))
+            )
         # Naive: last season's mean per trading day; spread from recent daily demand.
         recent = values[max(0, n_known - naive_weeks * m) : n_known]
         n_days = float(window_counts(dates, r, np.array([window]))[0])
@@ -86,6 +98,9 @@ def replay_sku(
     rows = []
     moq, pack = params.get("moq") or 0.0, params.get("pack_size") or 1.0
     for (policy, target), lv in levels.items():
+        # Under lost sales the champion orders for its cycle from the stock it has (see planning.lost_sales).
+        looks = policy == "champion" and not backorders
+        order = _lost_sales_order(champion_paths, lead, review, params["service_measure"], target) if looks else None
         sim = simulate(
             days,
             demand,
@@ -96,6 +111,7 @@ def replay_sku(
             moq=moq,
             pack_size=pack,
             backorders=backorders,
+            order=order,
         )
         stats = summarise(
             days,
@@ -119,3 +135,10 @@ def replay_sku(
             }
         )
     return rows
+
+
+def _lost_sales_order(paths: Mapping[pd.Timestamp, np.ndarray], lead: int, review: int, measure: str, target: float):
+    def order(day: pd.Timestamp, on_hand: float, arrivals: np.ndarray) -> float:
+        return float(cycle_order(paths[day], lead, review, on_hand, arrivals, measure, [target]).quantity[0])
+
+    return order

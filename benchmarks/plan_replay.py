@@ -125,6 +125,7 @@ def main(argv=None) -> None:
     parser.add_argument("--out", help="where run folders go (default: a temporary folder)")
     args = parser.parse_args(argv)
     root = Path(args.out or tempfile.mkdtemp(prefix="plan_replay_"))
+    root.mkdir(parents=True, exist_ok=True)
     common = [f"parallel.n_jobs={args.n_jobs}", "plan.service_measure=fill_rate", "plan.service_target=0.95"]
     summary = []
     if args.skus:

@@ -86,3 +86,19 @@ def test_protection_levels_for_many_targets_match_one_at_a_time():
         many = protection_levels(cover, measure, targets, 6.0, base)
         one = [protection_level(cover, measure, t, 6.0, base) for t in targets]
         assert np.allclose(many, one) and np.all(np.diff(many) >= 0)
+
+
+def test_each_segment_keeps_the_method_with_the_lowest_out_of_sample_pinball_loss():
+    rng = np.random.default_rng(3)
+    skus = [f"s{i}" for i in range(300)]
+    segments = pd.DataFrame({"sku": skus, "segment": ["A-smooth"] * 150 + ["B-smooth"] * 150})
+    # A's forecasts are far too narrow; B's are right (the same gamma as its actuals).
+    narrow = windows(rng, skus[:150], 3, np.ones(150), truth_shape=4.0)
+    right = windows(rng, skus[150:], 3, np.ones(150), truth_shape=20.0)
+    table, cal = calibrate(pd.concat([narrow, right], ignore_index=True), segments)
+    table = table.set_index("segment")
+    assert table.loc["A-smooth", "method"] == "recalibrated"
+    assert table.loc["A-smooth", "pinball_recalibrated"] < 0.95 * table.loc["A-smooth", "pinball_forecast"]
+    # Recalibrating B would only add noise: its forecast stays as it is, scale 1 and the identity map.
+    assert table.loc["B-smooth", "method"] == "forecast"
+    assert cal["s200"].scale == 1.0 and np.allclose(cal["s200"].z, (np.arange(len(cal["s200"].z)) + 0.5) / 200)

@@ -173,6 +173,9 @@ def run_plan(
         at_target.insert(1, "target_fill_rate", target)
         write_csv(at_target.drop(columns=["target"]), out / "replay.csv")
         summary["replay"] = at_target.drop(columns=["target"]).set_index("policy").round(4).to_dict("index")
+        plan = flag_replay_misses(plan, per_sku, target, str(pcfg["service_measure"]))
+        write_csv(plan, out / "plan.csv")
+        summary["target_not_met"] = target_not_met(plan)
         equal_fill = stock_at_equal_fill(curve)
         write_csv(equal_fill, out / "stock_at_equal_fill.csv")
         summary["stock_at_equal_fill"] = equal_fill.round(4).to_dict("records")
@@ -184,6 +187,32 @@ def run_plan(
             ),
         )
     return {"plan": summary}
+
+
+# A SKU whose replayed fill rate falls further than this below the target is flagged (REPLAY_MISSED_TARGET).
+MISS_TOLERANCE = 0.02
+
+
+def flag_replay_misses(plan: pd.DataFrame, per_sku: pd.DataFrame, target: float, measure: str) -> pd.DataFrame:
+    """The champion's replayed fill rate at the plan's target per SKU (`replay_fill_rate`), and the code
+    REPLAY_MISSED_TARGET where it fell more than MISS_TOLERANCE short of a fill-rate target."""
+    champ = per_sku[(per_sku["policy"] == "champion") & np.isclose(per_sku["target"], target)]
+    fill = (champ["sales"] / champ["demand"].where(champ["demand"] > 0)).groupby(champ["sku"]).first()
+    plan = plan.assign(replay_fill_rate=plan["sku"].map(fill).round(4))
+    if measure == "fill_rate":
+        missed = plan["replay_fill_rate"] < target - MISS_TOLERANCE
+        codes = plan["exceptions"].fillna("")
+        plan["exceptions"] = codes.where(~missed, (codes + ";REPLAY_MISSED_TARGET").str.lstrip(";"))
+    return plan
+
+
+def target_not_met(plan: pd.DataFrame) -> dict:
+    """Where the target cannot be met: SKUs per code, and per segment."""
+    out = {}
+    for code in ("TARGET_UNREACHABLE_BEFORE_RECEIPT", "REPLAY_MISSED_TARGET"):
+        hit = plan["exceptions"].fillna("").str.split(";").apply(lambda c, code=code: code in c)
+        out[code] = {"skus": int(hit.sum()), "by_segment": plan.loc[hit, "segment"].value_counts().to_dict()}
+    return out
 
 
 def recent_days(panel: pd.DataFrame, recent: pd.DataFrame, frequency: str) -> float:

@@ -13,6 +13,11 @@ the forecast quantile it maps is the SKU's. Before that, each SKU's forecast is 
 ratio (actual / forecast over its windows) shrunk toward its segment's, so a persistent bias is corrected on
 the SKU that has it. The score quantiles come per model and segment (ABC x demand class), taken from the
 model's windows of all segments where a segment has too few.
+
+Recalibration is not always better: a few cutoffs of a shifting season can teach a segment a width its next
+windows do not need. So each model and segment keeps the method with the lowest pinball loss of the window sums
+out of sample across cutoffs (each cutoff's windows judged by a correction fitted on the other cutoffs), among
+the forecast as it is, the per-SKU volume scale alone, and the scale with quantile recalibration.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ REPORT_LEVELS = (0.5, 0.8, 0.9, 0.95, 0.99)
 # A SKU's own volume ratio counts as if it had this many windows more of its segment's (shrinkage).
 PRIOR_WINDOWS = 3
 SCALE_BOUNDS = (0.25, 4.0)
+# The levels the methods are compared at: where inventory targets sit.
+CV_LEVELS = np.array([0.5, 0.8, 0.9, 0.95, 0.98])
+METHODS = ("forecast", "scale", "recalibrated")
 
 
 @dataclass(frozen=True)
@@ -89,24 +97,53 @@ def calibrate(
     rows = []
     for model, g in df.groupby("model"):
         scales = sku_scales(g)
-        g = g.assign(raw_score=g["score"], score=rescore(g))
+        g = g.assign(raw_score=g["score"], score=rescore(g), loo_scale=sku_scales(g, leave_out=True).to_numpy())
         for segment, s in g.groupby("segment"):
             source = s if len(s) >= min_windows else g
             z = score_quantiles(source["score"].to_numpy(), _weights(source))
+            loss = cross_validated_pinball(s, source)
+            method = min(METHODS, key=lambda m: (loss[m], METHODS.index(m)))
             for sku in s["sku"].unique():
-                out[sku] = Calibration(float(scales[sku]), z)
+                out[sku] = Calibration(
+                    float(scales[sku]) if method != "forecast" else 1.0, z if method == "recalibrated" else levels()
+                )
             row = {
                 "model": model,
                 "segment": segment,
                 "windows": len(s),
                 "pooled": len(s) < min_windows,
                 "volume_ratio": float(s["actual"].sum() / s["mean"].sum()) if s["mean"].sum() > 0 else np.nan,
+                "method": method,
+                **{f"pinball_{m}": loss[m] for m in METHODS},
             }
             for q in REPORT_LEVELS:
                 row[f"before_p{q * 100:g}"] = float(np.average(s["raw_score"] <= q, weights=_weights(s)))
                 row[f"after_p{q * 100:g}"] = cross_fitted_coverage(s, source, q)
             rows.append(row)
     return pd.DataFrame(rows), out
+
+
+def cross_validated_pinball(windows: pd.DataFrame, source: pd.DataFrame) -> dict[str, float]:
+    """Mean pinball loss (units) over CV_LEVELS of each method's quantiles of the window sums, out of sample:
+    the scale from the SKU's other windows, the score quantiles from the other cutoffs of `source` (in-sample
+    when there is one cutoff)."""
+    totals = dict.fromkeys(METHODS, 0.0)
+    for cutoff, w in windows.groupby("cutoff"):
+        other = source[source["cutoff"] != cutoff]
+        fit = other if len(other) else source
+        z = score_quantiles(fit["score"].to_numpy(), _weights(fit), at=CV_LEVELS)
+        for r in w.itertuples(index=False):
+            raw = np.quantile(r.sums, CV_LEVELS)
+            scaled = r.sums * r.loo_scale
+            totals["forecast"] += _pinball(raw, r.actual)
+            totals["scale"] += _pinball(raw * r.loo_scale, r.actual)
+            totals["recalibrated"] += _pinball(recalibrated(scaled, Calibration(1.0, z)), r.actual)
+    return {m: v / max(len(windows), 1) for m, v in totals.items()}
+
+
+def _pinball(quantiles: np.ndarray, actual: float) -> float:
+    diff = actual - quantiles
+    return float(np.mean(np.maximum(CV_LEVELS * diff, (CV_LEVELS - 1) * diff)))
 
 
 def sku_scales(windows: pd.DataFrame, leave_out: bool = False) -> pd.Series:

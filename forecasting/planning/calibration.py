@@ -17,7 +17,7 @@ model's windows of all segments where a segment has too few.
 Recalibration is not always better: a few cutoffs of a shifting season can teach a segment a width its next
 windows do not need. So each model and segment keeps the method with the lowest pinball loss of the window sums
 out of sample across cutoffs (each cutoff's windows judged by a correction fitted on the other cutoffs), among
-the forecast as it is, the per-SKU volume scale alone, and the scale with quantile recalibration.
+the forecast as it is, the per-SKU volume scale alone, quantile recalibration alone, and both.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ REPORT_LEVELS = (0.5, 0.8, 0.9, 0.95, 0.99)
 # A SKU's own volume ratio counts as if it had this many windows more of its segment's (shrinkage).
 PRIOR_WINDOWS = 3
 SCALE_BOUNDS = (0.25, 4.0)
-# The levels the methods are compared at: where inventory targets sit.
-CV_LEVELS = np.array([0.5, 0.8, 0.9, 0.95, 0.98])
-METHODS = ("forecast", "scale", "recalibrated")
+# The levels the methods are compared at: the upper tail, which sets what a fill-rate or service target loses.
+CV_LEVELS = np.array([0.8, 0.9, 0.95, 0.98])
+METHODS = ("forecast", "scale", "quantiles", "recalibrated")
 
 
 @dataclass(frozen=True)
@@ -100,13 +100,12 @@ def calibrate(
         g = g.assign(raw_score=g["score"], score=rescore(g), loo_scale=sku_scales(g, leave_out=True).to_numpy())
         for segment, s in g.groupby("segment"):
             source = s if len(s) >= min_windows else g
-            z = score_quantiles(source["score"].to_numpy(), _weights(source))
             loss = cross_validated_pinball(s, source)
             method = min(METHODS, key=lambda m: (loss[m], METHODS.index(m)))
+            scores = source["raw_score" if method == "quantiles" else "score"].to_numpy()
+            z = score_quantiles(scores, _weights(source)) if method in ("quantiles", "recalibrated") else levels()
             for sku in s["sku"].unique():
-                out[sku] = Calibration(
-                    float(scales[sku]) if method != "forecast" else 1.0, z if method == "recalibrated" else levels()
-                )
+                out[sku] = Calibration(float(scales[sku]) if method in ("scale", "recalibrated") else 1.0, z)
             row = {
                 "model": model,
                 "segment": segment,
@@ -118,7 +117,7 @@ def calibrate(
             }
             for q in REPORT_LEVELS:
                 row[f"before_p{q * 100:g}"] = float(np.average(s["raw_score"] <= q, weights=_weights(s)))
-                row[f"after_p{q * 100:g}"] = cross_fitted_coverage(s, source, q)
+                row[f"after_p{q * 100:g}"] = chosen_coverage(s, source, q, method)
             rows.append(row)
     return pd.DataFrame(rows), out
 
@@ -132,12 +131,13 @@ def cross_validated_pinball(windows: pd.DataFrame, source: pd.DataFrame) -> dict
         other = source[source["cutoff"] != cutoff]
         fit = other if len(other) else source
         z = score_quantiles(fit["score"].to_numpy(), _weights(fit), at=CV_LEVELS)
+        z_raw = score_quantiles(fit["raw_score"].to_numpy(), _weights(fit), at=CV_LEVELS)
         for r in w.itertuples(index=False):
             raw = np.quantile(r.sums, CV_LEVELS)
-            scaled = r.sums * r.loo_scale
             totals["forecast"] += _pinball(raw, r.actual)
             totals["scale"] += _pinball(raw * r.loo_scale, r.actual)
-            totals["recalibrated"] += _pinball(recalibrated(scaled, Calibration(1.0, z)), r.actual)
+            totals["quantiles"] += _pinball(recalibrated(r.sums, Calibration(1.0, z_raw)), r.actual)
+            totals["recalibrated"] += _pinball(recalibrated(r.sums * r.loo_scale, Calibration(1.0, z)), r.actual)
     return {m: v / max(len(windows), 1) for m, v in totals.items()}
 
 
@@ -174,15 +174,24 @@ def rescore(windows: pd.DataFrame) -> np.ndarray:
     )
 
 
-def cross_fitted_coverage(windows: pd.DataFrame, source: pd.DataFrame, level: float) -> float:
+def chosen_coverage(windows: pd.DataFrame, source: pd.DataFrame, level: float, method: str) -> float:
+    """Volume-weighted coverage of the `level` quantile after the chosen method (out of sample where it fits
+    score quantiles)."""
+    column = "raw_score" if method in ("forecast", "quantiles") else "score"
+    if method in ("forecast", "scale"):
+        return float(np.average(windows[column] <= level, weights=_weights(windows)))
+    return cross_fitted_coverage(windows, source, level, column)
+
+
+def cross_fitted_coverage(windows: pd.DataFrame, source: pd.DataFrame, level: float, column: str = "score") -> float:
     """Volume-weighted share of `windows` at or below the recalibrated `level` quantile, each cutoff's windows
     judged by score quantiles from the other cutoffs of `source` (in-sample when there is one cutoff)."""
     hits, weights = [], []
     for cutoff, w in windows.groupby("cutoff"):
         other = source[source["cutoff"] != cutoff]
         fit = other if len(other) else source
-        z = score_quantiles(fit["score"].to_numpy(), _weights(fit), at=level)[0]
-        hits.append(np.minimum(w["score"].to_numpy(float), MAX_SCORE) <= z)
+        z = score_quantiles(fit[column].to_numpy(), _weights(fit), at=level)[0]
+        hits.append(np.minimum(w[column].to_numpy(float), MAX_SCORE) <= z)
         weights.append(_weights(w))
     return float(np.average(np.concatenate(hits), weights=np.concatenate(weights))) if hits else float("nan")
 

@@ -14,7 +14,8 @@ from omegaconf import DictConfig, OmegaConf
 from forecasting.data.prepare import PreparedData
 from forecasting.pipeline.backtest_task import BacktestResult
 from forecasting.pipeline.common import BASELINE
-from forecasting.planning.calibration import calibrate
+from forecasting.errors import InputError
+from forecasting.planning.calibration import METHODS, calibrate
 from forecasting.planning.cover import period_lengths
 from forecasting.planning.inputs import policy_table, stock_position
 from forecasting.planning.replay import aggregate, stock_at_equal_fill
@@ -88,7 +89,11 @@ def run_plan(
     calibration = {}
     if pcfg.get("calibrate") and len(result.covers) and "score" in result.covers:
         champ_covers = result.covers.merge(champions.rename("model").reset_index(), on=["sku", "model"])
-        table, calibration = calibrate(champ_covers, segments, int(pcfg["min_calibration_windows"]))
+        methods = pcfg.get("calibration_methods") or METHODS
+        unknown = set(methods) - set(METHODS)
+        if unknown:
+            raise InputError(f"plan.calibration_methods has {sorted(unknown)}; use any of {', '.join(METHODS)}.")
+        table, calibration = calibrate(champ_covers, segments, int(pcfg["min_calibration_windows"]), methods)
         write_csv(table, out / "calibration.csv")
 
     finals = final_forecasts(
@@ -163,6 +168,7 @@ def run_plan(
             seed,
             bool(rcfg.get("backorders", False)),
             n_jobs,
+            int(rcfg.get("refit_every_reviews", 1)),
         )
         summary["seconds"] = {"replay": round(time.perf_counter() - t0, 2)}
         write_csv(per_sku, out / "replay_by_sku.csv")

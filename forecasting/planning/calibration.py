@@ -80,7 +80,7 @@ def recalibrated(sums: np.ndarray, calibration: Calibration | None) -> np.ndarra
 
 
 def calibrate(
-    covers: pd.DataFrame, segments: pd.DataFrame, min_windows: int = 30
+    covers: pd.DataFrame, segments: pd.DataFrame, min_windows: int = 30, methods=METHODS
 ) -> tuple[pd.DataFrame, dict[str, Calibration]]:
     """Each SKU's Calibration, and a table per model and segment: windows scored, whether the model's windows of
     all segments stood in, the segment's volume ratio (actual / forecast), and the (volume-weighted) coverage of
@@ -101,7 +101,7 @@ def calibrate(
         for segment, s in g.groupby("segment"):
             source = s if len(s) >= min_windows else g
             loss = cross_validated_pinball(s, source)
-            method = min(METHODS, key=lambda m: (loss[m], METHODS.index(m)))
+            method = min(methods, key=lambda m: (loss[m], METHODS.index(m)))
             scores = source["raw_score" if method == "quantiles" else "score"].to_numpy()
             z = score_quantiles(scores, _weights(source)) if method in ("quantiles", "recalibrated") else levels()
             for sku in s["sku"].unique():

@@ -37,19 +37,25 @@ def replay_sku(
     seed: int = 0,
     backorders: bool = False,
     naive_weeks: int = 8,
+    refit_every: int = 1,
 ) -> list[dict]:
-    """Replay rows (one per policy and target) for one SKU; `series` is its demand on trading days."""
+    """Replay rows (one per policy and target) for one SKU; `series` is its demand on trading days.
+
+    The champion's model is fitted again every `refit_every` reviews (a monthly forecast with weekly orders, as
+    many shops run); between refits each review reads its window from the last forecast's later days, and sizes
+    its order from the stock it has that day. Fitting at every review costs as much as the whole backtest."""
     end = series.index.max()
     lead, review = int(params["lead_time_days"]), int(params["review_period_days"])
     window = lead + review
+    span = window + 7 + (max(int(refit_every), 1) - 1) * review  # days one forecast must cover
     days = pd.date_range(start + pd.Timedelta(days=1), end, freq="D")
     daily = spread_to_days(series)  # weeks and months sell evenly over their days in the simulation
     demand = daily.reindex(days, fill_value=0.0).to_numpy()
     reviews = list(pd.date_range(start, end, freq=f"{review}D"))
     if getattr(calendar, "frequency", "daily") == "daily":
-        horizon = len(calendar.next_trading_days(start, window + 7))
+        horizon = len(calendar.next_trading_days(start, span))
     else:  # the weeks or months that overlap the window, one more for a review inside a period
-        horizon = len(calendar.trading_days(start + pd.Timedelta(days=1), start + pd.Timedelta(days=window + 7))) + 1
+        horizon = len(calendar.trading_days(start + pd.Timedelta(days=1), start + pd.Timedelta(days=span))) + 1
     m = calendar.season_length
     # The calendar once for the whole replay (holiday look-ups are slow), sliced per review.
     open_days = calendar.trading_days(start, end + pd.Timedelta(days=31 * horizon + 60))
@@ -64,9 +70,12 @@ def replay_sku(
     for k, r in enumerate(reviews):
         n_known = int(index.searchsorted(r, side="right"))
         known = series.iloc[:n_known]
-        dates = open_days[open_days.searchsorted(r, side="right") :][:horizon]
-        forecast, _ = safe_forecast(sku, known, horizon, model, fallback, num_samples, seed, salt=k)
-        paths = forecast.paths
+        if k % max(int(refit_every), 1) == 0:
+            fitted_dates = open_days[open_days.searchsorted(r, side="right") :][:horizon]
+            forecast, _ = safe_forecast(sku, known, horizon, model, fallback, num_samples, seed, salt=k)
+        # The forecast's days after this review (windows count forecast dates from their start on).
+        ahead = fitted_dates > r
+        dates, paths = fitted_dates[ahead], forecast.paths[:, ahead]
         if backorders:
             # The backorder relation on the recalibrated window demand, and the cycle's demand from it.
             cover = recalibrated(window_sums(paths, dates, r, window), calibration)

@@ -141,6 +141,7 @@ def replay(
     seed: int,
     backorders: bool,
     n_jobs: int,
+    refit_every: int = 1,
 ) -> pd.DataFrame:
     """Per-SKU replay rows for the champion, naive and oracle policies over the last `weeks` of history."""
     end = panel["date"].max()
@@ -163,12 +164,25 @@ def replay(
         num_samples=num_samples,
         seed=seed,
         backorders=backorders,
+        refit_every=refit_every,
     )
     return pd.DataFrame([row for rows in results.values() for row in rows])
 
 
 def _replay_one(
-    sku, series, model, fallback, calendar, params, calibration, start, targets, num_samples, seed, backorders
+    sku,
+    series,
+    model,
+    fallback,
+    calendar,
+    params,
+    calibration,
+    start,
+    targets,
+    num_samples,
+    seed,
+    backorders,
+    refit_every,
 ):
     return replay_sku(
         sku,
@@ -183,4 +197,5 @@ def _replay_one(
         num_samples=num_samples,
         seed=seed,
         backorders=backorders,
+        refit_every=refit_every,
     )

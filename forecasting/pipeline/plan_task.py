@@ -12,9 +12,9 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from forecasting.data.prepare import PreparedData
+from forecasting.errors import InputError
 from forecasting.pipeline.backtest_task import BacktestResult
 from forecasting.pipeline.common import BASELINE
-from forecasting.errors import InputError
 from forecasting.planning.calibration import METHODS, calibrate
 from forecasting.planning.cover import period_lengths
 from forecasting.planning.inputs import policy_table, stock_position

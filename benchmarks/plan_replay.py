@@ -144,19 +144,22 @@ def main(argv=None) -> None:
         res = run_plan(folder, ["data=daily_demand", f"data.path={path}", f"plan.overrides_csv={costs}", *common])
         truth = true_distribution_replay(data, folder, 0.95)
         show(f"synthetic {cls}, {args.synthetic_skus} SKUs x {args.days} days", res, truth)
-        summary.append(_summary_row(f"synthetic {cls}", res))
+        summary.append(_summary_row(f"synthetic {cls}", res, truth))
     print("\n### Summary: champion fill at the 95% target, stock saved vs naive at equal fill, times")
     print(pd.DataFrame(summary).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"\nrun folders: {root}")
 
 
-def _summary_row(name: str, res: dict) -> dict:
+def _summary_row(name: str, res: dict, truth: pd.DataFrame | None = None) -> dict:
     champ = res["replay"].set_index("policy").loc["champion"]
     saved = res["equal_fill"]["stock_saved_share"].dropna()
+    at_95 = res["equal_fill"].loc[np.isclose(res["equal_fill"]["target"], 0.95), "stock_saved_share"]
     return {
         "data": name,
         "champion_fill": champ["fill_rate"],
+        "true_dist_fill": float(truth["fill_rate"].iloc[0]) if truth is not None else np.nan,
         "naive_fill": res["replay"].set_index("policy").loc["naive", "fill_rate"],
+        "saved_at_naive95": float(at_95.iloc[0]) if len(at_95) else np.nan,
         "saved_median": saved.median() if len(saved) else np.nan,
         "saved_min": saved.min() if len(saved) else np.nan,
         "backtest_s": res["backtest_s"],

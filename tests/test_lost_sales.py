@@ -18,11 +18,14 @@ def test_order_covers_its_own_cycle_and_the_lost_lead_time_is_not_owed():
     daily = np.full((10, 6), 2.0)  # 2 a day, no uncertainty; lead 3 days, review 3 days
     # 3 on hand + 1 arriving on day 2 serve 4 of the 6 units the lead time brings: 2 are lost, none are left.
     order = cycle_order(daily, 3, 3, on_hand=3.0, arrivals=[0.0, 1.0, 0.0], measure="fill_rate", targets=[0.95])
-    assert order.quantity[0] == 6.0  # the cycle's 3 days, not 6 + the 2 short
+    # The cycle's 3 days (6 units), not 6 + the 2 short, less the 5% of them a 95% fill rate lets go.
+    assert order.quantity[0] == pytest.approx(5.7)
     assert order.fill_before_receipt == pytest.approx(4 / 6)
     # 10 on hand: 4 are left when the order arrives, so it brings 2.
     plenty = cycle_order(daily, 3, 3, on_hand=10.0, arrivals=[0.0, 0.0, 0.0], measure="fill_rate", targets=[0.95])
-    assert plenty.quantity[0] == 2.0 and plenty.fill_before_receipt == 1.0 and plenty.net_need == 2.0
+    assert plenty.quantity[0] == pytest.approx(1.7) and plenty.fill_before_receipt == 1.0 and plenty.net_need == 2.0
+    service = cycle_order(daily, 3, 3, 10.0, [0.0, 0.0, 0.0], "cycle_service_level", [0.95])
+    assert service.quantity[0] == 2.0  # no stockout in 95% of cycles: all of the need
 
 
 def test_arrivals_and_daily_paths_by_calendar_day():
@@ -91,3 +94,26 @@ def test_report_says_where_the_target_is_not_met():
     assert "not met on 2 of 3 SKUs" in note and "A-lumpy (2)" in note
     assert "1 SKUs cannot reach 95" in note
     assert target_not_met_note(plan.assign(exceptions="")) == ""
+
+
+def test_order_matches_a_day_by_day_simulation_of_every_path():
+    rng = np.random.default_rng(4)
+    daily = rng.negative_binomial(1.0, 0.3, (300, 12)).astype(float)
+    lead, review, on_hand, arrivals = 8, 4, 9.0, np.array([0, 0, 5.0, 0, 0, 0, 3.0, 0])
+    order = cycle_order(daily, lead, review, on_hand, arrivals, "fill_rate", [0.9])
+    q = order.quantity[0]
+
+    def play(quantity):
+        stock, lost = np.full(300, on_hand), np.zeros((300, 12))
+        for day in range(12):
+            stock += arrivals[day] if day < lead else 0.0
+            stock += quantity if day == lead else 0.0
+            sold = np.minimum(daily[:, day], stock)
+            lost[:, day], stock = daily[:, day] - sold, stock - sold
+        return lost
+
+    lost = play(q)
+    # The cycle loses exactly 10% of its expected demand; one unit less would lose more.
+    assert lost[:, lead:].sum(1).mean() == pytest.approx(0.1 * daily[:, lead:].sum(1).mean())
+    assert play(q - 1)[:, lead:].sum(1).mean() > 0.1 * daily[:, lead:].sum(1).mean()
+    assert order.fill_before_receipt == pytest.approx(1 - lost[:, :lead].sum() / daily[:, :lead].sum())

@@ -78,26 +78,52 @@ def cycle_order(
     """
     n, width = daily.shape
     lead = np.broadcast_to(np.asarray(lead, dtype=int), (n,))
-    arrivals = np.asarray(arrivals, dtype=float)
-    stock = np.full(n, max(float(on_hand), 0.0))
-    lost = np.zeros(n)
-    for j in range(int(lead.max())):
-        stock += arrivals[j] if j < len(arrivals) else 0.0
-        selling = j < lead
-        sold = np.where(selling, np.minimum(daily[:, j], stock), 0.0)
-        lost += np.where(selling, daily[:, j] - sold, 0.0)
-        stock -= sold
-    # Open orders due after this path's lead time (a short sampled lead) reach the same cycle: count them in.
-    later = np.concatenate([[0.0], np.cumsum(arrivals)])
-    arrived = later[np.minimum(lead, len(arrivals))]
-    stock += later[-1] - arrived
-    cum = np.concatenate([np.zeros((n, 1)), np.cumsum(daily, axis=1)], axis=1)
+    horizon = int(lead.max())
+    arrivals = np.asarray(arrivals, dtype=float)[:horizon]
+    arrived = np.zeros(horizon)
+    arrived[: len(arrivals)] = arrivals
     rows = np.arange(n)
+    # Stock under lost sales is a random walk reflected at zero (Lindley): with W the running on hand +
+    # arrivals - demand, stock = W - min(0, lowest W so far) and the units lost so far are -min(0, lowest W).
+    walk = float(max(on_hand, 0.0)) + np.cumsum(arrived[None, :] - daily[:, :horizon], axis=1)
+    lowest = np.minimum(np.minimum.accumulate(walk, axis=1), 0.0) if horizon else np.zeros((n, 0))
+    at = np.maximum(lead - 1, 0)
+    stock = np.where(lead > 0, walk[rows, at] - lowest[rows, at], max(float(on_hand), 0.0)) if horizon else 0.0
+    lost = np.where(lead > 0, -lowest[rows, at], 0.0) if horizon else np.zeros(n)
+    stock = np.broadcast_to(stock, (n,)).astype(float)
+    # Open orders due after this path's lead time (a short sampled lead) reach the same cycle: count them in.
+    due = np.concatenate([[0.0], np.cumsum(arrived)])
+    stock = stock + due[-1] - due[lead]
+    cum = np.concatenate([np.zeros((n, 1)), np.cumsum(daily, axis=1)], axis=1)
     lead_demand = cum[rows, np.minimum(lead, width)]
     cycle = cum[rows, np.minimum(lead + review, width)] - lead_demand
     fill_before = 1.0 - lost.mean() / lead_demand.mean() if lead_demand.mean() > 0 else 1.0
-    need = protection_levels(cycle - stock, measure, targets, float(cycle.mean()))
-    return CycleOrder(np.maximum(need, 0.0), float(fill_before), float((cycle - stock).mean()))
+    targets = np.atleast_1d(np.asarray(targets, dtype=float))
+    need = cycle - stock
+    if measure == "fill_rate":
+        quantity = smallest_cover(need, (1.0 - targets) * cycle.mean())
+    else:
+        quantity = protection_levels(need, measure, targets, float(cycle.mean()))
+    return CycleOrder(np.maximum(quantity, 0.0), float(fill_before), float(need.mean()))
+
+
+def smallest_cover(need: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Per allowance, the smallest q >= 0 with mean((need - q)+) <= allowance (exact on the sample: the mean
+    excess is piecewise linear in q between the sorted values, so it is solved on the segment it falls in)."""
+    top = np.sort(need)[::-1]
+    n = len(top)
+    taken = np.cumsum(top)
+    # Mean excess over q = top[j] when the j + 1 largest values are at or above it.
+    excess_at = (taken - np.arange(1, n + 1) * top) / n
+    out = np.zeros(len(allowed))
+    for i, a in enumerate(np.atleast_1d(allowed)):
+        j = int(np.searchsorted(excess_at, a + 1e-12, side="right"))  # excess_at rises with j
+        if j == 0:  # even above the largest value nothing is allowed short: q is the largest
+            out[i] = top[0] if a <= 0 else top[0] - a * n
+        else:
+            # Between top[j] and top[j-1], the j largest values exceed q: excess = (taken[j-1] - j q) / n.
+            out[i] = (taken[j - 1] - a * n) / j
+    return np.maximum(out, 0.0)
 
 
 def arrivals_by_day(days: np.ndarray, quantities: np.ndarray, width: int) -> np.ndarray:

@@ -17,7 +17,8 @@ model's windows of all segments where a segment has too few.
 Recalibration is not always needed: a segment whose forecasts already cover their windows gains only noise
 from it. So each model and segment keeps, among the forecast as it is, the per-SKU volume scale alone, quantile
 recalibration alone, and both, the sharpest (lowest pinball loss of the window sums at levels 0.8-0.98) of the
-methods whose quantiles cover their windows best at those levels (within COVERAGE_SLACK of the best), both out
+methods whose quantiles cover their windows best at those levels (within COVERAGE_SLACK of the best; a segment
+with fewer than `min_windows` windows is judged on the model's windows of all segments), both out
 of sample across cutoffs (each cutoff's windows judged by a correction fitted on the other cutoffs). Coverage
 comes first: pinball loss alone preferred narrow forecasts that covered 82% of the windows at their 95%
 quantile, and their plans missed a 95% fill target by 10 points.
@@ -44,7 +45,7 @@ SCALE_BOUNDS = (0.25, 4.0)
 CV_LEVELS = np.array([0.8, 0.9, 0.95, 0.98])
 METHODS = ("forecast", "scale", "quantiles", "recalibrated")
 # Methods whose coverage error is within this of the best one's count as calibrated; the sharpest of them wins.
-COVERAGE_SLACK = 0.02
+COVERAGE_SLACK = 0.01
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,10 @@ def calibrate(
         g = g.assign(raw_score=g["score"], score=rescore(g), loo_scale=sku_scales(g, leave_out=True).to_numpy())
         for segment, s in g.groupby("segment"):
             source = s if len(s) >= min_windows else g
-            loss = cross_validated_pinball(s, source)
-            miss = {m: coverage_error(s, source, m) for m in methods}
+            # A segment too small to fit its own correction is judged on the windows it borrows from, too.
+            judged = s if len(s) >= min_windows else source
+            loss = cross_validated_pinball(judged, source)
+            miss = {m: coverage_error(judged, source, m) for m in methods}
             # Calibrated first (a target is only met on a calibrated distribution), then the sharpest.
             near = [m for m in methods if miss[m] <= min(miss.values()) + COVERAGE_SLACK]
             method = min(near, key=lambda m: (loss[m], METHODS.index(m)))

@@ -44,8 +44,9 @@ SCALE_BOUNDS = (0.25, 4.0)
 # The levels the methods are compared at: the upper tail, which sets what a fill-rate or service target loses.
 CV_LEVELS = np.array([0.8, 0.9, 0.95, 0.98])
 METHODS = ("forecast", "scale", "quantiles", "recalibrated")
-# Methods whose coverage error is within this of the best one's count as calibrated; the sharpest of them wins.
-COVERAGE_SLACK = 0.01
+# Methods whose coverage error is within this of the best one's count as calibrated (about one standard error of
+# a coverage share at 0.95 over 100 windows); the sharpest of them wins.
+COVERAGE_SLACK = 0.02
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ def plan_inputs(cfg: DictConfig, data: PreparedData) -> PlanInputs:
     """Policy parameters, stock and open orders for every SKU of the panel, checked against it; cheap, so a run
     does it before the backtest and a bad file fails in seconds."""
     pcfg = OmegaConf.to_container(cfg.plan, resolve=True)
+    calibration_methods(pcfg)
     panel = data.panel
     today = panel["date"].max()
     skus = pd.Index(data.segments["sku"].astype(str), name="sku")
@@ -67,6 +68,15 @@ def plan_inputs(cfg: DictConfig, data: PreparedData) -> PlanInputs:
     return PlanInputs(params, on_hand, open_orders, stock_source)
 
 
+def calibration_methods(pcfg: dict) -> list[str]:
+    """plan.calibration_methods, checked (bad input: one sentence, exit status 2)."""
+    methods = list(pcfg.get("calibration_methods") or METHODS)
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise InputError(f"plan.calibration_methods has {sorted(unknown)}; use any of {', '.join(METHODS)}.")
+    return methods
+
+
 def run_plan(
     cfg: DictConfig,
     data: PreparedData,
@@ -89,10 +99,7 @@ def run_plan(
     calibration = {}
     if pcfg.get("calibrate") and len(result.covers) and "score" in result.covers:
         champ_covers = result.covers.merge(champions.rename("model").reset_index(), on=["sku", "model"])
-        methods = pcfg.get("calibration_methods") or METHODS
-        unknown = set(methods) - set(METHODS)
-        if unknown:
-            raise InputError(f"plan.calibration_methods has {sorted(unknown)}; use any of {', '.join(METHODS)}.")
+        methods = calibration_methods(pcfg)
         table, calibration = calibrate(champ_covers, segments, int(pcfg["min_calibration_windows"]), methods)
         write_csv(table, out / "calibration.csv")
 

@@ -1,11 +1,16 @@
 """Backtest records of cumulative demand over a planning window (lead time + review period).
 
 They let planning check the quantiles it orders from, the quantiles of a SUM over the window, against what
-was actually sold over the same window after each cutoff.
+was actually sold over the same window after each cutoff. Each record carries the actual's `score` in the
+forecast distribution of the sum: its (randomised) PIT, the share of sample sums below it, in [0, 1]; or, when
+the actual exceeds every sample sum, 1 + how far above the largest sum it fell, in units of the sample's upper
+spread (largest - median). The scores of many windows are what
+planning recalibrates every service level from (see planning.calibration).
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -34,14 +39,34 @@ def cover_record(
     # Weeks and months the window ends inside count pro rata, in the actuals as in the paths.
     share = window_fractions(dates, cutoff, [days])[0]
     sums = window_sums(forecast.paths, dates, cutoff, days)
+    actual = float(test.to_numpy() @ share)
     record = {
         "sku": sku,
         "model": model,
         "cutoff": cutoff,
         "window_days": days,
-        "actual": float(test.to_numpy() @ share),
+        "actual": actual,
         "mean": float(sums.mean()),
+        "score": calibration_score(sums, actual, f"{sku}|{model}|{cutoff}"),
+        # The sample itself, so planning can score the actual again after rescaling the forecast per SKU.
+        "sums": np.sort(sums),
     }
     for q, v in zip(levels, np.quantile(sums, levels), strict=True):
         record[f"q{round(q * 100, 6):g}"] = float(v)
     return record
+
+
+def calibration_score(sums: np.ndarray, actual: float, key: str) -> float:
+    """The actual's randomised PIT among the sample `sums`, or 1 + (actual - max) / (max - median) above them all.
+
+    Ties (intermittent demand: many sums, and often the actual, are exactly 0) get a uniform draw across the
+    tied share, so scores of a calibrated forecast are uniform; the draw is seeded by `key`, so reruns agree.
+    """
+    sums = np.asarray(sums, dtype=float)
+    top = sums.max()
+    if actual > top:
+        spread = top - np.median(sums)
+        return 1.0 + (actual - top) / (spread if spread > 0 else max(top, 1.0))
+    below, tied = (sums < actual).mean(), (sums == actual).mean()
+    u = np.random.default_rng(zlib.crc32(key.encode())).random()
+    return float(below + u * tied)

@@ -64,11 +64,15 @@ class SyntheticDemand:
         seed: int = 0,
     ) -> np.ndarray:
         """Quantiles of demand summed over `dates`, by simulating the known process `draws` times."""
+        return np.quantile(self.sample_paths(sku, dates, promo, draws, seed).sum(axis=1), quantiles)
+
+    def sample_paths(
+        self, sku: str, dates: pd.DatetimeIndex, promo: np.ndarray | None = None, draws: int = 4000, seed: int = 0
+    ) -> np.ndarray:
+        """`draws` paths of daily demand on `dates` from the known process, shape (draws, len(dates))."""
         row = self.truth.loc[sku]
-        rng = np.random.default_rng(seed)
         mu = _size_mean(row, dates, self.start, promo)
-        sums = _simulate(rng, row["p"], row["k"], np.broadcast_to(mu, (draws, len(mu)))).sum(axis=1)
-        return np.quantile(sums, quantiles)
+        return _simulate(np.random.default_rng(seed), row["p"], row["k"], np.broadcast_to(mu, (draws, len(mu))))
 
 
 def _size_mean(row: pd.Series, dates: pd.DatetimeIndex, start: pd.Timestamp, promo: np.ndarray | None) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,9 +12,10 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from forecasting.data.prepare import PreparedData
+from forecasting.errors import InputError
 from forecasting.pipeline.backtest_task import BacktestResult
 from forecasting.pipeline.common import BASELINE
-from forecasting.planning.calibration import calibrate
+from forecasting.planning.calibration import METHODS, calibrate
 from forecasting.planning.champion_choice import choose_champions
 from forecasting.planning.cover import period_lengths
 from forecasting.planning.global_final import planning_models
@@ -39,6 +41,7 @@ def plan_inputs(cfg: DictConfig, data: PreparedData) -> PlanInputs:
     """Policy parameters, stock and open orders for every SKU of the panel, checked against it; cheap, so a run
     does it before the backtest and a bad file fails in seconds."""
     pcfg = OmegaConf.to_container(cfg.plan, resolve=True)
+    calibration_methods(pcfg)
     panel = data.panel
     today = panel["date"].max()
     skus = pd.Index(data.segments["sku"].astype(str), name="sku")
@@ -67,6 +70,15 @@ def plan_inputs(cfg: DictConfig, data: PreparedData) -> PlanInputs:
     return PlanInputs(params, on_hand, open_orders, stock_source)
 
 
+def calibration_methods(pcfg: dict) -> list[str]:
+    """plan.calibration_methods, checked (bad input: one sentence, exit status 2)."""
+    methods = list(pcfg.get("calibration_methods") or METHODS)
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise InputError(f"plan.calibration_methods has {sorted(unknown)}; use any of {', '.join(METHODS)}.")
+    return methods
+
+
 def run_plan(
     cfg: DictConfig,
     data: PreparedData,
@@ -89,15 +101,12 @@ def run_plan(
     if inputs is None:
         inputs = plan_inputs(cfg, data)
     params = inputs.params
-    if pcfg.get("calibrate") and len(result.covers):
-        target = float(pcfg["service_target"])
+    calibration = {}
+    if pcfg.get("calibrate") and len(result.covers) and "score" in result.covers:
         champ_covers = result.covers.merge(champions.rename("model").reset_index(), on=["sku", "model"])
-        calibration = calibrate(champ_covers, segments, target, int(pcfg["min_calibration_windows"]))
-        write_csv(calibration, out / "calibration.csv")
-        factor_by_segment = calibration.set_index("segment")["factor"]
-        factors = segments.set_index("sku")["segment"].map(factor_by_segment).fillna(1.0)
-    else:
-        factors = pd.Series(1.0, index=champions.index)
+        methods = calibration_methods(pcfg)
+        table, calibration = calibrate(champ_covers, segments, int(pcfg["min_calibration_windows"]), methods)
+        write_csv(table, out / "calibration.csv")
 
     replay_weeks = int(pcfg["replay"]["weeks"]) if pcfg["replay"].get("enabled", True) and cfg.task == "plan" else None
     models = planning_models(
@@ -129,7 +138,7 @@ def run_plan(
     history = history.drop(columns="first")
     history["previous_p50_60d"] = previous_plan_p50(out, history.index)
     plan = build_plan(
-        finals, params, inputs.on_hand, inputs.open_orders, factors, history, pcfg["exceptions"], today, seed
+        finals, params, inputs.on_hand, inputs.open_orders, calibration, history, pcfg["exceptions"], today, seed
     )
     plan = segments[["sku", "abc", "demand_class", "segment"] + [c for c in ("description",) if c in segments]].merge(
         plan, on="sku", how="right"
@@ -161,6 +170,7 @@ def run_plan(
 
     rcfg = pcfg["replay"]
     if rcfg.get("enabled", True) and cfg.task == "plan":
+        t0 = time.perf_counter()
         per_sku = replay(
             panel,
             champions,
@@ -168,14 +178,16 @@ def run_plan(
             result.fallback,
             data.calendar,
             params,
-            factors,
+            calibration,
             int(rcfg["weeks"]),
             [float(t) for t in rcfg["targets"]],
             int(cfg.num_samples),
             seed,
             bool(rcfg.get("backorders", False)),
             n_jobs,
+            int(rcfg.get("refit_every_reviews", 1)),
         )
+        summary["seconds"] = {"replay": round(time.perf_counter() - t0, 2)}
         write_csv(per_sku, out / "replay_by_sku.csv")
         curve = aggregate(per_sku)
         write_csv(curve.rename(columns={"target": "target"}), out / "service_curve.csv")
@@ -184,6 +196,9 @@ def run_plan(
         at_target.insert(1, "target_fill_rate", target)
         write_csv(at_target.drop(columns=["target"]), out / "replay.csv")
         summary["replay"] = at_target.drop(columns=["target"]).set_index("policy").round(4).to_dict("index")
+        plan = flag_replay_misses(plan, per_sku, target, str(pcfg["service_measure"]))
+        write_csv(plan, out / "plan.csv")
+        summary["target_not_met"] = target_not_met(plan)
         equal_fill = stock_at_equal_fill(curve)
         write_csv(equal_fill, out / "stock_at_equal_fill.csv")
         summary["stock_at_equal_fill"] = equal_fill.round(4).to_dict("records")
@@ -195,6 +210,32 @@ def run_plan(
             ),
         )
     return {"plan": summary}
+
+
+# A SKU whose replayed fill rate falls further than this below the target is flagged (REPLAY_MISSED_TARGET).
+MISS_TOLERANCE = 0.02
+
+
+def flag_replay_misses(plan: pd.DataFrame, per_sku: pd.DataFrame, target: float, measure: str) -> pd.DataFrame:
+    """The champion's replayed fill rate at the plan's target per SKU (`replay_fill_rate`), and the code
+    REPLAY_MISSED_TARGET where it fell more than MISS_TOLERANCE short of a fill-rate target."""
+    champ = per_sku[(per_sku["policy"] == "champion") & np.isclose(per_sku["target"], target)]
+    fill = (champ["sales"] / champ["demand"].where(champ["demand"] > 0)).groupby(champ["sku"]).first()
+    plan = plan.assign(replay_fill_rate=plan["sku"].map(fill).round(4))
+    if measure == "fill_rate":
+        missed = plan["replay_fill_rate"] < target - MISS_TOLERANCE
+        codes = plan["exceptions"].fillna("")
+        plan["exceptions"] = codes.where(~missed, (codes + ";REPLAY_MISSED_TARGET").str.lstrip(";"))
+    return plan
+
+
+def target_not_met(plan: pd.DataFrame) -> dict:
+    """Where the target cannot be met: SKUs per code, and per segment."""
+    out = {}
+    for code in ("TARGET_UNREACHABLE_BEFORE_RECEIPT", "REPLAY_MISSED_TARGET"):
+        hit = plan["exceptions"].fillna("").str.split(";").apply(lambda c, code=code: code in c)
+        out[code] = {"skus": int(hit.sum()), "by_segment": plan.loc[hit, "segment"].value_counts().to_dict()}
+    return out
 
 
 def recent_days(panel: pd.DataFrame, recent: pd.DataFrame, frequency: str) -> float:

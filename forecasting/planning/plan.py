@@ -7,7 +7,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from forecasting.planning.calibration import Calibration, recalibrated
 from forecasting.planning.cover import cumulative_quantiles, sample_lead_times, window_sums
+from forecasting.planning.lost_sales import arrivals_by_day, cycle_order, daily_paths, recalibrated_paths
 from forecasting.planning.policy import economic_order_quantity, protection_level, round_order
 
 
@@ -17,13 +19,17 @@ def protection(
     today: pd.Timestamp,
     p: Mapping,
     rng: np.random.Generator,
-    calibration: float = 1.0,
+    calibration: Calibration | None = None,
+    on_hand: float = 0.0,
+    open_orders: pd.DataFrame | None = None,
 ) -> dict:
     """Reorder point, order-up-to level and safety stock for the SKU's policy, from the sample paths.
 
     Lead times are drawn per path, so their spread widens the demand over the window as it should. The
-    calibration factor scales the window's demand samples the levels are set from, and nothing else: the
-    demand reported, the days of cover and the projected stockouts stay the model's own.
+    calibration (score quantiles, see planning.calibration) recalibrates the window's demand samples the levels
+    are set from, and nothing else: the demand reported, the days of cover and the projected stockouts stay
+    the model's own. A periodic policy sizes its order under lost sales from the stock on hand and the open
+    orders' arrival days (`order`, see planning.lost_sales); its order-up-to level is the position it orders to.
     """
     n = paths.shape[0]
     review = int(p["review_period_days"])
@@ -32,19 +38,32 @@ def protection(
     # forecast's end rather than failing the plan.
     room = (dates[-1] - today).days - (review if p["policy"] == "periodic" else 0)
     lead = np.minimum(lead, max(room, 0))
-    d_lead = calibration * window_sums(paths, dates, today, lead)
+    raw_lead = window_sums(paths, dates, today, lead)
+    d_lead = recalibrated(raw_lead, calibration)
     mean_daily = window_sums(paths, dates, today, 60).mean() / 60.0
     if p["policy"] == "periodic":
-        d_cover = calibration * window_sums(paths, dates, today, lead + review)
-        level = protection_level(
-            d_cover, p["service_measure"], p["service_target"], cycle_demand=mean_daily * review, base=d_lead
-        )
+        raw_cover = window_sums(paths, dates, today, lead + review)
+        d_cover = recalibrated(raw_cover, calibration)
+        # The cycle's demand from the recalibrated window less its lead-time part, so a biased forecast's
+        # correction reaches the shortage allowance too.
+        cycle = max(d_cover.mean() - d_lead.mean(), 0.0) if calibration is not None else mean_daily * review
+        level = protection_level(d_cover, p["service_measure"], p["service_target"], cycle_demand=cycle, base=d_lead)
+        window = int(round(float(lead.mean()))) + review
+        daily = recalibrated_paths(daily_paths(paths, dates, today, int(lead.max()) + review), calibration, window)
+        orders = open_orders if open_orders is not None else pd.DataFrame({"quantity": [], "arrival_date": []})
+        days_out = (pd.DatetimeIndex(orders["arrival_date"]) - today).days.to_numpy()
+        arrivals = arrivals_by_day(days_out, orders["quantity"].to_numpy(float), int(lead.max()) + review)
+        order = cycle_order(daily, lead, review, on_hand, arrivals, p["service_measure"], [p["service_target"]])
         return {
             "reorder_point": level,
             "order_up_to": level,
             "lot_size": 0.0,
             "safety_stock": level - d_cover.mean(),
             "cover": d_cover,
+            "raw_cover": raw_cover,
+            "order": float(order.quantity[0]),
+            "fill_before_receipt": order.fill_before_receipt,
+            "net_need": order.net_need,
         }
     eoq = economic_order_quantity(mean_daily * 365, p["order_cost"], p["unit_cost"], p["holding_cost_rate"])
     lot = round_order(max(eoq, 1.0), p.get("moq") or 0.0, p.get("pack_size") or 1.0)
@@ -55,13 +74,19 @@ def protection(
         "lot_size": lot,
         "safety_stock": s - d_lead.mean(),
         "cover": d_lead,
+        "raw_cover": raw_lead,
     }
+
+
+def calibration_factor(levels: Mapping, target: float) -> float:
+    raw = float(np.quantile(levels["raw_cover"], target))
+    return float(np.quantile(levels["cover"], target)) / raw if raw > 0 else 1.0
 
 
 def order_quantity(levels: Mapping, position: float, p: Mapping) -> float:
     """Units to order now (after MOQ and pack rounding) given the inventory position."""
     if p["policy"] == "periodic":
-        raw = levels["order_up_to"] - position
+        raw = levels["order"] if "order" in levels else levels["order_up_to"] - position
     elif position > levels["reorder_point"]:
         raw = 0.0
     elif p["policy"] == "continuous_sq":
@@ -93,18 +118,23 @@ def plan_sku(
     on_hand: float,
     open_orders: pd.DataFrame,
     rng: np.random.Generator,
-    calibration: float = 1.0,
+    calibration: Calibration | None = None,
     history: Mapping | None = None,
     rules: Mapping | None = None,
 ) -> dict:
     """The plan row of one SKU (columns of the plan table in DESIGN.md)."""
     history, rules = dict(history or {}), dict(rules or {})
     today = pd.Timestamp(today).normalize()
-    levels = protection(paths, dates, today, p, rng, calibration)
     # `counted` says which orders the plan relies on (plan.overdue_orders=ignore leaves overdue ones out).
     counted = open_orders[open_orders["counted"]] if "counted" in open_orders else open_orders
     on_order = float(counted["quantity"].sum()) if len(counted) else 0.0
     position = on_hand + on_order
+    levels = protection(paths, dates, today, p, rng, calibration, on_hand, counted)
+    if "order" in levels:
+        # Under lost sales the level is where this order takes the position: shortfalls before it arrives are
+        # lost, not owed, so it is not a fixed S (see planning.lost_sales).
+        levels["order_up_to"] = levels["reorder_point"] = position + levels["order"]
+        levels["safety_stock"] = levels["order"] - levels["net_need"]  # the stock expected left when the next arrives
     qty = order_quantity(levels, position, p)
     cum = cumulative_quantiles(paths, [0.5, 0.9])
     stockout50 = projected_stockout(dates, cum[0], on_hand, counted)
@@ -123,6 +153,10 @@ def plan_sku(
     exceptions = []
     if stockout50 is not None and stockout50 <= today + lead:
         exceptions.append("STOCKOUT_BEFORE_RECEIPT")
+    fill_before = levels.get("fill_before_receipt", np.nan)
+    if p["service_measure"] == "fill_rate" and fill_before < p["service_target"]:
+        # The stock on hand and on order serves less than the target before any order placed now can arrive.
+        exceptions.append("TARGET_UNREACHABLE_BEFORE_RECEIPT")
     if "overdue" in open_orders and open_orders["overdue"].any():
         exceptions.append("OVERDUE_ORDER")
     if cover_days > rules.get("excess_cover_days", 180):
@@ -172,6 +206,8 @@ def plan_sku(
         "demand_60d_p10": d60[0],
         "demand_60d_p50": d60[1],
         "demand_60d_p90": d60[2],
-        "calibration_factor": calibration,
+        # How far the recalibration moved the target quantile of the window's demand (1 = not at all).
+        "calibration_factor": calibration_factor(levels, p["service_target"]),
+        "fill_before_receipt": round(float(fill_before), 4) if np.isfinite(fill_before) else None,
         "exceptions": ";".join(exceptions),
     }

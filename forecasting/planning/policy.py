@@ -38,17 +38,34 @@ def protection_level(
     `cycle_demand` is the mean demand per replenishment cycle (a review period, or Q); `base` the demand over
     the part of the window already protected by the previous cycle (the lead time alone, for (R,S)).
     """
+    return float(protection_levels(cover, measure, [target], cycle_demand, base)[0])
+
+
+def protection_levels(
+    cover: np.ndarray,
+    measure: str,
+    targets,
+    cycle_demand: float,
+    base: np.ndarray | None = None,
+) -> np.ndarray:
+    """`protection_level` for several targets at once: the shortage curve is computed once and each target is
+    a threshold on it (the replay sweeps the whole service curve at every review)."""
     if measure not in MEASURES:
         raise ValueError(f"service measure '{measure}' is unknown; use {' or '.join(MEASURES)}.")
     cover = np.asarray(cover, dtype=float)
+    targets = np.atleast_1d(np.asarray(targets, dtype=float))
     if measure == "cycle_service_level":
-        return float(np.quantile(cover, target, method="inverted_cdf"))
+        return np.quantile(cover, targets, method="inverted_cdf")
     if cycle_demand <= 0 or not cover.any():
-        return 0.0
+        return np.zeros(len(targets))
     candidates = np.unique(np.concatenate([[0.0], cover]))
-    allowed = (1.0 - target) * cycle_demand
-    ok = expected_shortage(cover, candidates, base) <= allowed + 1e-12
-    return float(candidates[np.argmax(ok)]) if ok.any() else float(candidates[-1])
+    short = expected_shortage(cover, candidates, base)
+    # The shortage falls as the level rises (up to sampling noise in the difference): the first level whose
+    # shortage, and every higher one's, is within the allowance.
+    short = np.maximum.accumulate(short[::-1])[::-1]
+    allowed = (1.0 - targets) * cycle_demand
+    first = np.searchsorted(-short, -(allowed + 1e-12), side="left")
+    return candidates[np.minimum(first, len(candidates) - 1)]
 
 
 def economic_order_quantity(

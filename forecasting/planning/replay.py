@@ -8,7 +8,7 @@ and timing drive every policy, so their fill rate, stock and cost compare like f
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -20,21 +20,26 @@ def simulate(
     days: pd.DatetimeIndex,
     demand: np.ndarray,
     reviews: Sequence[pd.Timestamp],
-    levels: Sequence[float],
+    levels: Sequence[float] | None,
     lead_days: int,
     initial_stock: float,
     moq: float = 0.0,
     pack_size: float = 1.0,
     backorders: bool = False,
+    order: Callable[[pd.Timestamp, float, np.ndarray], float] | None = None,
 ) -> dict:
-    """Day-by-day stock under an order-up-to policy: `levels[k]` is the level set at `reviews[k]`.
+    """Day-by-day stock under an order-up-to policy: `levels[k]` is the level set at `reviews[k]`; or, with
+    `order`, the units `order(review day, on hand, arrivals)` asks for, where `arrivals[j]` are the units in
+    transit that reach the shelf j + 1 days later (a policy that looks at the stock it has, as a planner does).
 
     `days` are consecutive calendar days after the replay's start (closed days carry zero demand); an order
-    placed at the end of review day r is on the shelf at the start of day r + lead_days.
+    placed at the end of review day r is on the shelf at the end of day r + lead_days, so lead_days days of
+    demand pass before it can sell, as the plan's lead-time window (r, r + lead] assumes. (Shelving it a day
+    earlier made every policy, the oracle included, cover one day more than its window.)
     """
     pipeline: dict[pd.Timestamp, float] = {}
     on_hand = float(initial_stock)
-    level_at = dict(zip(pd.DatetimeIndex(reviews), levels, strict=True))
+    level_at = dict(zip(pd.DatetimeIndex(reviews), levels if order is None else [None] * len(reviews), strict=True))
     n = len(days)
     stock = np.zeros(n)
     sales = np.zeros(n)
@@ -53,10 +58,13 @@ def simulate(
         on_hand -= want if backorders else sold
         stock[i] = on_hand
         if day in level_at:
-            position = on_hand + sum(pipeline.values())
-            qty = round_order(level_at[day] - position, moq, pack_size)
+            if order is None:
+                qty = round_order(level_at[day] - on_hand - sum(pipeline.values()), moq, pack_size)
+            else:
+                due = [pipeline.get(day + pd.Timedelta(days=j + 1), 0.0) for j in range(int(lead_days))]
+                qty = round_order(order(day, on_hand, np.array(due)), moq, pack_size)
             if qty > 0:
-                arrival = day + pd.Timedelta(days=int(lead_days))
+                arrival = day + pd.Timedelta(days=int(lead_days) + 1)
                 pipeline[arrival] = pipeline.get(arrival, 0.0) + qty
                 orders += 1
     return {

@@ -16,8 +16,10 @@ from scipy.stats import norm
 from forecasting.data.calendar import TradingCalendar
 from forecasting.models.base import LocalForecaster
 from forecasting.models.local_fit import safe_forecast
+from forecasting.planning.calibration import Calibration, recalibrated
 from forecasting.planning.cover import spread_to_days, window_counts, window_sums
-from forecasting.planning.policy import protection_level
+from forecasting.planning.lost_sales import cycle_order, daily_paths, recalibrated_paths
+from forecasting.planning.policy import protection_levels
 from forecasting.planning.replay import simulate, summarise
 
 
@@ -30,50 +32,84 @@ def replay_sku(
     params: Mapping,
     start: pd.Timestamp,
     targets: Sequence[float],
-    calibration: float = 1.0,
+    calibration: Calibration | None = None,
     num_samples: int = 200,
     seed: int = 0,
     backorders: bool = False,
     naive_weeks: int = 8,
+    refit_every: int = 1,
 ) -> list[dict]:
-    """Replay rows (one per policy and target) for one SKU; `series` is its demand on trading days."""
+    """Replay rows (one per policy and target) for one SKU; `series` is its demand on trading days.
+
+    The champion's model is fitted again every `refit_every` reviews (a monthly forecast with weekly orders, as
+    many shops run); between refits each review reads its window from the last forecast's later days, and sizes
+    its order from the stock it has that day. Fitting at every review costs as much as the whole backtest."""
     end = series.index.max()
     lead, review = int(params["lead_time_days"]), int(params["review_period_days"])
     window = lead + review
+    span = window + 7 + (max(int(refit_every), 1) - 1) * review  # days one forecast must cover
     days = pd.date_range(start + pd.Timedelta(days=1), end, freq="D")
     daily = spread_to_days(series)  # weeks and months sell evenly over their days in the simulation
     demand = daily.reindex(days, fill_value=0.0).to_numpy()
     reviews = list(pd.date_range(start, end, freq=f"{review}D"))
-    horizon = len(calendar.next_trading_days(start, window + 7))
+    if getattr(calendar, "frequency", "daily") == "daily":
+        horizon = len(calendar.next_trading_days(start, span))
+    else:  # the weeks or months that overlap the window, one more for a review inside a period
+        horizon = len(calendar.trading_days(start + pd.Timedelta(days=1), start + pd.Timedelta(days=span))) + 1
     m = calendar.season_length
+    # The calendar once for the whole replay (holiday look-ups are slow), sliced per review.
+    open_days = calendar.trading_days(start, end + pd.Timedelta(days=31 * horizon + 60))
+    values, index = series.to_numpy(dtype=float), series.index
+    # The oracle's future demand on calendar days, so weeks and months count pro rata inside a window.
+    cum_daily = np.concatenate([[0.0], np.cumsum(daily.to_numpy(dtype=float))])
+    targets = np.asarray(targets, dtype=float)
+    z = norm.ppf(targets)
 
     levels: dict[tuple[str, float], list[float]] = {}
+    champion_paths: dict[pd.Timestamp, np.ndarray] = {}
     for k, r in enumerate(reviews):
-        known = series[series.index <= r]
-        dates = calendar.next_trading_days(r, horizon)
-        forecast, _ = safe_forecast(sku, known, horizon, model, fallback, num_samples, seed, salt=k)
-        paths = forecast.paths
-        # As in the plan: calibration scales the protected window's demand, not the expected cycle demand.
-        cover = calibration * window_sums(paths, dates, r, window)
-        base = calibration * window_sums(paths, dates, r, lead)
-        review_mean = window_sums(paths, dates, r, review).mean()
+        n_known = int(index.searchsorted(r, side="right"))
+        known = series.iloc[:n_known]
+        if k % max(int(refit_every), 1) == 0:
+            fitted_dates = open_days[open_days.searchsorted(r, side="right") :][:horizon]
+            forecast, _ = safe_forecast(sku, known, horizon, model, fallback, num_samples, seed, salt=k)
+        # The forecast's days after this review (windows count forecast dates from their start on).
+        ahead = fitted_dates > r
+        dates, paths = fitted_dates[ahead], forecast.paths[:, ahead]
+        if backorders:
+            # The backorder relation on the recalibrated window demand, and the cycle's demand from it.
+            cover = recalibrated(window_sums(paths, dates, r, window), calibration)
+            base = recalibrated(window_sums(paths, dates, r, lead), calibration)
+            review_mean = max(cover.mean() - base.mean(), 0.0)
+            champion = protection_levels(cover, params["service_measure"], targets, review_mean, base)
+        else:
+            # As in the plan: recalibrated daily paths, from which each order is sized against the stock it meets.
+            champion_paths[r] = recalibrated_paths(daily_paths(paths, dates, r, window), calibration, window)
+            # The opening stock (nothing on order yet) covers lead time and review period; later levels unused.
+            champion = (
+                cycle_order(champion_paths[r], 0, window, 0.0, [], params["service_measure"], targets).quantity
+                if k == 0
+                else np.zeros(len(targets))
+            )
         # Naive: last season's mean per trading day; spread from recent daily demand.
-        recent = known.iloc[-naive_weeks * m :]
+        recent = values[max(0, n_known - naive_weeks * m) : n_known]
         n_days = float(window_counts(dates, r, np.array([window]))[0])
-        daily_mean = known.iloc[-m:].mean() if len(known) else 0.0
-        future = daily[(daily.index > r) & (daily.index <= r + pd.Timedelta(days=window))].sum()
-        for t in targets:
-            champion = protection_level(cover, params["service_measure"], t, review_mean, base)
-            naive = daily_mean * n_days + norm.ppf(t) * recent.std(
-                ddof=1 if len(recent) > 1 else 0
-            ) * np.sqrt(n_days)
-            levels.setdefault(("champion", t), []).append(champion)
-            levels.setdefault(("naive", t), []).append(max(0.0, float(np.nan_to_num(naive))))
+        daily_mean = values[max(0, n_known - m) : n_known].mean() if n_known else 0.0
+        spread = recent.std(ddof=1) if len(recent) > 1 else 0.0
+        naive = np.maximum(0.0, np.nan_to_num(daily_mean * n_days + z * spread * np.sqrt(n_days)))
+        future = cum_daily[int(daily.index.searchsorted(r + pd.Timedelta(days=window), side="right"))]
+        future -= cum_daily[int(daily.index.searchsorted(r, side="right"))]
+        for t, c, nv in zip(targets, champion, naive, strict=True):
+            levels.setdefault(("champion", float(t)), []).append(float(c))
+            levels.setdefault(("naive", float(t)), []).append(float(nv))
         levels.setdefault(("oracle", 1.0), []).append(float(future))
 
     rows = []
     moq, pack = params.get("moq") or 0.0, params.get("pack_size") or 1.0
     for (policy, target), lv in levels.items():
+        # Under lost sales the champion orders for its cycle from the stock it has (see planning.lost_sales).
+        looks = policy == "champion" and not backorders
+        order = _lost_sales_order(champion_paths, lead, review, params["service_measure"], target) if looks else None
         sim = simulate(
             days,
             demand,
@@ -84,6 +120,7 @@ def replay_sku(
             moq=moq,
             pack_size=pack,
             backorders=backorders,
+            order=order,
         )
         stats = summarise(
             days,
@@ -107,3 +144,10 @@ def replay_sku(
             }
         )
     return rows
+
+
+def _lost_sales_order(paths: Mapping[pd.Timestamp, np.ndarray], lead: int, review: int, measure: str, target: float):
+    def order(day: pd.Timestamp, on_hand: float, arrivals: np.ndarray) -> float:
+        return float(cycle_order(paths[day], lead, review, on_hand, arrivals, measure, [target]).quantity[0])
+
+    return order

@@ -14,6 +14,7 @@ from forecasting.data.panel import sku_series
 from forecasting.models.base import LocalForecaster
 from forecasting.models.local_fit import forecast_rows, safe_forecast, sku_rng
 from forecasting.parallel import run_per_sku
+from forecasting.planning.calibration import Calibration
 from forecasting.planning.plan import plan_sku
 from forecasting.planning.replay_sku import replay_sku
 
@@ -96,7 +97,7 @@ def build_plan(
     params: pd.DataFrame,
     on_hand: pd.Series,
     open_orders: pd.DataFrame,
-    factors: pd.Series,
+    calibration: Mapping[str, Calibration],
     history: pd.DataFrame,
     rules: Mapping,
     today: pd.Timestamp,
@@ -116,7 +117,7 @@ def build_plan(
             float(on_hand.get(sku, 0.0)),
             orders,
             sku_rng(seed, sku, 20_000),
-            calibration=float(factors.get(sku, 1.0)),
+            calibration=calibration.get(sku),
             history=history.loc[sku].to_dict() if sku in history.index else None,
             rules=rules,
         )
@@ -133,13 +134,14 @@ def replay(
     fallback: LocalForecaster,
     calendar: TradingCalendar,
     params: pd.DataFrame,
-    factors: pd.Series,
+    calibration: Mapping[str, Calibration],
     weeks: int,
     targets: Sequence[float],
     num_samples: int,
     seed: int,
     backorders: bool,
     n_jobs: int,
+    refit_every: int = 1,
 ) -> pd.DataFrame:
     """Per-SKU replay rows for the champion, naive and oracle policies over the last `weeks` of history."""
     end = panel["date"].max()
@@ -156,17 +158,32 @@ def replay(
         fallback=fallback,
         calendar=calendar,
         params=params,
-        factors=factors,
+        calibration=calibration,
         start=start,
         targets=targets,
         num_samples=num_samples,
         seed=seed,
         backorders=backorders,
+        refit_every=refit_every,
     )
     return pd.DataFrame([row for rows in results.values() for row in rows])
 
 
-def _replay_one(sku, series, model, fallback, calendar, params, factors, start, targets, num_samples, seed, backorders):
+def _replay_one(
+    sku,
+    series,
+    model,
+    fallback,
+    calendar,
+    params,
+    calibration,
+    start,
+    targets,
+    num_samples,
+    seed,
+    backorders,
+    refit_every,
+):
     return replay_sku(
         sku,
         series,
@@ -176,8 +193,9 @@ def _replay_one(sku, series, model, fallback, calendar, params, factors, start, 
         params.loc[sku].to_dict(),
         start,
         targets,
-        calibration=float(factors.get(sku, 1.0)),
+        calibration=calibration.get(sku),
         num_samples=num_samples,
         seed=seed,
         backorders=backorders,
+        refit_every=refit_every,
     )

@@ -139,6 +139,9 @@ def replay_section(run: RunFolder) -> dict | None:
             "average. "
             "The oracle knows future demand: it bounds what any forecast can achieve."
         )
+    unmet = target_not_met_note(run.plan)
+    if unmet:
+        note = f"{note} {unmet}".strip()
     charts = []
     if {"fill_rate", "avg_stock_value"} <= set(replay.columns):
         charts.append(
@@ -162,6 +165,31 @@ def replay_section(run: RunFolder) -> dict | None:
         "note": note,
         "charts": charts,
     }
+
+
+def target_not_met_note(plan: pd.DataFrame | None) -> str:
+    """Where the plan's target cannot be met, in words: SKUs the replay left more than 2 points short (by
+    segment) and SKUs whose stock cannot reach the target before an order placed today arrives."""
+    if plan is None or "exceptions" not in plan or not len(plan):
+        return ""
+    codes = plan["exceptions"].fillna("").map(split_codes)
+    target = format_value(plan["service_target"].iloc[0], "pct") if "service_target" in plan else "the target"
+    parts = []
+    missed = plan[codes.map(lambda c: "REPLAY_MISSED_TARGET" in c)]
+    if len(missed):
+        segments = missed["segment"].value_counts() if "segment" in missed else pd.Series(dtype=int)
+        where = ", ".join(f"{s} ({n})" for s, n in segments.items())
+        parts.append(
+            f"The target of {target} was not met on {len(missed)} of {len(plan)} SKUs, which fell more than 2 "
+            f"points short in the replay (REPLAY_MISSED_TARGET{': ' + where if where else ''})."
+        )
+    unreachable = int(codes.map(lambda c: "TARGET_UNREACHABLE_BEFORE_RECEIPT" in c).sum())
+    if unreachable:
+        parts.append(
+            f"{unreachable} SKUs cannot reach {target} before an order placed today arrives "
+            "(TARGET_UNREACHABLE_BEFORE_RECEIPT)."
+        )
+    return " ".join(parts)
 
 
 def service_curve_section(run: RunFolder) -> dict | None:

@@ -14,6 +14,10 @@ CLASS_ORDER = {"smooth": 0, "erratic": 1, "intermittent": 2, "lumpy": 3}
 # Most urgent first: the order in which a planner should work through the exceptions.
 EXCEPTION_MEANINGS = {
     "STOCKOUT_BEFORE_RECEIPT": "Projected to run out before an order placed today arrives: expedite it.",
+    "TARGET_UNREACHABLE_BEFORE_RECEIPT": "Stock on hand and on order serves less than the service target before an "
+    "order placed today can arrive: the target cannot be met this cycle; expedite or accept the shortfall.",
+    "REPLAY_MISSED_TARGET": "Replayed on history, the plan's policy fell more than 2 points short of the fill-rate "
+    "target on this SKU (replay_fill_rate): check its forecast and lead time before trusting its orders.",
     "OVERDUE_ORDER": "An open order is past its arrival date: chase the supplier or correct the open-orders file "
     "(stock_source says whether the plan counted it).",
     "EXCESS_STOCK": "Stock far above the order-up-to level: hold orders, consider a markdown or transfer.",

@@ -1,0 +1,171 @@
+"""The plan's proof on two test beds: the replay at the fill-rate target and the stock at equal fill rate.
+
+    python benchmarks/plan_replay.py --skus 200 --synthetic-skus 100 --n-jobs 2
+
+Each data set runs `python run.py task=plan` in a fresh process (the real command a user runs): the bundled
+Online Retail data (`--skus` largest SKUs), then the synthetic generator (`forecasting.datasets.synthetic`)
+one demand class at a time (`--synthetic-skus` SKUs of that class, `--days` days), read through
+`data=daily_demand`. From each run folder it prints the replay at the target (`replay.csv`: champion, naive,
+oracle), the stock the champion needs at the naive policy's fill rates (`stock_at_equal_fill.csv`), and the
+backtest and replay wall times (`metrics.json`). For the synthetic classes a fourth policy, `true_dist`,
+orders from the generator's TRUE demand distribution (`SyntheticDemand.sample_paths`) through the same
+lost-sales ordering code: the best a calibrated forecast can do, so the gap to it is the forecast's cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from forecasting.datasets.synthetic import CLASSES, synthetic_demand  # noqa: E402
+from forecasting.planning.lost_sales import cycle_order  # noqa: E402
+from forecasting.planning.replay import aggregate, simulate, summarise  # noqa: E402
+
+REPLAY_COLUMNS = ["policy", "fill_rate", "cycle_service_level", "avg_stock_value", "stockout_days", "lost_units"]
+REPLAY_COLUMNS += ["orders"]
+
+
+def run_plan(folder: Path, overrides: list[str]) -> dict:
+    """`python run.py task=plan <overrides>` into `folder`; the run's replay, equal-fill table and timings."""
+    cmd = [sys.executable, "run.py", "task=plan", f"hydra.run.dir={folder}", *overrides]
+    started = time.perf_counter()
+    # --out on a folder of an earlier run reads that run again instead of repeating it.
+    done = (
+        subprocess.run(["true"])
+        if (folder / "metrics.json").exists()
+        else subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
+    metrics = json.loads((folder / "metrics.json").read_text())
+    return {
+        "replay": pd.read_csv(folder / "replay.csv"),
+        "curve": pd.read_csv(folder / "service_curve.csv"),
+        "equal_fill": pd.read_csv(folder / "stock_at_equal_fill.csv"),
+        "backtest_s": metrics["seconds"]["local_seconds"],
+        "replay_s": metrics["plan"]["seconds"]["replay"],
+        "wall_s": round(time.perf_counter() - started, 1),
+    }
+
+
+def true_distribution_replay(data, folder: Path, target: float) -> pd.DataFrame:
+    """Replay the policy that orders from the generator's true window-demand distribution, over the run's replay
+    days, with the run's lead time and review period (fixed lead time, as in the replay)."""
+    config = json.loads(json.dumps(_read_yaml(folder / "config.yaml")))
+    plan = config["plan"]
+    lead, review = int(plan["lead_time_days"]), int(plan["review_period_days"])
+    weeks = int(plan["replay"]["weeks"])
+    by_sku = pd.read_csv(folder / "replay_by_sku.csv", dtype={"sku": str})
+    rows = []
+    for sku, series in data.table.groupby("sku", observed=True):
+        if sku not in set(by_sku["sku"]):
+            continue
+        series = series.set_index("date")["demand"].astype(float)
+        promo = data.table.loc[data.table["sku"] == sku].set_index("date")["promo"]
+        end = series.index.max()
+        start = end - pd.Timedelta(weeks=weeks)
+        days = pd.date_range(start + pd.Timedelta(days=1), end, freq="D")
+        reviews = list(pd.date_range(start, end, freq=f"{review}D"))
+        paths = {}
+        for k, r in enumerate(reviews):
+            window = pd.date_range(r + pd.Timedelta(days=1), periods=lead + review, freq="D")
+            # Promo days are known in advance (a promo calendar); past the data's end there are none.
+            p_cover = promo.reindex(window, fill_value=0).to_numpy()
+            paths[r] = data.sample_paths(sku, window, promo=p_cover, draws=2000, seed=k)
+        # The same lost-sales ordering as the champion's (planning.lost_sales), from the true paths.
+        opening = cycle_order(paths[reviews[0]], 0, lead + review, 0.0, [], "fill_rate", [target]).quantity[0]
+
+        def order(day, on_hand, arrivals, paths=paths):
+            return cycle_order(paths[day], lead, review, on_hand, arrivals, "fill_rate", [target]).quantity[0]
+
+        demand = series.reindex(days, fill_value=0.0).to_numpy()
+        sim = simulate(days, demand, reviews, None, lead, initial_stock=opening, order=order)
+        cost = 0.6 * float(data.truth.loc[sku, "price"])
+        stats = summarise(days, demand, reviews, sim, cost, plan["holding_cost_rate"], plan["order_cost"], 0.0)
+        rows.append({"sku": sku, "policy": "true_dist", "target": target, **stats})
+    return aggregate(pd.DataFrame(rows))
+
+
+def _read_yaml(path: Path) -> dict:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+
+
+def show(name: str, result: dict, extra: pd.DataFrame | None = None) -> None:
+    table = result["replay"]
+    if extra is not None:
+        table = pd.concat([table, extra.assign(target_fill_rate=extra["target"])], ignore_index=True)
+    print(f"\n### {name}: replay at the 95% fill-rate target")
+    print(table[REPLAY_COLUMNS].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(f"\n### {name}: average stock value at equal fill rate (champion vs naive vs oracle)")
+    print(result["equal_fill"].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(f"\nbacktest {result['backtest_s']:.1f} s, replay {result['replay_s']:.1f} s, whole run {result['wall_s']} s")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skus", type=int, default=200, help="bundled data: the largest SKUs (0 skips it)")
+    parser.add_argument("--synthetic-skus", type=int, default=100, help="SKUs per synthetic class (0 skips)")
+    parser.add_argument("--days", type=int, default=730, help="days of synthetic history")
+    parser.add_argument("--classes", nargs="*", default=list(CLASSES))
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="where run folders go (default: a temporary folder)")
+    args = parser.parse_args(argv)
+    root = Path(args.out or tempfile.mkdtemp(prefix="plan_replay_"))
+    root.mkdir(parents=True, exist_ok=True)
+    common = [f"parallel.n_jobs={args.n_jobs}", "plan.service_measure=fill_rate", "plan.service_target=0.95"]
+    summary = []
+    if args.skus:
+        res = run_plan(root / "bundled", [f"data.panel.max_skus={args.skus}", *common])
+        show(f"bundled Online Retail, {args.skus} SKUs", res)
+        summary.append(_summary_row("bundled", res))
+    for cls in args.classes if args.synthetic_skus else []:
+        data = synthetic_demand(args.synthetic_skus, args.days, args.seed, classes=(cls,))
+        path = root / f"synthetic_{cls}.parquet"
+        table = data.table.assign(sku=data.table["sku"].astype(str))
+        table.to_parquet(path, index=False)
+        # A daily demand table carries no prices to cost stock with: unit costs per SKU come as plan overrides.
+        costs = root / f"synthetic_{cls}_costs.csv"
+        (0.6 * data.truth["price"]).rename("unit_cost").to_csv(costs)
+        folder = root / f"synthetic_{cls}"
+        res = run_plan(folder, ["data=daily_demand", f"data.path={path}", f"plan.overrides_csv={costs}", *common])
+        truth = true_distribution_replay(data, folder, 0.95)
+        show(f"synthetic {cls}, {args.synthetic_skus} SKUs x {args.days} days", res, truth)
+        summary.append(_summary_row(f"synthetic {cls}", res, truth))
+    print("\n### Summary: champion fill at the 95% target, stock saved vs naive at equal fill, times")
+    print(pd.DataFrame(summary).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"\nrun folders: {root}")
+
+
+def _summary_row(name: str, res: dict, truth: pd.DataFrame | None = None) -> dict:
+    champ = res["replay"].set_index("policy").loc["champion"]
+    saved = res["equal_fill"]["stock_saved_share"].dropna()
+    at_95 = res["equal_fill"].loc[np.isclose(res["equal_fill"]["target"], 0.95), "stock_saved_share"]
+    return {
+        "data": name,
+        "champion_fill": champ["fill_rate"],
+        "true_dist_fill": float(truth["fill_rate"].iloc[0]) if truth is not None else np.nan,
+        "naive_fill": res["replay"].set_index("policy").loc["naive", "fill_rate"],
+        "saved_at_naive95": float(at_95.iloc[0]) if len(at_95) else np.nan,
+        "saved_median": saved.median() if len(saved) else np.nan,
+        "saved_min": saved.min() if len(saved) else np.nan,
+        "backtest_s": res["backtest_s"],
+        "replay_s": res["replay_s"],
+    }
+
+
+if __name__ == "__main__":
+    main()

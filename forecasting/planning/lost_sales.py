@@ -1,0 +1,136 @@
+"""The order that meets a fill-rate or cycle-service target when unmet demand is lost, from daily sample paths.
+
+Why not the textbook periodic-review relation E[(D_{L+R} - S)+] - E[(D_L - S)+] <= (1 - target) E[D_R]: it
+counts backorders. When a shortfall is lost instead, the units short before the order arrives are never taken
+out of it, so the order meets more stock than that relation assumes and the target is overshot (a policy
+ordering from the generator's TRUE distribution landed 0.6-3.1 points above a 95% fill target). Here each
+sample path is played forward day by day from the stock on hand and the open orders' arrival days, selling
+min(demand, stock), up to the day the new order arrives: X, the stock the order meets. The order q then loses
+exactly (D_R - X - q)+ over its cycle (the review period after it arrives, before the next order can), path by
+path. A fill-rate target takes the smallest q whose expected loss is at most (1 - target) of the cycle's
+expected demand; a cycle-service target the target quantile of D_R - X. Each order owns the sales of its own
+cycle, so meeting the target cycle by cycle meets it over the whole year.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from forecasting.planning.calibration import Calibration, recalibrated
+from forecasting.planning.cover import window_fractions
+from forecasting.planning.policy import protection_levels
+
+
+@dataclass(frozen=True)
+class CycleOrder:
+    """Units to order per target (before MOQ and pack rounding), the expected fill rate of the days before the
+    order arrives (served from stock on hand and on order: no order placed now can change it), and the
+    expected demand of the order's cycle less the stock the order meets (the safety stock is the order above
+    that)."""
+
+    quantity: np.ndarray
+    fill_before_receipt: float
+    net_need: float
+
+
+def daily_paths(paths: np.ndarray, dates: pd.DatetimeIndex, start: pd.Timestamp, days: int) -> np.ndarray:
+    """Demand per calendar day in (start, start + days] per path, shape (n, days): trading days as they are
+    (closed days 0), weeks and months spread evenly over their days (as the replay sells them)."""
+    share = window_fractions(dates, start, np.arange(days + 1))
+    return paths @ np.diff(share, axis=0).T
+
+
+def recalibrated_paths(daily: np.ndarray, calibration: Calibration | None, window: int) -> np.ndarray:
+    """The paths rescaled so that their sums over the first `window` days follow the recalibrated distribution of
+    that window's demand (see planning.calibration), rank for rank: the path with the k-th smallest sum gets the
+    recalibrated k-th smallest. A path that sold nothing and must now sell takes the mean path's shape."""
+    if calibration is None:
+        return daily
+    sums = daily[:, :window].sum(axis=1)
+    target = np.sort(recalibrated(sums, calibration))
+    n = len(sums)
+    ranks = np.empty(n, dtype=int)
+    ranks[np.argsort(sums, kind="stable")] = np.arange(n)
+    wanted = np.interp((ranks + 0.5) / n, (np.arange(len(target)) + 0.5) / len(target), target)
+    mean = daily.mean(axis=0)
+    shape = mean / mean[:window].sum() if mean[:window].sum() > 0 else np.full(daily.shape[1], 1.0 / window)
+    ratio = np.divide(wanted, sums, out=np.zeros(n), where=sums > 0)
+    return np.where((sums > 0)[:, None], daily * ratio[:, None], wanted[:, None] * shape[None, :])
+
+
+def cycle_order(
+    daily: np.ndarray,
+    lead: int | np.ndarray,
+    review: int,
+    on_hand: float,
+    arrivals: np.ndarray,
+    measure: str,
+    targets,
+) -> CycleOrder:
+    """The order to place now for each target, under lost sales.
+
+    `daily`: demand per calendar day from tomorrow, per path, covering lead + review days; `lead`: days of demand
+    that pass before the order can sell (one number, or one per path for a sampled lead time); `arrivals[j]`:
+    open-order units on the shelf from day j + 1 on (day 1 is tomorrow).
+    """
+    n, width = daily.shape
+    lead = np.broadcast_to(np.asarray(lead, dtype=int), (n,))
+    horizon = int(lead.max())
+    arrivals = np.asarray(arrivals, dtype=float)[:horizon]
+    arrived = np.zeros(horizon)
+    arrived[: len(arrivals)] = arrivals
+    rows = np.arange(n)
+    # Stock under lost sales is a random walk reflected at zero (Lindley): with W the running on hand +
+    # arrivals - demand, stock = W - min(0, lowest W so far) and the units lost so far are -min(0, lowest W).
+    walk = float(max(on_hand, 0.0)) + np.cumsum(arrived[None, :] - daily[:, :horizon], axis=1)
+    lowest = np.minimum(np.minimum.accumulate(walk, axis=1), 0.0) if horizon else np.zeros((n, 0))
+    at = np.maximum(lead - 1, 0)
+    stock = np.where(lead > 0, walk[rows, at] - lowest[rows, at], max(float(on_hand), 0.0)) if horizon else 0.0
+    lost = np.where(lead > 0, -lowest[rows, at], 0.0) if horizon else np.zeros(n)
+    stock = np.broadcast_to(stock, (n,)).astype(float)
+    # Open orders due after this path's lead time (a short sampled lead) reach the same cycle: count them in.
+    due = np.concatenate([[0.0], np.cumsum(arrived)])
+    stock = stock + due[-1] - due[lead]
+    cum = np.concatenate([np.zeros((n, 1)), np.cumsum(daily, axis=1)], axis=1)
+    lead_demand = cum[rows, np.minimum(lead, width)]
+    cycle = cum[rows, np.minimum(lead + review, width)] - lead_demand
+    fill_before = 1.0 - lost.mean() / lead_demand.mean() if lead_demand.mean() > 0 else 1.0
+    targets = np.atleast_1d(np.asarray(targets, dtype=float))
+    need = cycle - stock
+    if measure == "fill_rate":
+        quantity = smallest_cover(need, (1.0 - targets) * cycle.mean())
+    else:
+        quantity = protection_levels(need, measure, targets, float(cycle.mean()))
+    return CycleOrder(np.maximum(quantity, 0.0), float(fill_before), float(need.mean()))
+
+
+def smallest_cover(need: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Per allowance, the smallest q >= 0 with mean((need - q)+) <= allowance (exact on the sample: the mean
+    excess is piecewise linear in q between the sorted values, so it is solved on the segment it falls in)."""
+    top = np.sort(need)[::-1]
+    n = len(top)
+    taken = np.cumsum(top)
+    # Mean excess over q = top[j] when the j + 1 largest values are at or above it.
+    excess_at = (taken - np.arange(1, n + 1) * top) / n
+    out = np.zeros(len(allowed))
+    for i, a in enumerate(np.atleast_1d(allowed)):
+        j = int(np.searchsorted(excess_at, a + 1e-12, side="right"))  # excess_at rises with j
+        if j == 0:  # even above the largest value nothing is allowed short: q is the largest
+            out[i] = top[0] if a <= 0 else top[0] - a * n
+        else:
+            # Between top[j] and top[j-1], the j largest values exceed q: excess = (taken[j-1] - j q) / n.
+            out[i] = (taken[j - 1] - a * n) / j
+    return np.maximum(out, 0.0)
+
+
+def arrivals_by_day(days: np.ndarray, quantities: np.ndarray, width: int) -> np.ndarray:
+    """Open orders as units arriving per day from tomorrow: `days` counts from today (an order due today or
+    earlier counts as arriving tomorrow; one due after `width` days is left out)."""
+    out = np.zeros(width)
+    days = np.maximum(np.asarray(days, dtype=int), 1)
+    keep = days <= width
+    np.add.at(out, days[keep] - 1, np.asarray(quantities, dtype=float)[keep])
+    return out

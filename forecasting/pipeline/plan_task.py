@@ -112,6 +112,7 @@ def run_plan(
     models = planning_models(
         champions, result.local, result.global_, result.ensembles, panel, segments, data.calendar,
         int(pcfg["horizon_days"]), replay_weeks, params, int(cfg.num_samples),
+        int(pcfg["replay"].get("refit_every_reviews", 1)),
     )  # fmt: skip
     finals = final_forecasts(
         panel,

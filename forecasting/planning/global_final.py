@@ -98,6 +98,7 @@ def planning_models(
     replay_weeks: int | None,
     params: pd.DataFrame,
     num_samples: int,
+    refit_every: int = 1,
 ) -> dict[str, LocalForecaster]:
     """Per-SKU forecasters for every champion: the per-SKU models as they are, global models as stored
     forecasts at the plan's and the replay's cutoffs, ensembles over their members."""
@@ -114,7 +115,10 @@ def planning_models(
         by_cutoff: dict[pd.Timestamp, dict[str, Recipe]] = {}
         if replay_weeks:
             start = today - pd.Timedelta(weeks=int(replay_weeks))
+            # As long as one replay forecast must last: lead time + review, a week, and the reviews until a refit.
+            review = int(params["review_period_days"].max())
             window = int((params["lead_time_days"] + params["review_period_days"]).max()) + 7
+            window += (max(int(refit_every), 1) - 1) * review
             replay_model = copy.deepcopy(model).fit(panel, segments, days[days <= start][-1])
             for cutoff in review_cutoffs(days, start, params["review_period_days"]):
                 by_cutoff[cutoff] = recipes_at(replay_model, panel, segments, cutoff, window, num_samples)

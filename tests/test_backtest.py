@@ -40,8 +40,14 @@ def test_cutoffs_expanding_window():
         make_cutoffs(days, horizon=30, folds=3, step=20, validation_folds=2, min_train_days=28)
 
 
+EPOCH = pd.Timestamp("2023-12-01")
+
+
 class Spy(LocalForecaster):
-    """Records the last date it was trained on and forecasts that date's ordinal, to expose leakage."""
+    """Records the last date it was trained on and forecasts that date (as days since EPOCH), to expose leakage.
+
+    Days since a recent epoch, not the date's ordinal: a forecast of ~740,000 units would be rejected as diverged.
+    """
 
     seen: list = []
 
@@ -51,7 +57,7 @@ class Spy(LocalForecaster):
         return self
 
     def predict(self, horizon, num_samples, rng):
-        v = np.full(horizon, float(self.last_.toordinal()))
+        v = np.full(horizon, float((self.last_ - EPOCH).days))
         return Forecast(mean=v, paths=np.tile(v, (num_samples, 1)))
 
 
@@ -78,7 +84,7 @@ def test_no_model_sees_data_after_its_cutoff():
     )
     assert failures.empty
     rows = bt[bt["model"] == "spy"]
-    trained_until = pd.to_datetime(rows["mean"].astype(int).map(pd.Timestamp.fromordinal))
+    trained_until = EPOCH + pd.to_timedelta(rows["mean"].round().astype(int), unit="D")
     assert (trained_until == rows["cutoff"]).all()  # each forecast was made with data up to its cutoff only
     assert (rows["date"] > rows["cutoff"]).all()
     assert rows.groupby(["sku", "cutoff"]).size().eq(7).all()

@@ -35,7 +35,7 @@ def monthly_run(tmp_path_factory) -> Path:
     mapping = ("data.columns.sku=part", "data.columns.date=month", "data.columns.quantity=units")
     res = run_cli(
         "data=demand_table", f"data.path={tmp / 'parts.csv'}", *mapping,
-        "model=[croston,adida,imapa]", *FAST, f"hydra.run.dir={tmp / 'run'}",
+        "model=[croston,adida,imapa,lightgbm]", *FAST, f"hydra.run.dir={tmp / 'run'}",
     )  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]
     return tmp / "run"
@@ -66,7 +66,7 @@ def test_monthly_parts_backtest_plan_and_report_count_months(monthly_run):
     backtest = pd.read_parquet(monthly_run / "backtest.parquet")
     assert backtest.groupby(["sku", "cutoff", "model"]).size().eq(6).all()
     board = read_csv(monthly_run / "leaderboard.csv")
-    assert {"adida", "imapa", "croston", "seasonal_naive"} <= set(board["model"])
+    assert {"adida", "imapa", "croston", "lightgbm", "seasonal_naive"} <= set(board["model"])  # global too
     assert board["rmsse"].notna().all()
     # The plan: one row per part (8-digit codes kept as written), order-by dates in days from the month end.
     plan = read_csv(monthly_run / "plan.csv", dtype={"sku": str})

@@ -96,14 +96,26 @@ class LightGBMForecaster:
             return int(self.num_threads)
         return max(1, int(getattr(self.context, "threads", None) or os.cpu_count() or 1))
 
+    def _lags_windows(self) -> tuple[list[int], list[int]]:
+        """Lags and rolling windows that leave at least half of the training history as rows to learn from.
+
+        The configured ones count in seasons, so a monthly panel (season 12) asks for lags of 12-48 months; a
+        lag the history cannot feed is dropped rather than failing the model on short weekly or monthly data.
+        """
+        m = self._season
+        limit = max((getattr(self, "history_", 0) - self.val_days) // 2, 1)
+        lags = sorted({*self.lags, *(k * m for k in self.season_lags)})
+        windows = sorted({k * m for k in self.rolling_seasons})
+        kept_lags = [lag for lag in lags if lag <= limit] or [min(lags[0], limit)]
+        kept_windows = [w for w in windows if w <= limit] or [max(min(windows[0], limit), 2)]
+        return kept_lags, kept_windows
+
     def _forecaster(self):
         from lightgbm import LGBMRegressor
         from mlforecast import MLForecast
         from mlforecast.lag_transforms import RollingMean, RollingStd
 
-        m = self._season
-        lags = sorted({*self.lags, *(k * m for k in self.season_lags)})
-        windows = sorted({k * m for k in self.rolling_seasons})
+        lags, windows = self._lags_windows()
         params = {"objective": "tweedie", "n_estimators": 300, "learning_rate": 0.05, "verbosity": -1, **self.params}
         booster = LGBMRegressor(random_state=self.context.seed, n_jobs=self._threads(), **params)
         transforms = [RollingMean(window_size=w) for w in windows] + [RollingStd(window_size=windows[-1])]
@@ -176,10 +188,12 @@ class LightGBMForecaster:
         t0 = time.perf_counter()
         cutoff = pd.Timestamp(cutoff)
         days = pd.DatetimeIndex(np.sort(panel.loc[panel["date"] <= cutoff, "date"].unique()))
-        if len(days) <= self.val_days + max(self.lags + [k * self._season for k in self.season_lags]):
+        self.history_ = len(days)
+        if len(days) < self.val_days + 8:
+            unit = getattr(self.context.calendar, "unit", "trading day")
             raise InputError(
-                f"{self.name}: {len(days)} trading days before {cutoff.date()} are too few for val_days="
-                f"{self.val_days} plus the longest lag; lower model.{self.name}.val_days or season_lags."
+                f"{self.name}: {len(days)} {unit}s of history before {cutoff.date()} are too few for val_days="
+                f"{self.val_days} plus 8 to learn from; lower model.{self.name}.val_days or backtest.min_train_days."
             )
         held_cut = days[-self.val_days - 1]
         train, future, statics = self._frames(panel, segments, held_cut, self.val_days)

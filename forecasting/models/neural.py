@@ -253,9 +253,11 @@ class NeuralForecaster:
             train_fut.append(d["future"])
             val_fut.append(d["future"])
         if not train:
+            unit = getattr(self.context.calendar, "unit", "trading day")
             raise InputError(
-                f"{self.name}: no SKU has {need + val_days} trading days before {pd.Timestamp(cutoff).date()} "
-                "(input + output chunk + validation days); lower input_chunk_length or trainer.val_days."
+                f"{self.name}: no SKU has {need + val_days} {unit}s before {pd.Timestamp(cutoff).date()} "
+                f"(input {self.input_chunk_length} + output {self.output_chunk_length} + validation {val_days}); "
+                f"lower model.{self.name}.model_kwargs.input_chunk_length (e.g. 2 seasons) or trainer.val_days."
             )
         model_name = f"{self.name}_{pd.Timestamp(cutoff):%Y%m%d}"
         kwargs = effective_kwargs(self.model_kwargs)

@@ -78,7 +78,7 @@ def summary_section(run: RunFolder) -> dict:
             "SKUs covered",
             f"{skus} (of {panel['skus_before_filters']} in the data; selected by "
             f"{_get(cfg, 'data', 'panel', 'select_by', default='–')}, "
-            f"max {_get(cfg, 'data', 'panel', 'max_skus', default='all')})"
+            f"max {_get(cfg, 'data', 'panel', 'max_skus', default=None) or 'all'})"
             if "skus_before_filters" in panel
             else skus,
         ),
@@ -129,7 +129,8 @@ def summary_section(run: RunFolder) -> dict:
         "Errors are forecast minus actual: a positive bias means over-forecasting.",
         "Forecast value added (FVA) = 1 − model error / seasonal naive error on the same SKUs and folds; "
         "positive means better than the baseline.",
-        "RMSSE scales each SKU's error by its own day-to-day variability, so SKUs of any size count equally.",
+        f"RMSSE scales each SKU's error by its own {'day' if unit == 'trading day' else unit}-to-"
+        f"{'day' if unit == 'trading day' else unit} variability, so SKUs of any size count equally.",
     ]
     return {
         "facts": facts,

@@ -115,12 +115,14 @@ def rate_dispersion(values: np.ndarray, block: int = 28, span: int = 364) -> flo
     n_blocks = len(values) // block
     if n_blocks < 3:
         return 0.0
-    blocks = values[len(values) - n_blocks * block :].reshape(n_blocks, block)
-    rates = blocks.mean(axis=1)
-    overall = rates.mean()
     sold = values[values > 0]
-    if overall <= 0 or not len(sold):
+    if not len(sold):
         return 0.0
+    # Winsorised as the sizes are: one exceptional order is not a shift in the rate.
+    cap = np.quantile(sold, WINSOR_QUANTILE)
+    values, sold = np.minimum(values, cap), np.minimum(sold, cap)
+    rates = values[len(values) - n_blocks * block :].reshape(n_blocks, block).mean(axis=1)
+    overall = rates.mean()
     p = len(sold) / len(values)
     size_cv2 = sold.var() / sold.mean() ** 2
     sampling = ((1.0 - p) + size_cv2) / (p * block)

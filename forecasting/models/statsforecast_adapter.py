@@ -134,7 +134,8 @@ def _simulate(model: StatsForecastModel, horizon: int, num_samples: int, rng: np
 
 def _intermittent(model: StatsForecastModel, horizon: int, num_samples: int, rng: np.random.Generator) -> Forecast:
     mean = np.asarray(model.model_.predict(h=horizon)["mean"], dtype=float)
-    return Forecast(mean=mean, paths=intermittent_paths(mean, model.prob_, model.sizes_, num_samples, rng, model.rate_cv2_))
+    paths = intermittent_paths(mean, model.prob_, model.sizes_, num_samples, rng, model.rate_cv2_)
+    return Forecast(mean=mean, paths=paths)
 
 
 PATH_MAKERS: dict[str, Callable[[StatsForecastModel, int, int, np.random.Generator], Forecast]] = {

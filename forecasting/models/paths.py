@@ -109,7 +109,8 @@ def gamma_mean_one(cv2: float, shape: tuple[int, int], rng: np.random.Generator)
 def rate_dispersion(values: np.ndarray, block: int = 28, span: int = 364) -> float:
     """Relative variance of a SKU's demand rate that its sales counts alone do not explain: the spread of the
     rate over consecutive `block`-day stretches of the last `span` days of `values` (NaN ignored), less what
-    compound-Bernoulli sampling within a block would give, never below 0. Drift, seasons of promotions and level shifts show up here."""
+    compound-Bernoulli sampling within a block would give, never below 0. Drift, promotions and level shifts
+    show up here."""
     values = np.asarray(values, dtype=float)
     values = values[~np.isnan(values)][-span:]
     n_blocks = len(values) // block

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from forecasting.models.panel import PanelForecaster, last_nonzero
-from forecasting.models.paths import intermittent_paths_panel
+from forecasting.models.paths import intermittent_paths_panel, rate_dispersion
 
 VARIANTS = ("croston", "sba", "tsb")
 
@@ -21,8 +21,8 @@ VARIANTS = ("croston", "sba", "tsb")
 class Croston(PanelForecaster):
     """Demand size and occurrence smoothed separately; the forecast is their product per day.
 
-    Paths draw each day's occurrence with the smoothed probability and its size from the SKU's last
-    `size_window` non-zero sizes (`paths.intermittent_paths`).
+    Paths draw each day's occurrence with the smoothed probability, its size from a gamma fitted to the SKU's
+    last `size_window` non-zero sizes, and one rate multiplier per path (`paths.intermittent_paths`).
     """
 
     def __init__(
@@ -44,6 +44,7 @@ class Croston(PanelForecaster):
     def fit_panel(self, history: np.ndarray, lengths: np.ndarray) -> Croston:
         n, width = history.shape
         self.sizes_, self.counts_ = last_nonzero(history, self.size_window)
+        self.rate_cv2_ = np.array([rate_dispersion(row) for row in history])
         day_one = width - np.asarray(lengths)  # column of each SKU's first day
         size, prob, interval = np.zeros(n), np.zeros(n), np.zeros(n)
         started, last = np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64)
@@ -76,4 +77,6 @@ class Croston(PanelForecaster):
         self, horizon: int, num_samples: int, rngs: Sequence[np.random.Generator]
     ) -> tuple[np.ndarray, np.ndarray]:
         mean = np.repeat(self.rate_[:, None], horizon, axis=1)
-        return mean, intermittent_paths_panel(mean, self.prob_, self.sizes_, self.counts_, num_samples, rngs)
+        return mean, intermittent_paths_panel(
+            mean, self.prob_, self.sizes_, self.counts_, num_samples, rngs, self.rate_cv2_
+        )

@@ -29,39 +29,105 @@ def gaussian_paths_panel(mean: np.ndarray, weights: np.ndarray, num_samples: int
     return mean[:, None, :] + eps @ impulse.transpose(0, 2, 1)
 
 
-def intermittent_paths(
-    mean: np.ndarray, prob: float, sizes: np.ndarray, num_samples: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Compound-Bernoulli paths: each day sells with probability `prob`, a size drawn from the SKU's recent
-    non-zero `sizes`, rescaled so that each day's expectation is the point forecast `mean`.
+# Sizes above this quantile of the SKU's recent sizes are clipped before the size distribution is fitted: one
+# exceptional order should not set the tail of every future day (it made plans hold stock for it on every SKU).
+WINSOR_QUANTILE = 0.95
 
-    Demand of intermittent SKUs is mostly zeros and lumpy sizes; a Gaussian (or a symmetric conformal band)
-    around a small mean would put mass on negative demand and miss the lumps that drive stock-outs, while this
-    bootstrap keeps the zero mass and the size distribution the SKU has actually shown.
+
+def intermittent_paths(
+    mean: np.ndarray,
+    prob: float,
+    sizes: np.ndarray,
+    num_samples: int,
+    rng: np.random.Generator,
+    rate_cv2: float = 0.0,
+) -> np.ndarray:
+    """Compound-Bernoulli paths with an uncertain rate: each day sells with probability `prob`, a size drawn from a
+    gamma fitted by moments to the SKU's recent non-zero `sizes` (winsorised), and each path's whole horizon is
+    scaled by one gamma rate multiplier of mean 1 and variance `rate_cv2` plus the sampling variance of a rate
+    estimated from `len(sizes)` sales. On average each day's expectation is the point forecast `mean`.
+
+    Demand of intermittent SKUs is mostly zeros and lumpy sizes; a Gaussian around a small mean would put mass on
+    negative demand and miss the lumps that drive stock-outs. Resampling raw past sizes let a few huge orders set
+    the tail, and a rate known exactly made lead-time sums too narrow: a rate estimated from a few sales is
+    uncertain, and that uncertainty is shared by every day of a lead time, so it is drawn once per path.
     """
     sizes = np.asarray(sizes, dtype=float)
     mean = np.asarray(mean, dtype=float)[None]
-    return intermittent_paths_panel(mean, np.array([prob]), sizes[None], np.array([len(sizes)]), num_samples, [rng])[0]
+    return intermittent_paths_panel(
+        mean, np.array([prob]), sizes[None], np.array([len(sizes)]), num_samples, [rng], np.array([rate_cv2])
+    )[0]
 
 
 def intermittent_paths_panel(
-    mean: np.ndarray, prob: np.ndarray, sizes: np.ndarray, counts: np.ndarray, num_samples: int, rngs
+    mean: np.ndarray,
+    prob: np.ndarray,
+    sizes: np.ndarray,
+    counts: np.ndarray,
+    num_samples: int,
+    rngs,
+    rate_cv2: np.ndarray | None = None,
 ) -> np.ndarray:
-    """`intermittent_paths` for many SKUs at once: `mean` (SKUs x horizon), `prob` (SKUs), row k's sizes the
-    last `counts[k]` entries of `sizes[k]`; row k draws from `rngs[k]`. Returns (SKUs x num_samples x horizon)."""
+    """`intermittent_paths` for many SKUs at once: `mean` (SKUs x horizon), `prob` and `rate_cv2` (SKUs), row k's
+    sizes the last `counts[k]` entries of `sizes[k]`; row k draws from `rngs[k]`. Returns (SKUs x num_samples x
+    horizon)."""
     n, horizon = mean.shape
     paths = np.zeros((n, num_samples, horizon))
     live = np.flatnonzero((prob > 0) & (counts > 0) & (mean > 0).any(axis=1))
     if not len(live):
         return paths
     width = sizes.shape[1]
-    rngs = [rngs[k] for k in live]
-    mean_size = np.array([np.mean(sizes[k, width - counts[k] :]) for k in live])
-    scale = mean[live] / (prob[live] * mean_size)[:, None]
-    occurs = np.stack([rng.random((num_samples, horizon)) for rng in rngs]) < prob[live, None, None]
-    draws = draw_from_tail(sizes[live], counts[live], (num_samples, horizon), rngs) * scale[:, None, :]
-    paths[live] = occurs * draws
+    extra = np.zeros(n) if rate_cv2 is None else np.nan_to_num(np.asarray(rate_cv2, dtype=float))
+    for k in live:
+        recent = sizes[k, width - counts[k] :]
+        size_mean, size_cv2 = winsorised_moments(recent)
+        p = min(float(prob[k]), 1.0)
+        # Relative variance of a demand rate estimated from counts[k] sales: occurrence and size both estimated.
+        sampling = ((1.0 - p) + size_cv2) / counts[k]
+        rng = rngs[k]
+        occurs = rng.random((num_samples, horizon)) < p
+        draws = gamma_mean_one(size_cv2, (num_samples, horizon), rng)
+        rate = gamma_mean_one(sampling + max(extra[k], 0.0), (num_samples, 1), rng)
+        paths[k] = occurs * draws * rate * (mean[k] / p)[None, :]
     return paths
+
+
+def winsorised_moments(sizes: np.ndarray) -> tuple[float, float]:
+    """Mean and squared coefficient of variation of `sizes` clipped at their `WINSOR_QUANTILE` quantile."""
+    clipped = np.minimum(sizes, np.quantile(sizes, WINSOR_QUANTILE))
+    size_mean = float(clipped.mean())
+    return size_mean, float(clipped.var() / size_mean**2) if size_mean > 0 else 0.0
+
+
+def gamma_mean_one(cv2: float, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Gamma draws of mean 1 and variance `cv2` (all ones when `cv2` is 0)."""
+    if cv2 <= 1e-12:
+        return np.ones(shape)
+    return rng.gamma(1.0 / cv2, cv2, size=shape)
+
+
+def rate_dispersion(values: np.ndarray, block: int = 28, span: int = 364) -> float:
+    """Relative variance of a SKU's demand rate that its sales counts alone do not explain: the spread of the
+    rate over consecutive `block`-day stretches of the last `span` days of `values` (NaN ignored), less what
+    compound-Bernoulli sampling within a block would give, never below 0. Drift, promotions and level shifts
+    show up here."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)][-span:]
+    n_blocks = len(values) // block
+    if n_blocks < 3:
+        return 0.0
+    sold = values[values > 0]
+    if not len(sold):
+        return 0.0
+    # Winsorised as the sizes are: one exceptional order is not a shift in the rate.
+    cap = np.quantile(sold, WINSOR_QUANTILE)
+    values, sold = np.minimum(values, cap), np.minimum(sold, cap)
+    rates = values[len(values) - n_blocks * block :].reshape(n_blocks, block).mean(axis=1)
+    overall = rates.mean()
+    p = len(sold) / len(values)
+    size_cv2 = sold.var() / sold.mean() ** 2
+    sampling = ((1.0 - p) + size_cv2) / (p * block)
+    return max(float(rates.var(ddof=1) / overall**2 - sampling), 0.0)
 
 
 def draw_from_tail(pool: np.ndarray, counts: np.ndarray, shape: tuple[int, int], rngs) -> np.ndarray:

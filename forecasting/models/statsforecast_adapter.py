@@ -30,7 +30,7 @@ from scipy.stats import norm
 
 from forecasting.errors import InputError
 from forecasting.models.base import Forecast, LocalForecaster
-from forecasting.models.paths import gaussian_paths, intermittent_paths
+from forecasting.models.paths import gaussian_paths, intermittent_paths, rate_dispersion
 
 # The interval whose half-width gives each day's standard deviation (any level gives the same for a Gaussian).
 LEVEL = 80
@@ -86,6 +86,7 @@ class StatsForecastModel(LocalForecaster):
         self.sizes_ = values[nonzero]
         # Occurrence over the same recent stretch the sizes come from: one sale every (span / count) days.
         self.prob_ = len(nonzero) / (len(values) - nonzero[0]) if len(nonzero) else 0.0
+        self.rate_cv2_ = rate_dispersion(values) if self.paths == "intermittent" else 0.0
         return self
 
     def predict(self, horizon: int, num_samples: int, rng: np.random.Generator) -> Forecast:
@@ -133,7 +134,8 @@ def _simulate(model: StatsForecastModel, horizon: int, num_samples: int, rng: np
 
 def _intermittent(model: StatsForecastModel, horizon: int, num_samples: int, rng: np.random.Generator) -> Forecast:
     mean = np.asarray(model.model_.predict(h=horizon)["mean"], dtype=float)
-    return Forecast(mean=mean, paths=intermittent_paths(mean, model.prob_, model.sizes_, num_samples, rng))
+    paths = intermittent_paths(mean, model.prob_, model.sizes_, num_samples, rng, model.rate_cv2_)
+    return Forecast(mean=mean, paths=paths)
 
 
 PATH_MAKERS: dict[str, Callable[[StatsForecastModel, int, int, np.random.Generator], Forecast]] = {

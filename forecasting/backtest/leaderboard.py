@@ -49,10 +49,15 @@ def dominance(
 
 
 def robust_scores(
-    bt: pd.DataFrame, metric: str, quantiles: Sequence[float], share: float = DOMINANCE_SHARE
+    bt: pd.DataFrame,
+    metric: str,
+    quantiles: Sequence[float],
+    share: float = DOMINANCE_SHARE,
+    scored: pd.DataFrame | None = None,
 ) -> tuple[pd.Series, pd.DataFrame]:
     """`metric` per model with every dominating series left out for all models (the value to rank on), and the
-    dominance table."""
+    dominance table. `scored` (`score(bt, ["model"], ...)`, when the caller has it) is reused when no series
+    dominates, rather than scoring the same rows again."""
     dom = dominance(bt, metric, quantiles, share)
     excluded = dom[dom["dominated"]]
     kept = bt
@@ -66,7 +71,11 @@ def robust_scores(
             ", ".join(excluded["model"]),
             "; ".join(f"{r.top_series} = {r.top_series_share:.0%} of {r.model}'s total" for r in excluded.itertuples()),
         )
-    values = score(kept, ["model"], quantiles).set_index("model")[metric] if len(kept) else pd.Series(dtype=float)
+    if not len(kept):
+        values = pd.Series(dtype=float)
+    else:
+        table = scored if scored is not None and kept is bt else score(kept, ["model"], quantiles)
+        values = table.set_index("model")[metric]
     return values.rename("rank_value"), dom
 
 
@@ -91,7 +100,7 @@ def leaderboard(
     for m in FVA_METRICS:
         ref = base[m].get(baseline)
         board[f"fva_{m}"] = 1.0 - board[m] / ref if ref else float("nan")
-    values, dom = robust_scores(bt, rank_by, quantiles, dominance_share)
+    values, dom = robust_scores(bt, rank_by, quantiles, dominance_share, scored=board)
     board["rank_value"] = board["model"].map(values) if len(values) else board.get(rank_by)
     board = board.merge(dom[["model", "top_series", "top_series_share", "dominated"]], on="model", how="left")
     board = board.sort_values(["rank_value", rank_by], kind="stable", na_position="last").reset_index(drop=True)

@@ -112,6 +112,8 @@ def run_backtest(
     failure_counts = failures.groupby("model").size() if len(failures) else pd.Series(dtype=int)
     board["failed_fits"] = board["model"].map(failure_counts).fillna(0).astype(int)
     board["retrain"] = board["model"].map({n: m.retrain for n, m in global_.items()}).fillna("every_cutoff")
+    # The ranking value on the validation folds (what champions, ensembles and sweeps go by), computed once.
+    val_rank = board.set_index("model")["rank_value"] if board_role == "validation" else None
     if len(validation) and board_role == "test":
         # Beside the test figures, the validation figure champions and ensembles were chosen on.
         val_rank = robust_scores(validation, str(cfg.optimized_metric), quantiles)[0]
@@ -128,7 +130,10 @@ def run_backtest(
     if val_by_segment is not None:
         write_csv(val_by_segment, out / "metrics_by_segment_validation.csv")
 
-    metrics = objective(cfg, bt, board, quantiles)
+    if val_rank is None:
+        metrics = objective(cfg, board.set_index("model")["rank_value"], "test")
+    else:
+        metrics = objective(cfg, val_rank, "validation")
     metrics.update(
         {
             "task": "backtest",
@@ -163,23 +168,18 @@ def run_backtest(
     )
 
 
-def objective(cfg: DictConfig, bt: pd.DataFrame, board: pd.DataFrame, quantiles: list[float]) -> dict:
+def objective(cfg: DictConfig, table: pd.Series, folds: str) -> dict:
     """The number a sweeper optimises: `optimized_metric` of `optimized_model` (default: the best model).
 
-    It is scored on the validation folds when there are any, so tuning never sees the test folds.
+    `table` holds the value the leaderboard ranks on per model (a single dominating series cannot steer a sweep
+    either), from the validation folds when there are any, so tuning never sees the test folds.
     """
-    metric = str(cfg.optimized_metric)
-    role = "validation" if (bt["role"] == "validation").any() else "test"
-    # The same value the leaderboard ranks on: a single dominating series cannot steer a sweep either.
-    table = board.set_index("model")["rank_value"] if role == "test" else robust_scores(
-        bt[bt["role"] == "validation"], metric, quantiles
-    )[0]
     model = cfg.get("optimized_model") or table.idxmin()
     if model not in table:
         raise InputError(f"optimized_model '{model}' is not among the models run ({', '.join(table.index)}).")
     return {
-        "optimized_metric": metric,
+        "optimized_metric": str(cfg.optimized_metric),
         "optimized_model": model,
-        "objective_folds": role,
+        "objective_folds": folds,
         "value": float(table[model]),
     }

@@ -31,8 +31,7 @@ class ExitStatus(IntEnum):
     INTERRUPTED = 130  # Ctrl-C / SIGINT
 
 
-_FULL_DISK = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
-_NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
+_FULL_DISK = {errno.ENOSPC, errno.EDQUOT}
 
 
 def _is_config_error(exc: BaseException) -> bool:
@@ -63,7 +62,7 @@ def describe_failure(exc: BaseException) -> tuple[ExitStatus, str]:
         key = getattr(exc, "full_key", None) or "a required setting"
         example = "/path/to/sales.csv" if key == "data.path" else "<value>"
         return ExitStatus.BAD_INPUT, f"{key} is missing: add {key}={example} to the command."
-    if isinstance(exc, OSError) and exc.errno in _FULL_DISK | _NOT_WRITABLE:
+    if isinstance(exc, OSError) and exc.errno in StorageError.FIXES:  # the errnos that mean "storage refused"
         where = exc.filename or "the run folder"
         if exc.errno in _FULL_DISK:
             why, fix = "the disk is full", "free space on that disk"

@@ -4,8 +4,6 @@ the repair is counted in data_quality.json; none ends in a traceback or is model
 from __future__ import annotations
 
 import gzip
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pytest
 from forecasting.data.prepare import prepare_data
 from forecasting.errors import InputError
 from tests.conftest import make_demand_table
+from tests.test_run import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 COLS = {"sku": "item", "date": "day", "quantity": "units"}
@@ -309,16 +308,6 @@ def test_bundled_file_flags_no_implausible_day_beyond_the_known_bulk_order(retai
     )
     days = data.quality.as_dict()["implausible_days"]
     assert [(d["sku"], d["date"], d["quantity"]) for d in days] == [("23166", "2011-01-18", 74215.0)]
-
-
-def run_cli(*overrides: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "run.py"), *overrides],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 CLI = [

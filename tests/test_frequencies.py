@@ -4,8 +4,6 @@ arithmetic plans rely on."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +15,10 @@ from forecasting.data.prepare import prepare_data
 from forecasting.planning.cover import spread_to_days, window_sums
 from forecasting.storage import read_csv
 from tests.frequency_tables import monthly_parts, weekly
+from tests.test_run import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ("parallel.n_jobs=1", "num_samples=40", "plan.replay.targets=[0.8,0.95]")
-
-
-def run_cli(*overrides: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "run.py"), *overrides], cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ import pandas as pd
 from forecasting.data.calendar import TradingCalendar
 from forecasting.models.base import Forecast, LocalForecaster
 from forecasting.models.ensemble import EnsembleForecaster
+from forecasting.planning.replay_sku import replay_span_days
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +116,12 @@ def planning_models(
         by_cutoff: dict[pd.Timestamp, dict[str, Recipe]] = {}
         if replay_weeks:
             start = today - pd.Timedelta(weeks=int(replay_weeks))
-            # As long as one replay forecast must last: lead time + review, a week, and the reviews until a refit.
-            review = int(params["review_period_days"].max())
-            window = int((params["lead_time_days"] + params["review_period_days"]).max()) + 7
-            window += (max(int(refit_every), 1) - 1) * review
+            # As long as the longest replay forecast of any SKU must last.
+            window = replay_span_days(
+                (params["lead_time_days"] + params["review_period_days"]).max(),
+                params["review_period_days"].max(),
+                refit_every,
+            )
             replay_model = copy.deepcopy(model).fit(panel, segments, days[days <= start][-1])
             for cutoff in review_cutoffs(days, start, params["review_period_days"]):
                 by_cutoff[cutoff] = recipes_at(replay_model, panel, segments, cutoff, window, num_samples)

@@ -23,6 +23,11 @@ from forecasting.planning.policy import protection_levels
 from forecasting.planning.replay import simulate, summarise
 
 
+def replay_span_days(window: int, review: int, refit_every: int) -> int:
+    """Days one replay forecast must cover: lead time + review, a week's slack, and the reviews until a refit."""
+    return int(window) + 7 + (max(int(refit_every), 1) - 1) * int(review)
+
+
 def replay_sku(
     sku: str,
     series: pd.Series,
@@ -47,7 +52,7 @@ def replay_sku(
     end = series.index.max()
     lead, review = int(params["lead_time_days"]), int(params["review_period_days"])
     window = lead + review
-    span = window + 7 + (max(int(refit_every), 1) - 1) * review  # days one forecast must cover
+    span = replay_span_days(window, review, refit_every)
     days = pd.date_range(start + pd.Timedelta(days=1), end, freq="D")
     daily = spread_to_days(series)  # weeks and months sell evenly over their days in the simulation
     demand = daily.reindex(days, fill_value=0.0).to_numpy()

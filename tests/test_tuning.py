@@ -13,9 +13,11 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
+from forecasting.tuning import shared_study
 from tests.test_run import ROOT, run_cli
 
 COMPLETE = optuna.trial.TrialState.COMPLETE
+RUNNING = optuna.trial.TrialState.RUNNING
 
 
 def sweep_args(data_path, tmp_path, n_trials):
@@ -101,7 +103,10 @@ def test_killed_sweep_resumes_with_its_finished_trials(retail_slice_path, tmp_pa
                 done = [t for t in trials(tmp_path) if t.state == COMPLETE]
             except Exception:  # noqa: BLE001 - the study may not be created yet
                 continue
-            if done:
+            # Kill inside the next trial's job (tagged with its worker), not in the instant between the storage
+            # creating that trial and the sweep tagging it: an untagged trial keeps its place for a grace minute.
+            running = [t for t in trials(tmp_path) if t.state == RUNNING and shared_study.WORKER_ATTR in t.user_attrs]
+            if done and running:
                 first = done[0]
                 os.killpg(proc.pid, signal.SIGKILL)  # kill -9 the whole sweep mid-way
                 break

@@ -21,7 +21,6 @@ import platform
 import shlex
 import sys
 import tempfile
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -30,30 +29,12 @@ import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]  # this checkout's package, and local_models' helpers
+sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]  # this checkout's package, and the benchmarks' helpers
 
-from local_models import tree_pss_mb  # noqa: E402
+from memory import PeakMemory  # noqa: E402
 
 log = logging.getLogger("benchmarks.engine_vs_statsforecast")
 METRICS = ["rmsse", "mae", "wape", "bias", "pinball", "coverage_80", "coverage_90"]
-
-
-class PeakMemory:
-    """Peak PSS (MB) of this process tree while the block runs."""
-
-    def __enter__(self) -> PeakMemory:
-        self.peak, self._stop = tree_pss_mb(os.getpid()), threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.1):
-            self.peak = max(self.peak, tree_pss_mb(os.getpid()))
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def load(skus: int, models: list[str]):

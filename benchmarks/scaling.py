@@ -33,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 
-from engine_vs_statsforecast import PeakMemory  # noqa: E402
+from memory import PeakMemory  # noqa: E402
 
 STAGES = ["load", "panel", "backtest", "scoring", "plan", "report"]
 

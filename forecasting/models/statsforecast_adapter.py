@@ -31,6 +31,10 @@ from scipy.stats import norm
 from forecasting.errors import InputError
 from forecasting.models.base import Forecast, LocalForecaster
 from forecasting.models.paths import gaussian_paths, intermittent_paths, rate_dispersion
+from forecasting.models.statsforecast_arima import ARIMA
+
+#: statsforecast classes this project extends, found by the same names (ARIMA: its optimiser tolerance exposed)
+EXTENDED = {"ARIMA": ARIMA}
 
 # The interval whose half-width gives each day's standard deviation (any level gives the same for a Gaussian).
 LEVEL = 80
@@ -94,7 +98,7 @@ class StatsForecastModel(LocalForecaster):
 
 
 def _statsforecast_class(name: str) -> type:
-    cls = getattr(sf_models, str(name), None)
+    cls = EXTENDED.get(str(name)) or getattr(sf_models, str(name), None)
     if not (inspect.isclass(cls) and issubclass(cls, sf_models._TS)):
         raise InputError(
             f"model_class '{name}' is not a statsforecast model; use a class of statsforecast.models such as "

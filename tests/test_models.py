@@ -112,3 +112,15 @@ def test_a_diverged_forecast_falls_back_and_says_why():
     forecast, error = safe_forecast("S", y, 14, Exploding(season_length=6), SeasonalNaive(season_length=6), 50, 0)
     assert error.startswith("FloatingPointError: the forecast diverged")
     assert forecast.mean.max() <= y.max()  # the fallback's forecast stands in
+
+
+def test_sample_quantiles_match_numpy_on_every_axis():
+    # Forecast tables take quantiles of sample paths with sample_quantiles; they must be numpy's linear quantiles.
+    from forecasting.models.base import sample_quantiles
+
+    rng = np.random.default_rng(3)
+    levels = [0.05, 0.1, 0.5, 0.9, 0.95]
+    paths = rng.gamma(0.5, 4.0, size=(7, 200, 30))
+    paths[0, :, 0] = 0.0  # ties, as intermittent paths have
+    np.testing.assert_allclose(sample_quantiles(paths, levels, axis=1), np.quantile(paths, levels, axis=1))
+    np.testing.assert_allclose(sample_quantiles(paths[2], levels, axis=0), np.quantile(paths[2], levels, axis=0))

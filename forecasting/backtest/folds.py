@@ -6,6 +6,7 @@ on data that ends before the test period starts.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from forecasting.errors import InputError
@@ -53,5 +54,12 @@ def make_cutoffs(
 
 def eligible(series: pd.Series, cutoff: pd.Timestamp, horizon: int, min_train_days: int) -> bool:
     """The rule every backtest uses for a SKU at a cutoff: enough history before, a full horizon after."""
-    n_train = int((series.index <= cutoff).sum())
-    return n_train >= min_train_days and len(series) - n_train >= horizon
+    return train_length(series, cutoff, horizon, min_train_days) is not None
+
+
+def train_length(series: pd.Series, cutoff: pd.Timestamp, horizon: int, min_train_days: int) -> int | None:
+    """How many of `series`' days (sorted by date) fall on or before `cutoff`, or None when the SKU is not
+    eligible at that cutoff (`eligible`). A position, not a boolean mask: per SKU and fold, two comparisons over
+    the whole series cost more than fitting a cheap model."""
+    n_train = int(np.searchsorted(series.index.to_numpy(), np.datetime64(cutoff, "ns"), side="right"))
+    return n_train if n_train >= min_train_days and len(series) - n_train >= horizon else None

@@ -14,7 +14,7 @@ import pandas as pd
 
 from forecasting.backtest.cumulative import cover_record
 from forecasting.backtest.metrics import quantile_column, rmsse_scale
-from forecasting.models.base import Forecast, LocalForecaster
+from forecasting.models.base import Forecast, LocalForecaster, sample_quantiles
 from forecasting.models.local_fit import SkuResult, concat_columns
 from forecasting.models.panel import PanelForecaster, forecast_batch, history_matrix
 
@@ -83,7 +83,7 @@ def _batch(
         mean, paths, errors = forecast_batch(
             model, fallback, history, before, skus, horizon, num_samples, seed, int(fold.fold)
         )
-        qs = np.quantile(paths, quantiles, axis=1)
+        qs = sample_quantiles(paths, quantiles, axis=1)
         fell_back = np.array([e is not None for e in errors], dtype=bool)
         cols = {
             "cutoff": np.full(size, np.datetime64(fold.cutoff, "ns")),

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.backtest.cumulative import cover_record
-from forecasting.backtest.folds import eligible
+from forecasting.backtest.folds import train_length
 from forecasting.backtest.metrics import rmsse_scale
 from forecasting.backtest.panel_runner import backtest_panel
 from forecasting.data.panel import sku_series
@@ -44,11 +44,13 @@ def backtest_sku(
     """All folds of one SKU: rows with `cutoff`, `fold`, `role`, the actual `demand` and the RMSSE `scale`;
     with `cover_days`, also the cumulative-demand records planning calibrates on (in `extra`)."""
     parts, failures, covers = [], [], []
-    for fold in cutoffs.itertuples(index=False):
-        if not eligible(series, fold.cutoff, horizon, min_train_days):
+    folds = cutoffs.itertuples(index=False) if isinstance(cutoffs, pd.DataFrame) else cutoffs
+    for fold in folds:
+        n_train = train_length(series, fold.cutoff, horizon, min_train_days)
+        if n_train is None:
             continue
-        train = series[series.index <= fold.cutoff]
-        test = series[series.index > fold.cutoff].iloc[:horizon]
+        train = series.iloc[:n_train]
+        test = series.iloc[n_train : n_train + horizon]
         res = fit_predict(sku, train, test.index, models, fallback, quantiles, num_samples, seed, salt=int(fold.fold))
         n = len(res.columns["sku"])
         parts.append(
@@ -103,8 +105,10 @@ def backtest(
     )
     results = []
     if sku_models:
+        # Folds as plain tuples: iterating the DataFrame again for every SKU cost more than a cheap model's fit.
+        per_sku = {**options, "cutoffs": list(cutoffs.itertuples(index=False))}
         results += run_per_sku(
-            backtest_sku, sku_series(panel), n_jobs=n_jobs, desc="backtest", models=sku_models, **options
+            backtest_sku, sku_series(panel), n_jobs=n_jobs, desc="backtest", models=sku_models, **per_sku
         )
     if panel_models:
         log.info("backtest: %s on all %d SKUs at once", ", ".join(panel_models), panel["sku"].nunique())

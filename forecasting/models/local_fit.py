@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.backtest.metrics import quantile_column
-from forecasting.models.base import Forecast, LocalForecaster, check_plausible
+from forecasting.models.base import Forecast, LocalForecaster, check_plausible, sample_quantiles
 
 
 @dataclass
@@ -48,7 +48,7 @@ def forecast_rows(
     forecast: Forecast,
     quantiles: Sequence[float],
 ) -> dict[str, np.ndarray]:
-    qs = np.quantile(forecast.paths, quantiles, axis=0)
+    qs = sample_quantiles(forecast.paths, quantiles, axis=0)
     cols = {
         "sku": np.full(len(dates), sku, dtype=object),
         "date": dates.to_numpy(),

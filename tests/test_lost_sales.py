@@ -117,3 +117,27 @@ def test_order_matches_a_day_by_day_simulation_of_every_path():
     assert lost[:, lead:].sum(1).mean() == pytest.approx(0.1 * daily[:, lead:].sum(1).mean())
     assert play(q - 1)[:, lead:].sum(1).mean() > 0.1 * daily[:, lead:].sum(1).mean()
     assert order.fill_before_receipt == pytest.approx(1 - lost[:, :lead].sum() / daily[:, :lead].sum())
+
+
+def test_croston_plans_meet_a_fill_target_on_intermittent_demand():
+    # 40 stationary intermittent SKUs replayed for 12 weeks with Croston-SBA's own paths, uncalibrated: the plan
+    # must fill what it promises (95.4%). Paths whose rate looked as sure as 50 sales filled 93.9% here.
+    from forecasting.data.calendar import TradingCalendar
+    from forecasting.models.naive import SeasonalNaive
+    from forecasting.planning.replay import aggregate
+    from forecasting.planning.replay_sku import replay_sku
+    from tests.test_statsforecast_models import model_from_yaml
+
+    params = {"lead_time_days": 14, "review_period_days": 7, "service_measure": "fill_rate", "unit_cost": 1.0}
+    params |= {"holding_cost_rate": 0.25, "order_cost": 0.0, "stockout_cost": 0.0}
+    rng = np.random.default_rng(5)
+    dates = pd.date_range("2023-01-02", periods=500)
+    rows = []
+    for k in range(40):
+        p, size = rng.uniform(0.1, 0.5), rng.uniform(2, 40)
+        y = pd.Series((rng.random(500) < p) * (1 + rng.poisson(size, 500)), index=dates, dtype=float)
+        start = dates[-1] - pd.Timedelta(weeks=12)
+        model = model_from_yaml("croston", season=7)
+        rows += replay_sku(f"s{k}", y, model, SeasonalNaive(7), TradingCalendar(), params, start, [0.95], seed=k)
+    fill = aggregate(pd.DataFrame(rows)).set_index("policy").loc["champion", "fill_rate"]
+    assert 0.94 < fill < 0.97, fill

@@ -107,6 +107,24 @@ def test_lead_time_sums_carry_rate_uncertainty():
     assert sums.std() / sums.mean() > 1.15 * known_rate_cv
 
 
+def test_croston_lead_time_sums_miss_their_95_quantile_by_as_much_as_the_paths_expect():
+    # What a fill-rate target loses is the demand past the stocked quantile. Over many stationary intermittent
+    # series, what actual 21-day sums exceed the forecast's 95% quantile by must match what the paths themselves
+    # expect past it: the rate of a smoother of constant 0.1 rests on about 19 sales, not on the 50 sizes the
+    # paths draw from (counted as 50, the realised excess was about twice the expected one).
+    rng = np.random.default_rng(4)
+    realised, expected = 0.0, 0.0
+    for k in range(300):
+        p, size = rng.uniform(0.1, 0.5), rng.uniform(2, 40)
+        y = (rng.random(421) < p) * (1 + rng.poisson(size, 421))
+        model = model_from_yaml("croston").fit(pd.Series(y[:400], dtype=float))
+        sums = model.predict(21, 1000, np.random.default_rng(k)).paths.sum(axis=1)
+        q95 = np.quantile(sums, 0.95)
+        realised += max(y[400:].sum() - q95, 0.0)
+        expected += np.maximum(sums - q95, 0.0).mean()
+    assert 0.7 < realised / expected < 1.4
+
+
 @pytest.mark.parametrize("name", ["autotheta", "tsb_sf", "adida", "imapa", "croston_optimized", "autoets"])
 def test_other_statsforecast_yamls_forecast(name):
     f = model_from_yaml(name).fit(weekly(120)).predict(12, 300, np.random.default_rng(0))

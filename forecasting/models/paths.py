@@ -32,6 +32,19 @@ def gaussian_paths_panel(mean: np.ndarray, weights: np.ndarray, num_samples: int
 # Sizes above this quantile of the SKU's recent sizes are clipped before the size distribution is fitted: one
 # exceptional order should not set the tail of every future day (it made plans hold stock for it on every SKU).
 WINSOR_QUANTILE = 0.95
+# The Croston family smooths sizes and intervals with a constant of 0.1: statsforecast's Croston and SBA fix it
+# there, and the panel Croston/SBA/TSB and statsforecast's TSB default to it.
+DEFAULT_SMOOTHING = 0.1
+
+
+def smoother_memory(alpha: float) -> float:
+    """How many observations an exponential smoother of constant `alpha` averages: its level's variance is
+    alpha / (2 - alpha) of one observation's (19 for 0.1)."""
+    return (2.0 - alpha) / alpha
+
+
+# How many recent sales the Croston family's rate rests on, whatever the size window.
+DEFAULT_MEMORY = smoother_memory(DEFAULT_SMOOTHING)
 
 
 def intermittent_paths(
@@ -41,21 +54,27 @@ def intermittent_paths(
     num_samples: int,
     rng: np.random.Generator,
     rate_cv2: float = 0.0,
+    memory: float = DEFAULT_MEMORY,
 ) -> np.ndarray:
     """Compound-Bernoulli paths with an uncertain rate: each day sells with probability `prob`, a size drawn from a
     gamma fitted by moments to the SKU's recent non-zero `sizes` (winsorised), and each path's whole horizon is
     scaled by one gamma rate multiplier of mean 1 and variance `rate_cv2` plus the sampling variance of a rate
-    estimated from `len(sizes)` sales. On average each day's expectation is the point forecast `mean`.
+    estimated from min(`len(sizes)`, `memory`) sales. On average each day's expectation is the point forecast `mean`.
 
     Demand of intermittent SKUs is mostly zeros and lumpy sizes; a Gaussian around a small mean would put mass on
     negative demand and miss the lumps that drive stock-outs. Resampling raw past sizes let a few huge orders set
     the tail, and a rate known exactly made lead-time sums too narrow: a rate estimated from a few sales is
     uncertain, and that uncertainty is shared by every day of a lead time, so it is drawn once per path.
+
+    `memory` is how many recent sales the point forecast rests on: a smoother of constant 0.1 averages about 19
+    (`smoother_memory`), however many sizes the paths draw from. Counting the 50 sizes instead made the rate look
+    2.6 times surer than the forecast is: realised demand past the forecast's 95% quantile of 21-day sums was
+    1.75 times what the paths expected on synthetic intermittent SKUs, and their plans missed a 95% fill target.
     """
     sizes = np.asarray(sizes, dtype=float)
     mean = np.asarray(mean, dtype=float)[None]
     return intermittent_paths_panel(
-        mean, np.array([prob]), sizes[None], np.array([len(sizes)]), num_samples, [rng], np.array([rate_cv2])
+        mean, np.array([prob]), sizes[None], np.array([len(sizes)]), num_samples, [rng], np.array([rate_cv2]), memory
     )[0]
 
 
@@ -67,10 +86,11 @@ def intermittent_paths_panel(
     num_samples: int,
     rngs,
     rate_cv2: np.ndarray | None = None,
+    memory: float | np.ndarray = DEFAULT_MEMORY,
 ) -> np.ndarray:
-    """`intermittent_paths` for many SKUs at once: `mean` (SKUs x horizon), `prob` and `rate_cv2` (SKUs), row k's
-    sizes the last `counts[k]` entries of `sizes[k]`; row k draws from `rngs[k]`. Returns (SKUs x num_samples x
-    horizon)."""
+    """`intermittent_paths` for many SKUs at once: `mean` (SKUs x horizon), `prob`, `rate_cv2` and `memory` (SKUs,
+    or one `memory` for all), row k's sizes the last `counts[k]` entries of `sizes[k]`; row k draws from `rngs[k]`.
+    Returns (SKUs x num_samples x horizon)."""
     n, horizon = mean.shape
     paths = np.zeros((n, num_samples, horizon))
     live = np.flatnonzero((prob > 0) & (counts > 0) & (mean > 0).any(axis=1))
@@ -78,12 +98,14 @@ def intermittent_paths_panel(
         return paths
     width = sizes.shape[1]
     extra = np.zeros(n) if rate_cv2 is None else np.nan_to_num(np.asarray(rate_cv2, dtype=float))
+    memory = np.broadcast_to(np.asarray(memory, dtype=float), (n,))
     for k in live:
         recent = sizes[k, width - counts[k] :]
         size_mean, size_cv2 = winsorised_moments(recent)
         p = min(float(prob[k]), 1.0)
-        # Relative variance of a demand rate estimated from counts[k] sales: occurrence and size both estimated.
-        sampling = ((1.0 - p) + size_cv2) / counts[k]
+        # Relative variance of a demand rate estimated from the sales the forecast rests on: occurrence and size
+        # both estimated (intervals of a daily Bernoulli have a relative variance of 1 - p).
+        sampling = ((1.0 - p) + size_cv2) / min(counts[k], memory[k])
         rng = rngs[k]
         occurs = rng.random((num_samples, horizon)) < p
         draws = gamma_mean_one(size_cv2, (num_samples, horizon), rng)

@@ -45,6 +45,19 @@ def test_lightgbm_forecasts_every_sku_on_its_own_scale_without_leaks():
         assert np.allclose(out[sku].mean, again[sku].mean)
 
 
+def test_lightgbm_learns_yearly_calendar_features_only_from_enough_years():
+    panel, seg, cal = tiny_panel(n_skus=4, days=240)
+    cutoff = panel["date"].unique()[-31]
+    short = lightgbm(cal).fit(panel, seg, cutoff)
+    assert not {"month_sin", "woy_sin"} & set(short.forecaster_.models_["lgb"].feature_name_)
+    assert {"dow_sin", "gap_after"} <= set(short.forecaster_.models_["lgb"].feature_name_)
+    # A later cutoff on newer history keeps the trained features (policy first_cutoff).
+    later = short.predict_means(panel, seg, panel["date"].unique()[-15], horizon=14)
+    assert later.shape == (4, 14) and np.isfinite(later.to_numpy()).all()
+    enough = lightgbm(cal, annual_min_years=0.5).fit(panel, seg, cutoff)
+    assert {"month_sin", "woy_sin"} <= set(enough.forecaster_.models_["lgb"].feature_name_)
+
+
 def test_fit_dispersion_recovers_known_day_and_level_variances():
     rng = np.random.default_rng(0)
     mean = rng.uniform(0.5, 20, size=(3000, 1)) * np.ones((1, 30))

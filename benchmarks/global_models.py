@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from forecasting.backtest.metrics import score  # noqa: E402
 
 PER_SKU = ["arima", "ets", "croston"]
-GLOBAL = ["lightgbm"]
+GLOBAL = ["lightgbm", "lightgbm_direct"]
 ENSEMBLES = ["ensemble_median", "ensemble_weighted"]
 QUANTILES = [0.05, 0.1, 0.5, 0.9, 0.95]
 

@@ -3,11 +3,16 @@
     python benchmarks/global_models.py --skus 200            # the 200 largest SKUs
     python benchmarks/global_models.py --skus 0              # the full panel (~3,000 SKUs)
     python benchmarks/global_models.py --engines-only        # mlforecast vs darts LightGBMModel, one fold
+    python benchmarks/global_models.py --skus 0 --variants   # LightGBM variants on the validation fold only
 
 The backtest is `run.py task=backtest` with one validation fold before the three test folds (ensembles pick
 their members and champions are chosen on it). The table gives RMSSE, MAE and bias (net error over actual
 volume) per model on each role, and the issue's target: the best global model or ensemble >= 5% better test
 RMSSE than the best single per-SKU model, with |bias| <= 10%. CPU only; it prints, it never asserts.
+
+`--variants` fits the configured LightGBM and variants of it (VARIANTS: one change each) at the validation
+cutoff only and prints RMSSE, MAE and bias overall and per demand class: how its settings were chosen, never
+looking at the test folds.
 
 `--engines-only` trains the same booster (Tweedie, 300 trees, lags only) through mlforecast and through darts'
 LightGBMModel on the same SKUs and cutoff, and prints seconds and MAE: why the model uses mlforecast.
@@ -31,9 +36,21 @@ sys.path.insert(0, str(ROOT))
 from forecasting.backtest.metrics import score  # noqa: E402
 
 PER_SKU = ["arima", "ets", "croston"]
-GLOBAL = ["lightgbm"]
+GLOBAL = ["lightgbm", "lightgbm_direct"]
 ENSEMBLES = ["ensemble_median", "ensemble_weighted"]
 QUANTILES = [0.05, 0.1, 0.5, 0.9, 0.95]
+# One change each from conf/model/lightgbm.yaml (the first row is the configuration itself).
+VARIANTS = {
+    "lightgbm (as configured)": {},
+    "with price": {"use_price": True},
+    "with month / week of year": {"annual_min_years": 0},
+    "tweedie power 1.5": {"params": {"tweedie_variance_power": 1.5}},
+    "tweedie power 1.2": {"params": {"tweedie_variance_power": 1.2}},
+    "rolling means 1, 4, 13 seasons": {"rolling_seasons": [1, 4, 13]},
+    "600 trees": {"params": {"n_estimators": 600}},
+    "no scaling": {"scale": False},
+    "lightgbm_direct": "lightgbm_direct",
+}
 
 
 def run_backtest(skus: int, n_jobs: int, models: list[str], out: Path) -> float:
@@ -133,13 +150,61 @@ def compare_engines(skus: int, horizon: int = 30) -> None:
     print(pd.DataFrame(rows, columns=["engine", "fit+predict seconds", "MAE"]).to_string(index=False))
 
 
+def compare_variants(skus: int) -> None:
+    """The LightGBM variants at the validation cutoff: RMSSE, MAE, bias overall and per demand class."""
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from forecasting.backtest.global_runner import backtest_global
+    from forecasting.datasets import bundled_path
+    from forecasting.pipeline.common import build_models, cutoffs_from_config, load_data
+
+    OmegaConf.register_new_resolver("bundled", bundled_path, replace=True)
+    overrides = [f"data.panel.max_skus={skus or 'null'}", "backtest.validation_folds=1", "backtest.skip_test=true"]
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=[*overrides, "model=[lightgbm,lightgbm_direct]"])
+    data = load_data(cfg)
+    cutoffs = cutoffs_from_config(cfg, data.panel)
+    b = cfg.backtest
+    with tempfile.TemporaryDirectory() as tmp:
+        _, models, _ = build_models(cfg, data, tmp)
+    base = OmegaConf.to_container(cfg.model.lightgbm, resolve=True)
+    parts = []
+    for name, change in VARIANTS.items():
+        if isinstance(change, str):
+            model = models[change]
+        else:
+            kw = {**base, **{k: v for k, v in change.items() if k != "params"}}
+            kw["params"] = {**base["params"], **change.get("params", {})}
+            model = instantiate(kw).configure(models["lightgbm"].context)
+        t0 = time.perf_counter()
+        bt, _, _ = backtest_global(
+            name, model, data.panel, data.segments, cutoffs, int(b.horizon), QUANTILES, 100, int(b.min_train_days)
+        )
+        print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
+        parts.append(bt)
+    bt = pd.concat(parts).merge(data.segments[["sku", "demand_class"]].astype({"sku": str}), on="sku", how="left")
+    overall = score(bt, ["model"], QUANTILES).set_index("model")[["rmsse", "mae", "bias"]]
+    overall["bias"] = overall["bias"].map(lambda v: f"{v:+.1%}")
+    by_class = score(bt, ["model", "demand_class"], QUANTILES).set_index(["model", "demand_class"])
+    cells = by_class.apply(lambda r: f"{r['rmsse']:.3f} / {r['bias']:+.0%}", axis=1).unstack("demand_class")
+    table = overall.join(cells.add_suffix(" rmsse / bias")).loc[list(VARIANTS)]
+    print(f"\nvalidation fold (cutoff {cutoffs['cutoff'].iloc[0].date()}), {bt['sku'].nunique()} SKUs:")
+    print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skus", type=int, default=200, help="largest SKUs to use; 0 = the full panel")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="run folder (default: a temporary one)")
     parser.add_argument("--engines-only", action="store_true")
+    parser.add_argument("--variants", action="store_true", help="LightGBM variants on the validation fold only")
     args = parser.parse_args()
+    if args.variants:
+        compare_variants(args.skus)
+        return
     if args.engines_only:
         compare_engines(args.skus)
         return

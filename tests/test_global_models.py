@@ -45,6 +45,34 @@ def test_lightgbm_forecasts_every_sku_on_its_own_scale_without_leaks():
         assert np.allclose(out[sku].mean, again[sku].mean)
 
 
+def test_lightgbm_learns_yearly_calendar_features_only_from_enough_years():
+    panel, seg, cal = tiny_panel(n_skus=4, days=240)
+    cutoff = panel["date"].unique()[-31]
+    short = lightgbm(cal).fit(panel, seg, cutoff)
+    assert not {"month_sin", "woy_sin"} & set(short.forecaster_.models_["lgb"].feature_name_)
+    assert {"dow_sin", "gap_after"} <= set(short.forecaster_.models_["lgb"].feature_name_)
+    # A later cutoff on newer history keeps the trained features (policy first_cutoff).
+    later = short.predict_means(panel, seg, panel["date"].unique()[-15], horizon=14)
+    assert later.shape == (4, 14) and np.isfinite(later.to_numpy()).all()
+    enough = lightgbm(cal, annual_min_years=0.5).fit(panel, seg, cutoff)
+    assert {"month_sin", "woy_sin"} <= set(enough.forecaster_.models_["lgb"].feature_name_)
+
+
+def test_lightgbm_direct_reads_no_forecast_within_min_lag():
+    """min_lag = horizon: every lag and rolling window ends at least a horizon back, so no day of the horizon
+    reads a forecast; the default (1) reads yesterday's, which is recursion."""
+    panel, seg, cal = tiny_panel(n_skus=4, days=240)
+    cutoff = panel["date"].unique()[-15]
+    direct = lightgbm(cal, min_lag=14, season_lags=[1, 3, 4]).fit(panel, seg, cutoff)
+    lag_features = [f for f in direct.forecaster_.models_["lgb"].feature_name_ if "lag" in f]
+    assert lag_features and all(int(f.split("lag")[1].split("_")[0]) >= 14 for f in lag_features)
+    assert "lag18" in lag_features and "lag6" not in lag_features  # season 6: lags 6, 18 and 24; 6 < 14
+    means = direct.predict_means(panel, seg, cutoff, horizon=14)
+    assert means.shape == (4, 14) and (means.to_numpy() >= 0).all()
+    recursive = lightgbm(cal, season_lags=[1, 3, 4]).fit(panel, seg, cutoff)
+    assert {"lag6", "rolling_mean_lag1_window_size6"} <= set(recursive.forecaster_.models_["lgb"].feature_name_)
+
+
 def test_fit_dispersion_recovers_known_day_and_level_variances():
     rng = np.random.default_rng(0)
     mean = rng.uniform(0.5, 20, size=(3000, 1)) * np.ones((1, 30))

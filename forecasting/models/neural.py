@@ -113,6 +113,8 @@ class NeuralForecaster:
         from pytorch_lightning.callbacks import EarlyStopping
         from pytorch_lightning.loggers import CSVLogger
 
+        from forecasting.models.fast_dropout import CheaperDropout
+
         t = dict(self.context.trainer)
         loggers = [CSVLogger(save_dir=os.path.join(self.context.work_dir, "logs"), name=model_name)]
         if t.get("tensorboard", True):
@@ -133,7 +135,8 @@ class NeuralForecaster:
             "callbacks": [
                 EarlyStopping(
                     "val_loss", patience=int(t.get("patience", 3)), min_delta=float(t.get("min_delta", 0.0))
-                )
+                ),
+                CheaperDropout(),
             ],
             "logger": loggers,
             "enable_progress_bar": bool(t.get("progress_bar", True)),

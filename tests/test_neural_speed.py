@@ -37,3 +37,29 @@ def test_cheap_dropout_scales_kept_values_trains_and_is_off_in_eval():
     y.sum().backward()
     assert torch.equal(x.grad != 0, kept)  # the gradient flows through kept elements only
     assert torch.equal(layer.eval()(x), x)
+
+
+def test_cached_windows_are_darts_windows_and_cut_once():
+    import dataclasses
+
+    import numpy as np
+    from darts import TimeSeries
+    from darts.models import TCNModel
+
+    from forecasting.models.window_cache import CachedWindows, cache_windows, uncache_windows
+
+    rng = np.random.default_rng(0)
+    series = [TimeSeries.from_values(rng.random((n, 1)).astype("float32")) for n in (40, 55)]
+    past = [TimeSeries.from_values(rng.random((n, 2)).astype("float32")) for n in (40, 55)]
+    model = TCNModel(input_chunk_length=12, output_chunk_length=4)
+    darts_own = model._build_train_dataset(series, past, None, None, max_samples_per_ts=10)
+    cached = cache_windows(model)._build_train_dataset(series, past, None, None, max_samples_per_ts=10)
+    assert isinstance(cached, CachedWindows) and len(cached) == len(darts_own) == 20
+    for i in range(len(cached)):
+        first = cached[i]
+        for field in dataclasses.fields(first):
+            a, b = getattr(first, field.name), getattr(darts_own[i], field.name)
+            assert (a is None and b is None) or np.array_equal(a, b)
+        assert cached[i] is first  # the second epoch reuses the window
+    # The stand-in goes before the model is saved: darts' safe loader knows only its own classes.
+    assert "_build_train_dataset" not in vars(uncache_windows(model))

@@ -230,6 +230,8 @@ class NeuralForecaster:
         """Train one model on every SKU's history up to `cutoff`; early stopping watches the last `val_days`."""
         import pytorch_lightning as pl
 
+        from forecasting.models.window_cache import cache_windows, uncache_windows
+
         # Lightning announces the devices and advertises services at every Trainer; once is enough.
         logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
         warnings.filterwarnings("ignore", message=".*pin_memory.*")
@@ -275,7 +277,7 @@ class NeuralForecaster:
             n_epochs=int(t.get("max_epochs", 20)),
         )
         cls = self._darts_class()
-        model = cls(**kwargs)
+        model = cache_windows(cls(**kwargs))
         has_past, has_future = train_past[0] is not None, train_fut[0] is not None
         model.fit(
             train,
@@ -290,8 +292,8 @@ class NeuralForecaster:
         )
         # Predict with the best epoch by validation loss, not the last one. The checkpoint holds the Lightning
         # loggers, which darts' safe loader refuses; it was written by this process moments ago, so trust it.
-        self.model_ = cls.load_from_checkpoint(
-            model_name, work_dir=self.context.work_dir, best=True, trusted=True
+        self.model_ = uncache_windows(
+            cls.load_from_checkpoint(model_name, work_dir=self.context.work_dir, best=True, trusted=True)
         )
         # Prediction needs no loggers (each would open an empty log version) and no progress bar.
         self.model_.trainer_params.update(logger=False, enable_progress_bar=False)

@@ -23,6 +23,7 @@ RMSSE are on the 30 trading days after the cutoff (mean forecast). On a GPU the 
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import math
 import multiprocessing as mp
@@ -327,6 +328,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["lstm", "tcn"], choices=["lstm", "tcn"])
     parser.add_argument("--libraries", nargs="+", default=["ours", "neuralforecast"])
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per row, interleaved; the fastest is shown")
     parser.add_argument("--threads", type=int, default=2, help="torch threads for both libraries")
     parser.add_argument("--accelerator", default="cpu", choices=["cpu", "gpu"])
     parser.add_argument("--num-samples", type=int, default=100, help="sample paths for our test forecast")
@@ -336,25 +338,28 @@ def main() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     ctx = mp.get_context("spawn")
     rows = []
-    for skus in args.skus:
+    for skus, _, kind, library in itertools.product(args.skus, range(args.repeat), args.models, args.libraries):
         args.skus_now = None if skus == "all" else int(skus)
-        for kind in args.models:
-            for library in args.libraries:
-                queue = ctx.Queue()
-                proc = ctx.Process(target=measure, args=(library, kind, args, queue))
-                proc.start()
-                row = queue.get()
-                proc.join()
-                rows.append(row)
-                print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
+        queue = ctx.Queue()
+        proc = ctx.Process(target=measure, args=(library, kind, args, queue))
+        proc.start()
+        row = queue.get()
+        proc.join()
+        rows.append(row)
+        print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
     table = pd.DataFrame(rows)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False)
+    if "samples_per_s" in table and args.repeat > 1:
+        # On a shared machine other jobs only ever slow a run down: the fastest of the repeats is the measure.
+        table["runs"] = table.groupby(["skus", "library", "model"])["samples_per_s"].transform("size")
+        best = table.groupby(["skus", "library", "model"], sort=False)["samples_per_s"].idxmax()
+        table = table.loc[best.dropna()]
     print(f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {args.threads}\n")
     cols = [
         c
         for c in (
-            "skus library model params epochs steps samples_per_s epoch_s train_s fit_s peak_mb gpu_util_pct "
+            "skus library model runs params epochs steps samples_per_s epoch_s train_s fit_s peak_mb gpu_util_pct "
             "gpu_peak_mb mae rmsse error"
         ).split()
         if c in table

@@ -63,3 +63,14 @@ def test_cached_windows_are_darts_windows_and_cut_once():
         assert cached[i] is first  # the second epoch reuses the window
     # The stand-in goes before the model is saved: darts' safe loader knows only its own classes.
     assert "_build_train_dataset" not in vars(uncache_windows(model))
+
+
+def test_training_with_persistent_loader_workers(tmp_path):
+    # trainer=gpu uses data-loader workers: each keeps its windows across epochs and the training still works.
+    from tests.test_neural import make, tiny_panel
+
+    panel, seg, _ = tiny_panel()
+    cutoff = panel["date"].unique()[-8]
+    model = make("tcn", tmp_path, num_workers=1, max_epochs=2).fit(panel, seg, cutoff)
+    out = model.predict(panel, seg, cutoff, horizon=7, num_samples=20)
+    assert len(out) == 4 and all(f.paths.shape == (20, 7) for f in out.values())

@@ -279,6 +279,7 @@ class NeuralForecaster:
         cls = self._darts_class()
         model = cache_windows(cls(**kwargs))
         has_past, has_future = train_past[0] is not None, train_fut[0] is not None
+        workers = int(t.get("num_workers", 0))
         model.fit(
             train,
             past_covariates=train_past if has_past else None,
@@ -287,7 +288,8 @@ class NeuralForecaster:
             val_past_covariates=val_past if has_past else None,
             val_future_covariates=val_fut if has_future else None,
             max_samples_per_ts=self.max_samples_per_ts,
-            dataloader_kwargs={"num_workers": int(t.get("num_workers", 0))},
+            # Workers that outlive the epoch keep the windows they cut (window_cache) instead of starting over.
+            dataloader_kwargs={"num_workers": workers, "persistent_workers": workers > 0},
             verbose=bool(t.get("progress_bar", True)),
         )
         # Predict with the best epoch by validation loss, not the last one. The checkpoint holds the Lightning

@@ -2,8 +2,8 @@
 
     pip install -e '.[bench]'        # neuralforecast 3.3 (keep the torch you have: pin it on the same line, e.g.
                                      # pip install -e '.[bench]' torch==2.13.0, or pip resolves a CUDA build)
-    python benchmarks/neural_throughput.py --skus 200 3000 --epochs 3 --threads 2
-    python benchmarks/neural_throughput.py --skus 3000 --accelerator gpu        # on a GPU machine
+    python benchmarks/neural_throughput.py --skus 200 all --epochs 3 --threads 1 --repeat 2
+    python benchmarks/neural_throughput.py --skus all --accelerator gpu        # on a GPU machine
 
 Both libraries get the very series our forecaster trains on (the bundled panel's daily series up to the first
 test cutoff, divided by their mean, with the same calendar, price and segment covariates), built by

@@ -113,6 +113,8 @@ class NeuralForecaster:
         from pytorch_lightning.callbacks import EarlyStopping
         from pytorch_lightning.loggers import CSVLogger
 
+        from forecasting.models.fast_dropout import CheaperDropout
+
         t = dict(self.context.trainer)
         loggers = [CSVLogger(save_dir=os.path.join(self.context.work_dir, "logs"), name=model_name)]
         if t.get("tensorboard", True):
@@ -133,7 +135,8 @@ class NeuralForecaster:
             "callbacks": [
                 EarlyStopping(
                     "val_loss", patience=int(t.get("patience", 3)), min_delta=float(t.get("min_delta", 0.0))
-                )
+                ),
+                CheaperDropout(),
             ],
             "logger": loggers,
             "enable_progress_bar": bool(t.get("progress_bar", True)),
@@ -227,6 +230,8 @@ class NeuralForecaster:
         """Train one model on every SKU's history up to `cutoff`; early stopping watches the last `val_days`."""
         import pytorch_lightning as pl
 
+        from forecasting.models.window_cache import cache_windows, uncache_windows
+
         # Lightning announces the devices and advertises services at every Trainer; once is enough.
         logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
         warnings.filterwarnings("ignore", message=".*pin_memory.*")
@@ -272,8 +277,9 @@ class NeuralForecaster:
             n_epochs=int(t.get("max_epochs", 20)),
         )
         cls = self._darts_class()
-        model = cls(**kwargs)
+        model = cache_windows(cls(**kwargs))
         has_past, has_future = train_past[0] is not None, train_fut[0] is not None
+        workers = int(t.get("num_workers", 0))
         model.fit(
             train,
             past_covariates=train_past if has_past else None,
@@ -282,13 +288,14 @@ class NeuralForecaster:
             val_past_covariates=val_past if has_past else None,
             val_future_covariates=val_fut if has_future else None,
             max_samples_per_ts=self.max_samples_per_ts,
-            dataloader_kwargs={"num_workers": int(t.get("num_workers", 0))},
+            # Workers that outlive the epoch keep the windows they cut (window_cache) instead of starting over.
+            dataloader_kwargs={"num_workers": workers, "persistent_workers": workers > 0},
             verbose=bool(t.get("progress_bar", True)),
         )
         # Predict with the best epoch by validation loss, not the last one. The checkpoint holds the Lightning
         # loggers, which darts' safe loader refuses; it was written by this process moments ago, so trust it.
-        self.model_ = cls.load_from_checkpoint(
-            model_name, work_dir=self.context.work_dir, best=True, trusted=True
+        self.model_ = uncache_windows(
+            cls.load_from_checkpoint(model_name, work_dir=self.context.work_dir, best=True, trusted=True)
         )
         # Prediction needs no loggers (each would open an empty log version) and no progress bar.
         self.model_.trainer_params.update(logger=False, enable_progress_bar=False)

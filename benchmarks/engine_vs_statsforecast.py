@@ -30,12 +30,27 @@ import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]  # this checkout's package, and local_models' helpers
-
-from local_models import tree_pss_mb  # noqa: E402
+sys.path[:0] = [str(REPO)]  # this checkout's package
 
 log = logging.getLogger("benchmarks.engine_vs_statsforecast")
 METRICS = ["rmsse", "mae", "wape", "bias", "pinball", "coverage_80", "coverage_90"]
+
+
+def tree_pss_mb(root: int) -> float:
+    """Summed PSS of `root` and all its descendants, in MB (processes that vanish mid-read count as 0)."""
+    total_kb, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total_kb += int(line.split()[1])
+                    break
+        except OSError:
+            pass
+    return total_kb / 1024
 
 
 class PeakMemory:

@@ -166,7 +166,7 @@ def run_plan(
         "order_value": round(float(plan["order_value"].sum()), 2),
         "exceptions": exception_counts(plan["exceptions"]),
         "champions": champions.value_counts().to_dict(),
-        # One pass does both, so the wall time is split by the workers' CPU time on each.
+        # One pass does both, so its wall time is split by the time the workers spent on each.
         "seconds": split_seconds(wall, done.seconds),
     }
     log.info(
@@ -241,7 +241,7 @@ def sku_history(panel: pd.DataFrame, frequency: str) -> pd.DataFrame:
 
 
 def split_seconds(wall: float, cpu: dict[str, float]) -> dict[str, float]:
-    """The pass's wall time split in proportion to the CPU time its parts took."""
+    """The pass's wall time split in proportion to the time the workers spent on each part."""
     total = sum(cpu.values()) or 1.0
     return {"plan_pass": round(wall, 2), **{k: round(wall * v / total, 2) for k, v in cpu.items()}}
 

@@ -98,10 +98,8 @@ def plan_pass(
         replay_start=today - pd.Timedelta(weeks=replay.weeks) if replay else None,
     )
     forecast = pd.DataFrame(concat_columns([r["columns"] for r in results]))
-    forecast["sku"] = forecast["sku"].astype("category")
-    forecast["model"] = forecast["model"].astype("category")
     plan = pd.DataFrame([r["plan"] for r in results])
-    replay_rows = pd.DataFrame([row for r in results for row in r["replay"]])
+    replay_rows = pd.DataFrame(concat_columns([r["replay"] for r in results if r["replay"]]))
     seconds = {k: round(sum(r["seconds"][k] for r in results), 2) for k in ("forecast_and_plan", "replay")}
     return PlanPass(forecast, plan, replay_rows, seconds)
 
@@ -157,9 +155,9 @@ def _plan_one(
     row["forecast_fallback"] = error is not None
     del forecast
     t1 = time.perf_counter()
-    rows = []
+    rows = {}
     if replay is not None and int(series.index.searchsorted(replay_start, side="right")) >= REPLAY_MIN_HISTORY:
-        rows = replay_sku(
+        replayed = replay_sku(
             sku,
             series,
             model,
@@ -174,5 +172,8 @@ def _plan_one(
             backorders=replay.backorders,
             refit_every=replay.refit_every,
         )
+        # As columns: the parent holds every SKU's result until the table is built, and a SKU's ~20 rows take
+        # ~17 KB as dicts, ~5 KB as arrays (500 MB against 150 MB at 30,000 SKUs).
+        rows = {key: np.array([r[key] for r in replayed]) for key in replayed[0]} if replayed else {}
     seconds = {"forecast_and_plan": t1 - t0, "replay": time.perf_counter() - t1}
     return {"columns": columns, "plan": row, "replay": rows, "seconds": seconds}

@@ -13,8 +13,10 @@ panel, filters, segments: its time minus load's); backtest = `backtest.runner.ba
 with the plan's cover records); scoring = leaderboard and metrics by segment and by SKU; plan = champions,
 final forecasts, plan and 12-week replay (`run_plan`); report = report.html and plan.xlsx.
 wall s: wall time; cpu s: CPU time of the process and its workers (on a busy machine wall time overstates
-the work, CPU time does not). peak MB: the peak summed PSS of this process and its worker processes during the stage,
-sampled every 0.1 s from /proc. parent_peak_mb (last row): the parent's own peak RSS over the whole run.
+the work, CPU time does not); parent cpu s: the CPU time of this process alone, the serial part of the stage
+(a stage whose parent CPU is near its wall time keeps the workers waiting). peak MB: the peak summed PSS of
+this process and its worker processes during the stage, sampled every 0.1 s from /proc. parent_peak_mb (last
+row): the parent's own peak RSS over the whole run.
 """
 
 from __future__ import annotations
@@ -74,11 +76,18 @@ def one(skus: int, n_jobs: int, extra: list[str]) -> dict:
     stats, started = {}, time.perf_counter()
 
     def stage(name, fn):
-        t0, c0 = time.perf_counter(), cpu_seconds()
+        t0, c0, p0 = time.perf_counter(), cpu_seconds(), cpu_seconds(workers=False)
         with PeakMemory() as mem:
             result = fn()
-        stats[name] = [round(time.perf_counter() - t0, 2), round(mem.peak), round(cpu_seconds() - c0, 2)]
-        logging.getLogger("scaling").warning("%s SKUs: %s %.1f s, peak %.0f MB, cpu %.1f s", skus, name, *stats[name])
+        stats[name] = [
+            round(time.perf_counter() - t0, 2),
+            round(mem.peak),
+            round(cpu_seconds() - c0, 2),
+            round(cpu_seconds(workers=False) - p0, 2),
+        ]
+        logging.getLogger("scaling").warning(
+            "%s SKUs: %s %.1f s, peak %.0f MB, cpu %.1f s (parent %.1f s)", skus, name, *stats[name]
+        )
         return result
 
     columns = {"sku": "sku", "date": "date", "quantity": "demand"}
@@ -95,6 +104,7 @@ def one(skus: int, n_jobs: int, extra: list[str]) -> dict:
     def timed_backtest(*args, **kwargs):
         table = stage("backtest", lambda: runner_backtest(*args, **kwargs))
         after["rows"], after["t"], after["cpu"] = len(table[0]), time.perf_counter(), cpu_seconds()
+        after["parent_cpu"] = cpu_seconds(workers=False)
         after["mem"] = PeakMemory().__enter__()
         return table
 
@@ -105,6 +115,7 @@ def one(skus: int, n_jobs: int, extra: list[str]) -> dict:
         round(time.perf_counter() - after["t"], 2),
         round(after["mem"].peak),
         round(cpu_seconds() - after["cpu"], 2),
+        round(cpu_seconds(workers=False) - after["parent_cpu"], 2),
     ]
     stage("plan", lambda: run_plan(cfg, data, out, result, inputs=plan_inputs(cfg, data)))
     stage("report", lambda: write_reports(out))
@@ -114,10 +125,10 @@ def one(skus: int, n_jobs: int, extra: list[str]) -> dict:
     return rows
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process and its finished worker processes."""
+def cpu_seconds(workers: bool = True) -> float:
+    """CPU time of this process and (with `workers`) its finished worker processes."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return own.ru_utime + own.ru_stime + (children.ru_utime + children.ru_stime if workers else 0.0)
 
 
 def main() -> None:
@@ -143,14 +154,16 @@ def main() -> None:
 
 
 def table(results: list[dict]) -> str:
-    head = "| stage | " + " | ".join(f"{r['skus']:,} SKUs: wall s | cpu s | peak MB" for r in results) + " |"
-    lines = [head, "| --- |" + " ---: | ---: | ---: |" * len(results)]
+    head = "| stage | " + " | ".join(f"{r['skus']:,} SKUs: wall s | cpu s | parent cpu s | peak MB" for r in results)
+    lines = [head + " |", "| --- |" + " ---: | ---: | ---: | ---: |" * len(results)]
     for name in STAGES:
-        cells = " | ".join("{:.1f} | {:.1f} | {:,}".format(*(r["stages"][name][i] for i in (0, 2, 1))) for r in results)
+        cells = " | ".join(
+            "{:.1f} | {:.1f} | {:.1f} | {:,}".format(*(r["stages"][name][i] for i in (0, 2, 3, 1))) for r in results
+        )
         lines.append(f"| {name} | {cells} |")
-    total = " | ".join(f"{r['total_s']:.1f} | | {r['parent_peak_mb']:,} (parent RSS)" for r in results)
+    total = " | ".join(f"{r['total_s']:.1f} | | | {r['parent_peak_mb']:,} (parent RSS)" for r in results)
     lines.append(f"| total | {total} |")
-    lines.append("| backtest rows | " + " | ".join(f"{r['backtest_rows']:,} | |" for r in results) + " |")
+    lines.append("| backtest rows | " + " | ".join(f"{r['backtest_rows']:,} | | |" for r in results) + " |")
     return "\n".join(lines)
 
 

@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 _DASK: dict[str, Any] = {"client": None}
 BACKENDS = ("local", "dask")
 
+#: what forked workers inherit from the `run_per_sku` that started them (set only while its pool runs)
+_FORKED: dict[str, Any] = {}
+
 #: jobs per worker: enough to balance slow and fast SKUs, few enough to keep the hand-over cheap.
 CHUNKS_PER_WORKER = 8
 
@@ -73,11 +76,17 @@ def _results(fn, items, n_jobs: int, backend: str | None, kwargs: dict) -> Itera
         with single_threaded():
             yield from _chunk(fn, items, kwargs)
     elif backend is None and sys.platform == "linux":
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(n_jobs, mp_context=context, initializer=_cap_threads) as pool:
-            futures = [pool.submit(_chunk_list, fn, items[k : k + size], kwargs) for k in range(0, len(items), size)]
-            for future in as_completed(futures):
-                yield from future.result()
+        # The workers inherit the SKUs' data and the shared arguments through the fork, so only a chunk's bounds
+        # travel to them: pickled per chunk, they were parent work that grew with the SKUs and the shared tables.
+        _FORKED.update(fn=fn, items=items, kwargs=kwargs)
+        try:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(n_jobs, mp_context=context, initializer=_cap_threads) as pool:
+                futures = [pool.submit(_forked_chunk, k, k + size) for k in range(0, len(items), size)]
+                for future in as_completed(futures):
+                    yield from future.result()
+        finally:
+            _FORKED.clear()
     else:
         runner = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator_unordered")
         for chunk in runner(delayed(_chunk_list)(fn, [item], kwargs) for item in items):
@@ -136,6 +145,10 @@ def dask_backend(backend: str = "local", scheduler_address: str | None = None, n
 def _chunk(fn, items, kwargs: dict) -> Iterator[tuple[int, Any]]:
     for i, sku, data in items:
         yield i, fn(sku, data, **kwargs)
+
+
+def _forked_chunk(start: int, stop: int) -> list[tuple[int, Any]]:
+    return _chunk_list(_FORKED["fn"], _FORKED["items"][start:stop], _FORKED["kwargs"])
 
 
 def _chunk_list(fn, items, kwargs: dict) -> list[tuple[int, Any]]:

@@ -146,14 +146,20 @@ def prepare_data(
     for key, value in HISTORY_DEFAULTS[target].items():
         panel_opts.setdefault(key, value)
     full = build_panel(daily, cal, dq)
+    # The source rows are as large as the panel again, and nothing below reads them.
+    del frame, daily
 
     # A SKU that never sold is not short of history: say so, so the user does not lengthen the file for it.
     sold = full.groupby("sku", observed=True)["demand"].sum() > 0
-    _drop_skus(dq, rows_per_sku, full["sku"].unique(), sold.index[sold], "all_zero")
-    full = full[full["sku"].isin(sold.index[sold])]
+    sold = sold.index[sold]
+    _drop_skus(dq, rows_per_sku, full["sku"].unique(), sold, "all_zero")
+    # Both filters on the whole panel, then one copy (each copy is a panel's worth of memory).
     keep = history_filter(full, int(panel_opts["min_history_days"]), int(panel_opts["min_nonzero_days"]))
-    _drop_skus(dq, rows_per_sku, full["sku"].unique(), keep, "short_history")
+    keep = keep[keep.isin(sold)]
+    _drop_skus(dq, rows_per_sku, sold, keep, "short_history")
     short = full[full["sku"].isin(keep)]
+    skus_before_filters = int(full["sku"].nunique())
+    del full
     if short.empty:
         raise InputError(
             "no SKU has enough history (data.panel.min_history_days="
@@ -175,7 +181,7 @@ def prepare_data(
         "last_date": str(result["date"].max().date()),
         "zero_share": round(float((result["demand"] == 0).mean()), 4),
         "filled_share": round(float(result["filled"].mean()), 4),
-        "skus_before_filters": int(full["sku"].nunique()),
+        "skus_before_filters": skus_before_filters,
     }
     log.info(
         "panel: %d SKUs x %d %ss (%s to %s), %.0f%% zero periods",

@@ -21,7 +21,7 @@ from forecasting.planning.cover import period_lengths
 from forecasting.planning.global_final import planning_models
 from forecasting.planning.inputs import policy_table, stock_position
 from forecasting.planning.replay import aggregate, stock_at_equal_fill
-from forecasting.planning.runner import build_plan, final_forecasts, forecast_table, replay
+from forecasting.planning.runner import ReplaySettings, plan_pass
 from forecasting.storage import read_csv, write_csv, write_parquet
 
 log = logging.getLogger(__name__)
@@ -108,45 +108,51 @@ def run_plan(
         table, calibration = calibrate(champ_covers, segments, int(pcfg["min_calibration_windows"]), methods)
         write_csv(table, out / "calibration.csv")
 
-    replay_weeks = int(pcfg["replay"]["weeks"]) if pcfg["replay"].get("enabled", True) and cfg.task == "plan" else None
+    rcfg = pcfg["replay"]
+    replay = (
+        ReplaySettings(
+            int(rcfg["weeks"]),
+            [float(t) for t in rcfg["targets"]],
+            bool(rcfg.get("backorders", False)),
+            int(rcfg.get("refit_every_reviews", 1)),
+        )
+        if rcfg.get("enabled", True) and cfg.task == "plan"
+        else None
+    )
     models = planning_models(
         champions, result.local, result.global_, result.ensembles, panel, segments, data.calendar,
-        int(pcfg["horizon_days"]), replay_weeks, params, int(cfg.num_samples),
-        int(pcfg["replay"].get("refit_every_reviews", 1)),
+        int(pcfg["horizon_days"]), replay.weeks if replay else None, params, int(cfg.num_samples),
+        replay.refit_every if replay else 1,
     )  # fmt: skip
-    finals = final_forecasts(
+    history = sku_history(panel, data.calendar.frequency)
+    history["previous_p50_60d"] = previous_plan_p50(out, history.index)
+    t0 = time.perf_counter()
+    done = plan_pass(
         panel,
-        champions,
+        champions.dropna(),
         models,
         result.fallback,
         data.calendar,
         int(pcfg["horizon_days"]),
         int(cfg.num_samples),
         seed,
+        [float(q) for q in cfg.quantiles],
+        params,
+        inputs.on_hand,
+        inputs.open_orders,
+        calibration,
+        history,
+        pcfg["exceptions"],
+        replay,
         n_jobs,
     )
-    write_parquet(forecast_table(finals, [float(q) for q in cfg.quantiles]), out / "forecast.parquet")
-    history = panel.groupby("sku").agg(
-        trading_days=("demand", "size"),
-        first=("date", "min"),
-        last_sale=("date", lambda d: d[panel.loc[d.index, "demand"] > 0].max()),
-    )
-    if data.calendar.frequency != "daily":
-        # The short-history rule counts days: from the first day of the SKU's first week or month.
-        history["trading_days"] = (today - history["first"]).dt.days + (
-            7 if data.calendar.frequency == "weekly" else 30
-        )
-    history = history.drop(columns="first")
-    history["previous_p50_60d"] = previous_plan_p50(out, history.index)
-    plan = build_plan(
-        finals, params, inputs.on_hand, inputs.open_orders, calibration, history, pcfg["exceptions"], today, seed
-    )
+    wall = time.perf_counter() - t0
+    write_parquet(done.forecast, out / "forecast.parquet")
     plan = segments[["sku", "abc", "demand_class", "segment"] + [c for c in ("description",) if c in segments]].merge(
-        plan, on="sku", how="right"
+        done.plan, on="sku", how="right"
     )
     plan["stock_source"] = plan["sku"].map(inputs.stock_source)
     plan["param_source"] = plan["sku"].map(params["param_source"])
-    write_csv(plan, out / "plan.csv")
     overdue = inputs.open_orders[inputs.open_orders["overdue"]]
     summary = {
         "plan_date": str(today.date()),
@@ -160,6 +166,8 @@ def run_plan(
         "order_value": round(float(plan["order_value"].sum()), 2),
         "exceptions": exception_counts(plan["exceptions"]),
         "champions": champions.value_counts().to_dict(),
+        # One pass does both, so its wall time is split by the time the workers spent on each.
+        "seconds": split_seconds(wall, done.seconds),
     }
     log.info(
         "plan: %d SKUs, %d orders worth %.0f; exceptions %s",
@@ -168,37 +176,17 @@ def run_plan(
         summary["order_value"],
         summary["exceptions"],
     )
-
-    rcfg = pcfg["replay"]
-    if rcfg.get("enabled", True) and cfg.task == "plan":
-        t0 = time.perf_counter()
-        per_sku = replay(
-            panel,
-            champions,
-            models,
-            result.fallback,
-            data.calendar,
-            params,
-            calibration,
-            int(rcfg["weeks"]),
-            [float(t) for t in rcfg["targets"]],
-            int(cfg.num_samples),
-            seed,
-            bool(rcfg.get("backorders", False)),
-            n_jobs,
-            int(rcfg.get("refit_every_reviews", 1)),
-        )
-        summary["seconds"] = {"replay": round(time.perf_counter() - t0, 2)}
+    if replay is not None:
+        per_sku = done.replay
         write_csv(per_sku, out / "replay_by_sku.csv")
         curve = aggregate(per_sku)
-        write_csv(curve.rename(columns={"target": "target"}), out / "service_curve.csv")
+        write_csv(curve, out / "service_curve.csv")
         target = float(pcfg["service_target"])
         at_target = curve[(curve["target"] == target) | (curve["policy"] == "oracle")].copy()
         at_target.insert(1, "target_fill_rate", target)
         write_csv(at_target.drop(columns=["target"]), out / "replay.csv")
         summary["replay"] = at_target.drop(columns=["target"]).set_index("policy").round(4).to_dict("index")
         plan = flag_replay_misses(plan, per_sku, target, str(pcfg["service_measure"]))
-        write_csv(plan, out / "plan.csv")
         summary["target_not_met"] = target_not_met(plan)
         equal_fill = stock_at_equal_fill(curve)
         write_csv(equal_fill, out / "stock_at_equal_fill.csv")
@@ -210,6 +198,7 @@ def run_plan(
                 index=False, float_format=lambda v: f"{v:.4f}"
             ),
         )
+    write_csv(plan, out / "plan.csv")
     return {"plan": summary}
 
 
@@ -237,6 +226,24 @@ def target_not_met(plan: pd.DataFrame) -> dict:
         hit = plan["exceptions"].fillna("").str.split(";").apply(lambda c, code=code: code in c)
         out[code] = {"skus": int(hit.sum()), "by_segment": plan.loc[hit, "segment"].value_counts().to_dict()}
     return out
+
+
+def sku_history(panel: pd.DataFrame, frequency: str) -> pd.DataFrame:
+    """Per SKU: trading days of history (days, for weekly and monthly data) and the last day with a sale."""
+    today = panel["date"].max()
+    by_sku = panel.groupby("sku", observed=True, sort=True)
+    history = pd.DataFrame({"trading_days": by_sku.size()})
+    history["last_sale"] = panel.loc[panel["demand"] > 0].groupby("sku", observed=True)["date"].max()
+    if frequency != "daily":
+        # The short-history rule counts days: from the first day of the SKU's first week or month.
+        history["trading_days"] = (today - by_sku["date"].min()).dt.days + (7 if frequency == "weekly" else 30)
+    return history
+
+
+def split_seconds(wall: float, cpu: dict[str, float]) -> dict[str, float]:
+    """The pass's wall time split in proportion to the time the workers spent on each part."""
+    total = sum(cpu.values()) or 1.0
+    return {"plan_pass": round(wall, 2), **{k: round(wall * v / total, 2) for k, v in cpu.items()}}
 
 
 def recent_days(panel: pd.DataFrame, recent: pd.DataFrame, frequency: str) -> float:

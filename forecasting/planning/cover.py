@@ -16,10 +16,15 @@ import pandas as pd
 DAY = 86_400_000_000_000  # nanoseconds
 
 
+def as_index(dates) -> pd.DatetimeIndex:
+    # pd.DatetimeIndex(index) re-validates even an index (a third of a millisecond), and the replay asks often.
+    return dates if isinstance(dates, pd.DatetimeIndex) else pd.DatetimeIndex(dates)
+
+
 def period_lengths(dates: pd.DatetimeIndex) -> np.ndarray:
     """Days each forecast date holds: 1 for daily dates, 7 for weeks, the month's length for months (dates a
     week or more apart are periods; they come from the panel's calendar, which dates them on their last day)."""
-    dates = pd.DatetimeIndex(dates)
+    dates = as_index(dates)
     gaps = np.diff(dates.asi8) // DAY
     if len(dates) < 2 or gaps.min() < 7:
         return np.ones(len(dates), dtype=np.int64)
@@ -31,7 +36,7 @@ def period_lengths(dates: pd.DatetimeIndex) -> np.ndarray:
 def window_fractions(dates: pd.DatetimeIndex, start: pd.Timestamp, days) -> np.ndarray:
     """Share of each forecast period inside (start, start + days], per window length in `days`:
     shape (len(days), len(dates)); 0 or 1 for daily dates."""
-    dates = pd.DatetimeIndex(dates)
+    dates = as_index(dates)
     lengths = period_lengths(dates) * DAY
     ends = pd.Timestamp(start).normalize().value + np.asarray(days, dtype=np.int64).reshape(-1, 1) * DAY
     return np.clip((ends - (dates.asi8 - lengths)) / lengths, 0.0, 1.0)

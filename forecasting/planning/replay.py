@@ -37,35 +37,38 @@ def simulate(
     demand pass before it can sell, as the plan's lead-time window (r, r + lead] assumes. (Shelving it a day
     earlier made every policy, the oracle included, cover one day more than its window.)
     """
-    pipeline: dict[pd.Timestamp, float] = {}
+    n, lead_days = len(days), int(lead_days)
+    # Days as positions: `days` are consecutive, so an order placed on day i arrives on day i + lead_days + 1;
+    # arrivals past the last day stay in transit. (Timestamp arithmetic and dict look-ups here were most of
+    # the replay's time after the fits.)
+    arriving = np.zeros(n + lead_days + 2)
+    at_review = days.get_indexer(pd.DatetimeIndex(reviews))
+    level_at = {int(i): k for k, i in enumerate(at_review) if i >= 0}
     on_hand = float(initial_stock)
-    level_at = dict(zip(pd.DatetimeIndex(reviews), levels if order is None else [None] * len(reviews), strict=True))
-    n = len(days)
     stock = np.zeros(n)
     sales = np.zeros(n)
     lost = np.zeros(n)
     received_total = 0.0
     orders = 0
-    for i, day in enumerate(days):
-        arriving = pipeline.pop(day, 0.0)
-        on_hand += arriving
-        received_total += arriving
-        want = demand[i]
+    for i, want in enumerate(np.asarray(demand, dtype=float).tolist()):
+        got = float(arriving[i])
+        on_hand += got
+        received_total += got
         sold = min(want, max(on_hand, 0.0))  # what the shelf fills today
         sales[i] = sold
         lost[i] = want - sold  # lost, or with backorders waiting: either way not filled on the day
         # Backorders leave the shortfall as negative stock, paid first by the next arrivals.
         on_hand -= want if backorders else sold
         stock[i] = on_hand
-        if day in level_at:
+        k = level_at.get(i)
+        if k is not None:
             if order is None:
-                qty = round_order(level_at[day] - on_hand - sum(pipeline.values()), moq, pack_size)
+                qty = round_order(levels[k] - on_hand - arriving[i + 1 :].sum(), moq, pack_size)
             else:
-                due = [pipeline.get(day + pd.Timedelta(days=j + 1), 0.0) for j in range(int(lead_days))]
-                qty = round_order(order(day, on_hand, np.array(due)), moq, pack_size)
+                due = arriving[i + 1 : i + 1 + lead_days].copy()
+                qty = round_order(order(days[i], on_hand, due), moq, pack_size)
             if qty > 0:
-                arrival = day + pd.Timedelta(days=int(lead_days) + 1)
-                pipeline[arrival] = pipeline.get(arrival, 0.0) + qty
+                arriving[i + lead_days + 1] += qty
                 orders += 1
     return {
         "stock": stock,
@@ -73,7 +76,7 @@ def simulate(
         "lost": lost,
         "orders": orders,
         "received": received_total,
-        "in_transit": sum(pipeline.values()),
+        "in_transit": float(arriving[n:].sum()),
         "final_stock": on_hand,
     }
 

@@ -84,11 +84,13 @@ def write_sheet(wb: Workbook, title: str, frame: pd.DataFrame, columns: list[Col
     ws.append([c.label for c in cols])
     # Headers wrap, so a long label need not widen its column beyond its longest word.
     widths = [min(len(c.label), max(HEADER_MIN_WIDTH, *map(len, c.label.split()))) for c in cols]
-    for record in frame.to_dict("records"):
+    for row, record in enumerate(frame.to_dict("records"), start=2):
         values = [_cell_value(record.get(c.key), c.kind) for c in cols]
         ws.append(values)
-        for cell in ws[ws.max_row]:
-            as_text_cell(cell)
+        # Only text needs guarding; `ws[ws.max_row]` scanned every cell of the sheet for each row (30k rows: hours).
+        for col, value in enumerate(values, start=1):
+            if isinstance(value, str):
+                as_text_cell(ws.cell(row=row, column=col))
         widths = [max(w, _display_width(v, c.kind)) for w, v, c in zip(widths, values, cols, strict=True)]
     for i, c in enumerate(cols, start=1):
         header = ws.cell(row=1, column=i)

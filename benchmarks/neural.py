@@ -21,6 +21,7 @@ import platform
 import resource
 import subprocess
 import tempfile
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -43,9 +44,8 @@ def compose(overrides: list[str]):
         return hydra_compose(config_name="config", overrides=overrides)
 
 
-def gpu_sampler(stop, out):
-    """Mean GPU utilisation from nvidia-smi once a second (nothing on a machine without one)."""
-    samples = []
+def gpu_sampler(stop: threading.Event, samples: list) -> None:
+    """GPU utilisation (%) from nvidia-smi into `samples` once a second until `stop` (nothing without a GPU)."""
     while not stop.is_set():
         try:
             r = subprocess.run(
@@ -58,7 +58,6 @@ def gpu_sampler(stop, out):
         except (OSError, ValueError, IndexError, subprocess.SubprocessError):
             return
         stop.wait(1.0)
-    out.put(sum(samples) / len(samples) if samples else None)
 
 
 def run_one(kind: str, likelihood: str, args, queue) -> None:
@@ -74,7 +73,6 @@ def run_one(kind: str, likelihood: str, args, queue) -> None:
 
 def measure(kind: str, likelihood: str, args) -> dict:
     import threading
-    from queue import Queue
 
     from forecasting.backtest.global_runner import backtest_global
     from forecasting.backtest.metrics import score
@@ -101,7 +99,7 @@ def measure(kind: str, likelihood: str, args) -> dict:
     cutoffs = cutoffs[cutoffs["role"] == "test"]
     quantiles = [float(q) for q in cfg.quantiles]
 
-    stop, util = threading.Event(), Queue()
+    stop, util = threading.Event(), []
     sampler = threading.Thread(target=gpu_sampler, args=(stop, util), daemon=True)
     sampler.start()
     t0 = time.perf_counter()
@@ -139,7 +137,7 @@ def measure(kind: str, likelihood: str, args) -> dict:
         "predict60_s": predict60_s,
         "backtest_s": backtest_s,
         "peak_mem_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "gpu_util_pct": util.get() if not util.empty() else None,
+        "gpu_util_pct": sum(util) / len(util) if util else None,
         **{m: float(metrics[m]) for m in ("rmsse", "mae", "wape", "bias", "pinball", "coverage_80", "coverage_90")},
     }
 

@@ -30,7 +30,6 @@ import multiprocessing as mp
 import os
 import platform
 import resource
-import subprocess
 import sys
 import tempfile
 import threading
@@ -72,21 +71,6 @@ class Clock(pl.Callback):
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
         Clock.tally["steps"] += 1
         Clock.tally["windows"] += self.windows_per_step or int(batch.past_target.shape[0])
-
-
-def gpu_sampler(stop: threading.Event, samples: list) -> None:
-    while not stop.is_set():
-        try:
-            r = subprocess.run(
-                ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"],
-                capture_output=True,
-                text=True,
-                timeout=5,
-            )
-            samples.append(float(r.stdout.split()[0]))
-        except (OSError, ValueError, IndexError, subprocess.SubprocessError):
-            return
-        stop.wait(1.0)
 
 
 def prepare(kind: str, args):
@@ -291,6 +275,8 @@ def measure(library: str, kind: str, args, queue) -> None:
     warnings.filterwarnings("ignore")
     try:
         import torch
+
+        from benchmarks.neural import gpu_sampler
 
         stop, util = threading.Event(), []
         sampler = threading.Thread(target=gpu_sampler, args=(stop, util), daemon=True)

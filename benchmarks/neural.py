@@ -44,6 +44,18 @@ def compose(overrides: list[str]):
         return hydra_compose(config_name="config", overrides=overrides)
 
 
+def in_fresh_process(target, *args):
+    """`target(*args, queue)` in a freshly spawned interpreter, and the row it puts on `queue`: each measurement
+    starts with its own torch threads and memory, so one model's peak is not another's."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=target, args=(*args, queue))
+    proc.start()
+    row = queue.get()
+    proc.join()
+    return row
+
+
 def gpu_sampler(stop: threading.Event, samples: list) -> None:
     """GPU utilisation (%) from nvidia-smi into `samples` once a second until `stop` (nothing without a GPU)."""
     while not stop.is_set():
@@ -197,15 +209,10 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     rows = []
-    ctx = mp.get_context("spawn")
     for kind in args.models:
         for likelihood in args.likelihoods:
             log.info("training %s with %s likelihood", kind, likelihood)
-            queue = ctx.Queue()
-            proc = ctx.Process(target=run_one, args=(kind, likelihood, args, queue))
-            proc.start()
-            row = queue.get()
-            proc.join()
+            row = in_fresh_process(run_one, kind, likelihood, args)
             rows.append(row)
             log.info("%s", json.dumps(row))
     if not args.no_local:

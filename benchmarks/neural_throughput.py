@@ -26,7 +26,6 @@ import argparse
 import itertools
 import logging
 import math
-import multiprocessing as mp
 import os
 import platform
 import resource
@@ -322,15 +321,12 @@ def main() -> None:
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "neural_throughput.csv"))
     args = parser.parse_args()
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    ctx = mp.get_context("spawn")
+    from benchmarks.neural import in_fresh_process
+
     rows = []
     for skus, _, kind, library in itertools.product(args.skus, range(args.repeat), args.models, args.libraries):
         args.skus_now = None if skus == "all" else int(skus)
-        queue = ctx.Queue()
-        proc = ctx.Process(target=measure, args=(library, kind, args, queue))
-        proc.start()
-        row = queue.get()
-        proc.join()
+        row = in_fresh_process(measure, library, kind, args)
         rows.append(row)
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
     table = pd.DataFrame(rows)

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 def backtest_sku(
     sku: str,
     series: pd.Series,
-    cutoffs: pd.DataFrame,
+    cutoffs: pd.DataFrame | Sequence,
     horizon: int,
     models: Mapping[str, LocalForecaster],
     fallback: LocalForecaster,
@@ -41,7 +41,8 @@ def backtest_sku(
     min_train_days: int,
     cover_days: int | None = None,
 ) -> SkuResult:
-    """All folds of one SKU: rows with `cutoff`, `fold`, `role`, the actual `demand` and the RMSSE `scale`;
+    """All folds of one SKU (`cutoffs` as a table or its rows as tuples): rows with `cutoff`, `fold`, `role`, the
+    actual `demand` and the RMSSE `scale`;
     with `cover_days`, also the cumulative-demand records planning calibrates on (in `extra`)."""
     parts, failures, covers = [], [], []
     folds = cutoffs.itertuples(index=False) if isinstance(cutoffs, pd.DataFrame) else cutoffs

@@ -57,10 +57,18 @@ def load(skus: int, models: list[str]):
 
 def statsforecast_twin(model, season_length: int):
     """The statsforecast model our forecaster fits; our seasonal naive's twin is statsforecast's."""
-    from statsforecast.models import SeasonalNaive
+    import statsforecast.models as sf
 
+    from forecasting.models.intermittent import Croston
+
+    if isinstance(model, Croston):  # panel-wide; statsforecast's Croston variants smooth both at 0.1
+        if model.variant == "tsb":
+            return sf.TSB(alpha_d=model.alpha, alpha_p=model.beta)
+        if model.alpha != 0.1 or model.beta != 0.1:
+            raise SystemExit(f"statsforecast has no Croston with alpha={model.alpha}, beta={model.beta}")
+        return sf.CrostonSBA() if model.variant == "sba" else sf.CrostonClassic()
     twin = getattr(model, "statsforecast_model", None)
-    return twin() if twin else SeasonalNaive(season_length=season_length)
+    return twin() if twin else sf.SeasonalNaive(season_length=season_length)
 
 
 def run_ours(data, cutoffs, name, model, fallback, cfg, n_jobs):

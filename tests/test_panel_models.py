@@ -77,6 +77,21 @@ def test_point_forecasts_match_statsforecast(ours, theirs):
         np.testing.assert_allclose(mine, theirs.fit(y).predict(21)["mean"], rtol=1e-6, atol=1e-9)
 
 
+def test_default_croston_gives_statsforecasts_croston_paths():
+    # The default `croston` runs panel-wide; a plan built on it must not change from the per-SKU statsforecast
+    # model it replaced (`croston_sf`): same forecasts and, from the same random numbers, the same sample paths.
+    from forecasting.models.statsforecast_adapter import StatsForecastModel
+
+    reference = StatsForecastModel("CrostonSBA", paths="intermittent", min_history=1)
+    panel = ragged_panel(12, 200)
+    for _, s in panel.groupby("sku"):
+        y = pd.Series(s["demand"].to_numpy())
+        ours = Croston("sba").fit(y).predict(21, 300, np.random.default_rng(3))
+        theirs = reference.fit(y).predict(21, 300, np.random.default_rng(3))
+        np.testing.assert_allclose(ours.paths, theirs.paths, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(ours.mean, theirs.mean, rtol=1e-9, atol=1e-12)
+
+
 class Exploding(PanelForecaster):
     """Seasonal naive that gives a non-finite forecast for SKUs whose history peaks above 30 units."""
 

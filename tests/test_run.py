@@ -49,7 +49,7 @@ def test_default_config_composes_all_local_models():
         (["experiment=arima"], {"arima"}, "arima"),
         (["model=ets"], {"ets"}, "default"),
         (["model=[arima,tsb]"], {"arima", "tsb"}, "default"),
-        (["experiment=croston", "model.croston.model_class=CrostonOptimized"], {"croston"}, "croston"),
+        (["experiment=croston", "model.croston.alpha=0.2"], {"croston"}, "croston"),
     ],
 )
 def test_overrides(overrides, models, name):

@@ -35,7 +35,7 @@ def test_season_comes_from_the_calendar():
         model = model_from_yaml("ets", season).fit(weekly())
         assert model.model_.season_length == season and model.model_.model_["m"] == season
     # Models without a season (Croston) are built without one.
-    assert model_from_yaml("croston").fit(weekly()).model_.alias == "CrostonSBA"
+    assert model_from_yaml("croston_sf").fit(weekly()).model_.alias == "CrostonSBA"
 
 
 def test_ets_paths_match_statsforecast_intervals_and_simulation():
@@ -49,6 +49,29 @@ def test_ets_paths_match_statsforecast_intervals_and_simulation():
     # Sums over 30 days spread as in statsforecast's own (slow, per-path) simulation of the fitted model.
     sims = model.model_.simulate(h=30, n_paths=4000, seed=1)
     assert f.paths.sum(axis=1).std() == pytest.approx(sims.sum(axis=1).std(), rel=0.06)
+
+
+@pytest.mark.parametrize(
+    ("spec", "damped", "horizon"),
+    [("ANN", None, 30), ("AAN", False, 30), ("AAN", True, 30), ("ANA", None, 6), ("AAA", True, 6)],
+)
+def test_additive_ets_psi_weights_give_statsforecasts_daily_variances(spec, damped, horizon):
+    # The weights come from the smoothing constants, not from statsforecast's intervals (which cost more than
+    # the forecast); each day's variance must still be the model's. Seasonal specs within one season, where
+    # statsforecast's seasonal term is per day (past it, it counts the whole horizon's seasons at every day).
+    from statsforecast.models import AutoETS
+
+    from forecasting.models.statsforecast_adapter import additive_ets_weights
+
+    y = weekly(300, seed=4).to_numpy() + np.linspace(0, 6, 300)
+    fitted = AutoETS(season_length=6, model=spec, damped=damped).fit(y)
+    weights = additive_ets_weights(fitted.model_, horizon)
+    ref = fitted.predict(h=horizon, level=[80])
+    sd = (ref["hi-80"] - ref["mean"]) / 1.2815515655446004
+    np.testing.assert_allclose(np.sqrt(np.cumsum(weights**2)), sd, rtol=1e-6)
+    # Multiplicative models have no such closed form here: their intervals are read instead.
+    mult = AutoETS(season_length=6, model="MNM").fit(y + 20)
+    assert additive_ets_weights(mult.model_, horizon) is None
 
 
 def test_arima_paths_keep_negative_psi_weights():
@@ -72,7 +95,7 @@ def test_arima_paths_keep_negative_psi_weights():
 def test_intermittent_paths_keep_zeros_and_the_forecast_mean():
     rng = np.random.default_rng(1)
     y = pd.Series(rng.poisson(5, 200) * (rng.random(200) < 0.2), dtype=float)
-    model = model_from_yaml("croston").fit(y)
+    model = model_from_yaml("croston_sf").fit(y)
     f = model.predict(20, 20000, np.random.default_rng(0))
     assert f.paths.mean(axis=0) == pytest.approx(f.mean, rel=0.05)
     assert 0.7 < (f.paths == 0).mean() < 0.9  # about the 80% of days that sell nothing
@@ -86,7 +109,7 @@ def test_one_huge_past_order_does_not_set_the_lead_time_tail():
     spiked.iloc[-40] = 200.0  # one exceptional order, 40 times a usual one
     q = {}
     for name, y in {"clean": clean, "spiked": spiked}.items():
-        f = model_from_yaml("croston").fit(y).predict(7, 20000, np.random.default_rng(0))
+        f = model_from_yaml("croston_sf").fit(y).predict(7, 20000, np.random.default_rng(0))
         q[name] = np.quantile(f.paths.sum(axis=1), 0.99) / f.mean.sum()
     # Relative to the forecast, the 7-day 99% quantile (what a high service target stocks for) barely moves;
     # resampling raw sizes made it jump.
@@ -98,7 +121,7 @@ def test_lead_time_sums_carry_rate_uncertainty():
     # sums must be wider than a compound Bernoulli with that rate known exactly would make them.
     rng = np.random.default_rng(3)
     y = pd.Series(rng.poisson(5, 364) * (rng.random(364) < np.repeat([0.1, 0.2], 182)), dtype=float)
-    model = model_from_yaml("croston").fit(y)
+    model = model_from_yaml("croston_sf").fit(y)
     f = model.predict(28, 20000, np.random.default_rng(0))
     sums = f.paths.sum(axis=1)
     assert sums.mean() == pytest.approx(f.mean.sum(), rel=0.03)
@@ -117,7 +140,7 @@ def test_croston_lead_time_sums_miss_their_95_quantile_by_as_much_as_the_paths_e
     for k in range(300):
         p, size = rng.uniform(0.1, 0.5), rng.uniform(2, 40)
         y = (rng.random(421) < p) * (1 + rng.poisson(size, 421))
-        model = model_from_yaml("croston").fit(pd.Series(y[:400], dtype=float))
+        model = model_from_yaml("croston_sf").fit(pd.Series(y[:400], dtype=float))
         sums = model.predict(21, 1000, np.random.default_rng(k)).paths.sum(axis=1)
         q95 = np.quantile(sums, 0.95)
         realised += max(y[400:].sum() - q95, 0.0)

@@ -2,8 +2,9 @@
 
 After Croston (1972), Syntetos & Boylan (2005) and Teunter, Syntetos & Babai (2011). With fixed smoothing
 constants they are panel-wide: the recursions step through the days with every SKU in one array operation.
-statsforecast's CrostonSBA and TSB (`croston_sf`, `tsb_sf`) give the same forecasts one SKU at a time; these
-also take separate size and interval smoothing constants (statsforecast's Croston variants fix both at 0.1).
+statsforecast's CrostonSBA and TSB (`croston_sf`, `tsb_sf`) give the same forecasts one SKU at a time (SBA the
+same sample paths too); these also take separate size and interval smoothing constants (statsforecast's Croston
+variants fix both at 0.1). The default `croston` is this SBA.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from forecasting.models.panel import PanelForecaster, last_nonzero
-from forecasting.models.paths import intermittent_paths_panel, rate_dispersion
+from forecasting.models.paths import intermittent_paths_panel, rate_dispersion, recent_frequency
 
 VARIANTS = ("croston", "sba", "tsb")
 
@@ -69,7 +70,9 @@ class Croston(PanelForecaster):
         else:
             bias = 1.0 - self.beta / 2.0 if self.variant == "sba" else 1.0
             safe = np.where(started, interval, 1.0)
-            self.prob_ = np.where(started, np.minimum(1.0, 1.0 / safe), 0.0)
+            # Paths draw occurrence from the sales their sizes come from, as for statsforecast's Croston models
+            # (`croston_sf`), so both give the same paths; the forecast itself is the smoothed size / interval.
+            self.prob_ = np.where(started, recent_frequency(history, self.size_window), 0.0)
             self.rate_ = np.where(started, bias * size / safe, 0.0)
         return self
 

@@ -152,6 +152,20 @@ def rate_dispersion(values: np.ndarray, block: int = 28, span: int = 364) -> flo
     return max(float(rates.var(ddof=1) / overall**2 - sampling), 0.0)
 
 
+def recent_frequency(history: np.ndarray, window: int) -> np.ndarray:
+    """Per row of `history` (SKUs x days, right-aligned, NaN before a SKU's first day): the share of days that
+    sold from the first of its last `window` sales to its last day (0 for a SKU that never sold). Intermittent
+    paths draw each day's occurrence with it: the same recent stretch the sizes come from, whatever smoother
+    gave the point forecast."""
+    history = np.atleast_2d(np.asarray(history, dtype=float))
+    sold = history > 0
+    rank = np.cumsum(sold[:, ::-1], axis=1)[:, ::-1]  # 1 = the row's last sale
+    kept = sold & (rank <= window)
+    count = kept.sum(axis=1)
+    span = history.shape[1] - kept.argmax(axis=1)  # days from the first kept sale to the row's end
+    return np.where(count > 0, count / np.maximum(span, 1), 0.0)
+
+
 def draw_from_tail(pool: np.ndarray, counts: np.ndarray, shape: tuple[int, int], rngs) -> np.ndarray:
     """For each row k, draws of `shape` with replacement from the last `counts[k]` entries of `pool[k]`, exactly
     as `rngs[k].choice(those entries, shape)` draws them (rows x shape)."""

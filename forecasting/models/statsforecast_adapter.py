@@ -5,11 +5,11 @@ statsmodels, and gives point forecasts with, for some models, marginal Gaussian 
 sample paths (quantiles of sums over lead times come from paths), so `paths` picks how they are made:
 
 - `gaussian` (ETS, ARIMA): a linear Gaussian innovations model, as these models are. Each day's variance is the
-  model's own h-step forecast variance (from its intervals), and one innovation moves every later day by the
-  model's impulse response: for ARIMA its psi weights from the fitted state space (they can be negative, so
-  they cannot be read off the variances); for additive ETS the square roots of the variance increments, which
-  are the ETS psi weights (alpha + beta_j + gamma on seasonal lags, never negative). Exact for these models,
-  and a single matrix product for all paths, where statsforecast's `simulate` loops in Python per path (18 ms
+  model's own h-step forecast variance, and one innovation moves every later day by the model's impulse
+  response: for ARIMA its psi weights from the fitted state space (they can be negative, so they cannot be
+  read off the variances); for additive ETS the psi weights from its smoothing constants (alpha + beta_j +
+  gamma on seasonal lags); for other models the square roots of their intervals' variance increments. Exact
+  for these models, and a single matrix product for all paths, where statsforecast's `simulate` loops in Python per path (18 ms
   for 200 ETS paths, more than the fit).
 - `simulate` (AutoTheta, AutoCES): the model's own `simulate`, for models whose intervals are themselves
   simulated and too noisy to read an impulse response from.
@@ -31,7 +31,7 @@ from scipy.stats import norm
 
 from forecasting.errors import InputError
 from forecasting.models.base import Forecast, LocalForecaster
-from forecasting.models.paths import gaussian_paths, intermittent_paths, rate_dispersion
+from forecasting.models.paths import gaussian_paths, intermittent_paths, rate_dispersion, recent_frequency
 from forecasting.models.statsforecast_arima import ARIMA
 
 #: statsforecast classes this project extends, found by the same names (ARIMA: its optimiser tolerance exposed)
@@ -87,10 +87,8 @@ class StatsForecastModel(LocalForecaster):
     def fit(self, y: pd.Series) -> StatsForecastModel:
         values = np.asarray(y, dtype=float)
         self.model_ = self.statsforecast_model(len(values)).fit(values)
-        nonzero = np.flatnonzero(values > 0)[-self.size_window :]
-        self.sizes_ = values[nonzero]
-        # Occurrence over the same recent stretch the sizes come from: one sale every (span / count) days.
-        self.prob_ = len(nonzero) / (len(values) - nonzero[0]) if len(nonzero) else 0.0
+        self.sizes_ = values[np.flatnonzero(values > 0)[-self.size_window :]]
+        self.prob_ = float(recent_frequency(values[None], self.size_window)[0])
         self.rate_cv2_ = rate_dispersion(values) if self.paths == "intermittent" else 0.0
         return self
 
@@ -114,26 +112,58 @@ def _takes_season(cls: type) -> bool:
     return "season_length" in inspect.signature(cls).parameters
 
 
-def innovation_weights(fitted: dict, sd: np.ndarray) -> np.ndarray:
-    """psi_j x sigma for j = 0..h-1: how one innovation moves the forecast j days later."""
-    space = fitted.get("model") if isinstance(fitted, dict) else None
+def innovation_weights(fitted: dict | None, horizon: int) -> np.ndarray | None:
+    """psi_j x sigma for j = 0..h-1 (how one innovation moves the forecast j days later) where the fitted model's
+    own parameters give them: ARIMA from its state space, additive-error ETS from its smoothing constants. None
+    for other models: their impulse response is read off their intervals (`interval_weights`)."""
+    if not isinstance(fitted, dict):
+        return None
+    space = fitted.get("model")
     if isinstance(space, dict) and {"T", "Z", "V"} <= set(space):
         # ARIMA in state-space form: state_t = T state_t-1 + R eps_t, y_t = Z state_t, with V = R R'.
         state = space["V"][:, 0] / np.sqrt(space["V"][0, 0])
-        psi = np.empty(len(sd))
-        for j in range(len(sd)):
+        psi = np.empty(horizon)
+        for j in range(horizon):
             psi[j] = space["Z"] @ state
             state = space["T"] @ state
         return psi * np.sqrt(fitted["sigma2"])
+    return additive_ets_weights(fitted, horizon)
+
+
+def additive_ets_weights(fitted: dict, horizon: int) -> np.ndarray | None:
+    """psi weights x sigma of an ETS model with additive error, additive or no (damped) trend and additive or no
+    season (Hyndman et al. 2008, class 1): psi_0 = 1, psi_j = alpha + beta (phi + ... + phi^j) + gamma [m | j].
+    Reading them from statsforecast's intervals cost more than the forecast (a scipy distribution is built on
+    every call), and its seasonal variance term counts the whole horizon's seasons at every day."""
+    components = str(fitted.get("components", ""))
+    if len(components) != 4 or components[0] != "A" or "M" in components[1:3] or "par" not in fitted:
+        return None
+    alpha, beta, gamma, phi = np.nan_to_num(np.asarray(fitted["par"][:4], dtype=float))
+    j = np.arange(1, horizon, dtype=float)
+    psi = np.full(horizon - 1, alpha) if horizon > 1 else np.zeros(0)
+    if components[1] == "A":
+        psi += beta * (np.cumsum(phi**j) if components[3] == "D" else j)
+    if components[2] == "A":
+        psi += gamma * (j % max(int(fitted.get("m", 1)), 1) == 0)
+    # Signs as the variance increments give them (an estimate can put psi_j below 0; its square is the same).
+    return np.abs(np.concatenate([[1.0], psi])) * np.sqrt(float(fitted["sigma2"]))
+
+
+def interval_weights(sd: np.ndarray) -> np.ndarray:
+    """psi_j x sigma from each day's forecast standard deviation: the square roots of the variance increments
+    (right for models whose psi weights are never negative)."""
     variance = np.asarray(sd, dtype=float) ** 2
     return np.sqrt(np.clip(np.diff(variance, prepend=0.0), 0.0, None))
 
 
 def _gaussian(model: StatsForecastModel, horizon: int, num_samples: int, rng: np.random.Generator) -> Forecast:
-    out = model.model_.predict(h=horizon, level=[LEVEL])
-    mean = np.asarray(out["mean"], dtype=float)
-    sd = (np.asarray(out[f"hi-{LEVEL}"], dtype=float) - mean) / Z_LEVEL
-    weights = innovation_weights(getattr(model.model_, "model_", None), sd)
+    weights = innovation_weights(getattr(model.model_, "model_", None), horizon)
+    if weights is not None:
+        mean = np.asarray(model.model_.predict(h=horizon)["mean"], dtype=float)
+    else:
+        out = model.model_.predict(h=horizon, level=[LEVEL])
+        mean = np.asarray(out["mean"], dtype=float)
+        weights = interval_weights((np.asarray(out[f"hi-{LEVEL}"], dtype=float) - mean) / Z_LEVEL)
     return Forecast(mean=mean, paths=gaussian_paths(mean, weights, num_samples, rng))
 
 

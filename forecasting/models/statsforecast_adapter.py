@@ -9,8 +9,8 @@ sample paths (quantiles of sums over lead times come from paths), so `paths` pic
   response: for ARIMA its psi weights from the fitted state space (they can be negative, so they cannot be
   read off the variances); for additive ETS the psi weights from its smoothing constants (alpha + beta_j +
   gamma on seasonal lags); for other models the square roots of their intervals' variance increments. Exact
-  for these models, and a single matrix product for all paths, where statsforecast's `simulate` loops in Python per path (18 ms
-  for 200 ETS paths, more than the fit).
+  for these models, and a single matrix product for all paths, where statsforecast's `simulate` loops in
+  Python per path (18 ms for 200 ETS paths, more than the fit).
 - `simulate` (AutoTheta, AutoCES): the model's own `simulate`, for models whose intervals are themselves
   simulated and too noisy to read an impulse response from.
 - `intermittent` (Croston, SBA, TSB, ADIDA, IMAPA: point forecasts only): compound-Bernoulli paths around the

@@ -70,7 +70,8 @@ def replay_sku(
     targets = np.asarray(targets, dtype=float)
     z = norm.ppf(targets)
 
-    levels: dict[tuple[str, float], list[float]] = {}
+    # Order-up-to levels per review (rows) and target (columns); the oracle has one column, target 1.
+    levels: dict[str, list] = {"champion": [], "naive": [], "oracle": []}
     champion_paths: dict[pd.Timestamp, np.ndarray] = {}
     for k, r in enumerate(reviews):
         n_known = int(index.searchsorted(r, side="right"))
@@ -104,17 +105,14 @@ def replay_sku(
         naive = np.maximum(0.0, np.nan_to_num(daily_mean * n_days + z * spread * np.sqrt(n_days)))
         future = cum_daily[int(daily.index.searchsorted(r + pd.Timedelta(days=window), side="right"))]
         future -= cum_daily[int(daily.index.searchsorted(r, side="right"))]
-        for t, c, nv in zip(targets, champion, naive, strict=True):
-            levels.setdefault(("champion", float(t)), []).append(float(c))
-            levels.setdefault(("naive", float(t)), []).append(float(nv))
-        levels.setdefault(("oracle", 1.0), []).append(float(future))
+        levels["champion"].append(champion)
+        levels["naive"].append(naive)
+        levels["oracle"].append([future])
+    levels = {policy: np.array(lv, dtype=float) for policy, lv in levels.items()}
 
-    rows = []
-    moq, pack = params.get("moq") or 0.0, params.get("pack_size") or 1.0
-    for (policy, target), lv in levels.items():
-        # Under lost sales the champion orders for its cycle from the stock it has (see planning.lost_sales).
-        looks = policy == "champion" and not backorders
-        order = _lost_sales_order(champion_paths, lead, review, params["service_measure"], target) if looks else None
+    def play(policies: Sequence[str], order=None) -> dict[str, list[dict]]:
+        """One simulation for all of `policies`' targets (a shop per column), split back into rows per policy."""
+        lv = np.hstack([levels[p] for p in policies])
         sim = simulate(
             days,
             demand,
@@ -122,8 +120,8 @@ def replay_sku(
             lv,
             lead,
             initial_stock=lv[0],
-            moq=moq,
-            pack_size=pack,
+            moq=params.get("moq") or 0.0,
+            pack_size=params.get("pack_size") or 1.0,
             backorders=backorders,
             order=order,
         )
@@ -137,22 +135,33 @@ def replay_sku(
             params["order_cost"],
             params["stockout_cost"],
         )
-        rows.append(
-            {
-                "sku": sku,
-                "policy": policy,
-                "target": target,
-                "initial_stock": lv[0],
-                "received": sim["received"],
-                "final_stock": sim["final_stock"],
-                **stats,
-            }
-        )
+        per_shop = {"initial_stock": lv[0], "received": sim["received"], "final_stock": sim["final_stock"], **stats}
+        per_shop = {key: np.asarray(v).tolist() for key, v in per_shop.items()}
+        shops = [{key: v[s] for key, v in per_shop.items()} for s in range(lv.shape[1])]
+        ends = np.cumsum([levels[p].shape[1] for p in policies])
+        return {p: shops[end - levels[p].shape[1] : end] for p, end in zip(policies, ends, strict=True)}
+
+    if backorders:  # every policy orders up to a level: one simulation
+        played = play(["champion", "naive", "oracle"])
+    else:
+        # Under lost sales the champion orders for its cycle from the stock it has (see planning.lost_sales).
+        played = play(["naive", "oracle"])
+        order = _lost_sales_order(champion_paths, lead, review, params["service_measure"], targets)
+        played |= play(["champion"], order)
+    # Rows as the planner reads them: champion and naive per target, then the oracle.
+    rows = []
+    for j, target in enumerate(targets.tolist()):
+        rows += [{"sku": sku, "policy": p, "target": target, **played[p][j]} for p in ("champion", "naive")]
+    rows.append({"sku": sku, "policy": "oracle", "target": 1.0, **played["oracle"][0]})
     return rows
 
 
-def _lost_sales_order(paths: Mapping[pd.Timestamp, np.ndarray], lead: int, review: int, measure: str, target: float):
-    def order(day: pd.Timestamp, on_hand: float, arrivals: np.ndarray) -> float:
-        return float(cycle_order(paths[day], lead, review, on_hand, arrivals, measure, [target]).quantity[0])
+def _lost_sales_order(
+    paths: Mapping[pd.Timestamp, np.ndarray], lead: int, review: int, measure: str, targets: np.ndarray
+):
+    """The champion's order per target, each sized from the stock on hand and on order of that target's shop."""
+
+    def order(day: pd.Timestamp, on_hand: np.ndarray, arrivals: np.ndarray) -> np.ndarray:
+        return cycle_order(paths[day], lead, review, on_hand, arrivals, measure, targets).quantity
 
     return order

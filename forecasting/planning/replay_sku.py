@@ -56,7 +56,7 @@ def replay_sku(
     days = pd.date_range(start + pd.Timedelta(days=1), end, freq="D")
     daily = spread_to_days(series)  # weeks and months sell evenly over their days in the simulation
     demand = daily.reindex(days, fill_value=0.0).to_numpy()
-    reviews = list(pd.date_range(start, end, freq=f"{review}D"))
+    reviews = pd.date_range(start, end, freq=f"{review}D")
     if getattr(calendar, "frequency", "daily") == "daily":
         horizon = len(calendar.next_trading_days(start, span))
     else:  # the weeks or months that overlap the window, one more for a review inside a period
@@ -65,8 +65,12 @@ def replay_sku(
     # The calendar once for the whole replay (holiday look-ups are slow), sliced per review.
     open_days = calendar.trading_days(start, end + pd.Timedelta(days=31 * horizon + 60))
     values, index = series.to_numpy(dtype=float), series.index
+    # Positions per review, found once (pandas look-ups per review cost more than the review's arithmetic).
+    known_at = index.searchsorted(reviews, side="right")
     # The oracle's future demand on calendar days, so weeks and months count pro rata inside a window.
     cum_daily = np.concatenate([[0.0], np.cumsum(daily.to_numpy(dtype=float))])
+    future = cum_daily[daily.index.searchsorted(reviews + pd.Timedelta(days=window), side="right")]
+    future -= cum_daily[daily.index.searchsorted(reviews, side="right")]
     targets = np.asarray(targets, dtype=float)
     z = norm.ppf(targets)
 
@@ -74,10 +78,10 @@ def replay_sku(
     levels: dict[str, list] = {"champion": [], "naive": [], "oracle": []}
     champion_paths: dict[pd.Timestamp, np.ndarray] = {}
     for k, r in enumerate(reviews):
-        n_known = int(index.searchsorted(r, side="right"))
-        known = series.iloc[:n_known]
+        n_known = int(known_at[k])
         if k % max(int(refit_every), 1) == 0:
             fitted_dates = open_days[open_days.searchsorted(r, side="right") :][:horizon]
+            known = series.iloc[:n_known]
             forecast, _ = safe_forecast(sku, known, horizon, model, fallback, num_samples, seed, salt=k)
         # The forecast's days after this review (windows count forecast dates from their start on).
         ahead = fitted_dates > r
@@ -103,11 +107,9 @@ def replay_sku(
         daily_mean = values[max(0, n_known - m) : n_known].mean() if n_known else 0.0
         spread = recent.std(ddof=1) if len(recent) > 1 else 0.0
         naive = np.maximum(0.0, np.nan_to_num(daily_mean * n_days + z * spread * np.sqrt(n_days)))
-        future = cum_daily[int(daily.index.searchsorted(r + pd.Timedelta(days=window), side="right"))]
-        future -= cum_daily[int(daily.index.searchsorted(r, side="right"))]
         levels["champion"].append(champion)
         levels["naive"].append(naive)
-        levels["oracle"].append([future])
+        levels["oracle"].append([future[k]])
     levels = {policy: np.array(lv, dtype=float) for policy, lv in levels.items()}
 
     def play(policies: Sequence[str], order=None) -> dict[str, list[dict]]:

@@ -95,10 +95,13 @@ def cycle_order(
     start = np.maximum(on_hand, 0.0)[:, None]
     walk = start[:, :, None] + np.cumsum(arrived[:, None, :] - daily[None, :, :horizon], axis=2)
     if horizon:
-        lowest = np.minimum(np.minimum.accumulate(walk, axis=2), 0.0)
-        at = np.maximum(lead - 1, 0)
-        stock = np.where(lead > 0, walk[:, rows, at] - lowest[:, rows, at], start)
-        lost = np.where(lead > 0, -lowest[:, rows, at], 0.0)
+        if (lead == horizon).all():  # one lead time (the replay): the lowest point of the whole walk
+            end, lowest = walk[:, :, -1], np.minimum(walk.min(axis=2), 0.0)
+        else:
+            at = np.maximum(lead - 1, 0)
+            end, lowest = walk[:, rows, at], np.minimum(np.minimum.accumulate(walk, axis=2), 0.0)[:, rows, at]
+        stock = np.where(lead > 0, end - lowest, start)
+        lost = np.where(lead > 0, -lowest, 0.0)
     else:
         stock, lost = np.zeros((len(on_hand), n)), np.zeros((len(on_hand), n))
     # Open orders due after this path's lead time (a short sampled lead) reach the same cycle: count them in.

@@ -26,7 +26,7 @@ def simulate(
     moq: float = 0.0,
     pack_size: float = 1.0,
     backorders: bool = False,
-    order: Callable[[pd.Timestamp, float, np.ndarray], float] | None = None,
+    order: Callable[[pd.Timestamp, float | np.ndarray, np.ndarray], float | np.ndarray] | None = None,
 ) -> dict:
     """Day-by-day stock under an order-up-to policy: `levels[k]` is the level set at `reviews[k]`; or, with
     `order`, the units `order(review day, on hand, arrivals)` asks for, where `arrivals[j]` are the units in

@@ -10,6 +10,7 @@ import pytest
 from forecasting.data.calendar import TradingCalendar
 from forecasting.models.naive import SeasonalNaive
 from forecasting.planning.lost_sales import cycle_order
+from forecasting.planning.policy import round_order
 from forecasting.planning.replay import simulate, summarise
 from forecasting.planning.replay_sku import replay_sku
 from tests.test_statsforecast_models import model_from_yaml
@@ -136,3 +137,11 @@ def test_replay_sku_rows_do_not_depend_on_which_targets_are_swept_together():
         atol=1e-9,
         rtol=0,
     )
+
+
+def test_round_order_rounds_an_array_as_each_number_and_refuses_nan():
+    wanted = np.array([-3.0, 0.0, 1e-10, 7.0, 12.0, 13.0, 25.5])
+    assert round_order(wanted, moq=10, pack_size=6).tolist() == [round_order(q, 10, 6) for q in wanted]
+    assert round_order(wanted, moq=10, pack_size=6).tolist() == [0, 0, 0, 12, 12, 18, 30]
+    with pytest.raises(ValueError, match="NaN"):
+        round_order(np.array([1.0, np.nan]))

@@ -80,6 +80,8 @@ def economic_order_quantity(
 def round_order(quantity, moq: float = 0.0, pack_size: float = 1.0):
     """Raise a positive order to the MOQ, then up to whole packs; nothing to order stays 0. A number gives a
     number; an array (the replay's one order per target) gives an array, rounded alike."""
+    if np.isnan(quantity).any():  # as math.ceil refused it: a NaN order is a bug upstream, never 0 or NaN units
+        raise ValueError("cannot round a NaN order quantity")
     pack = pack_size if pack_size and pack_size > 0 else 1.0
     rounded = np.where(
         np.asarray(quantity) <= 1e-9, 0.0, np.ceil(np.maximum(quantity, moq or 0.0) / pack - 1e-9) * pack

@@ -65,7 +65,7 @@ def cycle_order(
     daily: np.ndarray,
     lead: int | np.ndarray,
     review: int,
-    on_hand: float,
+    on_hand: float | np.ndarray,
     arrivals: np.ndarray,
     measure: str,
     targets,
@@ -75,54 +75,78 @@ def cycle_order(
     `daily`: demand per calendar day from tomorrow, per path, covering lead + review days; `lead`: days of demand
     that pass before the order can sell (one number, or one per path for a sampled lead time); `arrivals[j]`:
     open-order units on the shelf from day j + 1 on (day 1 is tomorrow).
+
+    One stock position (`on_hand` a number, `arrivals` one row) serves every target. The replay, which keeps one
+    shop per target, passes one position per target instead: `on_hand` of shape (targets,) and `arrivals` of shape
+    (targets, days); then `fill_before_receipt` and `net_need` are per target too.
     """
     n, width = daily.shape
+    per_target = np.ndim(on_hand) > 0
     lead = np.broadcast_to(np.asarray(lead, dtype=int), (n,))
     horizon = int(lead.max())
-    arrivals = np.asarray(arrivals, dtype=float)[:horizon]
-    arrived = np.zeros(horizon)
-    arrived[: len(arrivals)] = arrivals
+    on_hand = np.atleast_1d(np.asarray(on_hand, dtype=float))  # one row per stock position
+    arrivals = np.asarray(arrivals, dtype=float).reshape(len(on_hand), -1)[:, :horizon]
+    arrived = np.zeros((len(on_hand), horizon))
+    arrived[:, : arrivals.shape[1]] = arrivals
     rows = np.arange(n)
     # Stock under lost sales is a random walk reflected at zero (Lindley): with W the running on hand +
     # arrivals - demand, stock = W - min(0, lowest W so far) and the units lost so far are -min(0, lowest W).
-    walk = float(max(on_hand, 0.0)) + np.cumsum(arrived[None, :] - daily[:, :horizon], axis=1)
-    lowest = np.minimum(np.minimum.accumulate(walk, axis=1), 0.0) if horizon else np.zeros((n, 0))
-    at = np.maximum(lead - 1, 0)
-    stock = np.where(lead > 0, walk[rows, at] - lowest[rows, at], max(float(on_hand), 0.0)) if horizon else 0.0
-    lost = np.where(lead > 0, -lowest[rows, at], 0.0) if horizon else np.zeros(n)
-    stock = np.broadcast_to(stock, (n,)).astype(float)
+    # Axes: (stock position, path, day).
+    start = np.maximum(on_hand, 0.0)[:, None]
+    walk = start[:, :, None] + np.cumsum(arrived[:, None, :] - daily[None, :, :horizon], axis=2)
+    if horizon:
+        if (lead == horizon).all():  # one lead time (the replay): the lowest point of the whole walk
+            end, lowest = walk[:, :, -1], np.minimum(walk.min(axis=2), 0.0)
+        else:
+            at = np.maximum(lead - 1, 0)
+            end, lowest = walk[:, rows, at], np.minimum(np.minimum.accumulate(walk, axis=2), 0.0)[:, rows, at]
+        stock = np.where(lead > 0, end - lowest, start)
+        lost = np.where(lead > 0, -lowest, 0.0)
+    else:
+        stock, lost = np.zeros((len(on_hand), n)), np.zeros((len(on_hand), n))
     # Open orders due after this path's lead time (a short sampled lead) reach the same cycle: count them in.
-    due = np.concatenate([[0.0], np.cumsum(arrived)])
-    stock = stock + due[-1] - due[lead]
+    due = np.concatenate([np.zeros((len(on_hand), 1)), np.cumsum(arrived, axis=1)], axis=1)
+    stock = stock + due[:, -1:] - due[:, lead]
     cum = np.concatenate([np.zeros((n, 1)), np.cumsum(daily, axis=1)], axis=1)
     lead_demand = cum[rows, np.minimum(lead, width)]
     cycle = cum[rows, np.minimum(lead + review, width)] - lead_demand
-    fill_before = 1.0 - lost.mean() / lead_demand.mean() if lead_demand.mean() > 0 else 1.0
+    expected_lead = lead_demand.mean()
+    fill_before = 1.0 - lost.mean(axis=1) / expected_lead if expected_lead > 0 else np.ones(len(on_hand))
     targets = np.atleast_1d(np.asarray(targets, dtype=float))
-    need = cycle - stock
+    need = cycle[None, :] - stock
     if measure == "fill_rate":
-        quantity = smallest_cover(need, (1.0 - targets) * cycle.mean())
+        quantity = smallest_cover(need if per_target else need[0], (1.0 - targets) * cycle.mean())
+    elif per_target:
+        quantity = np.array(
+            [protection_levels(nd, measure, [t], float(cycle.mean()))[0] for nd, t in zip(need, targets, strict=True)]
+        )
     else:
-        quantity = protection_levels(need, measure, targets, float(cycle.mean()))
-    return CycleOrder(np.maximum(quantity, 0.0), float(fill_before), float(need.mean()))
+        quantity = protection_levels(need[0], measure, targets, float(cycle.mean()))
+    net_need = need.mean(axis=1)
+    if not per_target:
+        return CycleOrder(np.maximum(quantity, 0.0), float(fill_before[0]), float(net_need[0]))
+    return CycleOrder(np.maximum(quantity, 0.0), fill_before, net_need)
 
 
 def smallest_cover(need: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     """Per allowance, the smallest q >= 0 with mean((need - q)+) <= allowance (exact on the sample: the mean
-    excess is piecewise linear in q between the sorted values, so it is solved on the segment it falls in)."""
-    top = np.sort(need)[::-1]
-    n = len(top)
-    taken = np.cumsum(top)
+    excess is piecewise linear in q between the sorted values, so it is solved on the segment it falls in).
+    `need` is one sample for every allowance, or one row per allowance (shape (allowances, n))."""
+    allowed = np.atleast_1d(np.asarray(allowed, dtype=float))
+    top = np.sort(np.atleast_2d(need), axis=1)[:, ::-1]
+    n = top.shape[1]
+    taken = np.cumsum(top, axis=1)
     # Mean excess over q = top[j] when the j + 1 largest values are at or above it.
     excess_at = (taken - np.arange(1, n + 1) * top) / n
     out = np.zeros(len(allowed))
-    for i, a in enumerate(np.atleast_1d(allowed)):
-        j = int(np.searchsorted(excess_at, a + 1e-12, side="right"))  # excess_at rises with j
+    for i, a in enumerate(allowed):
+        row = i if len(top) > 1 else 0
+        j = int(np.searchsorted(excess_at[row], a + 1e-12, side="right"))  # excess_at rises with j
         if j == 0:  # even above the largest value nothing is allowed short: q is the largest
-            out[i] = top[0] if a <= 0 else top[0] - a * n
+            out[i] = top[row, 0] if a <= 0 else top[row, 0] - a * n
         else:
             # Between top[j] and top[j-1], the j largest values exceed q: excess = (taken[j-1] - j q) / n.
-            out[i] = (taken[j - 1] - a * n) / j
+            out[i] = (taken[row, j - 1] - a * n) / j
     return np.maximum(out, 0.0)
 
 

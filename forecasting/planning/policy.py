@@ -77,10 +77,13 @@ def economic_order_quantity(
     return math.sqrt(2.0 * annual_demand * order_cost / (unit_cost * holding_rate))
 
 
-def round_order(quantity: float, moq: float = 0.0, pack_size: float = 1.0) -> float:
-    """Raise a positive order to the MOQ, then up to whole packs; nothing to order stays 0."""
-    if quantity <= 1e-9:
-        return 0.0
-    quantity = max(quantity, moq)
+def round_order(quantity, moq: float = 0.0, pack_size: float = 1.0):
+    """Raise a positive order to the MOQ, then up to whole packs; nothing to order stays 0. A number gives a
+    number; an array (the replay's one order per target) gives an array, rounded alike."""
+    if np.isnan(quantity).any():  # as math.ceil refused it: a NaN order is a bug upstream, never 0 or NaN units
+        raise ValueError("cannot round a NaN order quantity")
     pack = pack_size if pack_size and pack_size > 0 else 1.0
-    return float(math.ceil(quantity / pack - 1e-9) * pack)
+    rounded = np.where(
+        np.asarray(quantity) <= 1e-9, 0.0, np.ceil(np.maximum(quantity, moq or 0.0) / pack - 1e-9) * pack
+    )
+    return float(rounded) if np.ndim(quantity) == 0 else rounded

@@ -20,17 +20,22 @@ def simulate(
     days: pd.DatetimeIndex,
     demand: np.ndarray,
     reviews: Sequence[pd.Timestamp],
-    levels: Sequence[float] | None,
+    levels: Sequence[float] | np.ndarray | None,
     lead_days: int,
-    initial_stock: float,
+    initial_stock: float | np.ndarray,
     moq: float = 0.0,
     pack_size: float = 1.0,
     backorders: bool = False,
-    order: Callable[[pd.Timestamp, float, np.ndarray], float] | None = None,
+    order: Callable[[pd.Timestamp, float | np.ndarray, np.ndarray], float | np.ndarray] | None = None,
 ) -> dict:
     """Day-by-day stock under an order-up-to policy: `levels[k]` is the level set at `reviews[k]`; or, with
     `order`, the units `order(review day, on hand, arrivals)` asks for, where `arrivals[j]` are the units in
     transit that reach the shelf j + 1 days later (a policy that looks at the stock it has, as a planner does).
+
+    Several shops at once, one per target (or policy), on the same demand: `initial_stock` of shape (shops,),
+    `levels` of shape (reviews, shops), and `order` then gets on hand of shape (shops,) and arrivals of shape
+    (shops, lead_days) and returns one order per shop; every result gains a leading shops axis. Each shop runs
+    exactly as it would alone (the replay sweeps its service curve in one pass instead of one per target).
 
     `days` are consecutive calendar days after the replay's start (closed days carry zero demand); an order
     placed at the end of review day r is on the shelf at the end of day r + lead_days, so lead_days days of
@@ -38,47 +43,66 @@ def simulate(
     earlier made every policy, the oracle included, cover one day more than its window.)
     """
     n, lead_days = len(days), int(lead_days)
+    single = np.ndim(initial_stock) == 0
+    on_hand = np.atleast_1d(np.asarray(initial_stock, dtype=float)).copy()
+    shops = len(on_hand)
+    if levels is not None:
+        levels = np.asarray(levels, dtype=float).reshape(-1, shops)
+    if single and order is not None:
+        order = _one_shop(order)
     # Days as positions: `days` are consecutive, so an order placed on day i arrives on day i + lead_days + 1;
     # arrivals past the last day stay in transit. (Timestamp arithmetic and dict look-ups here were most of
     # the replay's time after the fits.)
-    arriving = np.zeros(n + lead_days + 2)
+    arriving = np.zeros((shops, n + lead_days + 2))
     at_review = days.get_indexer(pd.DatetimeIndex(reviews))
     level_at = {int(i): k for k, i in enumerate(at_review) if i >= 0}
-    on_hand = float(initial_stock)
-    stock = np.zeros(n)
-    sales = np.zeros(n)
-    lost = np.zeros(n)
-    received_total = 0.0
-    orders = 0
+    stock = np.zeros((shops, n))
+    sales = np.zeros((shops, n))
+    lost = np.zeros((shops, n))
+    received_total = np.zeros(shops)
+    orders = np.zeros(shops, dtype=int)
     for i, want in enumerate(np.asarray(demand, dtype=float).tolist()):
-        got = float(arriving[i])
+        got = arriving[:, i]
         on_hand += got
         received_total += got
-        sold = min(want, max(on_hand, 0.0))  # what the shelf fills today
-        sales[i] = sold
-        lost[i] = want - sold  # lost, or with backorders waiting: either way not filled on the day
+        sold = np.minimum(want, np.maximum(on_hand, 0.0))  # what the shelf fills today
+        sales[:, i] = sold
+        lost[:, i] = want - sold  # lost, or with backorders waiting: either way not filled on the day
         # Backorders leave the shortfall as negative stock, paid first by the next arrivals.
         on_hand -= want if backorders else sold
-        stock[i] = on_hand
+        stock[:, i] = on_hand
         k = level_at.get(i)
         if k is not None:
             if order is None:
-                qty = round_order(levels[k] - on_hand - arriving[i + 1 :].sum(), moq, pack_size)
+                wanted = levels[k] - on_hand - arriving[:, i + 1 :].sum(axis=1)
             else:
-                due = arriving[i + 1 : i + 1 + lead_days].copy()
-                qty = round_order(order(days[i], on_hand, due), moq, pack_size)
-            if qty > 0:
-                arriving[i + lead_days + 1] += qty
-                orders += 1
-    return {
+                wanted = np.reshape(
+                    order(days[i], on_hand.copy(), arriving[:, i + 1 : i + 1 + lead_days].copy()), shops
+                )
+            qty = round_order(wanted, moq, pack_size)
+            arriving[:, i + lead_days + 1] += qty
+            orders += qty > 0
+    result = {
         "stock": stock,
         "sales": sales,
         "lost": lost,
         "orders": orders,
         "received": received_total,
-        "in_transit": float(arriving[n:].sum()),
+        "in_transit": arriving[:, n:].sum(axis=1),
         "final_stock": on_hand,
     }
+    if single:
+        return {k: v[0] if k in ("stock", "sales", "lost") else v[0].item() for k, v in result.items()}
+    return result
+
+
+def _one_shop(order: Callable[[pd.Timestamp, float, np.ndarray], float]):
+    """A one-shop policy (numbers in, a number out) in the several-shops form `simulate` calls."""
+
+    def for_shops(day: pd.Timestamp, on_hand: np.ndarray, arrivals: np.ndarray) -> float:
+        return order(day, float(on_hand[0]), arrivals[0])
+
+    return for_shops
 
 
 def summarise(
@@ -91,26 +115,32 @@ def summarise(
     order_cost: float,
     stockout_cost: float,
 ) -> dict:
-    """Totals that add up across SKUs: demand, sales, cycles with a stockout, stock-days, orders, costs."""
+    """Totals that add up across SKUs: demand, sales, cycles with a stockout, stock-days, orders, costs (per
+    shop, arrays, when `sim` holds several: see `simulate`)."""
     cycle = np.searchsorted(pd.DatetimeIndex(reviews).asi8, days.asi8, side="left")
-    short_cycles = len(set(cycle[sim["lost"] > 1e-9]))
-    stock_units_days = float(np.clip(sim["stock"], 0, None).sum())
+    cycles = np.unique(cycle)
+    short = sim["lost"] > 1e-9
+    # A cycle has a stockout when any of its days lost (or backlogged) demand.
+    short_cycles = (short[..., None] & (cycle[:, None] == cycles[None, :])).any(axis=-2).sum(axis=-1)
+    stock_units_days = np.clip(sim["stock"], 0, None).sum(axis=-1)
     holding = stock_units_days * unit_cost * holding_rate / 365.0
-    return {
-        "demand": float(demand.sum()),
-        "sales": float(sim["sales"].sum()),
-        "lost": float(sim["lost"].sum()),
-        "cycles": len(set(cycle)),
+    lost = sim["lost"].sum(axis=-1)
+    stats = {
+        "demand": np.full(np.shape(lost), float(demand.sum())),
+        "sales": sim["sales"].sum(axis=-1),
+        "lost": lost,
+        "cycles": np.full(np.shape(lost), len(cycles)),
         "cycles_with_stockout": short_cycles,
-        "stockout_days": int((sim["lost"] > 1e-9).sum()),
+        "stockout_days": short.sum(axis=-1),
         "stock_unit_days": stock_units_days,
         "stock_value_days": stock_units_days * unit_cost,
-        "days": len(days),
-        "orders": sim["orders"],
+        "days": np.full(np.shape(lost), len(days)),
+        "orders": np.asarray(sim["orders"]),
         "holding_cost": holding,
-        "ordering_cost": sim["orders"] * order_cost,
-        "stockout_cost": float(sim["lost"].sum()) * stockout_cost,
+        "ordering_cost": np.asarray(sim["orders"]) * order_cost,
+        "stockout_cost": lost * stockout_cost,
     }
+    return {k: v.item() for k, v in stats.items()} if np.ndim(lost) == 0 else stats
 
 
 def aggregate(per_sku: pd.DataFrame, by: Sequence[str] = ("policy", "target")) -> pd.DataFrame:
@@ -149,9 +179,7 @@ def aggregate(per_sku: pd.DataFrame, by: Sequence[str] = ("policy", "target")) -
     return out.reset_index()
 
 
-def stock_at_equal_fill(
-    curve: pd.DataFrame, policy: str = "champion", reference: str = "naive"
-) -> pd.DataFrame:
+def stock_at_equal_fill(curve: pd.DataFrame, policy: str = "champion", reference: str = "naive") -> pd.DataFrame:
     """For each point of the reference policy's curve, the stock `policy` needs for the same fill rate
     (linear interpolation along its own curve; NaN outside the fill rates it reached)."""
     own = curve[curve["policy"] == policy].sort_values("fill_rate")

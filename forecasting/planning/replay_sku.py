@@ -56,7 +56,7 @@ def replay_sku(
     days = pd.date_range(start + pd.Timedelta(days=1), end, freq="D")
     daily = spread_to_days(series)  # weeks and months sell evenly over their days in the simulation
     demand = daily.reindex(days, fill_value=0.0).to_numpy()
-    reviews = list(pd.date_range(start, end, freq=f"{review}D"))
+    reviews = pd.date_range(start, end, freq=f"{review}D")
     if getattr(calendar, "frequency", "daily") == "daily":
         horizon = len(calendar.next_trading_days(start, span))
     else:  # the weeks or months that overlap the window, one more for a review inside a period
@@ -65,18 +65,23 @@ def replay_sku(
     # The calendar once for the whole replay (holiday look-ups are slow), sliced per review.
     open_days = calendar.trading_days(start, end + pd.Timedelta(days=31 * horizon + 60))
     values, index = series.to_numpy(dtype=float), series.index
+    # Positions per review, found once (pandas look-ups per review cost more than the review's arithmetic).
+    known_at = index.searchsorted(reviews, side="right")
     # The oracle's future demand on calendar days, so weeks and months count pro rata inside a window.
     cum_daily = np.concatenate([[0.0], np.cumsum(daily.to_numpy(dtype=float))])
+    future = cum_daily[daily.index.searchsorted(reviews + pd.Timedelta(days=window), side="right")]
+    future -= cum_daily[daily.index.searchsorted(reviews, side="right")]
     targets = np.asarray(targets, dtype=float)
     z = norm.ppf(targets)
 
-    levels: dict[tuple[str, float], list[float]] = {}
+    # Order-up-to levels per review (rows) and target (columns); the oracle has one column, target 1.
+    levels: dict[str, list] = {"champion": [], "naive": [], "oracle": []}
     champion_paths: dict[pd.Timestamp, np.ndarray] = {}
     for k, r in enumerate(reviews):
-        n_known = int(index.searchsorted(r, side="right"))
-        known = series.iloc[:n_known]
+        n_known = int(known_at[k])
         if k % max(int(refit_every), 1) == 0:
             fitted_dates = open_days[open_days.searchsorted(r, side="right") :][:horizon]
+            known = series.iloc[:n_known]
             forecast, _ = safe_forecast(sku, known, horizon, model, fallback, num_samples, seed, salt=k)
         # The forecast's days after this review (windows count forecast dates from their start on).
         ahead = fitted_dates > r
@@ -102,19 +107,14 @@ def replay_sku(
         daily_mean = values[max(0, n_known - m) : n_known].mean() if n_known else 0.0
         spread = recent.std(ddof=1) if len(recent) > 1 else 0.0
         naive = np.maximum(0.0, np.nan_to_num(daily_mean * n_days + z * spread * np.sqrt(n_days)))
-        future = cum_daily[int(daily.index.searchsorted(r + pd.Timedelta(days=window), side="right"))]
-        future -= cum_daily[int(daily.index.searchsorted(r, side="right"))]
-        for t, c, nv in zip(targets, champion, naive, strict=True):
-            levels.setdefault(("champion", float(t)), []).append(float(c))
-            levels.setdefault(("naive", float(t)), []).append(float(nv))
-        levels.setdefault(("oracle", 1.0), []).append(float(future))
+        levels["champion"].append(champion)
+        levels["naive"].append(naive)
+        levels["oracle"].append([future[k]])
+    levels = {policy: np.array(lv, dtype=float) for policy, lv in levels.items()}
 
-    rows = []
-    moq, pack = params.get("moq") or 0.0, params.get("pack_size") or 1.0
-    for (policy, target), lv in levels.items():
-        # Under lost sales the champion orders for its cycle from the stock it has (see planning.lost_sales).
-        looks = policy == "champion" and not backorders
-        order = _lost_sales_order(champion_paths, lead, review, params["service_measure"], target) if looks else None
+    def play(policies: Sequence[str], order=None) -> dict[str, list[dict]]:
+        """One simulation for all of `policies`' targets (a shop per column), split back into rows per policy."""
+        lv = np.hstack([levels[p] for p in policies])
         sim = simulate(
             days,
             demand,
@@ -122,8 +122,8 @@ def replay_sku(
             lv,
             lead,
             initial_stock=lv[0],
-            moq=moq,
-            pack_size=pack,
+            moq=params.get("moq") or 0.0,
+            pack_size=params.get("pack_size") or 1.0,
             backorders=backorders,
             order=order,
         )
@@ -137,22 +137,33 @@ def replay_sku(
             params["order_cost"],
             params["stockout_cost"],
         )
-        rows.append(
-            {
-                "sku": sku,
-                "policy": policy,
-                "target": target,
-                "initial_stock": lv[0],
-                "received": sim["received"],
-                "final_stock": sim["final_stock"],
-                **stats,
-            }
-        )
+        per_shop = {"initial_stock": lv[0], "received": sim["received"], "final_stock": sim["final_stock"], **stats}
+        per_shop = {key: np.asarray(v).tolist() for key, v in per_shop.items()}
+        shops = [{key: v[s] for key, v in per_shop.items()} for s in range(lv.shape[1])]
+        ends = np.cumsum([levels[p].shape[1] for p in policies])
+        return {p: shops[end - levels[p].shape[1] : end] for p, end in zip(policies, ends, strict=True)}
+
+    if backorders:  # every policy orders up to a level: one simulation
+        played = play(["champion", "naive", "oracle"])
+    else:
+        # Under lost sales the champion orders for its cycle from the stock it has (see planning.lost_sales).
+        played = play(["naive", "oracle"])
+        order = _lost_sales_order(champion_paths, lead, review, params["service_measure"], targets)
+        played |= play(["champion"], order)
+    # Rows as the planner reads them: champion and naive per target, then the oracle.
+    rows = []
+    for j, target in enumerate(targets.tolist()):
+        rows += [{"sku": sku, "policy": p, "target": target, **played[p][j]} for p in ("champion", "naive")]
+    rows.append({"sku": sku, "policy": "oracle", "target": 1.0, **played["oracle"][0]})
     return rows
 
 
-def _lost_sales_order(paths: Mapping[pd.Timestamp, np.ndarray], lead: int, review: int, measure: str, target: float):
-    def order(day: pd.Timestamp, on_hand: float, arrivals: np.ndarray) -> float:
-        return float(cycle_order(paths[day], lead, review, on_hand, arrivals, measure, [target]).quantity[0])
+def _lost_sales_order(
+    paths: Mapping[pd.Timestamp, np.ndarray], lead: int, review: int, measure: str, targets: np.ndarray
+):
+    """The champion's order per target, each sized from the stock on hand and on order of that target's shop."""
+
+    def order(day: pd.Timestamp, on_hand: np.ndarray, arrivals: np.ndarray) -> np.ndarray:
+        return cycle_order(paths[day], lead, review, on_hand, arrivals, measure, targets).quantity
 
     return order

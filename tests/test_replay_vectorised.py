@@ -1,0 +1,147 @@
+"""The replay simulates one shop per target in a single pass: every shop must run exactly as it would alone, and a
+small lost-sales case must give the answer worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.data.calendar import TradingCalendar
+from forecasting.models.naive import SeasonalNaive
+from forecasting.planning.lost_sales import cycle_order
+from forecasting.planning.policy import round_order
+from forecasting.planning.replay import simulate, summarise
+from forecasting.planning.replay_sku import replay_sku
+from tests.test_statsforecast_models import model_from_yaml
+
+TARGETS = [0.2, 0.5, 0.8, 0.95, 0.995]
+SIM_KEYS = ("stock", "sales", "lost", "orders", "received", "in_transit", "final_stock")
+
+
+def _lumpy_shop(seed: int = 3, weeks: int = 12, lead: int = 9, review: int = 7):
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2024-03-03")
+    days = pd.date_range(start + pd.Timedelta(days=1), periods=7 * weeks, freq="D")
+    demand = np.where(rng.random(len(days)) < 0.4, rng.gamma(0.8, 6.0, len(days)), 0.0)
+    reviews = list(pd.date_range(start, days[-1], freq=f"{review}D"))
+    paths = {
+        r: np.where(rng.random((150, lead + review)) < 0.4, rng.gamma(0.8, 6.0, (150, lead + review)), 0.0)
+        for r in reviews
+    }
+    return days, demand, reviews, paths
+
+
+def _assert_same(all_at_once: dict, alone: list[dict]) -> None:
+    for key in SIM_KEYS:
+        stacked = np.array([np.asarray(one[key]) for one in alone])
+        np.testing.assert_allclose(all_at_once[key], stacked, rtol=0, atol=1e-9, err_msg=key)
+
+
+@pytest.mark.parametrize("backorders", [False, True])
+def test_order_up_to_shops_run_together_exactly_as_alone(backorders):
+    days, demand, reviews, _ = _lumpy_shop()
+    rng = np.random.default_rng(7)
+    levels = np.sort(rng.uniform(0, 60, (len(reviews), len(TARGETS))), axis=1)  # one column per target
+    kwargs = {"moq": 6.0, "pack_size": 4.0, "backorders": backorders}
+    together = simulate(days, demand, reviews, levels, 9, initial_stock=levels[0], **kwargs)
+    as_vectors = [simulate(days, demand, reviews, levels[:, [t]], 9, levels[0, [t]], **kwargs) for t in range(5)]
+    _assert_same(together, [{k: np.asarray(v)[0] for k, v in one.items()} for one in as_vectors])
+    # The one-shop form (numbers in, numbers out) is the same simulation.
+    _assert_same(together, [simulate(days, demand, reviews, levels[:, t], 9, levels[0, t], **kwargs) for t in range(5)])
+    assert (together["orders"] > 0).all() and (together["lost"].sum(axis=1) > 0).any()
+
+
+def test_lost_sales_orders_for_all_targets_at_once_equal_each_target_alone():
+    days, demand, reviews, paths = _lumpy_shop()
+    lead, review = 9, 7
+    opening = cycle_order(paths[reviews[0]], 0, lead + review, 0.0, [], "fill_rate", TARGETS).quantity
+
+    def each_target(day, on_hand, arrivals):  # one stock position per target
+        return cycle_order(paths[day], lead, review, on_hand, arrivals, "fill_rate", TARGETS).quantity
+
+    together = simulate(days, demand, reviews, None, lead, opening, pack_size=2.0, order=each_target)
+    alone = []
+    for t, target in enumerate(TARGETS):
+
+        def order(day, on_hand, arrivals, target=target):  # the one-shop form: a number in, a number out
+            return cycle_order(paths[day], lead, review, on_hand, arrivals, "fill_rate", [target]).quantity[0]
+
+        alone.append(simulate(days, demand, reviews, None, lead, float(opening[t]), pack_size=2.0, order=order))
+    _assert_same(together, alone)
+    # Higher targets fill more: the shops really differ.
+    fill = together["sales"].sum(axis=1) / demand.sum()
+    assert np.all(np.diff(fill) >= 0) and fill[-1] > fill[0] + 0.2
+    # The summary per shop is the one-shop summary.
+    stats = summarise(days, demand, reviews, together, 2.0, 0.25, 10.0, 1.0)
+    for t, one in enumerate(alone):
+        for key, value in summarise(days, demand, reviews, one, 2.0, 0.25, 10.0, 1.0).items():
+            assert stats[key][t] == pytest.approx(value, abs=1e-9), key
+
+
+@pytest.mark.parametrize("measure", ["fill_rate", "cycle_service_level"])
+def test_cycle_order_per_stock_position_equals_one_position_at_a_time(measure):
+    rng = np.random.default_rng(2)
+    daily = rng.negative_binomial(1.0, 0.3, (300, 12)).astype(float)
+    on_hand = np.array([0.0, 4.0, 9.0, 30.0])
+    arrivals = np.array([[0, 0, 5.0, 0, 0, 0, 3.0, 0], [0] * 8, [2.0] * 8, [0, 0, 0, 0, 0, 0, 0, 12.0]])
+    targets = [0.5, 0.8, 0.9, 0.99]
+    together = cycle_order(daily, 8, 4, on_hand, arrivals, measure, targets)
+    for t in range(4):
+        alone = cycle_order(daily, 8, 4, on_hand[t], arrivals[t], measure, [targets[t]])
+        assert together.quantity[t] == pytest.approx(alone.quantity[0], abs=1e-9)
+        assert together.fill_before_receipt[t] == pytest.approx(alone.fill_before_receipt, abs=1e-9)
+        assert together.net_need[t] == pytest.approx(alone.net_need, abs=1e-9)
+
+
+def test_lost_sales_by_hand():
+    # 5 a day for 6 days; 8 on hand; review on Jan 4 orders up to 12 (shop 1) or 20 (shop 2), lead 1 day.
+    days = pd.date_range("2024-01-02", periods=6, freq="D")
+    reviews = [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-04")]
+    levels = np.array([[8.0, 20.0], [12.0, 20.0]])
+    sim = simulate(days, np.full(6, 5.0), reviews, levels, 1, initial_stock=levels[0])
+    # Shop 1 runs dry on Jan 3 (sells 3 of 5), orders 12 at the end of Jan 4, sells again from Jan 6.
+    assert sim["sales"][0].tolist() == [5, 3, 0, 0, 5, 5] and sim["lost"][0].tolist() == [0, 2, 5, 5, 0, 0]
+    assert sim["stock"][0].tolist() == [3, 0, 0, 0, 7, 2]
+    # Shop 2 never runs short: 20 - 5 on hand on Jan 4, so it orders 15.
+    assert sim["stock"][1].tolist() == [15, 10, 5, 0, 10, 5] and sim["lost"][1].sum() == 0
+    assert sim["received"].tolist() == [12, 15] and sim["orders"].tolist() == [1, 1]
+    assert sim["final_stock"].tolist() == [2, 5] and sim["in_transit"].tolist() == [0, 0]
+    stats = summarise(days, np.full(6, 5.0), reviews, sim, 1.0, 0.365, 1.0, 1.0)
+    # Cycles: Jan 2-4 and Jan 5-7; shop 1 is short in both, on 3 days; 12 unit-days of stock.
+    assert stats["cycles"].tolist() == [2, 2] and stats["cycles_with_stockout"].tolist() == [2, 0]
+    assert stats["stockout_days"].tolist() == [3, 0] and stats["stock_unit_days"].tolist() == [12, 45]
+    assert stats["lost"].tolist() == [12, 0] and stats["sales"].tolist() == [18, 30]
+
+
+def test_replay_sku_rows_do_not_depend_on_which_targets_are_swept_together():
+    params = {"lead_time_days": 10, "review_period_days": 7, "service_measure": "fill_rate", "unit_cost": 2.0}
+    params |= {"holding_cost_rate": 0.25, "order_cost": 5.0, "stockout_cost": 1.0, "moq": 3, "pack_size": 2}
+    rng = np.random.default_rng(11)
+    dates = pd.date_range("2023-01-02", periods=400)
+    y = pd.Series((rng.random(400) < 0.3) * (1 + rng.poisson(6, 400)), index=dates, dtype=float)
+    start = dates[-1] - pd.Timedelta(weeks=10)
+
+    def replay(targets):
+        model = model_from_yaml("croston", season=7)
+        rows = replay_sku("s", y, model, SeasonalNaive(7), TradingCalendar(), params, start, targets, seed=4)
+        return pd.DataFrame(rows).set_index(["policy", "target"])
+
+    together = replay(TARGETS)
+    assert list(together.index.get_level_values("policy")) == ["champion", "naive"] * len(TARGETS) + ["oracle"]
+    alone = pd.concat([replay([t]).drop(index="oracle", level="policy") for t in TARGETS])
+    pd.testing.assert_frame_equal(
+        together.drop(index="oracle", level="policy").sort_index(),
+        alone.sort_index(),
+        check_exact=False,
+        atol=1e-9,
+        rtol=0,
+    )
+
+
+def test_round_order_rounds_an_array_as_each_number_and_refuses_nan():
+    wanted = np.array([-3.0, 0.0, 1e-10, 7.0, 12.0, 13.0, 25.5])
+    assert round_order(wanted, moq=10, pack_size=6).tolist() == [round_order(q, 10, 6) for q in wanted]
+    assert round_order(wanted, moq=10, pack_size=6).tolist() == [0, 0, 0, 12, 12, 18, 30]
+    with pytest.raises(ValueError, match="NaN"):
+        round_order(np.array([1.0, np.nan]))

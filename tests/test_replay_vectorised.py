@@ -145,3 +145,30 @@ def test_round_order_rounds_an_array_as_each_number_and_refuses_nan():
     assert round_order(wanted, moq=10, pack_size=6).tolist() == [0, 0, 0, 12, 12, 18, 30]
     with pytest.raises(ValueError, match="NaN"):
         round_order(np.array([1.0, np.nan]))
+
+
+def test_the_replay_does_not_refit_for_an_order_that_cannot_arrive_before_it_ends(monkeypatch):
+    # 12 weekly reviews after the start, refit every 4th: due at reviews 0, 4, 8 and 12. Review 12 falls on the
+    # replay's last day, so its order is still in transit at the end: refitting there changes no sale or stock.
+    import forecasting.planning.replay_sku as module
+
+    params = {"lead_time_days": 5, "review_period_days": 7, "service_measure": "fill_rate", "unit_cost": 1.0}
+    params |= {"holding_cost_rate": 0.25, "order_cost": 0.0, "stockout_cost": 0.0}
+    dates = pd.date_range("2023-01-02", periods=300)
+    y = pd.Series(np.random.default_rng(2).poisson(8, 300), index=dates, dtype=float)
+    start = dates[-1] - pd.Timedelta(weeks=12)
+
+    def replay():
+        model = model_from_yaml("ets", season=7)
+        fits = []
+        fit = model.fit
+        model.fit = lambda series: fits.append(len(series)) or fit(series)
+        rows = replay_sku("s", y, model, SeasonalNaive(7), TradingCalendar(), params, start, TARGETS, refit_every=4)
+        return pd.DataFrame(rows).set_index(["policy", "target"]), fits
+
+    skipped, fits = replay()
+    monkeypatch.setattr(module, "_covers", lambda *args: False)  # as before: a refit wherever one is due
+    every, all_fits = replay()
+    assert len(fits) == 3 and len(all_fits) == 4
+    served = ["sales", "lost", "stock_unit_days", "stockout_days", "cycles_with_stockout", "received"]
+    pd.testing.assert_frame_equal(skipped[served], every[served])

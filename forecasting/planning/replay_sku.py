@@ -92,7 +92,7 @@ def replay_sku(
         due = k % max(int(refit_every), 1) == 0
         if due and k and r + pd.Timedelta(days=lead) >= end and _covers(fitted_dates, open_days, r, window):
             due = False
-        if due or not k:
+        if due:
             fitted_dates = open_days[open_days.searchsorted(r, side="right") :][:horizon]
             known = series.iloc[:n_known]
             forecast, _ = safe_forecast(sku, known, horizon, model, fallback, num_samples, seed, salt=k)

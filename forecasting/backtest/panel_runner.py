@@ -14,6 +14,7 @@ import pandas as pd
 
 from forecasting.backtest.cumulative import cover_record
 from forecasting.backtest.metrics import quantile_column, rmsse_scale
+from forecasting.backtest.text_columns import encode_text
 from forecasting.models.base import Forecast, LocalForecaster, sample_quantiles
 from forecasting.models.local_fit import SkuResult, concat_columns
 from forecasting.models.panel import PanelForecaster, forecast_batch, history_matrix
@@ -67,7 +68,7 @@ def backtest_panel(
             parts.append(part.columns)
             failures += part.failures
             covers += part.extra
-    return SkuResult(columns=concat_columns(parts), failures=failures, extra=covers)
+    return SkuResult(columns=encode_text(concat_columns(parts)), failures=failures, extra=covers)
 
 
 def _batch(

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from forecasting.backtest.cumulative import cover_record
+from forecasting.backtest.cumulative import cover_columns, cover_record, cover_table
 from forecasting.backtest.folds import train_length
 from forecasting.backtest.metrics import rmsse_scale
 from forecasting.backtest.panel_runner import backtest_panel
@@ -71,7 +71,7 @@ def backtest_sku(
                 record = cover_record(sku, name, fold.cutoff, forecast, test, cover_days)
                 if record:
                     covers.append({**record, "role": fold.role})
-    return SkuResult(columns=encode_text(concat_columns(parts)), failures=failures, extra=covers)
+    return SkuResult(columns=encode_text(concat_columns(parts)), failures=failures, extra=[cover_columns(covers)])
 
 
 def backtest(
@@ -118,7 +118,7 @@ def backtest(
     table = sorted_table([r.columns for r in results if r.columns])
     failures = pd.DataFrame([f for r in results for f in r.failures], columns=["sku", "model", "cutoff", "error"])
     if cover_days:
-        return table, failures, pd.DataFrame([c for r in results for c in r.extra])
+        return table, failures, cover_table([c for r in results for c in r.extra])
     return table, failures
 
 

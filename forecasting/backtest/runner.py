@@ -16,7 +16,7 @@ from forecasting.backtest.cumulative import cover_columns, cover_record, cover_t
 from forecasting.backtest.folds import train_length
 from forecasting.backtest.metrics import rmsse_scale
 from forecasting.backtest.panel_runner import backtest_panel
-from forecasting.backtest.text_columns import TEXT, encode_text, join_text
+from forecasting.backtest.text_columns import encode_text, join_column
 from forecasting.data.panel import sku_series
 from forecasting.models.base import LocalForecaster
 from forecasting.models.local_fit import SkuResult, concat_columns, fit_predict
@@ -128,11 +128,7 @@ def sorted_table(parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
     concatenation, a DataFrame sort or consolidating the float columns would each copy the whole table)."""
     if not parts:
         return pd.DataFrame()
-    keys = pd.DataFrame({k: _join([p[k] for p in parts], k) for k in ROW_ORDER})
+    keys = pd.DataFrame({k: join_column([p[k] for p in parts], k) for k in ROW_ORDER})
     order = keys.sort_values(ROW_ORDER, kind="stable").index.to_numpy()
     del keys
-    return pd.DataFrame({k: _join([p.pop(k) for p in parts], k)[order] for k in list(parts[0])}, copy=False)
-
-
-def _join(arrays: list, key: str) -> np.ndarray:
-    return join_text(arrays) if key in TEXT else np.concatenate(arrays)
+    return pd.DataFrame({k: join_column([p.pop(k) for p in parts], k)[order] for k in list(parts[0])}, copy=False)

@@ -35,3 +35,13 @@ def join_text(parts: Sequence[pd.Categorical | np.ndarray]) -> np.ndarray:
     offsets = np.repeat(np.cumsum([0] + [len(p.categories) for p in parts[:-1]]), [len(p) for p in parts])
     where = uniques.get_indexer(categories)
     return uniques.to_numpy(dtype=object)[where[np.concatenate([p.codes for p in parts]) + offsets]]
+
+
+def join_column(arrays: Sequence, key: str) -> np.ndarray:
+    """One column from its parts: text columns by `join_text`, the others concatenated."""
+    return join_text(arrays) if key in TEXT else np.concatenate(arrays)
+
+
+def join_columns(parts: Sequence[dict]) -> dict[str, np.ndarray]:
+    """Column-wise concatenation of tables held as dicts of arrays (all with the same keys)."""
+    return {key: join_column([p[key] for p in parts], key) for key in parts[0]} if parts else {}

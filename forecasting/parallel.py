@@ -16,6 +16,8 @@ Every fit runs with BLAS/OpenMP (and numba) capped at one thread, in workers and
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import logging
 import multiprocessing
 import sys
@@ -174,3 +176,16 @@ def single_threaded() -> Iterator[None]:
 def _cap_threads() -> None:
     # A forked worker inherits the parent's thread pools; cap them for the worker's whole life.
     threadpool_limits(limits=1)
+
+
+def release_memory() -> None:
+    """Collect garbage and hand the allocator's free pages back to the system (glibc), between stages.
+
+    Freed memory otherwise stays in this process's heap, counted in its RSS, and every worker forked later
+    starts sharing it; a stage's temporaries then set the footprint of all the stages after it."""
+    gc.collect()
+    if sys.platform == "linux":
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (musl): nothing to trim
+            pass

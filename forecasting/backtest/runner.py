@@ -16,7 +16,7 @@ from forecasting.backtest.cumulative import cover_columns, cover_record, cover_t
 from forecasting.backtest.folds import train_length
 from forecasting.backtest.metrics import rmsse_scale
 from forecasting.backtest.panel_runner import backtest_panel
-from forecasting.backtest.text_columns import encode_text, join_column
+from forecasting.backtest.text_columns import TEXT, encode_text, join_codes
 from forecasting.data.panel import sku_series
 from forecasting.models.base import LocalForecaster
 from forecasting.models.local_fit import SkuResult, concat_columns, fit_predict
@@ -125,10 +125,21 @@ def backtest(
 def sorted_table(parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
     """One table in ROW_ORDER from column parts, built once: each column is joined, put in order and its parts
     released in turn, and the frame keeps the arrays as they are, so the rows are never held twice over (a
-    concatenation, a DataFrame sort or consolidating the float columns would each copy the whole table)."""
+    concatenation, a DataFrame sort or consolidating the float columns would each copy the whole table).
+    The order comes from a stable sort of integer keys (text as codes in string order, dates as integers):
+    a DataFrame sort of the key columns held several times their size while every part was still alive."""
     if not parts:
         return pd.DataFrame()
-    keys = pd.DataFrame({k: join_column([p[k] for p in parts], k) for k in ROW_ORDER})
-    order = keys.sort_values(ROW_ORDER, kind="stable").index.to_numpy()
+    names = list(parts[0])
+    text = {k: join_codes([p.pop(k) for p in parts]) for k in TEXT if k in names}
+    keys = [text[k][0] if k in text else np.concatenate([p[k] for p in parts]).view("i8") for k in ROW_ORDER]
+    order = np.lexsort(keys[::-1])  # lexsort's last key is the primary one
     del keys
-    return pd.DataFrame({k: join_column([p.pop(k) for p in parts], k)[order] for k in list(parts[0])}, copy=False)
+    columns = {}
+    for k in names:
+        if k in text:
+            codes, values = text.pop(k)
+            columns[k] = values[codes[order]]
+        else:
+            columns[k] = np.concatenate([p.pop(k) for p in parts])[order]
+    return pd.DataFrame(columns, copy=False)

@@ -26,15 +26,22 @@ def encode_text(columns: dict) -> dict:
     return columns
 
 
-def join_text(parts: Sequence[pd.Categorical | np.ndarray]) -> np.ndarray:
-    """One object array of the parts' values in order, one shared string object per distinct value."""
+def join_codes(parts: Sequence[pd.Categorical | np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The parts' values in order as codes into their sorted distinct values (codes, values): code order is
+    the values' order, so the codes sort rows as the strings would."""
     parts = [p if isinstance(p, pd.Categorical) else pd.Categorical(p) for p in parts]
     categories = pd.Index(np.concatenate([p.categories.to_numpy(dtype=object) for p in parts]))
-    uniques = categories.unique()
+    uniques = categories.unique().sort_values()
     # Each part's codes shifted to its categories' place in `categories`, then looked up among the uniques.
     offsets = np.repeat(np.cumsum([0] + [len(p.categories) for p in parts[:-1]]), [len(p) for p in parts])
     where = uniques.get_indexer(categories)
-    return uniques.to_numpy(dtype=object)[where[np.concatenate([p.codes for p in parts]) + offsets]]
+    return where[np.concatenate([p.codes for p in parts]) + offsets], uniques.to_numpy(dtype=object)
+
+
+def join_text(parts: Sequence[pd.Categorical | np.ndarray]) -> np.ndarray:
+    """One object array of the parts' values in order, one shared string object per distinct value."""
+    codes, values = join_codes(parts)
+    return values[codes]
 
 
 def join_column(arrays: Sequence, key: str) -> np.ndarray:

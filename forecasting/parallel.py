@@ -81,6 +81,9 @@ def _results(fn, items, n_jobs: int, backend: str | None, kwargs: dict) -> Itera
         # The workers inherit the SKUs' data and the shared arguments through the fork, so only a chunk's bounds
         # travel to them: pickled per chunk, they were parent work that grew with the SKUs and the shared tables.
         _FORKED.update(fn=fn, items=items, kwargs=kwargs)
+        # Frozen, the inherited objects are left out of the workers' garbage collections: a collection writes
+        # to every object it scans, so each worker would copy every page of the parent's heap it inherited.
+        gc.freeze()
         try:
             context = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(n_jobs, mp_context=context, initializer=_cap_threads) as pool:
@@ -88,6 +91,7 @@ def _results(fn, items, n_jobs: int, backend: str | None, kwargs: dict) -> Itera
                 for future in as_completed(futures):
                     yield from future.result()
         finally:
+            gc.unfreeze()
             _FORKED.clear()
     else:
         runner = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator_unordered")

@@ -16,6 +16,8 @@ Every fit runs with BLAS/OpenMP (and numba) capped at one thread, in workers and
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import logging
 import multiprocessing
 import sys
@@ -79,6 +81,9 @@ def _results(fn, items, n_jobs: int, backend: str | None, kwargs: dict) -> Itera
         # The workers inherit the SKUs' data and the shared arguments through the fork, so only a chunk's bounds
         # travel to them: pickled per chunk, they were parent work that grew with the SKUs and the shared tables.
         _FORKED.update(fn=fn, items=items, kwargs=kwargs)
+        # Frozen, the inherited objects are left out of the workers' garbage collections: a collection writes
+        # to every object it scans, so each worker would copy every page of the parent's heap it inherited.
+        gc.freeze()
         try:
             context = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(n_jobs, mp_context=context, initializer=_cap_threads) as pool:
@@ -86,6 +91,7 @@ def _results(fn, items, n_jobs: int, backend: str | None, kwargs: dict) -> Itera
                 for future in as_completed(futures):
                     yield from future.result()
         finally:
+            gc.unfreeze()
             _FORKED.clear()
     else:
         runner = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator_unordered")
@@ -174,3 +180,16 @@ def single_threaded() -> Iterator[None]:
 def _cap_threads() -> None:
     # A forked worker inherits the parent's thread pools; cap them for the worker's whole life.
     threadpool_limits(limits=1)
+
+
+def release_memory() -> None:
+    """Collect garbage and hand the allocator's free pages back to the system (glibc), between stages.
+
+    Freed memory otherwise stays in this process's heap, counted in its RSS, and every worker forked later
+    starts sharing it; a stage's temporaries then set the footprint of all the stages after it."""
+    gc.collect()
+    if sys.platform == "linux":
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (musl): nothing to trim
+            pass

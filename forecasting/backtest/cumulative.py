@@ -16,10 +16,14 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from forecasting.backtest.text_columns import TEXT, encode_text, join_text
 from forecasting.models.base import Forecast
 from forecasting.planning.cover import window_fractions, window_sums
 
 COVER_LEVELS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99)
+#: how a record's sample sums are stored: float32 halves the records' memory and keeps 7 significant digits of a
+#: sum; its score is taken from the float64 sums before that, and calibration computes in float64 from them.
+SUMS_DTYPE = np.float32
 
 
 def cover_record(
@@ -70,3 +74,43 @@ def calibration_score(sums: np.ndarray, actual: float, key: str) -> float:
     below, tied = (sums < actual).mean(), (sums == actual).mean()
     u = np.random.default_rng(zlib.crc32(key.encode())).random()
     return float(below + u * tied)
+
+
+def cover_columns(records: Sequence[dict]) -> dict[str, np.ndarray]:
+    """Cover records as columns, the form they travel from workers and are joined in: text as categorical codes
+    and the sample sums as one block of SUMS_DTYPE (a record as a dict of Python floats with its own array cost
+    about twice as much)."""
+    if not records:
+        return {}
+    columns = {key: [r[key] for r in records] for key in records[0]}
+    out = {key: np.asarray(values) for key, values in columns.items() if key != "sums"}
+    out["cutoff"] = np.asarray(columns["cutoff"], dtype="datetime64[ns]")
+    lengths = {len(s) for s in columns["sums"]}
+    sums = np.stack(columns["sums"]).astype(SUMS_DTYPE, copy=False) if len(lengths) == 1 else _rows(columns["sums"])
+    return encode_text({key: sums if key == "sums" else out[key] for key in columns})
+
+
+def cover_table(parts: Sequence[dict[str, np.ndarray]]) -> pd.DataFrame:
+    """One table of cover records from `cover_columns` parts (emptied as they are joined); `sums` holds each
+    record's sorted sample sums (rows of one block)."""
+    parts = [p for p in parts if p]
+    if not parts:
+        return pd.DataFrame()
+    table = {}
+    for key in list(parts[0]):
+        arrays = [p.pop(key) for p in parts]
+        if key in TEXT:
+            table[key] = join_text(arrays)
+        elif key == "sums":
+            table[key] = _rows([row for block in arrays for row in block])
+        else:
+            table[key] = np.concatenate(arrays)
+    return pd.DataFrame(table, copy=False)
+
+
+def _rows(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    # An object array of the given arrays as they are (numpy would make a 2-d array of equal-length rows).
+    out = np.empty(len(arrays), dtype=object)
+    for i, row in enumerate(arrays):
+        out[i] = np.asarray(row, dtype=SUMS_DTYPE)
+    return out

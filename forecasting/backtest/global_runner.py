@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from forecasting.backtest.cumulative import cover_record
+from forecasting.backtest.cumulative import cover_columns, cover_record, cover_table
 from forecasting.backtest.folds import eligible
 from forecasting.backtest.metrics import rmsse_scale
 from forecasting.data.panel import sku_series
@@ -70,4 +70,4 @@ def backtest_global(
                 if cover:
                     covers.append({**cover, "role": fold.role})
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    return table, record, pd.DataFrame(covers)
+    return table, record, cover_table([cover_columns(covers)])

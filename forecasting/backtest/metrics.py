@@ -7,7 +7,7 @@ RMSE is scaled by the RMS of one-step differences of its own training data, then
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -80,36 +80,60 @@ def interval_pairs(quantiles: Sequence[float]) -> list[tuple[float, float]]:
     return [(lo, hi) for lo in qs for hi in qs if lo < 0.5 and abs(lo + hi - 1.0) < 1e-9]
 
 
+#: rows whose per-row terms are computed at once: bounds the (rows x quantiles) temporaries of the pinball loss
+CHUNK_ROWS = 1 << 20
+
+
 def _pinball_rows(bt: pd.DataFrame, quantiles: Sequence[float]) -> np.ndarray:
-    """Mean pinball loss over the quantiles, per row."""
+    """Mean pinball loss over the quantiles, per row (in chunks of rows: the temporaries are rows x quantiles)."""
     if not quantiles:
         return np.full(len(bt), np.nan)
-    y = bt["demand"].to_numpy(dtype=float)[:, None]
-    qf = bt[[quantile_column(q) for q in quantiles]].to_numpy(dtype=float)
+    demand = bt["demand"].to_numpy(dtype=float)
+    columns = [bt[quantile_column(q)].to_numpy(dtype=float) for q in quantiles]
     q = np.asarray(quantiles, dtype=float)[None, :]
-    diff = y - qf
-    return np.maximum(q * diff, (q - 1) * diff).mean(axis=1)
+    out = np.empty(len(bt))
+    for lo in range(0, len(bt), CHUNK_ROWS):
+        rows = slice(lo, lo + CHUNK_ROWS)
+        diff = demand[rows, None] - np.column_stack([c[rows] for c in columns])
+        out[rows] = np.maximum(q * diff, (q - 1) * diff).mean(axis=1)
+    return out
 
 
-def row_losses(bt: pd.DataFrame, quantiles: Sequence[float]) -> pd.DataFrame:
-    """Per-row terms every metric is a sum of, so that `score` is grouped sums rather than a Python loop."""
+def row_terms(bt: pd.DataFrame, quantiles: Sequence[float]) -> Iterator[tuple[str, np.ndarray]]:
+    """Per-row terms every metric is a sum of (name, values), one at a time, so that `score` is grouped sums
+    rather than a Python loop and never holds all of them for a table of millions of rows."""
     y = bt["demand"].to_numpy(dtype=float)
     err = bt["mean"].to_numpy(dtype=float) - y
     nz = y > 0
-    terms = {
-        "_err": err,
-        "_abs": np.abs(err),
-        "_sq": err**2,
-        "_y": y,
-        "_absy": np.abs(y),
-        "_nz": nz.astype(float),
-        "_ape": np.where(nz, np.abs(err) / np.where(nz, y, 1.0), 0.0),
-        "_pin": _pinball_rows(bt, quantiles),
-    }
+    yield "_err", err
+    yield "_abs", np.abs(err)
+    yield "_sq", err**2
+    yield "_y", y
+    yield "_absy", np.abs(y)
+    yield "_nz", nz.astype(float)
+    yield "_ape", np.where(nz, np.abs(err) / np.where(nz, y, 1.0), 0.0)
+    yield "_pin", _pinball_rows(bt, quantiles)
     for lo, hi in interval_pairs(quantiles):
         inside = (y >= bt[quantile_column(lo)].to_numpy()) & (y <= bt[quantile_column(hi)].to_numpy())
-        terms[f"coverage_{round((hi - lo) * 100):d}"] = inside.astype(float)
-    return pd.DataFrame(terms, index=bt.index)
+        yield f"coverage_{round((hi - lo) * 100):d}", inside.astype(float)
+
+
+def row_term(bt: pd.DataFrame, quantiles: Sequence[float], name: str) -> np.ndarray:
+    return next(values for term, values in row_terms(bt, quantiles) if term == name)
+
+
+def group_ids(bt: pd.DataFrame, by: Sequence[str], sort: bool) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each row's group number (-1 where a key is missing, as groupby drops those rows) and the groups' keys,
+    numbered in key order (`sort`) or in order of first appearance."""
+    grouped = bt.groupby(list(by), observed=True, sort=sort)
+    ids = grouped.ngroup().to_numpy()  # float with NaN where a key is missing
+    return np.where(np.isnan(ids), -1, ids).astype(np.int64), grouped.size().index.to_frame(index=False)
+
+
+def _grouped(values: np.ndarray, ids: np.ndarray, how: str) -> np.ndarray:
+    # pandas' grouped sums and means (compensated summation, rows in table order), so the figures are the
+    # ones a groupby of the whole frame gave, bit for bit.
+    return getattr(pd.Series(values).groupby(ids, sort=True), how)().to_numpy()
 
 
 def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
@@ -119,34 +143,47 @@ def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
 def score(bt: pd.DataFrame, by: Sequence[str], quantiles: Sequence[float]) -> pd.DataFrame:
     """Metrics per group of a backtest table (columns: demand, mean, quantile columns, scale, sku, cutoff)."""
     by = list(by)
-    terms = row_losses(bt, quantiles)
-    keys = bt[list(dict.fromkeys([*by, "sku", "cutoff"]))].reset_index(drop=True)
-    frame = pd.concat([keys, terms.reset_index(drop=True), bt["scale"].reset_index(drop=True)], axis=1)
-    cover_cols = [c for c in terms if c.startswith("coverage_")]
-
-    sums = frame.groupby(by, observed=True, sort=True)[[c for c in terms if not c.startswith("coverage_")]].sum()
-    counts = frame.groupby(by, observed=True, sort=True).size()
+    ids, keys = group_ids(bt, by, sort=True)
+    if (ids < 0).any():  # rows with a missing key belong to no group
+        bt, ids = bt[ids >= 0], ids[ids >= 0]
     # RMSSE per (SKU, cutoff) series, then averaged; series without a scale (flat history) are left out.
-    per_series = frame.groupby([*by, "sku", "cutoff"], observed=True, sort=False).agg(
-        _sq=("_sq", "mean"), scale=("scale", "first")
-    )
-    per_series["rmsse"] = np.sqrt(per_series["_sq"] / per_series["scale"])
-    per_series = per_series.dropna(subset=["rmsse"])
-    rmsse = per_series.groupby(level=list(range(len(by))), observed=True)["rmsse"].agg(["mean", "size"])
-
-    out = pd.DataFrame(index=sums.index)
-    out["rmsse"] = rmsse["mean"].reindex(out.index)
-    out["mae"] = sums["_abs"] / counts
-    out["rmse"] = np.sqrt(sums["_sq"] / counts)
-    out["wape"] = _ratio(sums["_abs"], sums["_absy"])
-    out["bias"] = _ratio(sums["_err"], sums["_y"])
-    out["mape_nonzero"] = _ratio(sums["_ape"], sums["_nz"])
-    out["pinball"] = sums["_pin"] / counts
-    if cover_cols:
-        out[cover_cols] = frame.groupby(by, observed=True, sort=True)[cover_cols].mean()
-    out["series"] = rmsse["size"].reindex(out.index).fillna(0).astype(int)
-    out["points"] = counts.astype(int)
-    return out.reset_index()
+    series = group_ids(bt, list(dict.fromkeys([*by, "sku", "cutoff"])), sort=False)[0]
+    in_series = series >= 0
+    counts = pd.Series(np.bincount(ids, minlength=len(keys)))
+    sums, cover_cols = {}, []
+    out = keys.copy()
+    for name, values in row_terms(bt, quantiles):
+        if name.startswith("coverage_"):
+            out[name] = _grouped(values, ids, "mean")
+            cover_cols.append(name)
+            continue
+        sums[name] = pd.Series(_grouped(values, ids, "sum"))
+        if name == "_sq":
+            per_series = pd.DataFrame(
+                {
+                    "group": _grouped(ids[in_series], series[in_series], "first"),
+                    "rmsse": np.sqrt(
+                        _grouped(values[in_series], series[in_series], "mean")
+                        / _grouped(bt["scale"].to_numpy(dtype=float)[in_series], series[in_series], "first")
+                    ),
+                }
+            ).dropna(subset=["rmsse"])
+            rmsse = per_series.groupby("group")["rmsse"].agg(["mean", "size"])
+        del values
+    rmsse = rmsse.reindex(range(len(keys)))
+    metrics = {
+        "rmsse": rmsse["mean"],
+        "mae": sums["_abs"] / counts,
+        "rmse": np.sqrt(sums["_sq"] / counts),
+        "wape": _ratio(sums["_abs"], sums["_absy"]),
+        "bias": _ratio(sums["_err"], sums["_y"]),
+        "mape_nonzero": _ratio(sums["_ape"], sums["_nz"]),
+        "pinball": sums["_pin"] / counts,
+    }
+    out = pd.concat([keys, pd.DataFrame({k: v.to_numpy() for k, v in metrics.items()}), out[cover_cols]], axis=1)
+    out["series"] = rmsse["size"].fillna(0).astype(int).to_numpy()
+    out["points"] = counts.astype(int).to_numpy()
+    return out
 
 
 # The per-(SKU, cutoff) term whose share of a model's total says whether one series decides its metric.
@@ -155,13 +192,11 @@ SERIES_LOSS = {"rmsse": "rmsse", "mae": "_abs", "wape": "_abs", "rmse": "_sq", "
 
 def series_losses(bt: pd.DataFrame, metric: str, quantiles: Sequence[float]) -> pd.DataFrame:
     """One row per model, SKU and cutoff: that series' contribution to the model's `metric` (`loss`)."""
-    terms = row_losses(bt, quantiles)
-    frame = pd.concat(
-        [bt[["model", "sku", "cutoff", "scale"]].reset_index(drop=True), terms.reset_index(drop=True)], axis=1
-    )
-    grouped = frame.groupby(["model", "sku", "cutoff"], observed=True, sort=False)
+    ids, keys = group_ids(bt, ["model", "sku", "cutoff"], sort=False)
+    if (ids < 0).any():
+        bt, ids = bt[ids >= 0], ids[ids >= 0]
     if metric == "rmsse":
-        out = grouped.agg(_sq=("_sq", "mean"), scale=("scale", "first"))
-        out["loss"] = np.sqrt(out["_sq"] / out["scale"])
-        return out[["loss"]].reset_index()
-    return grouped[SERIES_LOSS[metric]].sum().rename("loss").reset_index()
+        sq = row_term(bt, quantiles, "_sq")
+        scale = _grouped(bt["scale"].to_numpy(dtype=float), ids, "first")
+        return keys.assign(loss=np.sqrt(_grouped(sq, ids, "mean") / scale))
+    return keys.assign(loss=_grouped(row_term(bt, quantiles, SERIES_LOSS[metric]), ids, "sum"))

@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from forecasting.backtest.cumulative import cover_record
+from forecasting.backtest.cumulative import cover_columns, cover_record
 from forecasting.backtest.metrics import quantile_column, rmsse_scale
+from forecasting.backtest.text_columns import encode_text
 from forecasting.models.base import Forecast, LocalForecaster, sample_quantiles
 from forecasting.models.local_fit import SkuResult, concat_columns
 from forecasting.models.panel import PanelForecaster, forecast_batch, history_matrix
@@ -67,7 +68,7 @@ def backtest_panel(
             parts.append(part.columns)
             failures += part.failures
             covers += part.extra
-    return SkuResult(columns=concat_columns(parts), failures=failures, extra=covers)
+    return SkuResult(columns=encode_text(concat_columns(parts)), failures=failures, extra=covers)
 
 
 def _batch(
@@ -109,4 +110,4 @@ def _batch(
                 record = cover_record(skus[k], name, fold.cutoff, Forecast(mean[k], paths[k]), test, cover_days)
                 if record:
                     covers.append({**record, "role": fold.role})
-    return SkuResult(columns=concat_columns(parts), failures=failures, extra=covers)
+    return SkuResult(columns=concat_columns(parts), failures=failures, extra=[cover_columns(covers)])

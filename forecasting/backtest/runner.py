@@ -12,10 +12,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from forecasting.backtest.cumulative import cover_record
+from forecasting.backtest.cumulative import cover_columns, cover_record, cover_table
 from forecasting.backtest.folds import train_length
 from forecasting.backtest.metrics import rmsse_scale
 from forecasting.backtest.panel_runner import backtest_panel
+from forecasting.backtest.text_columns import TEXT, encode_text, join_codes
 from forecasting.data.panel import sku_series
 from forecasting.models.base import LocalForecaster
 from forecasting.models.local_fit import SkuResult, concat_columns, fit_predict
@@ -70,7 +71,7 @@ def backtest_sku(
                 record = cover_record(sku, name, fold.cutoff, forecast, test, cover_days)
                 if record:
                     covers.append({**record, "role": fold.role})
-    return SkuResult(columns=concat_columns(parts), failures=failures, extra=covers)
+    return SkuResult(columns=encode_text(concat_columns(parts)), failures=failures, extra=[cover_columns(covers)])
 
 
 def backtest(
@@ -117,17 +118,28 @@ def backtest(
     table = sorted_table([r.columns for r in results if r.columns])
     failures = pd.DataFrame([f for r in results for f in r.failures], columns=["sku", "model", "cutoff", "error"])
     if cover_days:
-        return table, failures, pd.DataFrame([c for r in results for c in r.extra])
+        return table, failures, cover_table([c for r in results for c in r.extra])
     return table, failures
 
 
 def sorted_table(parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
     """One table in ROW_ORDER from column parts, built once: each column is joined, put in order and its parts
     released in turn, and the frame keeps the arrays as they are, so the rows are never held twice over (a
-    concatenation, a DataFrame sort or consolidating the float columns would each copy the whole table)."""
+    concatenation, a DataFrame sort or consolidating the float columns would each copy the whole table).
+    The order comes from a stable sort of integer keys (text as codes in string order, dates as integers):
+    a DataFrame sort of the key columns held several times their size while every part was still alive."""
     if not parts:
         return pd.DataFrame()
-    keys = pd.DataFrame({k: np.concatenate([p[k] for p in parts]) for k in ROW_ORDER})
-    order = keys.sort_values(ROW_ORDER, kind="stable").index.to_numpy()
+    names = list(parts[0])
+    text = {k: join_codes([p.pop(k) for p in parts]) for k in TEXT if k in names}
+    keys = [text[k][0] if k in text else np.concatenate([p[k] for p in parts]).view("i8") for k in ROW_ORDER]
+    order = np.lexsort(keys[::-1])  # lexsort's last key is the primary one
     del keys
-    return pd.DataFrame({k: np.concatenate([p.pop(k) for p in parts])[order] for k in list(parts[0])}, copy=False)
+    columns = {}
+    for k in names:
+        if k in text:
+            codes, values = text.pop(k)
+            columns[k] = values[codes[order]]
+        else:
+            columns[k] = np.concatenate([p.pop(k) for p in parts])[order]
+    return pd.DataFrame(columns, copy=False)

@@ -18,6 +18,7 @@ from forecasting.data.prepare import PreparedData
 from forecasting.errors import InputError
 from forecasting.models.base import LocalForecaster
 from forecasting.models.ensemble import add_ensembles
+from forecasting.parallel import release_memory
 from forecasting.pipeline.common import BASELINE, build_ensembles, build_models, cutoffs_from_config
 from forecasting.storage import write_csv, write_json, write_parquet
 
@@ -65,6 +66,7 @@ def run_backtest(
         cover_days=cover_days,
     )
     covers = rest[0] if rest else pd.DataFrame()
+    release_memory()  # the workers' results, now joined into one table
     timings = {"local_seconds": round(time.perf_counter() - t0, 2)}
     training = {}
     for name, model in global_.items():
@@ -157,6 +159,8 @@ def run_backtest(
     )
     log.info("run folder: %s", out)
     test_covers = covers[covers["role"] == board_role] if len(covers) else covers
+    del bt, test, validation, covers
+    release_memory()  # the backtest table and the scoring's temporaries: planning needs neither
     return metrics, BacktestResult(
         by_segment=by_segment,
         covers=test_covers,

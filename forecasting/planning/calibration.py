@@ -146,11 +146,12 @@ def cross_validated_pinball(windows: pd.DataFrame, source: pd.DataFrame) -> dict
         z = score_quantiles(fit["score"].to_numpy(), _weights(fit), at=CV_LEVELS)
         z_raw = score_quantiles(fit["raw_score"].to_numpy(), _weights(fit), at=CV_LEVELS)
         for r in w.itertuples(index=False):
-            raw = np.quantile(r.sums, CV_LEVELS)
+            sums = np.asarray(r.sums, dtype=float)  # stored as float32; the arithmetic stays in float64
+            raw = np.quantile(sums, CV_LEVELS)
             totals["forecast"] += _pinball(raw, r.actual)
             totals["scale"] += _pinball(raw * r.loo_scale, r.actual)
-            totals["quantiles"] += _pinball(recalibrated(r.sums, Calibration(1.0, z_raw)), r.actual)
-            totals["recalibrated"] += _pinball(recalibrated(r.sums * r.loo_scale, Calibration(1.0, z)), r.actual)
+            totals["quantiles"] += _pinball(recalibrated(sums, Calibration(1.0, z_raw)), r.actual)
+            totals["recalibrated"] += _pinball(recalibrated(sums * r.loo_scale, Calibration(1.0, z)), r.actual)
     return {m: v / max(len(windows), 1) for m, v in totals.items()}
 
 
@@ -181,7 +182,7 @@ def rescore(windows: pd.DataFrame) -> np.ndarray:
     scales = sku_scales(windows, leave_out=True).to_numpy()
     return np.array(
         [
-            calibration_score(scale * r.sums, r.actual, f"{r.sku}|{r.model}|{r.cutoff}")
+            calibration_score(scale * np.asarray(r.sums, dtype=float), r.actual, f"{r.sku}|{r.model}|{r.cutoff}")
             for scale, r in zip(scales, windows.itertuples(index=False), strict=True)
         ]
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from forecasting.backtest.text_columns import encode_text, join_columns
 from forecasting.data.calendar import TradingCalendar
 from forecasting.data.panel import sku_series
 from forecasting.models.base import LocalForecaster
@@ -97,7 +98,7 @@ def plan_pass(
         replay=replay,
         replay_start=today - pd.Timedelta(weeks=replay.weeks) if replay else None,
     )
-    forecast = pd.DataFrame(concat_columns([r["columns"] for r in results]))
+    forecast = pd.DataFrame(join_columns([r["columns"] for r in results]))
     plan = pd.DataFrame([r["plan"] for r in results])
     replay_rows = pd.DataFrame(concat_columns([r["replay"] for r in results if r["replay"]]))
     seconds = {k: round(sum(r["seconds"][k] for r in results), 2) for k in ("forecast_and_plan", "replay")}
@@ -135,7 +136,8 @@ def _plan_one(
     if end != today:  # every SKU of a panel ends on its last day; a hand-made one need not
         final_dates = calendar.trading_days(end + pd.Timedelta(days=1), end + pd.Timedelta(days=horizon_days))
     forecast, error = safe_forecast(sku, series, len(final_dates), model, fallback, num_samples, seed, salt=10_000)
-    columns = forecast_rows(sku, model_name, final_dates, forecast, quantiles)
+    # Text as codes: unpickled in the parent, an array of strings would be a new string per row.
+    columns = encode_text(forecast_rows(sku, model_name, final_dates, forecast, quantiles))
     columns["fallback"] = np.repeat(error is not None, len(final_dates))
     p = params.loc[sku].to_dict()
     row = plan_sku(

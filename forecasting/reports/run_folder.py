@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import yaml
 
 from forecasting.errors import InputError
@@ -26,7 +27,7 @@ class RunFolder:
     by_segment: pd.DataFrame
     segments: pd.DataFrame
     folds: pd.DataFrame
-    backtest: pd.DataFrame | None = None
+    backtest: pd.DataFrame | None = None  # the scored folds' rows, with the columns the charts read
     plan: pd.DataFrame | None = None
     replay: pd.DataFrame | None = None
     service_curve: pd.DataFrame | None = None
@@ -84,11 +85,7 @@ def load_run(run_dir: str | Path, with_backtest: bool = True) -> RunFolder:
     if folds is None:
         folds = pd.DataFrame(metrics.get("folds", []), columns=["fold", "cutoff", "role"])
     folds["cutoff"] = pd.to_datetime(folds["cutoff"])
-    backtest = None
-    if with_backtest and (path / "backtest.parquet").is_file():
-        backtest = pd.read_parquet(path / "backtest.parquet")
-        backtest["sku"] = backtest["sku"].astype(str)
-    return RunFolder(
+    run = RunFolder(
         path=path,
         config=config or {},
         quality=quality,
@@ -97,8 +94,22 @@ def load_run(run_dir: str | Path, with_backtest: bool = True) -> RunFolder:
         by_segment=_csv_or_empty(path / "metrics_by_segment.csv", ["model", "abc", "demand_class"]),
         segments=_csv_or_empty(path / "segments.csv", ["sku", "value", "description", "abc", "demand_class"]),
         folds=folds,
-        backtest=backtest,
         plan=_read_plan(path / "plan.csv"),
         replay=_optional_csv(path / "replay.csv"),
         service_curve=_optional_csv(path / "service_curve.csv"),
     )
+    if with_backtest and (path / "backtest.parquet").is_file():
+        run.backtest = _charted_rows(path / "backtest.parquet", run.scored_role)
+    return run
+
+
+def _charted_rows(path: Path, role: str) -> pd.DataFrame:
+    """The backtest rows of the scored folds, with the columns the report's charts read: at 30,000 SKUs the whole
+    table is 10 million rows of 20 columns, and reading it all made the report the run's peak of memory."""
+    from forecasting.reports.tables import band_columns  # here: tables imports this module
+
+    names = pq.read_schema(path).names
+    wanted = ["sku", "model", "role", "cutoff", "date", "demand", "mean", "scale", *(band_columns(names) or ())]
+    table = pd.read_parquet(path, columns=[c for c in wanted if c in names], filters=[("role", "==", role)])
+    table["sku"] = table["sku"].astype(str)
+    return table

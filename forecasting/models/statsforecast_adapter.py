@@ -87,9 +87,10 @@ class StatsForecastModel(LocalForecaster):
     def fit(self, y: pd.Series) -> StatsForecastModel:
         values = np.asarray(y, dtype=float)
         self.model_ = self.statsforecast_model(len(values)).fit(values)
-        self.sizes_ = values[np.flatnonzero(values > 0)[-self.size_window :]]
-        self.prob_ = float(recent_frequency(values[None], self.size_window)[0])
-        self.rate_cv2_ = rate_dispersion(values) if self.paths == "intermittent" else 0.0
+        if self.paths == "intermittent":  # what the compound-Bernoulli paths draw from
+            self.sizes_ = values[np.flatnonzero(values > 0)[-self.size_window :]]
+            self.prob_ = float(recent_frequency(values[None], self.size_window)[0])
+            self.rate_cv2_ = rate_dispersion(values)
         return self
 
     def predict(self, horizon: int, num_samples: int, rng: np.random.Generator) -> Forecast:

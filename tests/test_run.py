@@ -36,8 +36,14 @@ def composed(*overrides: str):
 def test_default_config_composes_all_local_models():
     cfg = composed()
     assert set(cfg.model) == {"arima", "ets", "croston"}
-    # The defaults run on statsforecast; statsmodels' SARIMAX stays available as the reference ARIMA.
-    assert {m._target_ for m in cfg.model.values()} == {"forecasting.models.statsforecast_adapter.StatsForecastModel"}
+    # ARIMA and ETS run on statsforecast, Croston-SBA panel-wide; statsmodels' SARIMAX stays available as the
+    # reference ARIMA, statsforecast's per-SKU CrostonSBA as `croston_sf`.
+    assert {n: m._target_ for n, m in cfg.model.items()} == {
+        "arima": "forecasting.models.statsforecast_adapter.StatsForecastModel",
+        "ets": "forecasting.models.statsforecast_adapter.StatsForecastModel",
+        "croston": "forecasting.models.intermittent.Croston",
+    }
+    assert composed("model=[croston_sf]").model.croston_sf.model_class == "CrostonSBA"
     assert composed("model=[sarimax]").model.sarimax._target_ == "forecasting.models.arima.Arima"
     assert cfg.data.path.endswith("online_retail_transactions.parquet") and Path(cfg.data.path).exists()
     assert cfg.data.panel.max_skus == 200

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from forecasting.backtest.text_columns import TEXT, encode_text, join_text
+from forecasting.backtest.text_columns import encode_text, join_column
 from forecasting.models.base import Forecast
 from forecasting.planning.cover import window_fractions, window_sums
 
@@ -99,12 +99,7 @@ def cover_table(parts: Sequence[dict[str, np.ndarray]]) -> pd.DataFrame:
     table = {}
     for key in list(parts[0]):
         arrays = [p.pop(key) for p in parts]
-        if key in TEXT:
-            table[key] = join_text(arrays)
-        elif key == "sums":
-            table[key] = _rows([row for block in arrays for row in block])
-        else:
-            table[key] = np.concatenate(arrays)
+        table[key] = _rows([row for block in arrays for row in block]) if key == "sums" else join_column(arrays, key)
     return pd.DataFrame(table, copy=False)
 
 

@@ -55,7 +55,7 @@ def forecast_chart_groups(run: RunFolder) -> list[dict]:
     if run.backtest is None or run.backtest.empty:
         return []
     models = chart_models(run)
-    bt = run.backtest[run.backtest["role"] == run.scored_role]
+    bt = run.backtest  # the scored folds' rows only (`load_run`)
     bt = bt[bt["model"] == bt["sku"].map(models)]
     band = band_columns(bt.columns)
     last_rmsse = sku_rmsse_at_last_cutoff(bt)

@@ -79,7 +79,8 @@ def safe_forecast(
     try:
         if len(y_train) < model.min_history:
             raise ValueError(f"{len(y_train)} days of history, the model needs {model.min_history}")
-        given = {"covariates": covariates, "dates": dates} if model.covariates and covariates is not None else {}
+        reads = getattr(model, "covariates", ())  # stand-ins for global models and ensembles read none
+        given = {"covariates": covariates, "dates": dates} if reads and covariates is not None else {}
         forecast = model.fit(y_train, **given).predict(horizon, num_samples, sku_rng(seed, sku, salt))
         check_plausible(forecast, y_train.to_numpy())
         return forecast, None

@@ -17,7 +17,7 @@ from forecasting.backtest.folds import train_length
 from forecasting.backtest.metrics import rmsse_scale
 from forecasting.backtest.panel_runner import backtest_panel
 from forecasting.backtest.text_columns import TEXT, encode_text, join_codes
-from forecasting.data.panel import sku_series
+from forecasting.data.panel import sku_series, split_covariates
 from forecasting.models.base import LocalForecaster
 from forecasting.models.local_fit import SkuResult, concat_columns, fit_predict
 from forecasting.models.panel import PanelForecaster
@@ -46,6 +46,9 @@ def backtest_sku(
     actual `demand` and the RMSSE `scale`;
     with `cover_days`, also the cumulative-demand records planning calibrates on (in `extra`)."""
     parts, failures, covers = [], [], []
+    # Covariate rows run past the cutoff (promo and price only, never demand): a model reads them after the
+    # cutoff only where its `future_covariates` says they are known ahead.
+    series, covariates = split_covariates(series)
     folds = cutoffs.itertuples(index=False) if isinstance(cutoffs, pd.DataFrame) else cutoffs
     for fold in folds:
         n_train = train_length(series, fold.cutoff, horizon, min_train_days)
@@ -53,7 +56,9 @@ def backtest_sku(
             continue
         train = series.iloc[:n_train]
         test = series.iloc[n_train : n_train + horizon]
-        res = fit_predict(sku, train, test.index, models, fallback, quantiles, num_samples, seed, salt=int(fold.fold))
+        res = fit_predict(
+            sku, train, test.index, models, fallback, quantiles, num_samples, seed, int(fold.fold), covariates
+        )
         n = len(res.columns["sku"])
         parts.append(
             {
@@ -109,9 +114,8 @@ def backtest(
     if sku_models:
         # Folds as plain tuples: iterating the DataFrame again for every SKU cost more than a cheap model's fit.
         per_sku = {**options, "cutoffs": list(cutoffs.itertuples(index=False))}
-        results += run_per_sku(
-            backtest_sku, sku_series(panel), n_jobs=n_jobs, desc="backtest", models=sku_models, **per_sku
-        )
+        series = sku_series(panel, [c for m in sku_models.values() for c in getattr(m, "covariates", ())])
+        results += run_per_sku(backtest_sku, series, n_jobs=n_jobs, desc="backtest", models=sku_models, **per_sku)
     if panel_models:
         log.info("backtest: %s on all %d SKUs at once", ", ".join(panel_models), panel["sku"].nunique())
         results.append(backtest_panel(panel, models=panel_models, **options))

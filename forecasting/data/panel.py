@@ -6,6 +6,7 @@ Columns: `sku`, `date`, `demand`, `filled` (a period with no row in the source, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +135,16 @@ def top_skus(panel: pd.DataFrame, n: int | None, by: str = "revenue") -> pd.Inde
     return totals.index if n is None else totals.index[: int(n)]
 
 
-def sku_series(panel: pd.DataFrame) -> dict[str, pd.Series]:
-    """Each SKU's demand indexed by trading date: the unit of per-SKU work."""
-    return {sku: g.set_index("date")["demand"] for sku, g in panel.groupby("sku", observed=True, sort=True)}
+def sku_series(panel: pd.DataFrame, covariates: Sequence[str] = ()) -> dict[str, pd.Series | pd.DataFrame]:
+    """Each SKU's demand indexed by trading date: the unit of per-SKU work. With `covariates` (columns some model
+    reads, such as promo and price) that the panel has, a frame of `demand` and those columns instead."""
+    columns = [c for c in dict.fromkeys(covariates) if c in panel]
+    pick = ["demand", *columns] if columns else "demand"
+    return {sku: g.set_index("date")[pick] for sku, g in panel.groupby("sku", observed=True, sort=True)}
+
+
+def split_covariates(data: pd.Series | pd.DataFrame) -> tuple[pd.Series, pd.DataFrame | None]:
+    """A SKU's demand and its covariate rows (None without any), from what `sku_series` gave."""
+    if isinstance(data, pd.DataFrame):
+        return data["demand"], data.drop(columns="demand")
+    return data, None

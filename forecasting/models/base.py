@@ -70,6 +70,9 @@ class LocalForecaster(ABC):
 
     #: minimum number of observations `fit` needs; shorter series fall back to the baseline.
     min_history: int = 1
+    #: panel columns (promo, price) the model reads as regressors where the panel has them; a model that names
+    #: some is fitted as `fit(y, covariates=<the SKU's rows of them by date>, dates=<the horizon's days>)`.
+    covariates: tuple[str, ...] = ()
 
     def __init__(self, season_length: int | None = None) -> None:
         self.season_length = season_length

@@ -1,13 +1,27 @@
-"""Covariates for global models, on the panel's axis (trading days, weeks or months).
+"""Covariates for models, on the panel's axis (trading days, weeks or months).
 
-Calendar features are known ahead and may be used as future covariates. Price is only known up to a cutoff:
-after it the last observed price is carried forward, so no realised future price reaches a model.
+Calendar features are known ahead and may be used as future covariates. Whether the promo and price of the
+horizon are known is the user's statement about the data, not something a model may guess, so it is one option,
+`future_covariates`, read by every model that takes them through `future_covariates()`:
+
+- `carried`: nothing after the cutoff is read: no promotion, and the last price up to the cutoff carried forward.
+- `known`: the panel's promo and price on the horizon's days where the panel has rows there (a backtest, or a
+  table that holds a promo calendar and list prices beyond its last sale); days it has no row for are taken as
+  `carried` ones. Only right where price and promo are set ahead: a price computed from the day's own sales
+  (revenue / units, as the bundled retailer's) would carry the future day's demand.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from forecasting.errors import InputError
+
+#: the values of the `future_covariates` option
+FUTURE_COVARIATE_MODES = ("known", "carried")
+#: panel columns that may be read after a cutoff, and what a day without a known value takes
+FUTURE_COLUMNS = ("promo", "price")
 
 CALENDAR_FEATURES = (
     "dow_sin",
@@ -72,3 +86,40 @@ def carried_price(price: pd.Series, cutoff: pd.Timestamp, until: pd.DatetimeInde
     known = price[price.index <= cutoff]
     out = known.reindex(known.index.union(until[until > cutoff]))
     return out.ffill().bfill()
+
+
+def check_future_covariates(mode: str, model: str) -> str:
+    """`mode` when it is a value of the option, else the one sentence that names the model's setting."""
+    if mode not in FUTURE_COVARIATE_MODES:
+        raise InputError(
+            f"future_covariates '{mode}' (model {model}) is unknown; set data.future_covariates to known (the "
+            "panel's promo and price after the cutoff are set ahead) or carried (no promo, the last price)."
+        )
+    return mode
+
+
+def future_covariates(rows: pd.DataFrame, cutoff: pd.Timestamp, dates: pd.DatetimeIndex, mode: str) -> pd.DataFrame:
+    """Promo and price of every SKU in `rows` (columns sku, date and any of promo, price) on `dates` (after `cutoff`).
+
+    One row per SKU and date, SKUs in sorted order and dates as given: with `known` the rows' own values on those
+    dates where they exist; otherwise no promo (0) and the SKU's last price on or before `cutoff`. With `carried`
+    no row after `cutoff` is read.
+    """
+    if mode not in FUTURE_COVARIATE_MODES:  # the models check their option when built; this is a caller's bug
+        raise ValueError(f"future_covariates mode {mode!r} is not one of {FUTURE_COVARIATE_MODES}")
+    cutoff = pd.Timestamp(cutoff)
+    dates = pd.DatetimeIndex(dates)
+    columns = [c for c in FUTURE_COLUMNS if c in rows]
+    hist = rows[rows["date"] <= cutoff]
+    skus = np.sort(hist["sku"].unique())
+    out = pd.DataFrame({"sku": np.repeat(skus, len(dates)), "date": np.tile(dates.to_numpy(), len(skus))})
+    if mode == "known" and columns:
+        ahead = rows.loc[(rows["date"] > cutoff) & rows["date"].isin(dates), ["sku", "date", *columns]]
+        out = out.merge(ahead.drop_duplicates(["sku", "date"]), on=["sku", "date"], how="left")
+    if "promo" in columns:
+        out["promo"] = out["promo"].fillna(0.0).astype(float) if "promo" in out else 0.0
+    if "price" in columns:
+        last = hist.groupby("sku", observed=True)["price"].last()  # the last known price, skipping gaps
+        carried = out["sku"].map(last).to_numpy(dtype=float)
+        out["price"] = out["price"].fillna(pd.Series(carried, index=out.index)) if "price" in out else carried
+    return out

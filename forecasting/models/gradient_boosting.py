@@ -43,7 +43,12 @@ import pandas as pd
 
 from forecasting.errors import InputError
 from forecasting.models.base import Forecast
-from forecasting.models.covariates import CALENDAR_FEATURES, calendar_features
+from forecasting.models.covariates import (
+    CALENDAR_FEATURES,
+    calendar_features,
+    check_future_covariates,
+    future_covariates,
+)
 from forecasting.models.neural import RETRAIN_POLICIES, STATIC_LEVELS, TrainingContext
 
 log = logging.getLogger(__name__)
@@ -68,6 +73,7 @@ class LightGBMForecaster:
         num_threads: int | None = None,
         use_price: bool = True,
         use_promo: bool = True,
+        future_covariates: str = "carried",
         use_static: bool = True,
         annual_min_years: float = 2.0,
         scale: bool = True,
@@ -85,6 +91,7 @@ class LightGBMForecaster:
         self.num_threads = num_threads
         self.use_price = use_price
         self.use_promo = use_promo
+        self.future_covariates = check_future_covariates(future_covariates, name)
         self.use_static = use_static
         self.annual_min_years = float(annual_min_years)
         self.scale = scale
@@ -158,8 +165,8 @@ class LightGBMForecaster:
         self, panel: pd.DataFrame, segments: pd.DataFrame | None, cutoff: pd.Timestamp, horizon: int
     ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
         """Training rows up to `cutoff` (unique_id, ds, y, covariates, statics) and the future covariates of
-        the `horizon` trading days after it. No value after the cutoff is read: price is carried, promo is
-        taken as absent (no promotion is known ahead), the calendar is deterministic."""
+        the `horizon` trading days after it. No demand after the cutoff is read; promo and price after it only
+        with `future_covariates: known` (else no promo and the last price), the calendar is deterministic."""
         axis = self._axis(panel, horizon)
         cal = calendar_features(axis, getattr(self.context.calendar, "holiday_country", None)).astype("float32")
         cal = cal.reset_index(drop=True).rename_axis("ds").reset_index()
@@ -168,14 +175,20 @@ class LightGBMForecaster:
         df = pd.DataFrame({"unique_id": hist["sku"].astype(str).to_numpy(), "ds": pos[hist["date"]].to_numpy()})
         df["y"] = hist["demand"].to_numpy(dtype=np.float64)
         dynamic: list[str] = []
+        # What the horizon's promo and price are read from: each SKU's last row (its carried price) and, with
+        # `known`, the panel's rows of the horizon's days.
+        known = hist.groupby("sku", observed=True, sort=False).tail(1)[["sku", "date"]]
         if self.use_price and "price" in hist:
             price = hist.groupby("sku", observed=True)["price"].ffill().groupby(hist["sku"], observed=True).bfill()
             ref = price.groupby(hist["sku"], observed=True).transform("mean").replace(0, np.nan)
             df["rel_price"] = (price / ref).fillna(1.0).to_numpy()
             dynamic.append("rel_price")
+            known["price"] = price[known.index]
+            ref = pd.Series(ref[known.index].to_numpy(), index=known["sku"].astype(str).to_numpy())
         if self.use_promo and "promo" in hist:
             df["promo"] = hist["promo"].fillna(0.0).to_numpy()
             dynamic.append("promo")
+            known["promo"] = hist.loc[known.index, "promo"]
         statics = []
         if self.use_static and segments is not None:
             seg = segments.assign(sku=segments["sku"].astype(str)).set_index("sku")
@@ -193,8 +206,18 @@ class LightGBMForecaster:
                 "ds": np.tile(np.arange(end + 1, end + 1 + horizon), len(last)),
             }
         )
-        for col in dynamic:
-            future[col] = 0.0 if col == "promo" else np.repeat(last[col].to_numpy(), horizon)
+        if dynamic:
+            dates = axis[end + 1 : end + 1 + horizon]
+            rows = known
+            if self.future_covariates == "known":
+                rows = pd.concat(
+                    [known, panel.loc[(panel["date"] > cutoff) & (panel["date"] <= dates[-1]), known.columns]]
+                )
+            values = future_covariates(rows.assign(sku=rows["sku"].astype(str)), cutoff, dates, self.future_covariates)
+            if "rel_price" in dynamic:
+                future["rel_price"] = (values["price"] / values["sku"].map(ref)).fillna(1.0).to_numpy()
+            if "promo" in dynamic:
+                future["promo"] = values["promo"].to_numpy()
         future = future.merge(cal, on="ds", how="left")
         future = future[["unique_id", "ds", *dynamic, *self.calendar_]]
         return df[["unique_id", "ds", "y", *dynamic, *statics, *self.calendar_]], future, statics

@@ -69,12 +69,19 @@ def safe_forecast(
     num_samples: int,
     seed: int,
     salt: int = 0,
+    covariates: pd.DataFrame | None = None,
+    dates: pd.DatetimeIndex | None = None,
 ) -> tuple[Forecast, str | None]:
-    """The model's forecast, or the fallback's with the error that made it necessary."""
+    """The model's forecast, or the fallback's with the error that made it necessary.
+
+    `covariates`: the SKU's promo / price rows by date (no demand), for a model that reads them; `dates`: the
+    horizon's days."""
     try:
         if len(y_train) < model.min_history:
             raise ValueError(f"{len(y_train)} days of history, the model needs {model.min_history}")
-        forecast = model.fit(y_train).predict(horizon, num_samples, sku_rng(seed, sku, salt))
+        reads = getattr(model, "covariates", ())  # stand-ins for global models and ensembles read none
+        given = {"covariates": covariates, "dates": dates} if reads and covariates is not None else {}
+        forecast = model.fit(y_train, **given).predict(horizon, num_samples, sku_rng(seed, sku, salt))
         check_plausible(forecast, y_train.to_numpy())
         return forecast, None
     except Exception as exc:  # noqa: BLE001 - any model error on one SKU must not stop the run
@@ -92,12 +99,16 @@ def fit_predict(
     num_samples: int,
     seed: int,
     salt: int = 0,
+    covariates: pd.DataFrame | None = None,
 ) -> SkuResult:
-    """Every model's forecast for `dates` (the trading days after `y_train` ends), as table rows."""
+    """Every model's forecast for `dates` (the trading days after `y_train` ends), as table rows; `covariates` as
+    in `safe_forecast`."""
     horizon = len(dates)
     parts, failures, forecasts = [], [], {}
     for name, model in models.items():
-        forecast, error = safe_forecast(sku, y_train, horizon, model, fallback, num_samples, seed, salt)
+        forecast, error = safe_forecast(
+            sku, y_train, horizon, model, fallback, num_samples, seed, salt, covariates=covariates, dates=dates
+        )
         if error:
             failures.append({"sku": sku, "model": name, "error": error})
         forecasts[name] = forecast

@@ -49,8 +49,10 @@ def replay_sku(
     backorders: bool = False,
     naive_weeks: int = 8,
     refit_every: int = 1,
+    covariates: pd.DataFrame | None = None,
 ) -> list[dict]:
-    """Replay rows (one per policy and target) for one SKU; `series` is its demand on trading days.
+    """Replay rows (one per policy and target) for one SKU; `series` is its demand on trading days (`covariates`:
+    its promo / price rows, for a model that reads them).
 
     The champion's model is fitted again every `refit_every` reviews (a monthly forecast with weekly orders, as
     many shops run); between refits each review reads its window from the last forecast's later days, and sizes
@@ -95,7 +97,9 @@ def replay_sku(
         if due:
             fitted_dates = open_days[open_days.searchsorted(r, side="right") :][:horizon]
             known = series.iloc[:n_known]
-            forecast, _ = safe_forecast(sku, known, horizon, model, fallback, num_samples, seed, salt=k)
+            forecast, _ = safe_forecast(
+                sku, known, horizon, model, fallback, num_samples, seed, k, covariates, fitted_dates
+            )
         # The forecast's days after this review (windows count forecast dates from their start on).
         ahead = fitted_dates > r
         dates, paths = fitted_dates[ahead], forecast.paths[:, ahead]

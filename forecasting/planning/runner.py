@@ -15,7 +15,7 @@ import pandas as pd
 
 from forecasting.backtest.text_columns import encode_text, join_columns
 from forecasting.data.calendar import TradingCalendar
-from forecasting.data.panel import sku_series
+from forecasting.data.panel import sku_series, split_covariates
 from forecasting.models.base import LocalForecaster
 from forecasting.models.local_fit import forecast_rows, safe_forecast, sku_rng
 from forecasting.parallel import run_per_sku
@@ -71,7 +71,7 @@ def plan_pass(
 ) -> PlanPass:
     """Final forecast, plan row and replay of every SKU in `champions`, in one parallel pass."""
     today = panel["date"].max()
-    series = sku_series(panel)
+    series = sku_series(panel, [c for m in set(champions) for c in getattr(models.get(m), "covariates", ())])
     skus = [s for s in series if s in champions.index]
     results = run_per_sku(
         _plan_one,
@@ -131,11 +131,14 @@ def _plan_one(
     t0 = time.perf_counter()
     model_name = champions[sku]
     model = models[model_name]
+    series, covariates = split_covariates(series)  # promo / price rows for a model that reads them
     series = series.rename(sku)  # named: global models look their forecasts up by SKU
     end = series.index.max()
     if end != today:  # every SKU of a panel ends on its last day; a hand-made one need not
         final_dates = calendar.trading_days(end + pd.Timedelta(days=1), end + pd.Timedelta(days=horizon_days))
-    forecast, error = safe_forecast(sku, series, len(final_dates), model, fallback, num_samples, seed, salt=10_000)
+    forecast, error = safe_forecast(
+        sku, series, len(final_dates), model, fallback, num_samples, seed, 10_000, covariates, final_dates
+    )
     # Text as codes: unpickled in the parent, an array of strings would be a new string per row.
     columns = encode_text(forecast_rows(sku, model_name, final_dates, forecast, quantiles))
     columns["fallback"] = np.repeat(error is not None, len(final_dates))
@@ -173,6 +176,7 @@ def _plan_one(
             seed=seed,
             backorders=replay.backorders,
             refit_every=replay.refit_every,
+            covariates=covariates,
         )
         # As columns: the parent holds every SKU's result until the table is built, and a SKU's ~20 rows take
         # ~17 KB as dicts, ~5 KB as arrays (500 MB against 150 MB at 30,000 SKUs).

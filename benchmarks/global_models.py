@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from forecasting.backtest.metrics import quantile_column, score  # noqa: E402
 
 PER_SKU = ["arima", "ets", "croston"]
-GLOBAL = ["lightgbm", "lightgbm_direct"]
+GLOBAL = ["lightgbm", "lightgbm_direct", "lightgbm_level"]
 ENSEMBLES = ["ensemble_median", "ensemble_weighted"]
 QUANTILES = [0.05, 0.1, 0.5, 0.9, 0.95]
 # One change each from conf/model/lightgbm.yaml (the first row is the configuration itself).

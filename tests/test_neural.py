@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import pytorch_lightning as pl
+import torch
 
 from forecasting.data.calendar import TradingCalendar
 from forecasting.data.segments import segment_skus
@@ -146,3 +148,34 @@ def test_lstm_with_one_layer_and_dropout_trains_without_the_dropout_warning(tmp_
     assert not [w for w in caught if "dropout" in str(w.message)]
     # Two stacked layers keep the dropout between them.
     assert effective_kwargs({"n_rnn_layers": 2, "dropout": 0.2})["dropout"] == 0.2
+
+
+class ThreadsSeen(pl.Callback):
+    """torch's thread count at each training batch (module level: the checkpoint pickles the callbacks)."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def on_train_batch_start(self, *args) -> None:
+        self.seen.append(torch.get_num_threads())
+
+
+def test_training_uses_the_cores_the_workers_leave_and_restores_torch_threads(tmp_path):
+    panel, seg, cal = tiny_panel()
+    cutoff = panel["date"].unique()[-8]
+    seen = ThreadsSeen()
+    # No `threads` in the trainer config: the pipeline's count (cores the per-SKU workers leave) applies.
+    trainer = {**TINY_TRAINER, "extra": {"callbacks": [seen]}}
+    cls, kwargs = MODELS["tcn"]
+    model = NeuralForecaster(cls, kwargs, max_samples_per_ts=10, name="tcn")
+    model.configure(TrainingContext(str(tmp_path), trainer, QUANTILES, seed=1, calendar=cal, threads=1))
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        model.fit(panel, seg, cutoff)
+        assert seen.seen and set(seen.seen) == {1}
+        assert torch.get_num_threads() == 3  # the parent process is left as it was
+        model.predict(panel, seg, cutoff, 7, 10)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,13 @@ class NeuralForecaster:
     def configure(self, context: TrainingContext) -> NeuralForecaster:
         self.context = context
         return self
+
+    @property
+    def threads(self) -> int | None:
+        """torch's CPU threads: the trainer config's `threads` where set, else the cores the per-SKU workers
+        leave (from the pipeline); None leaves torch's own choice (every core)."""
+        threads = self.context.trainer.get("threads") or self.context.threads
+        return int(threads) if threads else None
 
     @property
     def input_chunk_length(self) -> int:
@@ -230,18 +238,18 @@ class NeuralForecaster:
         """Train one model on every SKU's history up to `cutoff`; early stopping watches the last `val_days`."""
         import pytorch_lightning as pl
 
-        from forecasting.models.window_cache import cache_windows, uncache_windows
-
         # Lightning announces the devices and advertises services at every Trainer; once is enough.
         logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
         warnings.filterwarnings("ignore", message=".*pin_memory.*")
         warnings.filterwarnings("ignore", message=".*LeafSpec.*")
         warnings.filterwarnings("ignore", message=".*log_every_n_steps.*")
         pl.seed_everything(self.context.seed, workers=True, verbose=False)
-        if self.context.trainer.get("threads"):
-            import torch
+        with torch_threads(self.threads):
+            return self._fit(panel, segments, cutoff)
 
-            torch.set_num_threads(int(self.context.trainer["threads"]))
+    def _fit(self, panel: pd.DataFrame, segments: pd.DataFrame | None, cutoff: pd.Timestamp) -> NeuralForecaster:
+        from forecasting.models.window_cache import cache_windows, uncache_windows
+
         t = self.context.trainer
         val_days = int(t.get("val_days", 30))
         data = self._series(panel, segments, cutoff, self.output_chunk_length)
@@ -321,16 +329,17 @@ class NeuralForecaster:
         data = self._series(panel, segments, cutoff, horizon)
         skus = list(data)
         first = data[skus[0]]
-        preds = self.model_.predict(
-            n=horizon,
-            series=[data[s]["target"] for s in skus],
-            past_covariates=[data[s]["past"] for s in skus] if first["past"] is not None else None,
-            future_covariates=[data[s]["future"] for s in skus] if first["future"] is not None else None,
-            num_samples=num_samples,
-            verbose=False,
-            show_warnings=False,
-            random_state=self.context.seed,  # the same inputs give the same sample paths
-        )
+        with torch_threads(self.threads):
+            preds = self.model_.predict(
+                n=horizon,
+                series=[data[s]["target"] for s in skus],
+                past_covariates=[data[s]["past"] for s in skus] if first["past"] is not None else None,
+                future_covariates=[data[s]["future"] for s in skus] if first["future"] is not None else None,
+                num_samples=num_samples,
+                verbose=False,
+                show_warnings=False,
+                random_state=self.context.seed,  # the same inputs give the same sample paths
+            )
         out = {}
         for sku, pred in zip(skus, preds, strict=True):
             paths = pred.all_values(copy=False)[:, 0, :].T.astype(np.float64) * data[sku]["scale"]
@@ -350,6 +359,21 @@ class NeuralForecaster:
             trainer["accelerator"] = "cpu"
         self.model_ = cls.load(str(path), map_location=map_location, pl_trainer_kwargs=trainer)
         return self
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """torch's intra-op threads set to `threads` inside the block and restored after it: a backtest that trains
+    a global model leaves the process as it found it for the per-SKU models that run next."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def effective_kwargs(model_kwargs: Mapping[str, Any]) -> dict:

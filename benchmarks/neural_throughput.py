@@ -185,7 +185,7 @@ def run_neuralforecast(kind: str, args) -> dict:
     torch.set_num_threads(args.threads)
     horizon = int(cfg.backtest.horizon)
     val_days = int(cfg.trainer.val_days)
-    series = model._series(data.panel, data.segments, cutoff, horizon)
+    series = model._series(data.panel, data.segments, cutoff, horizon, model.level)
     need = model.input_chunk_length + model.output_chunk_length
     per_epoch = windows_per_epoch(model, series, val_days)
     mk = model.model_kwargs

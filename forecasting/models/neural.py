@@ -170,10 +170,16 @@ class NeuralForecaster:
         return days.append(future)
 
     def _series(
-        self, panel: pd.DataFrame, segments: pd.DataFrame | None, cutoff: pd.Timestamp, horizon: int
+        self,
+        panel: pd.DataFrame,
+        segments: pd.DataFrame | None,
+        cutoff: pd.Timestamp,
+        horizon: int,
+        level: float | None = None,
     ) -> dict[str, dict]:
-        """Per SKU: scaled target up to `cutoff`, covariates, scale factor. Short series are left-padded with
-        zeros (no sales before launch) to one input window plus one output chunk."""
+        """Per SKU: scaled target (less `level`, by default this forecaster's) up to `cutoff`, covariates, scale
+        factor. Short series are left-padded with zeros (no sales before launch) to one input window plus one
+        output chunk."""
         from darts import TimeSeries
 
         axis = self._axis(panel, horizon)
@@ -185,6 +191,7 @@ class NeuralForecaster:
         ).astype(
             "float32"
         )
+        level = self.level if level is None else level
         model_cls = self._darts_class()
         supports_future = _supports(model_cls, "future")
         static_ok = self.use_static and segments is not None and _supports(model_cls, "static")
@@ -199,7 +206,7 @@ class NeuralForecaster:
             scale = scale if scale > 0 else 1.0
             start = end - len(y)
             pad = max(0, need - len(y))
-            values = (np.concatenate([np.zeros(pad), y / scale]) - self.level).astype(np.float32)
+            values = (np.concatenate([np.zeros(pad), y / scale]) - level).astype(np.float32)
             first = start - pad  # may be negative: padding reaches before the panel's first day
             idx = pd.RangeIndex(first, end)
             target = TimeSeries.from_times_and_values(idx, values.reshape(-1, 1), columns=["demand"])
@@ -314,6 +321,8 @@ class NeuralForecaster:
         self.model_ = uncache_windows(
             cls.load_from_checkpoint(model_name, work_dir=self.context.work_dir, best=True, trusted=True)
         )
+        # The shift travels with the weights, so a saved model predicts on the scale it was trained on.
+        self.model_.target_level = self.level
         # Prediction needs no loggers (each would open an empty log version) and no progress bar.
         self.model_.trainer_params.update(logger=False, enable_progress_bar=False)
         self.epochs_ = int(model.epochs_trained)
@@ -335,7 +344,8 @@ class NeuralForecaster:
         num_samples: int,
     ) -> dict[str, Forecast]:
         """Sample paths for the `horizon` trading days after `cutoff`, per SKU, back on the demand scale."""
-        data = self._series(panel, segments, cutoff, horizon)
+        level = getattr(self.model_, "target_level", 0.0)  # 0: saved before the target was centred
+        data = self._series(panel, segments, cutoff, horizon, level)
         skus = list(data)
         first = data[skus[0]]
         with torch_threads(self.threads):
@@ -351,7 +361,7 @@ class NeuralForecaster:
             )
         out = {}
         for sku, pred in zip(skus, preds, strict=True):
-            paths = (pred.all_values(copy=False)[:, 0, :].T.astype(np.float64) + self.level) * data[sku]["scale"]
+            paths = (pred.all_values(copy=False)[:, 0, :].T.astype(np.float64) + level) * data[sku]["scale"]
             out[sku] = Forecast(mean=paths.mean(axis=0), paths=paths)
         return out
 

@@ -185,7 +185,7 @@ def run_neuralforecast(kind: str, args) -> dict:
     torch.set_num_threads(args.threads)
     horizon = int(cfg.backtest.horizon)
     val_days = int(cfg.trainer.val_days)
-    series = model._series(data.panel, data.segments, cutoff, horizon)
+    series = model._series(data.panel, data.segments, cutoff, horizon, model.level)
     need = model.input_chunk_length + model.output_chunk_length
     per_epoch = windows_per_epoch(model, series, val_days)
     mk = model.model_kwargs
@@ -208,7 +208,7 @@ def run_neuralforecast(kind: str, args) -> dict:
         learning_rate=float(mk.get("optimizer_kwargs", {}).get("lr", 1e-3)),
         batch_size=32,
         windows_batch_size=batch,
-        scaler_type="identity",  # the series are already divided by their mean, as ours are
+        scaler_type="identity",  # the series are already divided by their mean (less 1), as ours are
         random_seed=int(cfg.seed),
         accelerator="gpu" if args.accelerator == "gpu" else "cpu",
         devices=1,
@@ -243,7 +243,7 @@ def run_neuralforecast(kind: str, args) -> dict:
     pred = nf.predict(futr_df=futr)
     name = type(net).__name__
     means = {
-        str(sku): g.sort_values("ds")[name].to_numpy() * series[str(sku)]["scale"]
+        str(sku): (g.sort_values("ds")[name].to_numpy() + model.level) * series[str(sku)]["scale"]
         for sku, g in pred.groupby("unique_id")
     }
     mae, rmsse = test_scores(data, cutoff, horizon, means)

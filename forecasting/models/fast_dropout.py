@@ -36,8 +36,10 @@ class FastMonteCarloDropout(MonteCarloDropout):
             return super().forward(input)
         if self.p >= 1:
             return torch.zeros_like(input)
-        keep = dropout_mask(input.shape, self.p, input.device)
-        return torch.where(keep, input * (1.0 / (1.0 - self.p)), 0.0)
+        # One multiply by a pre-scaled mask, forward and backward: torch.where cost twice that (three selects
+        # per element, two of them in the backward pass).
+        scaled_mask = dropout_mask(input.shape, self.p, input.device).to(input.dtype).mul_(1.0 / (1.0 - self.p))
+        return input * scaled_mask
 
 
 class CheaperDropout(pl.Callback):

@@ -16,11 +16,12 @@ from forecasting.models.intermittent import Croston
 from forecasting.models.local_fit import fit_predict
 from forecasting.models.naive import SeasonalNaive
 
+GLOBAL_KINDS = ("NeuralForecaster", "LightGBMForecaster", "LevelBooster", "ensemble.Ensemble")
 MODEL_CONFIGS = [
     p
     for p in sorted((Path(__file__).parents[1] / "conf" / "model").glob("*.yaml"))
-    # Global models and ensembles have their own tests (tests/test_neural.py, tests/test_global_models.py).
-    if not any(kind in p.read_text() for kind in ("NeuralForecaster", "LightGBMForecaster", "ensemble.Ensemble"))
+    # Global models and ensembles have their own tests (test_neural.py, test_global_models.py, test_level_boosting.py).
+    if not any(kind in p.read_text() for kind in GLOBAL_KINDS)
 ]
 QUANTILES = [0.05, 0.1, 0.5, 0.9, 0.95]
 

@@ -32,81 +32,42 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from forecasting.backtest.metrics import quantile_column, score  # noqa: E402
+from forecasting.models.level_boosting import History, rmsse_objective  # noqa: E402
 
 QUANTILES = [0.05, 0.1, 0.5, 0.9, 0.95]
 MA_SEASONS = (2, 4, 8, 16, 26)
 
 
-class Panel:
-    """Demand as a dense SKU x trading-day matrix (NaN before a SKU's first row) with cumulative sums, so
-    every window statistic at any day is one subtraction."""
-
-    def __init__(self, panel: pd.DataFrame) -> None:
-        self.days = pd.DatetimeIndex(np.sort(panel["date"].unique()))
-        self.skus = np.sort(panel["sku"].astype(str).unique())
-        self.pos = pd.Series(np.arange(len(self.days)), index=self.days)
-        rows = pd.Series(np.arange(len(self.skus)), index=self.skus)[panel["sku"].astype(str)].to_numpy()
-        y = np.full((len(self.skus), len(self.days)), np.nan)
-        y[rows, self.pos[panel["date"]].to_numpy()] = panel["demand"].to_numpy()
-        present = ~np.isnan(y)
-        self.z = np.nan_to_num(y)
-        self.first = np.where(present.any(1), present.argmax(1), len(self.days))
-
-        def cum(a):
-            return np.concatenate([np.zeros((len(self.skus), 1)), np.cumsum(a, axis=1)], axis=1)
-
-        self.c, self.n, self.nz = cum(self.z), cum(present), cum(self.z > 0)
-        self.d2 = cum(np.nan_to_num(np.diff(y, axis=1, prepend=np.nan)) ** 2)
-        last = np.where(self.z > 0, np.arange(len(self.days))[None, :], -1)
-        self.last_sale = np.maximum.accumulate(last, axis=1)
-
-    def window(self, cum: np.ndarray, t: int, w: int) -> np.ndarray:
-        """Mean of `cum`'s quantity over the last `w` days up to day t (NaN where the SKU has none)."""
-        a = max(t + 1 - w, 0)
-        n = self.n[:, t + 1] - self.n[:, a]
-        return np.where(n > 0, (cum[:, t + 1] - cum[:, a]) / np.maximum(n, 1), np.nan)
-
-    def features(self, t: int, season: int) -> tuple[pd.DataFrame, np.ndarray]:
-        """Per SKU at day t: features on the SKU's mean scale, and that scale."""
-        mean_all = self.window(self.c, t, t + 1)
-        m = np.where(mean_all > 0, mean_all, 1.0)
-        since = np.where(self.last_sale[:, t] >= 0, t - self.last_sale[:, t], t + 1)
-        cols = {"log_mean": np.log1p(mean_all), "age": t - self.first, "since_sale": since}
-        for k in (1, *MA_SEASONS):
-            cols[f"ma{k}"] = self.window(self.c, t, k * season) / m
-            cols[f"sale_freq{k}"] = self.window(self.nz, t, k * season)
-        cols["volatility"] = np.sqrt(self.window(self.d2, t, 16 * season)) / m
-        return pd.DataFrame(cols), m
+def features(data: History, t: int, season: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Per SKU at day t: features on the SKU's mean scale, and that scale."""
+    mean_all = data.window(data.c, t, t + 1)
+    m = np.where(mean_all > 0, mean_all, 1.0)
+    since = np.where(data.last_sale[:, t] >= 0, t - data.last_sale[:, t], t + 1)
+    cols = {"log_mean": np.log1p(mean_all), "age": t - data.first, "since_sale": since}
+    for k in (1, *MA_SEASONS):
+        cols[f"ma{k}"] = data.window(data.c, t, k * season) / m
+        cols[f"sale_freq{k}"] = data.window(data.nz, t, k * season)
+    cols["volatility"] = np.sqrt(data.window(data.d2, t, 16 * season)) / m
+    return pd.DataFrame(cols), m
 
 
-def rmsse_objective(a: np.ndarray, b: np.ndarray):
-    """LightGBM objective for sum over series of sqrt(a (p - q)^2 + b): RMSSE of a flat level p (on the mean
-    scale) against a horizon with mean q, with a = mean^2 / scale and b = variance / scale. Gauss-Newton hessian."""
-
-    def objective(q: np.ndarray, p: np.ndarray):
-        loss = np.sqrt(a * (p - q) ** 2 + b + 1e-12)
-        return a * (p - q) / loss, a / loss
-
-    return objective
-
-
-def level_booster(data: Panel, cut: int, horizon: int, season: int, min_days: int) -> np.ndarray:
+def level_booster(data: History, cut: int, horizon: int, season: int, min_days: int) -> np.ndarray:
     """The booster's level per SKU at day `cut`, trained on every other day before it whose horizon ended."""
     from lightgbm import LGBMRegressor
 
     xs, q, ab, start = [], [], [], []
     for t in range(min_days, cut - horizon + 1, 2):
-        f, m = data.features(t, season)
+        f, m = features(data, t, season)
         ok = (t - data.first) >= min_days - 1
         future = data.z[:, t + 1 : t + 1 + horizon]
-        scale = np.maximum(data.d2[:, t + 1] / np.maximum(data.n[:, t + 1], 1), 1e-9)
+        scale = np.maximum(data.scale(t), 1e-9)
         xs.append(f[ok])
         q.append((future.mean(1) / m)[ok])
-        ab.append(np.stack([m**2 / scale, future.var(1) / scale], 1)[ok])
+        ab.append(np.stack([m**2 / scale, future.var(1) / scale, m], 1)[ok])
         start.append(np.nan_to_num(f["ma8"].to_numpy())[ok])
     ab = np.concatenate(ab)
     model = LGBMRegressor(
-        objective=rmsse_objective(ab[:, 0], ab[:, 1]),
+        objective=rmsse_objective(ab[:, 0], ab[:, 1], ab[:, 2], bias_penalty=0.0),
         n_estimators=300,
         learning_rate=0.05,
         num_leaves=63,
@@ -117,7 +78,7 @@ def level_booster(data: Panel, cut: int, horizon: int, season: int, min_days: in
         verbosity=-1,
     )
     model.fit(pd.concat(xs, ignore_index=True), np.concatenate(q), init_score=np.concatenate(start))
-    f, m = data.features(cut, season)
+    f, m = features(data, cut, season)
     return np.clip(model.predict(f) + np.nan_to_num(f["ma8"].to_numpy()), 0, None) * m
 
 
@@ -149,11 +110,12 @@ def main() -> None:
     horizon, min_days = int(cfg.backtest.horizon), int(cfg.backtest.min_train_days)
     bt = pd.read_parquet(args.run / "backtest.parquet")
     keys = bt[bt["model"] == bt["model"].iloc[0]].drop(columns=["model"])
-    dense = Panel(data.panel)
+    dense = History(data.panel, data.panel["date"].max())
+    position = pd.Series(np.arange(len(dense.days)), index=dense.days)
     parts = [bt]
     for cutoff, rows in keys.groupby("cutoff"):
-        cut = int(dense.pos[cutoff])
-        f, m = dense.features(cut, season)
+        cut = int(position[cutoff])
+        f, m = features(dense, cut, season)
         for k in MA_SEASONS:
             parts.append(flat_rows(rows, dense.skus, np.nan_to_num(f[f"ma{k}"].to_numpy()) * m, f"ma_{k}s"))
         t0 = time.perf_counter()

@@ -57,7 +57,37 @@ log = logging.getLogger(__name__)
 ANNUAL_FEATURES = ("month_sin", "month_cos", "woy_sin", "woy_cos")
 
 
-class LightGBMForecaster:
+class CountPaths:
+    """`predict_lazy` and `predict` of a global model whose `predict_means` gives the means (SKU x horizon) and
+    whose `dispersion_` (`fit_dispersion`, per demand class) the variances of its count paths."""
+
+    def predict_lazy(
+        self, panel: pd.DataFrame, segments: pd.DataFrame | None, cutoff: pd.Timestamp, horizon: int
+    ) -> dict[str, PathRecipe]:
+        """Per SKU, what it takes to draw paths later (the mean and two variances: a few numbers, not paths)."""
+        means = self.predict_means(panel, segments, cutoff, horizon)
+        classes = _classes(segments, means.index)
+        disp = self.dispersion_
+        out = {}
+        for sku, row in zip(means.index, means.to_numpy(), strict=True):
+            v = disp.loc[classes.get(sku)] if classes.get(sku) in disp.index else disp.loc["all"]
+            out[str(sku)] = PathRecipe(row, float(v["v_day"]), float(v["v_level"]))
+        return out
+
+    def predict(
+        self,
+        panel: pd.DataFrame,
+        segments: pd.DataFrame | None,
+        cutoff: pd.Timestamp,
+        horizon: int,
+        num_samples: int,
+    ) -> dict[str, Forecast]:
+        recipes = self.predict_lazy(panel, segments, cutoff, horizon)
+        rng = np.random.default_rng([self.context.seed, int(pd.Timestamp(cutoff).value // 86_400_000_000_000)])
+        return {sku: r(horizon, num_samples, rng) for sku, r in recipes.items()}
+
+
+class LightGBMForecaster(CountPaths):
     """One LightGBM booster for every SKU; `params` go to lightgbm.LGBMRegressor."""
 
     is_global = True
@@ -273,32 +303,6 @@ class LightGBMForecaster:
             pred = self.forecaster_.predict(horizon, new_df=train, X_df=future)
         means = pred.pivot(index="unique_id", columns="ds", values="lgb")
         return means.clip(lower=0.0)
-
-    def predict_lazy(
-        self, panel: pd.DataFrame, segments: pd.DataFrame | None, cutoff: pd.Timestamp, horizon: int
-    ) -> dict[str, PathRecipe]:
-        """Per SKU, what it takes to draw paths later (the mean and two variances: a few numbers, not paths)."""
-        means = self.predict_means(panel, segments, cutoff, horizon)
-        classes = _classes(segments, means.index)
-        disp = self.dispersion_
-        out = {}
-        for sku, row in zip(means.index, means.to_numpy(), strict=True):
-            v = disp.loc[classes.get(sku)] if classes.get(sku) in disp.index else disp.loc["all"]
-            out[str(sku)] = PathRecipe(row, float(v["v_day"]), float(v["v_level"]))
-        return out
-
-    def predict(
-        self,
-        panel: pd.DataFrame,
-        segments: pd.DataFrame | None,
-        cutoff: pd.Timestamp,
-        horizon: int,
-        num_samples: int,
-    ) -> dict[str, Forecast]:
-        recipes = self.predict_lazy(panel, segments, cutoff, horizon)
-        rng = np.random.default_rng([self.context.seed, int(pd.Timestamp(cutoff).value // 86_400_000_000_000)])
-        return {sku: r(horizon, num_samples, rng) for sku, r in recipes.items()}
-
 
 class PathRecipe:
     """A SKU's mean forecast and the two variances of `sample_paths`; called like a model's predict."""

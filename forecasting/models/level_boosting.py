@@ -36,8 +36,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import InputError
-from forecasting.models.base import Forecast
-from forecasting.models.gradient_boosting import PathRecipe, fit_dispersion
+from forecasting.models.gradient_boosting import CountPaths, fit_dispersion
 from forecasting.models.neural import RETRAIN_POLICIES, STATIC_LEVELS, TrainingContext
 
 log = logging.getLogger(__name__)
@@ -82,7 +81,7 @@ class History:
         return self.d2[:, t + 1] / np.maximum(self.n[:, t + 1] - 1, 1)
 
 
-class LevelBooster:
+class LevelBooster(CountPaths):
     """One LightGBM across all SKUs that forecasts the horizon's level; `params` go to lightgbm.LGBMRegressor."""
 
     is_global = True
@@ -263,34 +262,11 @@ class LevelBooster:
         log.info("%s: trained at %s in %.1f s", self.name, cutoff.date(), time.perf_counter() - t0)
         return self
 
-    def predict_lazy(
+    def predict_means(
         self, panel: pd.DataFrame, segments: pd.DataFrame | None, cutoff: pd.Timestamp, horizon: int
-    ) -> dict[str, PathRecipe]:
-        """Per SKU, what it takes to draw paths later (the mean and two variances: a few numbers, not paths)."""
-        means = self._means(panel, segments, pd.Timestamp(cutoff), horizon)
-        classes = (
-            {}
-            if segments is None or "demand_class" not in segments
-            else (segments.assign(sku=segments["sku"].astype(str)).set_index("sku")["demand_class"].to_dict())
-        )
-        disp = self.dispersion_
-        out = {}
-        for sku, row in zip(means.index, means.to_numpy(), strict=True):
-            v = disp.loc[classes[sku]] if classes.get(sku) in disp.index else disp.loc["all"]
-            out[str(sku)] = PathRecipe(row, float(v["v_day"]), float(v["v_level"]))
-        return out
-
-    def predict(
-        self,
-        panel: pd.DataFrame,
-        segments: pd.DataFrame | None,
-        cutoff: pd.Timestamp,
-        horizon: int,
-        num_samples: int,
-    ) -> dict[str, Forecast]:
-        recipes = self.predict_lazy(panel, segments, cutoff, horizon)
-        rng = np.random.default_rng([self.context.seed, int(pd.Timestamp(cutoff).value // 86_400_000_000_000)])
-        return {sku: r(horizon, num_samples, rng) for sku, r in recipes.items()}
+    ) -> pd.DataFrame:
+        """Mean forecasts (SKU x horizon) from `cutoff`, which may be later than the training cutoff."""
+        return self._means(panel, segments, pd.Timestamp(cutoff), horizon)
 
 
 def _periods(horizons: float, horizon: int) -> int:

@@ -108,8 +108,15 @@ def test_daily_levels_follow_the_weekday_profile_and_weekly_ones_stay_flat():
 
 def test_too_short_a_history_is_one_clear_sentence():
     panel, seg, cal = tiny_panel(n_skus=3, days=40)
-    with pytest.raises(InputError, match="lower model.lightgbm_level.min_history"):
+    with pytest.raises(InputError, match="leave no period to learn from after the first 60; lower model.lightgbm_l"):
         level_model(cal, min_history=60).fit(panel, seg, panel["date"].unique()[-15])
+    # Short of a whole horizon after min_history, it learns the level of the periods there are.
+    panel, seg, cal = tiny_panel(n_skus=3, days=60)
+    cutoff = panel["date"].unique()[-15]
+    short = level_model(cal, min_history=14).fit(panel, seg, cutoff)
+    assert short.predict(panel, seg, cutoff, 14, 10)["s0"].mean.sum() > 0
+    # With too few rows to boost, the level is the moving average it would have started from.
+    assert short.epochs_ == 0
 
 
 def test_plan_with_the_level_booster_as_champion_writes_plan_and_replay(tmp_path):

@@ -45,6 +45,19 @@ log = logging.getLogger(__name__)
 PROFILE_KEY = {"daily": lambda dates: dates.dayofweek}
 
 
+# Fewer training rows than this and the booster is not fitted: its start, the moving average, is the level.
+MIN_ROWS = 50
+
+
+class NoCorrection:
+    """Stands in for the booster when there is too little to learn from: it adds nothing to the start."""
+
+    n_estimators = 0
+
+    def predict(self, features: pd.DataFrame) -> np.ndarray:
+        return np.zeros(len(features))
+
+
 class History:
     """Demand as a dense SKU x period matrix up to a cutoff, with cumulative sums: every window statistic at
     any period is one subtraction."""
@@ -162,11 +175,15 @@ class LevelBooster(CountPaths):
         return pd.DataFrame(out, index=skus)
 
     def _training_rows(self, h: History, horizon: int, statics: pd.DataFrame):
-        """Features, target level and loss terms of every SKU at every `stride`-th period whose horizon ended."""
+        """Features, target level and loss terms of every SKU at every `stride`-th period whose horizon ended.
+
+        A history too short for a whole horizon after `min_history` (an early cutoff of a short weekly or monthly
+        panel) learns the level of the periods it has instead: a shorter horizon's mean, not no model."""
         min_days = self.min_history or max(horizon, 2)
-        ends = list(range(min_days - 1, len(h.days) - horizon, self.stride))
-        if not ends:
+        horizon = min(horizon, len(h.days) - min_days)
+        if horizon < 1:
             return None
+        ends = list(range(min_days - 1, len(h.days) - horizon, self.stride))
         step = max(1, int(np.ceil(len(ends) * len(h.skus) / self.max_rows)))
         xs, q, terms = [], [], []
         for t in ends[::-1][::step]:  # from the latest, so the cap keeps the recent periods
@@ -188,11 +205,19 @@ class LevelBooster(CountPaths):
         if rows is None or len(rows[1]) == 0:
             unit = getattr(self.context.calendar, "unit", "trading day")
             raise InputError(
-                f"{self.name}: {len(h.days)} {unit}s of history before {cutoff.date()} hold no horizon of {horizon} "
-                f"after the first {self.min_history or horizon}; lower model.{self.name}.min_history or "
-                "backtest.min_train_days, or use a shorter horizon."
+                f"{self.name}: {len(h.days)} {unit}s of history before {cutoff.date()} leave no period to learn from "
+                f"after the first {self.min_history or horizon}; lower model.{self.name}.min_history."
             )
         x, q, terms = rows
+        if len(q) < MIN_ROWS:
+            log.warning(
+                "%s: %d training rows before %s are too few to boost; the level is the %g-horizon moving average",
+                self.name,
+                len(q),
+                cutoff.date(),
+                self.start_window,
+            )
+            return NoCorrection()
         params = {
             "n_estimators": 300,
             "learning_rate": 0.05,
@@ -201,6 +226,9 @@ class LevelBooster(CountPaths):
             "verbosity": -1,
             **self.params,
         }
+        # A small panel (a few SKUs, an early cutoff) has fewer rows than the leaves' minimum asks for; LightGBM
+        # then drops every feature and fails. Leaves of a twentieth of the rows still split it.
+        params["min_child_samples"] = max(min(int(params["min_child_samples"]), len(q) // 20), 3)
         booster = LGBMRegressor(
             objective=rmsse_objective(terms[:, 0], terms[:, 1], terms[:, 2], self.bias_penalty),
             random_state=self.context.seed,

@@ -187,6 +187,9 @@ def test_plan_with_a_global_or_ensemble_champion_writes_plan_and_replay(tmp_path
     assert set(new["sku"]) <= set(replay["sku"])
     forecast = pd.read_parquet(tmp_path / "forecast.parquet")
     assert set(new["model"]) <= set(forecast["model"])
+    # Plan runs score the window sums too, on both roles: a champion can be chosen on them.
+    for table in ("metrics_by_segment.csv", "metrics_by_segment_validation.csv"):
+        assert read_csv(tmp_path / table)["cover_pinball"].notna().any()
 
 
 def test_stored_forecasts_cover_every_review_the_replay_asks_for():
@@ -204,3 +207,38 @@ def test_stored_forecasts_cover_every_review_the_replay_asks_for():
             assert f.paths.shape == (10, 20)
     with pytest.raises(LookupError, match="no forecast for SKU s1"):
         stored.fit(series.rename("s1"))
+
+
+def test_cover_pinball_prefers_calibrated_window_sums_and_weighs_skus_alike():
+    """The plan-aware champion metric: pinball of the window sums' quantiles per segment, each SKU on its own
+    scale. A model stating the sums' real quantiles beats one whose upper quantiles run far above them, and a
+    SKU selling 1,000x more scores on the same scale."""
+    from forecasting.backtest.cumulative import COVER_LEVELS, cover_pinball
+
+    rng = np.random.default_rng(0)
+    true = np.quantile(rng.gamma(4.0, 0.25, 200_000), COVER_LEVELS)  # the sums' real quantiles, per unit of size
+    rows = []
+    for sku, size in (("small", 10.0), ("big", 10_000.0)):
+        for cutoff in range(40):
+            actual = size * rng.gamma(4.0, 0.25)
+            # The calibrated model states the real quantiles; the heavy one's upper quantiles run 3x too far.
+            for model, stretch in (("calibrated", 1.0), ("heavy", 3.0)):
+                row = {"sku": sku, "model": model, "cutoff": cutoff, "role": "validation", "actual": actual}
+                for q, value in zip(COVER_LEVELS, true, strict=True):
+                    row[f"q{round(q * 100, 6):g}"] = size * (true[0] + stretch * (value - true[0]))
+                rows.append(row)
+    covers = pd.DataFrame(rows)
+    segments = pd.DataFrame({"sku": ["small", "big"], "abc": ["C", "A"], "demand_class": ["lumpy", "lumpy"]})
+    table = cover_pinball(covers, segments).set_index(["model", "abc"])["cover_pinball"]
+    assert table[("calibrated", "C")] < table[("heavy", "C")] and table[("calibrated", "A")] < table[("heavy", "A")]
+    # On each SKU's scale: the same shapes give the same scores at both sizes (within the draws' noise).
+    assert table[("calibrated", "A")] == pytest.approx(table[("calibrated", "C")], rel=0.5)
+    champions, _ = choose_champions(
+        cover_pinball(covers, segments).assign(rmsse=1.0),
+        cover_pinball(covers, segments).assign(rmsse=1.0),
+        segments,
+        "cover_pinball",
+        ["calibrated", "heavy"],
+        "seasonal_naive",
+    )
+    assert set(champions) == {"calibrated"}

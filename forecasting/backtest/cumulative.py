@@ -109,3 +109,32 @@ def _rows(arrays: Sequence[np.ndarray]) -> np.ndarray:
     for i, row in enumerate(arrays):
         out[i] = np.asarray(row, dtype=SUMS_DTYPE)
     return out
+
+
+def cover_pinball(covers: pd.DataFrame, segments: pd.DataFrame, levels: Sequence[float] = COVER_LEVELS[1:]):
+    """Pinball loss of the window sums' quantiles (the ones plans order from), per model, ABC class and demand
+    class: each record's loss averaged over `levels`, divided by its SKU's mean actual window sum (so every SKU
+    weighs alike), then averaged. None without records.
+
+    Why beside the daily pinball: plans order from quantiles of SUMS over lead time + review; a model can have
+    the best daily quantiles and heavy-tailed sums (Croston resampling large past orders), which this sees."""
+    columns = [f"q{round(q * 100, 6):g}" for q in levels]
+    if not len(covers) or not set(columns) <= set(covers.columns):
+        return None
+    actual = covers["actual"].to_numpy(dtype=float)
+    loss = np.zeros(len(covers))
+    for q, column in zip(levels, columns, strict=True):
+        gap = actual - covers[column].to_numpy(dtype=float)
+        loss += np.maximum(q * gap, (q - 1) * gap)
+    sku = covers["sku"].astype(str)
+    scale = pd.Series(actual).groupby(sku.to_numpy()).transform("mean").to_numpy()
+    seg = segments.assign(sku=segments["sku"].astype(str)).set_index("sku")
+    table = pd.DataFrame(
+        {
+            "model": covers["model"].astype(str).to_numpy(),
+            "abc": sku.map(seg["abc"]).to_numpy(),
+            "demand_class": sku.map(seg["demand_class"]).to_numpy(),
+            "cover_pinball": loss / len(levels) / np.where(scale > 0, scale, 1.0),
+        }
+    )
+    return table.groupby(["model", "abc", "demand_class"], as_index=False, observed=True)["cover_pinball"].mean()

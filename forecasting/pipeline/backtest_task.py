@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
+from forecasting.backtest.cumulative import cover_pinball
 from forecasting.backtest.global_runner import backtest_global
 from forecasting.backtest.leaderboard import leaderboard, robust_scores
 from forecasting.backtest.metrics import quantile_column, score
@@ -121,11 +122,11 @@ def run_backtest(
         val_rank = robust_scores(validation, str(cfg.optimized_metric), quantiles)[0]
         board[f"validation_{cfg.optimized_metric}"] = board["model"].map(val_rank)
     write_csv(board, out / "leaderboard.csv")
-    by_segment = score(test, ["model", "abc", "demand_class"], quantiles)
+    by_segment = with_cover_pinball(score(test, ["model", "abc", "demand_class"], quantiles), covers, board_role, data)
     write_csv(by_segment, out / "metrics_by_segment.csv")
     write_csv(score(test, ["model", "sku"], quantiles), out / "metrics_by_sku.csv")
     val_by_segment = (
-        score(validation, ["model", "abc", "demand_class"], quantiles)
+        with_cover_pinball(score(validation, ["model", "abc", "demand_class"], quantiles), covers, "validation", data)
         if len(validation) and board_role == "test"
         else None
     )
@@ -170,6 +171,15 @@ def run_backtest(
         ensembles=ensembles,
         validation_by_segment=val_by_segment,
     )
+
+
+def with_cover_pinball(table: pd.DataFrame, covers: pd.DataFrame, role: str, data: PreparedData) -> pd.DataFrame:
+    """The segment table with `cover_pinball` (window sums' pinball, see backtest.cumulative) where the run has
+    cover records (plan runs), so a champion can be chosen on what plans order from."""
+    if not len(covers) or "role" not in covers:
+        return table
+    scores = cover_pinball(covers[covers["role"] == role], data.segments)
+    return table if scores is None else table.merge(scores, on=["model", "abc", "demand_class"], how="left")
 
 
 def objective(cfg: DictConfig, table: pd.Series, folds: str) -> dict:

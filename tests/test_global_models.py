@@ -213,7 +213,7 @@ def test_cover_pinball_prefers_calibrated_window_sums_and_weighs_skus_alike():
     """The plan-aware champion metric: pinball of the window sums' quantiles per segment, each SKU on its own
     scale. A model stating the sums' real quantiles beats one whose upper quantiles run far above them, and a
     SKU selling 1,000x more scores on the same scale."""
-    from forecasting.backtest.cumulative import COVER_LEVELS, cover_pinball
+    from forecasting.backtest.cumulative import COVER_LEVELS, cover_pinball, sum_quantile_column
 
     rng = np.random.default_rng(0)
     true = np.quantile(rng.gamma(4.0, 0.25, 200_000), COVER_LEVELS)  # the sums' real quantiles, per unit of size
@@ -225,7 +225,7 @@ def test_cover_pinball_prefers_calibrated_window_sums_and_weighs_skus_alike():
             for model, stretch in (("calibrated", 1.0), ("heavy", 3.0)):
                 row = {"sku": sku, "model": model, "cutoff": cutoff, "role": "validation", "actual": actual}
                 for q, value in zip(COVER_LEVELS, true, strict=True):
-                    row[f"q{round(q * 100, 6):g}"] = size * (true[0] + stretch * (value - true[0]))
+                    row[sum_quantile_column(q)] = size * (true[0] + stretch * (value - true[0]))
                 rows.append(row)
     covers = pd.DataFrame(rows)
     segments = pd.DataFrame({"sku": ["small", "big"], "abc": ["C", "A"], "demand_class": ["lumpy", "lumpy"]})

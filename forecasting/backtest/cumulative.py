@@ -26,6 +26,11 @@ COVER_LEVELS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99)
 SUMS_DTYPE = np.float32
 
 
+def sum_quantile_column(q: float) -> str:
+    """A cover record's column of the window sum's quantile `q`: 'q' + percent (0.95 -> 'q95')."""
+    return f"q{round(q * 100, 6):g}"
+
+
 def cover_record(
     sku: str,
     model: str,
@@ -56,7 +61,7 @@ def cover_record(
         "sums": np.sort(sums),
     }
     for q, v in zip(levels, np.quantile(sums, levels), strict=True):
-        record[f"q{round(q * 100, 6):g}"] = float(v)
+        record[sum_quantile_column(q)] = float(v)
     return record
 
 
@@ -118,7 +123,7 @@ def cover_pinball(covers: pd.DataFrame, segments: pd.DataFrame, levels: Sequence
 
     Why beside the daily pinball: plans order from quantiles of SUMS over lead time + review; a model can have
     the best daily quantiles and heavy-tailed sums (Croston resampling large past orders), which this sees."""
-    columns = [f"q{round(q * 100, 6):g}" for q in levels]
+    columns = [sum_quantile_column(q) for q in levels]
     if not len(covers) or not set(columns) <= set(covers.columns):
         return None
     actual = covers["actual"].to_numpy(dtype=float)

@@ -49,7 +49,7 @@ from forecasting.models.covariates import (
     check_future_covariates,
     future_covariates,
 )
-from forecasting.models.neural import RETRAIN_POLICIES, STATIC_LEVELS, TrainingContext
+from forecasting.models.neural import RETRAIN_POLICIES, TrainingContext, static_codes
 
 log = logging.getLogger(__name__)
 
@@ -221,12 +221,10 @@ class LightGBMForecaster(CountPaths):
             known["promo"] = hist.loc[known.index, "promo"]
         statics = []
         if self.use_static and segments is not None:
-            seg = segments.assign(sku=segments["sku"].astype(str)).set_index("sku")
-            for col, levels in STATIC_LEVELS.items():
-                if col in seg:
-                    codes = {lvl: float(i) for i, lvl in enumerate(levels)}
-                    df[col] = df["unique_id"].map(seg[col].map(codes)).fillna(-1.0).to_numpy()
-                    statics.append(col)
+            codes = static_codes(segments)
+            for col in codes:
+                df[col] = df["unique_id"].map(codes[col]).fillna(-1.0).to_numpy()
+                statics.append(col)
         df = df.merge(cal, on="ds", how="left")
         last = df.groupby("unique_id", sort=True).tail(1).set_index("unique_id")
         end = int(pos[cutoff])
@@ -303,6 +301,7 @@ class LightGBMForecaster(CountPaths):
             pred = self.forecaster_.predict(horizon, new_df=train, X_df=future)
         means = pred.pivot(index="unique_id", columns="ds", values="lgb")
         return means.clip(lower=0.0)
+
 
 class PathRecipe:
     """A SKU's mean forecast and the two variances of `sample_paths`; called like a model's predict."""

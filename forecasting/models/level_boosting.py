@@ -37,7 +37,7 @@ import pandas as pd
 
 from forecasting.errors import InputError
 from forecasting.models.gradient_boosting import CountPaths, fit_dispersion
-from forecasting.models.neural import RETRAIN_POLICIES, STATIC_LEVELS, TrainingContext
+from forecasting.models.neural import RETRAIN_POLICIES, TrainingContext, static_codes
 
 log = logging.getLogger(__name__)
 
@@ -167,12 +167,7 @@ class LevelBooster(CountPaths):
     def _statics(self, skus: np.ndarray, segments: pd.DataFrame | None) -> pd.DataFrame:
         if not self.use_static or segments is None:
             return pd.DataFrame(index=skus)
-        seg = segments.assign(sku=segments["sku"].astype(str)).set_index("sku").reindex(skus)
-        out = {}
-        for col, levels in STATIC_LEVELS.items():
-            if col in seg:
-                out[col] = seg[col].map({lvl: float(i) for i, lvl in enumerate(levels)}).fillna(-1.0).to_numpy()
-        return pd.DataFrame(out, index=skus)
+        return static_codes(segments).reindex(skus).fillna(-1.0)
 
     def _training_rows(self, h: History, horizon: int, statics: pd.DataFrame):
         """Features, target level and loss terms of every SKU at every `stride`-th period whose horizon ended.

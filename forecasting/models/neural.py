@@ -34,6 +34,20 @@ COUNT_LIKELIHOODS = ("poisson", "negbin")
 STATIC_LEVELS = {"abc": ("A", "B", "C"), "demand_class": ("smooth", "erratic", "intermittent", "lumpy")}
 
 
+def static_codes(segments: pd.DataFrame) -> pd.DataFrame:
+    """The segment columns of STATIC_LEVELS that `segments` has, as ordinal float codes by SKU (text index): what
+    tree models read; a level outside STATIC_LEVELS is NaN, for the caller to fill."""
+    seg = segments.assign(sku=segments["sku"].astype(str)).set_index("sku")
+    return pd.DataFrame(
+        {
+            col: seg[col].map({lvl: float(i) for i, lvl in enumerate(levels)})
+            for col, levels in STATIC_LEVELS.items()
+            if col in seg
+        },
+        index=seg.index,
+    )
+
+
 @dataclass
 class TrainingContext:
     """What the pipeline supplies at run time: where to write, how to train, which calendar."""

@@ -192,10 +192,11 @@ class LevelBooster(CountPaths):
             terms.append(np.stack([m**2 / floor, future.var(1) / floor, m], 1)[keep])
         return pd.concat(xs, ignore_index=True), np.concatenate(q), np.concatenate(terms)
 
-    def _train(self, panel: pd.DataFrame, segments: pd.DataFrame | None, cutoff: pd.Timestamp, horizon: int):
+    def _train(self, h: History, segments: pd.DataFrame | None):
+        """The booster on `h` (the history up to a cutoff), or `NoCorrection` when its rows are too few."""
         from lightgbm import LGBMRegressor
 
-        h = History(panel, cutoff)
+        cutoff, horizon = h.days[-1], self.horizon
         rows = self._training_rows(h, horizon, self._statics(h.skus, segments))
         if rows is None or len(rows[1]) == 0:
             unit = getattr(self.context.calendar, "unit", "trading day")
@@ -236,10 +237,9 @@ class LevelBooster(CountPaths):
     def _start(self, features: pd.DataFrame) -> np.ndarray:
         return np.nan_to_num(features[f"ma_{self.start_window:g}h"].to_numpy(dtype=float))
 
-    def _levels(self, booster, panel, segments, cutoff: pd.Timestamp, horizon: int) -> pd.Series:
-        """The level per SKU from `cutoff`'s history, in units."""
-        h = History(panel, cutoff)
-        f, m = self._features(h, len(h.days) - 1, horizon, self._statics(h.skus, segments))
+    def _levels(self, booster, h: History, segments) -> pd.Series:
+        """The level per SKU from the history `h`, in units."""
+        f, m = self._features(h, len(h.days) - 1, self.horizon, self._statics(h.skus, segments))
         level = np.clip(booster.predict(f) + self._start(f), 0.0, None) * m
         return pd.Series(level, index=h.skus)
 
@@ -255,10 +255,12 @@ class LevelBooster(CountPaths):
         factors = pd.Series(np.asarray(key(dates))).map(profile / profile.mean()).fillna(1.0).to_numpy()
         return factors / factors.mean()
 
-    def _means(self, panel, segments, cutoff: pd.Timestamp, horizon: int, booster=None) -> pd.DataFrame:
-        """Daily means (SKU x `horizon`): the level of the trained horizon, held flat past it, times the profile."""
+    def _means(self, panel, segments, cutoff: pd.Timestamp, horizon: int, booster=None, history=None) -> pd.DataFrame:
+        """Daily means (SKU x `horizon`): the level of the trained horizon, held flat past it, times the profile.
+        `history`: `cutoff`'s, where the caller has it already."""
         dates = self.context.calendar.next_trading_days(cutoff, horizon)
-        level = self._levels(booster or self.booster_, panel, segments, cutoff, self.horizon)
+        h = history if history is not None else History(panel, cutoff)
+        level = self._levels(booster or self.booster_, h, segments)
         return pd.DataFrame(np.outer(level.to_numpy(), self._profile(panel, cutoff, dates)), index=level.index)
 
     # ---- fit / predict -------------------------------------------------------------------------------
@@ -266,20 +268,22 @@ class LevelBooster(CountPaths):
         """Dispersion on a held-out window of `val_days`, then the booster on every period up to `cutoff`."""
         t0 = time.perf_counter()
         cutoff = pd.Timestamp(cutoff)
-        days = pd.DatetimeIndex(np.sort(panel.loc[panel["date"] <= cutoff, "date"].unique()))
+        full = History(panel, cutoff)
+        days = full.days
         if len(days) <= self.val_days:
             raise InputError(
                 f"{self.name}: {len(days)} periods of history before {cutoff.date()} leave none before the held-out "
                 f"val_days={self.val_days}; lower model.{self.name}.val_days."
             )
         held_cut = days[-self.val_days - 1]
-        held_booster = self._train(panel, segments, held_cut, self.horizon)
-        held = self._means(panel, segments, held_cut, self.val_days, held_booster)
+        held_history = History(panel, held_cut)
+        held_booster = self._train(held_history, segments)
+        held = self._means(panel, segments, held_cut, self.val_days, held_booster, held_history)
         held.columns = days[-self.val_days :]
         actual = panel[(panel["date"] > held_cut) & (panel["date"] <= cutoff)]
         actual = actual.assign(sku=actual["sku"].astype(str)).pivot(index="sku", columns="date", values="demand")
         self.dispersion_ = fit_dispersion(held, actual, segments)
-        self.booster_ = self._train(panel, segments, cutoff, self.horizon)
+        self.booster_ = self._train(full, segments)
         self.cutoff_ = cutoff
         self.epochs_ = int(self.booster_.n_estimators)
         log.info("%s: trained at %s in %.1f s", self.name, cutoff.date(), time.perf_counter() - t0)

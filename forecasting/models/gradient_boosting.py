@@ -273,9 +273,7 @@ class LightGBMForecaster(CountPaths):
         held_cut = days[-self.val_days - 1]
         train, future, statics = self._frames(panel, segments, held_cut, self.val_days)
         _, held = self._fit_predict(train, future, statics, self.val_days)
-        actual = panel[(panel["date"] > held_cut) & (panel["date"] <= cutoff)]
-        actual = actual.assign(sku=actual["sku"].astype(str)).pivot(index="sku", columns="date", values="demand")
-        self.dispersion_ = fit_dispersion(held, actual, segments)
+        self.dispersion_ = held_out_dispersion(held, panel, segments, held_cut, cutoff)
         train, future, statics = self._frames(panel, segments, cutoff, 1)
         with _quiet():
             self.forecaster_ = self._forecaster().fit(train, static_features=statics, dropna=False)
@@ -356,6 +354,16 @@ def fit_dispersion(means: pd.DataFrame, actual: pd.DataFrame, segments: pd.DataF
         v_day = float(np.clip((1 + c) / (1 + v_level) - 1, 0.01, 50.0))
         rows[name] = {"v_day": v_day, "v_level": v_level, "skus": int(sel.sum())}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def held_out_dispersion(
+    means: pd.DataFrame, panel: pd.DataFrame, segments: pd.DataFrame | None, held_cut: pd.Timestamp, cutoff
+) -> pd.DataFrame:
+    """`fit_dispersion` of a model's means (SKU x the held-out periods, in order) for the periods after `held_cut`
+    up to `cutoff`, against the panel's demand there."""
+    actual = panel[(panel["date"] > held_cut) & (panel["date"] <= cutoff)]
+    actual = actual.assign(sku=actual["sku"].astype(str)).pivot(index="sku", columns="date", values="demand")
+    return fit_dispersion(means, actual, segments)
 
 
 @contextmanager

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import InputError
-from forecasting.models.gradient_boosting import CountPaths, fit_dispersion
+from forecasting.models.gradient_boosting import CountPaths, held_out_dispersion
 from forecasting.models.neural import RETRAIN_POLICIES, TrainingContext, static_codes
 
 log = logging.getLogger(__name__)
@@ -279,10 +279,7 @@ class LevelBooster(CountPaths):
         held_history = History(panel, held_cut)
         held_booster = self._train(held_history, segments)
         held = self._means(panel, segments, held_cut, self.val_days, held_booster, held_history)
-        held.columns = days[-self.val_days :]
-        actual = panel[(panel["date"] > held_cut) & (panel["date"] <= cutoff)]
-        actual = actual.assign(sku=actual["sku"].astype(str)).pivot(index="sku", columns="date", values="demand")
-        self.dispersion_ = fit_dispersion(held, actual, segments)
+        self.dispersion_ = held_out_dispersion(held, panel, segments, held_cut, cutoff)
         self.booster_ = self._train(full, segments)
         self.cutoff_ = cutoff
         self.epochs_ = int(self.booster_.n_estimators)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from forecasting.errors import InputError
 from forecasting.reports.columns import Column
@@ -66,10 +68,19 @@ COMPARABLE = [
 
 
 def find_runs(root: str | Path) -> list[Path]:
-    """Run folders (those holding a leaderboard.csv) under `root`, multirun sweep subfolders included."""
+    """Run folders (those holding a leaderboard.csv) under `root`, multirun sweep subfolders included.
+
+    A `root` that is not a folder is an error naming it: "no runs" would send the user to run a backtest when
+    the runs are elsewhere (a typo, a relative path read from another working directory).
+    """
     root = Path(root)
     if not root.is_dir():
-        return []
+        what = "is a file, not a folder" if root.exists() else "does not exist"
+        where = "" if root.is_absolute() else f" (relative to {Path.cwd()})"
+        raise InputError(
+            f"compare_root={root} {what}{where}; point it at the folder that holds the "
+            "run folders, e.g. compare_root=experiments or compare_root=/full/path/to/experiments."
+        )
     found = {
         p.parent
         for p in root.rglob("leaderboard.csv")
@@ -268,15 +279,51 @@ def comparison_context(
     }
 
 
+# What a damaged run folder raises on reading (a cut-off YAML or JSON, a garbled CSV, a missing column).
+DAMAGED = (
+    yaml.YAMLError,
+    json.JSONDecodeError,
+    UnicodeDecodeError,
+    pd.errors.ParserError,
+    pd.errors.EmptyDataError,
+    KeyError,
+    IndexError,
+    ValueError,
+    TypeError,
+    OSError,
+)
+
+
+def readable_runs(paths: list[Path]) -> tuple[list[Path], list[RunFolder]]:
+    """The run folders that read whole; each damaged one is skipped with its name and the reason in the log,
+    so one half-written or hand-edited folder does not stop a comparison of the others."""
+    kept, runs = [], []
+    for path in paths:
+        try:
+            run = load_run(path, with_backtest=False)
+            run_facts(run, path.name)  # the facts the page shows: a leaderboard without its columns fails here
+        except DAMAGED as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            log.warning("skipped run folder %s: it is damaged (%s: %s)", path, type(exc).__name__, reason[:200])
+            continue
+        kept.append(path)
+        runs.append(run)
+    if paths and not runs:
+        raise InputError(
+            f"none of the {len(paths)} run folder(s) found could be read (each is named in the log above); "
+            "point compare_root at a folder with intact runs, or run a backtest again."
+        )
+    return kept, runs
+
+
 def write_comparison(run_dirs: list[Path], out_dir: str | Path) -> Path:
     """Write comparison.html, comparison.csv (run x model) and comparison_by_segment.csv into `out_dir`."""
     if not run_dirs:
         raise InputError(
-            "there are no run folders to compare: run a backtest first, or point at the folder "
-            "that holds the runs (e.g. experiments/)."
+            "there are no run folders (folders with a leaderboard.csv) to compare: run a backtest "
+            "first, or point compare_root at the folder that holds the runs, e.g. compare_root=experiments."
         )
-    paths = [Path(p) for p in run_dirs]
-    runs = [load_run(p, with_backtest=False) for p in paths]
+    paths, runs = readable_runs([Path(p) for p in run_dirs])
     labels = run_labels(paths)
     table = comparison_table(runs, labels)
     best = best_by_segment(runs, labels)

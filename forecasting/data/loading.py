@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from forecasting.data.codes import stripped_codes
 from forecasting.data.dates import parse_dates
 from forecasting.data.quality import row_list
 from forecasting.data.sniffing import csv_options
@@ -134,7 +135,7 @@ def read_table(
         raise InputError(f"{path}: the table has a header but no rows; point data.path at a file with data.")
 
     frame = pd.DataFrame({name: raw[src] for name, src in mapping.items()})
-    frame["sku"] = _stripped_codes(frame["sku"])
+    frame["sku"] = stripped_codes(frame["sku"])
     frame["date"] = _parse_dates(frame["date"], path, mapping["date"], date_format, notes)
     frame["quantity"] = _parse_numbers(frame["quantity"], path, mapping["quantity"])
     if "price" in frame:
@@ -145,13 +146,6 @@ def read_table(
         if text in frame:
             frame[text] = frame[text].astype("string")
     return frame
-
-
-def _stripped_codes(values: pd.Series) -> pd.Series:
-    """Codes as stripped text with one string object per distinct code: stripping row by row would give each of
-    millions of rows its own copy of its SKU's code (about 50 bytes a row, the largest part of a read table)."""
-    codes, uniques = pd.factorize(values.astype("string"))
-    return pd.Series(uniques.str.strip().take(codes, allow_fill=True), index=values.index, name=values.name)
 
 
 # pandas' default missing-value markers (read_csv docs), kept for number and date columns only.

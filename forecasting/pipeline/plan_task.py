@@ -66,6 +66,7 @@ def plan_inputs(cfg: DictConfig, data: PreparedData) -> PlanInputs:
         today=today,
         missing_stock=pcfg.get("missing_stock", "error"),
         overdue_orders=pcfg.get("overdue_orders", "count"),
+        horizon_days=float(pcfg["horizon_days"]),
     )
     return PlanInputs(params, on_hand, open_orders, stock_source)
 

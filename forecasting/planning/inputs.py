@@ -7,12 +7,14 @@ naming the setting or the file, the lines and values, and the fix.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from forecasting.data.codes import shown_codes, stripped_codes
 from forecasting.errors import InputError
 from forecasting.planning.policy import MEASURES, POLICIES
 
@@ -37,6 +39,7 @@ OVERDUE_ORDERS = ("count", "ignore")
 # two years of daily paths per SKU is already large.
 HORIZON_DAYS = (70, 730)
 SHOWN = 5  # offending rows named in a message
+log = logging.getLogger(__name__)
 CHANGE = "change it in conf/plan/ or on the command line (plan.{key}=...)."
 
 
@@ -170,8 +173,11 @@ def _read(path: str | Path, what: str) -> pd.DataFrame:
         ) from exc
     if "sku" not in frame:
         raise InputError(f"{path}: no 'sku' column; name the SKU column 'sku'.")
-    if frame["sku"].isna().any():
-        raise InputError(f"{path}: line(s) {_lines(frame['sku'].isna())} have no sku; fill in or remove them.")
+    # Codes padded by an ERP export (" A100 ") are the data's "A100": stripped as the data loader strips them.
+    frame["sku"] = stripped_codes(frame["sku"])
+    blank = frame["sku"].isna() | (frame["sku"] == "")
+    if blank.any():
+        raise InputError(f"{path}: line(s) {_lines(blank)} have no sku; fill in or remove them.")
     frame["sku"] = frame["sku"].astype(str)
     return frame
 
@@ -206,7 +212,7 @@ def _unique(frame: pd.DataFrame, path) -> None:
     dup = frame["sku"].duplicated(keep=False)
     if dup.any():
         raise InputError(
-            f"{path}: SKU(s) {', '.join(frame.loc[dup, 'sku'].unique()[:SHOWN])} appear on more than one row "
+            f"{path}: SKU(s) {shown_codes(frame.loc[dup, 'sku'].unique(), SHOWN)} appear on more than one row "
             f"(lines {_lines(dup)}); keep one row per SKU."
         )
 
@@ -215,8 +221,9 @@ def _known(frame: pd.DataFrame, known: pd.Index, path) -> None:
     unknown = pd.Index(frame["sku"].unique()).difference(known)
     if len(unknown):
         raise InputError(
-            f"{path}: SKU(s) {', '.join(unknown[:SHOWN])} are not in the planned panel; remove them or widen the "
-            "panel (data.panel.max_skus=null)."
+            f"{path}: SKU(s) {shown_codes(unknown, SHOWN)} are not in the planned panel of {len(known)} SKUs (e.g. "
+            f"{shown_codes(known[:3], 3)}); remove those rows, or if they are SKUs of the data left out by its "
+            "filters, widen the panel (data.panel.max_skus=null, a lower data.panel.min_history_days)."
         )
 
 
@@ -354,6 +361,7 @@ def stock_position(
     today: pd.Timestamp,
     missing_stock: str = "error",
     overdue_orders: str = "count",
+    horizon_days: float | None = None,
 ) -> tuple[pd.Series, pd.DataFrame, pd.Series]:
     """On hand per SKU, open orders and, per SKU, where both figures came from (`stock_source`).
 
@@ -361,6 +369,11 @@ def stock_position(
     not list is an error, or with `missing_stock="assumed_cover"` gets that assumed cover, flagged on its row.
     The orders come back with `overdue` (due before `today`) and `counted` (in the inventory position and the
     projected stock: every order, or with `overdue_orders="ignore"` only those not overdue).
+
+    An order due after the plan's horizon (`today + horizon_days`: a typo such as 2099, an order for next season)
+    arrives after every day the plan looks at, so it is `beyond_horizon`, never `counted`: counted, it would raise
+    the inventory position and cut today's order for stock that cannot arrive within the plan. Each SKU's
+    `stock_source` names such orders and the run log counts them.
     """
     _choice({"missing_stock": missing_stock}, "missing_stock", MISSING_STOCK)
     _choice({"overdue_orders": overdue_orders}, "overdue_orders", OVERDUE_ORDERS)
@@ -374,7 +387,7 @@ def stock_position(
         if len(absent) and missing_stock == "error":
             raise InputError(
                 f"{stock_csv}: {len(absent)} of the {len(index)} planned SKUs are not in the stock file "
-                f"({', '.join(absent[:SHOWN])}{' and more' if len(absent) > SHOWN else ''}); add their on_hand, "
+                f"({shown_codes(absent, SHOWN)}); add their on_hand, "
                 "or set plan.missing_stock=assumed_cover to assume plan.assumed_cover_days of mean demand for them "
                 "(flagged in stock_source)."
             )
@@ -390,6 +403,8 @@ def stock_position(
         _known(orders, index, open_orders_csv)
         orders["overdue"] = orders["arrival_date"] < pd.Timestamp(today).normalize()
         orders["counted"] = ~orders["overdue"] if overdue_orders == "ignore" else True
+        orders["beyond_horizon"] = _beyond_horizon(orders, today, horizon_days, open_orders_csv)
+        orders["counted"] &= ~orders["beyond_horizon"]
         texts = {sku: _orders_text(group, open_orders_csv) for sku, group in orders.groupby("sku")}
         source += pd.Series(texts, dtype=object).reindex(index).fillna(f"; no open orders in {open_orders_csv}")
     else:
@@ -400,10 +415,31 @@ def stock_position(
                 "arrival_date": pd.Series(dtype="datetime64[ns]"),
                 "overdue": pd.Series(dtype=bool),
                 "counted": pd.Series(dtype=bool),
+                "beyond_horizon": pd.Series(dtype=bool),
             }
         )
         source += "; no open-orders file"
     return on_hand.rename("on_hand"), orders, source.rename("stock_source")
+
+
+def _beyond_horizon(orders: pd.DataFrame, today, horizon_days: float | None, path) -> pd.Series:
+    """Orders due after the plan horizon (none without a horizon), with a warning counting them."""
+    if horizon_days is None:
+        return pd.Series(False, index=orders.index)
+    last = pd.Timestamp(today).normalize() + pd.Timedelta(days=float(horizon_days))
+    beyond = orders["arrival_date"] > last
+    if beyond.any():
+        log.warning(
+            "%s: %d open order(s) (%g units, line(s) %s) arrive after the plan horizon (%s, plan.horizon_days=%g) and "
+            "are not counted as on order; fix arrival_date if it is a typo",
+            path,
+            int(beyond.sum()),
+            float(orders.loc[beyond, "quantity"].sum()),
+            _lines(beyond),
+            last.date(),
+            float(horizon_days),
+        )
+    return beyond
 
 
 def _orders_text(orders: pd.DataFrame, path) -> str:
@@ -415,5 +451,11 @@ def _orders_text(orders: pd.DataFrame, path) -> str:
         text += (
             f", {len(late)} overdue (due {late['arrival_date'].min().date()}, {late['quantity'].sum():g} units) "
             f"{treatment}"
+        )
+    far = orders[orders["beyond_horizon"]] if "beyond_horizon" in orders else orders.iloc[:0]
+    if len(far):
+        text += (
+            f", {len(far)} due after the plan horizon (due {far['arrival_date'].min().date()}, "
+            f"{far['quantity'].sum():g} units) not counted"
         )
     return text

@@ -1,0 +1,40 @@
+"""SKU codes as the toolkit compares them: text with the spaces an export pads them with taken off.
+
+ERPs pad codes to a fixed width ("A100   "), spreadsheets leave a leading space or a no-break space, and a BOM
+or zero-width space rides along from copy and paste. None of these is part of the code, and none is visible in a
+message, so the data loader and every planning file (stock, open orders, overrides) strip codes with this one
+function: the same SKU spelled with and without padding is one SKU everywhere.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+# Invisible characters str.strip() keeps (it takes Unicode whitespace, no-break space included): zero-width
+# space, zero-width (non-)joiners, word joiner and the byte order mark.
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+EDGES = rf"^[\s{INVISIBLE}]+|[\s{INVISIBLE}]+$"
+
+
+def stripped_codes(values: pd.Series) -> pd.Series:
+    """Codes as stripped text with one string object per distinct code: stripping row by row would give each of
+    millions of rows its own copy of its SKU's code (about 50 bytes a row, the largest part of a read table).
+    Missing codes stay missing."""
+    codes, uniques = pd.factorize(values.astype("string"))
+    clean = uniques.str.replace(EDGES, "", regex=True)
+    # The array's take: an Index's take would read code -1 (missing) as "the last code" instead of missing.
+    return pd.Series(clean.array.take(codes, allow_fill=True), index=values.index, name=values.name)
+
+
+def shown_codes(codes, limit: int = 5) -> str:
+    """Codes for a message: plain codes as they are, any code with a space, an invisible or control character (or
+    an empty one) quoted with its escapes (`'A\\u200b1'`), so a message never holds a character the reader cannot
+    see."""
+    codes = [str(c) for c in codes]
+    more = f" and {len(codes) - limit} more" if len(codes) > limit else ""
+    return ", ".join(_shown(c) for c in codes[:limit]) + more
+
+
+def _shown(code: str) -> str:
+    plain = code != "" and code.isprintable() and not any(ch.isspace() for ch in code)
+    return code if plain else ascii(code)

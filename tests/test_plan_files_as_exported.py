@@ -1,0 +1,119 @@
+"""Planning files as ERPs export them: SKU codes padded with spaces (stripped as the data loader strips them) and
+open orders due far beyond the plan (not counted as on order). Checked against the same files written cleanly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.data.codes import shown_codes, stripped_codes
+from forecasting.errors import InputError
+from forecasting.planning.inputs import policy_table, stock_position
+from forecasting.planning.plan import plan_sku
+from tests.test_plan_inputs import PLAN, run_cli
+
+TODAY = pd.Timestamp("2024-01-07")
+SKUS = pd.Index(["A100", "B200", "00123"], name="sku")
+DEMAND = pd.Series({"A100": 2.0, "B200": 1.0, "00123": 0.5})
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_one_function_strips_codes_for_the_loader_and_the_plan_files():
+    raw = pd.Series([" A100 ", "A100\t", "\ufeffA100\u200b", "A100\u00a0", None, "00123 "])
+    assert stripped_codes(raw).tolist()[:4] == ["A100"] * 4
+    assert stripped_codes(raw).isna().tolist() == [False] * 4 + [True, False]  # missing stays missing
+    assert stripped_codes(raw).iloc[5] == "00123"  # leading zeros are part of the code
+    assert shown_codes(["A1", "B 2", "C\u200b3", ""]) == "A1, 'B 2', 'C\\u200b3', ''"
+
+
+def test_padded_codes_in_stock_orders_and_overrides_match_the_panel(tmp_path):
+    stock = write(tmp_path / "stock.csv", "sku,on_hand\nA100   ,12\n  B200,3\n00123\u00a0,7\n")
+    clean_stock = write(tmp_path / "clean_stock.csv", "sku,on_hand\nA100,12\nB200,3\n00123,7\n")
+    orders = write(tmp_path / "oo.csv", "sku,quantity,arrival_date\n A100 ,5,2024-01-20\n")
+    on_hand, listed, _ = stock_position(SKUS, DEMAND, stock, orders, today=TODAY)
+    clean, _, _ = stock_position(SKUS, DEMAND, clean_stock, today=TODAY)
+    pd.testing.assert_series_equal(on_hand, clean)
+    assert listed["sku"].tolist() == ["A100"]
+    over = write(tmp_path / "over.csv", "sku,moq\nB200 ,40\n")
+    table = policy_table(SKUS, PLAN, pd.Series({"A100": 2.0, "B200": 3.0, "00123": 4.0}), over)
+    assert table.loc["B200", "moq"] == 40 and table.loc["A100", "moq"] == PLAN["moq"]
+
+
+def test_unknown_code_message_shows_no_invisible_character(tmp_path):
+    stock = write(tmp_path / "stock.csv", "sku,on_hand\nA100,12\nB200,3\n00123,7\nZ\u200b9 ,1\n")
+    with pytest.raises(InputError) as err:
+        stock_position(SKUS, DEMAND, stock, today=TODAY)
+    message = str(err.value)
+    assert "'Z\\u200b9'" in message and "\u200b" not in message and "Z\u200b9 " not in message
+    assert "not in the planned panel of 3 SKUs (e.g. A100, B200, 00123)" in message
+
+
+def test_order_due_after_the_horizon_is_not_on_order(tmp_path, caplog):
+    orders = write(
+        tmp_path / "oo.csv",
+        "sku,quantity,arrival_date\nA100,5,2024-01-20\nA100,500,2099-01-20\nB200,9,2024-04-05\nB200,8,2024-04-07\n",
+    )
+    on_hand, listed, source = stock_position(SKUS, DEMAND, None, orders, today=TODAY, horizon_days=90)
+    # The horizon ends 2024-04-06 (today + 90 days): due on it counts, due the day after does not.
+    assert listed["beyond_horizon"].tolist() == [False, True, False, True]
+    assert listed["counted"].tolist() == [True, False, True, False]
+    assert "1 due after the plan horizon (due 2099-01-20, 500 units) not counted" in source["A100"]
+    assert "arrive after the plan horizon" in caplog.text and "line(s) 3, 5" in caplog.text
+    # The plan row equals the one planned from a file without the far orders.
+    clean_file = write(tmp_path / "clean.csv", "sku,quantity,arrival_date\nA100,5,2024-01-20\nB200,9,2024-04-05\n")
+    _, clean, _ = stock_position(SKUS, DEMAND, None, clean_file, today=TODAY, horizon_days=90)
+    paths = np.full((20, 90), 1.0)
+    dates = pd.date_range(TODAY + pd.Timedelta(days=1), periods=90, freq="D")
+    p = {**PLAN, "unit_cost": 1.0, "stockout_cost": 1.0, "lead_time_std_days": 0}
+    for sku in ("A100", "B200"):
+        row = plan_sku(sku, paths, dates, TODAY, p, on_hand[sku], listed[listed["sku"] == sku], np.random.default_rng(0))
+        ref = plan_sku(sku, paths, dates, TODAY, p, on_hand[sku], clean[clean["sku"] == sku], np.random.default_rng(0))
+        assert row["on_order"] == ref["on_order"] and row["order_qty"] == ref["order_qty"]
+        assert row["stockout_date_p50"] == ref["stockout_date_p50"]
+
+
+def test_plan_run_with_exported_files_equals_the_clean_files(tmp_path):
+    """Through run.py: padded codes and a 2099 order give the plan the clean files give."""
+    from tests.test_plan_inputs import composed
+    from forecasting.pipeline.common import load_data
+
+    skus = sorted(load_data(composed()).segments["sku"])[:2]
+    files = {
+        "exported": (
+            "sku,on_hand\n" + "".join(f" {s}   ,{10 + i}\n" for i, s in enumerate(skus)),
+            f"sku,quantity,arrival_date\n{skus[0]}\t,25,2099-12-31\n{skus[1]} ,7,2011-12-20\n",
+            f"sku,moq\n{skus[1]}  ,30\n",
+        ),
+        "clean": (
+            "sku,on_hand\n" + "".join(f"{s},{10 + i}\n" for i, s in enumerate(skus)),
+            f"sku,quantity,arrival_date\n{skus[1]},7,2011-12-20\n",
+            f"sku,moq\n{skus[1]},30\n",
+        ),
+    }
+    plans = {}
+    for name, (stock, orders, over) in files.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        out = tmp_path / f"run_{name}"
+        res, _ = run_cli(
+            out,
+            f"plan.stock_csv={write(folder / 'stock.csv', stock)}",
+            f"plan.open_orders_csv={write(folder / 'oo.csv', orders)}",
+            f"plan.overrides_csv={write(folder / 'over.csv', over)}",
+            "plan.missing_stock=assumed_cover",
+            "model=[croston]",
+            "plan.replay.enabled=false",
+        )
+        assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+        plans[name] = pd.read_csv(out / "plan.csv", dtype={"sku": str}).set_index("sku")
+    numbers = plans["clean"].select_dtypes("number").columns
+    pd.testing.assert_frame_equal(plans["exported"][numbers], plans["clean"][numbers])
+    assert plans["exported"].loc[skus[0], "on_order"] == 0
+    assert "due after the plan horizon" in plans["exported"].loc[skus[0], "stock_source"]

@@ -109,7 +109,13 @@ ERRORS = [
         {},
         r"column 'units' has 1 infinite value\(s\) \(e.g. '-inf' at row\(s\) 8\)",
     ),
-    ("nan_demand", with_units(7, np.nan), {}, r"1 row\(s\) have negative or missing demand, e.g. SKU 'SKU0'"),
+    (
+        "nan_demand",
+        with_units(7, np.nan),
+        {},
+        r"column 'units' is empty in 1 row\(s\) after their SKU's first recorded quantity, e.g. SKU 'SKU0' on "
+        r"2024-01-08 \(row\(s\) 8\); set data.missing=zero",
+    ),
     (
         "implausible",
         with_units(5, 1e18),
@@ -166,12 +172,6 @@ ERRORS = [
         r".*data.read_options.sep=';'",
     ),
     (
-        "decimal_commas",
-        semicolons_with_decimal_commas,
-        {},
-        r"column 'units' has 200 non-numeric value\(s\) \(e.g. '\d,\d' .*data.read_options.decimal=','",
-    ),
-    (
         "encoding_named_wrong",
         latin1,
         {"read_options": {"encoding": "utf-8"}},
@@ -226,6 +226,7 @@ REPAIRED = [
     ("parquet_named_csv", parquet_named_csv, None, None),
     ("semicolons", lambda p: csv(p, table(), sep=";"), ("read", "separator"), ";"),
     ("tabs", lambda p: csv(p, table(), sep="\t"), ("read", "separator"), "\t"),
+    ("decimal_commas", semicolons_with_decimal_commas, ("read", "numbers"), "units"),
     ("epoch_seconds", with_days(lambda d: d.astype("int64") // 10**9), ("read", "dates"), "Unix epoch seconds"),
     ("epoch_milliseconds", with_days(lambda d: d.astype("int64") // 10**6), ("read", "dates"), "milliseconds"),
     ("yyyymmdd_numbers", with_days(lambda d: d.dt.strftime("%Y%m%d").astype(int)), ("read", "dates"), "YYYYMMDD"),

@@ -104,7 +104,7 @@ def test_irregular_weekly_dates_fail_naming_two_of_them(tmp_path):
     )  # fmt: skip
     assert res.returncode == 2
     said = res.stdout + res.stderr
-    assert "is not a regular weekly series: 2025-09-27 is followed by 2025-10-05" in said
+    assert "2 row(s) on Sundays (SKU(s) SYN0, SYN1, row(s) 28, 68); date those rows on a Saturday" in said
     assert "Traceback" not in said
 
 

@@ -62,11 +62,17 @@ def test_duplicate_keys_in_demand_table(tmp_path):
         prepare_demand(write(tmp_path, t))
 
 
-@pytest.mark.parametrize("bad", [-1.0, float("nan")])
-def test_negative_or_missing_demand(tmp_path, bad):
+@pytest.mark.parametrize(
+    "bad, says",
+    [
+        (-1.0, "negative or missing demand, e.g. SKU 'SKU0' on 2024-01-06"),
+        (float("nan"), "empty in 1 row.* after their SKU's first recorded quantity, e.g. SKU 'SKU0' on 2024-01-06"),
+    ],
+)
+def test_negative_or_missing_demand(tmp_path, bad, says):
     t = make_demand_table(1, 10)
     t.loc[5, "units"] = bad
-    with pytest.raises(InputError, match="negative or missing demand, e.g. SKU 'SKU0' on 2024-01-06"):
+    with pytest.raises(InputError, match=says):
         prepare_demand(write(tmp_path, t))
 
 
@@ -94,7 +100,7 @@ def test_unknown_file_type(tmp_path):
 def test_weekly_data_set_to_daily_is_rejected(tmp_path):
     t = make_demand_table(2, 20)
     t = t[t["day"].dt.dayofweek == 0]
-    with pytest.raises(InputError, match="set to daily .* 7 days apart .* set data.frequency to W or M"):
+    with pytest.raises(InputError, match="set to daily .* every SKU has one row a week; set data.frequency=W"):
         prepare_demand(write(tmp_path, t), frequency="D")
 
 

@@ -13,6 +13,7 @@ import warnings
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
+from forecasting.data.advice import override
 from forecasting.data.quality import row_list
 from forecasting.errors import InputError
 
@@ -21,6 +22,11 @@ OFFSET = re.compile(r"(\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*(?:Z|UTC|GMT|[+-]
 YYYYMMDD = (19000101, 21001231)
 # Epoch units whose plausible ranges (dates from 1973 to 2103) cannot be mistaken for each other.
 EPOCH_UNITS = {"s": (1e8, 4.2e9), "ms": (1e11, 4.2e12)}
+# An ISO week label: year, week number, optional weekday ('2023-W47', '2023W47-3', '2023-w47').
+ISO_WEEK = r"(\d{4})-?[Ww](\d{2})(?:-?([1-7]))?"
+DIRECTIVE = re.compile(r"%[-#]?.")  # '%-d' / '%#d' are platform flags strptime itself refuses: reported as such
+# What datetime.strptime (and so pandas) reads.
+STRPTIME = {f"%{c}" for c in "aAwdbBmyYHIpMSfzjUWcxXGuVZ%"}
 EPOCH_DAYS = (7305, 47482)  # 1990 to 2099 counted in days: also Excel's day numbers, so never guessed
 
 
@@ -44,9 +50,13 @@ def parse_dates(values: pd.Series, path, column: str, date_format: str | None, n
             f"{int(offsets.sum())} date(s) in column '{column}' carried a UTC offset (e.g. '{text[offsets].iloc[0]}'); "
             "each kept its own local date and time and the offset was dropped"
         )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pandas warns when it falls back to parsing value by value
-        parsed = pd.to_datetime(local, format=date_format, errors="coerce")
+    local, read_format = _iso_weeks(local, date_format, column, notes)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas warns when it falls back to parsing value by value
+            parsed = pd.to_datetime(local, format=read_format, errors="coerce")
+    except ValueError as exc:  # a format pandas cannot use at all (not a value that does not fit it)
+        raise InputError(_bad_format_message(date_format, exc)) from None
     if not pd.api.types.is_datetime64_any_dtype(parsed):
         raise InputError(
             f"{path}: column '{column}' mixes time zones that cannot be read as one column (e.g. "
@@ -58,6 +68,48 @@ def parse_dates(values: pd.Series, path, column: str, date_format: str | None, n
     return parsed.astype("datetime64[ns]")
 
 
+def _iso_weeks(text: pd.Series, date_format: str | None, column: str, notes: dict) -> tuple[pd.Series, str | None]:
+    """ISO week labels ('2023-W47', '2023W47', '2023-W47-3') as the week's Sunday (its last day; a weekday
+    given in the label is kept), and a `%G`/`%V` format without a weekday given the Sunday likewise: pandas
+    parses ISO weeks only with a weekday."""
+    if date_format is None:
+        known = text.dropna()
+        known = known[known != ""]
+        if len(known) == 0 or not known.str.fullmatch(ISO_WEEK).all():
+            return text, None
+        parts = text.str.extract(ISO_WEEK)
+        notes["dates"] = (
+            f"ISO week labels in column '{column}' (e.g. '{known.iloc[0]}') read as each week's last day (Sunday), "
+            "or as the weekday the label gives"
+        )
+        return parts[0] + "-" + parts[1] + "-" + parts[2].fillna("7"), "%G-%V-%u"
+    _check_directives(date_format)
+    iso = {"%G", "%V"} & set(DIRECTIVE.findall(date_format))
+    if iso and not {"%u", "%a", "%A", "%w"} & set(DIRECTIVE.findall(date_format)):
+        notes["dates"] = f"ISO weeks in column '{column}' read as each week's last day (Sunday)"
+        return text + "|7", date_format + "|%u"
+    return text, date_format
+
+
+def _check_directives(date_format: str) -> None:
+    unknown = [d for d in DIRECTIVE.findall(date_format) if d not in STRPTIME]
+    if unknown:
+        raise InputError(
+            f"data.date_format='{date_format}' uses {unknown[0]}, which is not a date directive pandas reads; "
+            "use strptime directives such as %Y %m %d %b %G %V, e.g. "
+            f"{override('data.date_format', '%d/%m/%Y')}, or data.date_format=null to let the dates be read as written."
+        )
+
+
+def _bad_format_message(date_format: str | None, exc: ValueError) -> str:
+    reason = str(exc).split(". ")[0].split("\n")[0].rstrip(".")
+    return (
+        f"data.date_format='{date_format}' cannot read dates ({reason}); correct it (strptime directives, e.g. "
+        f"{override('data.date_format', '%d/%m/%Y')}), or set data.date_format=null to let the dates be read as "
+        "written."
+    )
+
+
 def _bad_dates_message(text: pd.Series, bad: pd.Series, path, column: str, date_format: str | None) -> str:
     example = text[bad].iloc[0]
     first = text[text.notna() & (text != "")].iloc[0]
@@ -67,7 +119,7 @@ def _bad_dates_message(text: pd.Series, bad: pd.Series, path, column: str, date_
         return (
             f"{path}: column '{column}' mixes date formats: it reads as '{expected}' (e.g. '{first}') but "
             f"{int(bad.sum())} value(s) do not, e.g. '{example}' at row(s) {row_list(bad)}; write every date in one "
-            f"format and set data.date_format to it (e.g. data.date_format='{found}')."
+            f"format and set data.date_format to it (e.g. {override('data.date_format', found)})."
         )
     return (
         f"{path}: column '{column}' has {int(bad.sum())} unparseable date(s) (e.g. '{example}' at row(s) "

@@ -2,14 +2,11 @@
 
 A weekly date is the last day of its week (pandas' `W-<day>` convention: the week ending that day); a monthly
 date is moved to its month's last day, so every panel date is the last day of the period it holds and day
-arithmetic (lead times, order-by dates) is exact. Irregular dates raise `InputError` naming two of them.
+arithmetic (lead times, order-by dates) is exact. How a demand table's frequency is found: `table_frequency`.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import pandas as pd
 
 from forecasting.errors import InputError
@@ -50,61 +47,6 @@ def period_code(kind: str, dates: pd.DatetimeIndex) -> str:
     if kind == "weekly":
         return f"W-{WEEKDAY_CODES[int(dates[0].dayofweek)]}"
     return {"daily": "D", "monthly": "ME"}[kind]
-
-
-def infer_frequency(dates: pd.Series, path: str | Path, column: str, requested=None) -> str:
-    """The table's kind of period from its distinct dates (all SKUs together), or check the requested one.
-
-    Daily tables may skip days (closed days, no sales anywhere); weekly dates must share one weekday and
-    monthly dates must all be the first, or all the last, day of their month.
-    """
-    distinct = pd.DatetimeIndex(pd.unique(dates.to_numpy())).sort_values()
-    kind = frequency_kind(requested)
-    if kind is None:
-        kind = _guess(distinct)
-    if kind == "daily" and len(distinct) > 2 and _guess(distinct) != "daily":
-        gaps = np.diff(distinct.asi8) // 86_400_000_000_000
-        raise InputError(
-            f"{path}: column '{column}' is set to daily (data.frequency), but its dates are {int(np.median(gaps))} "
-            f"days apart (median), e.g. {distinct[0]:%Y-%m-%d} then {distinct[1]:%Y-%m-%d}; set data.frequency to "
-            "W or M (or auto), or supply one row per SKU and day."
-        )
-    if kind == "daily" or len(distinct) < 2:
-        return kind
-    if kind == "weekly":
-        step = np.flatnonzero(np.diff(distinct.asi8) % (7 * 86_400_000_000_000) != 0)
-        bad = step[0] if len(step) else len(distinct)
-        what = f"every date a {distinct[0]:%A} (weeks ending that day)"
-    else:
-        starts, ends = distinct.is_month_start, distinct.is_month_end
-        on_grid = starts if starts[0] and not ends[0] else ends
-        off = np.flatnonzero(~on_grid)
-        bad = off[0] - 1 if len(off) else len(distinct)
-        what = "every date the first (or every date the last) day of its month"
-    if bad < len(distinct):
-        bad = max(int(bad), 0)
-        raise InputError(
-            f"{path}: column '{column}' is not a regular {kind} series: {distinct[bad]:%Y-%m-%d} is followed by "
-            f"{distinct[bad + 1]:%Y-%m-%d}; give {what}, or set data.frequency to the table's frequency (D, W or M)."
-        )
-    return kind
-
-
-def _guess(distinct: pd.DatetimeIndex) -> str:
-    if len(distinct) < 3:
-        return "daily"
-    gaps = np.diff(distinct.asi8) // 86_400_000_000_000
-    typical = int(np.median(gaps))
-    if typical < 7:
-        return "daily"
-    if typical < 28:
-        return "weekly"
-    if typical <= 31:
-        return "monthly"
-    raise InputError(
-        f"dates are {typical} days apart (median), e.g. {distinct[0]:%Y-%m-%d} then {distinct[1]:%Y-%m-%d}; "
-        "the toolkit forecasts daily, weekly or monthly demand: aggregate the table to one of those."
-    )
 
 
 def period_alias(code: str) -> str:

@@ -6,17 +6,17 @@ pipeline. Every problem raises `InputError` with one sentence naming the file, t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from forecasting.data.advice import override
 from forecasting.data.codes import stripped_codes
 from forecasting.data.dates import parse_dates
+from forecasting.data.numbers import parse_numbers
 from forecasting.data.quality import row_list
 from forecasting.data.sniffing import csv_options
 from forecasting.data.sniffing import file_kind as sniff_file_kind
@@ -116,12 +116,17 @@ def read_table(
             f"data.columns has no mapping for {', '.join(missing_map)}; "
             f"add e.g. data.columns.{missing_map[0]}=<your column>."
         )
+    # Keys the config declares with null defaults (so `data.read_options.encoding=latin-1` works as typed) are
+    # unset; the number marks are applied by `numbers`, which reads number columns as text to decide them.
+    user_options = {k: v for k, v in dict(read_options or {}).items() if v is not None}
+    marks = {k: user_options.pop(k) for k in ("decimal", "thousands") if k in user_options}
     options, guessed = {}, False
     if file_kind == "csv":
-        options, detected = csv_options(path, dict(read_options or {}))
+        options, detected = csv_options(path, user_options)
         notes.update(detected)
-        guessed = "encoding" not in dict(read_options or {})
+        guessed = "encoding" not in user_options
     available = _source_columns(path, file_kind, options, notes, guessed)
+    _refuse_duplicate_names(path, file_kind, options, notes, guessed, mapping)
     absent = [name for name, src in mapping.items() if src not in available]
     if absent:
         raise InputError(_absent_columns_message(path, absent, mapping, available))
@@ -136,12 +141,17 @@ def read_table(
 
     frame = pd.DataFrame({name: raw[src] for name, src in mapping.items()})
     frame["sku"] = stripped_codes(frame["sku"])
+    if frame["sku"].isna().all() or frame["sku"].eq("").all():
+        raise InputError(
+            f"{path}: column '{mapping['sku']}' (data.columns.sku) is empty in every row; map data.columns.sku to "
+            f"the column that holds the SKU codes (the file has: {_listed(available)})."
+        )
     frame["date"] = _parse_dates(frame["date"], path, mapping["date"], date_format, notes)
-    frame["quantity"] = _parse_numbers(frame["quantity"], path, mapping["quantity"])
+    frame["quantity"] = parse_numbers(frame["quantity"], path, mapping["quantity"], marks, notes)
     if "price" in frame:
-        frame["price"] = _parse_numbers(frame["price"], path, mapping["price"])
+        frame["price"] = parse_numbers(frame["price"], path, mapping["price"], marks, notes)
     if "promo" in frame:
-        frame["promo"] = _parse_numbers(frame["promo"], path, mapping["promo"]).fillna(0.0)
+        frame["promo"] = parse_numbers(frame["promo"], path, mapping["promo"], marks, notes).fillna(0.0)
     for text in ("invoice", "category", "description"):
         if text in frame:
             frame[text] = frame[text].astype("string")
@@ -171,23 +181,52 @@ NA_MARKERS = [
     "null",
 ]
 TEXT_COLUMNS = ("sku", "invoice", "category", "description")
+NUMBER_COLUMNS = ("quantity", "price", "promo")
 
 
 def _text_as_written(mapping: Mapping[str, str]) -> dict:
     """read_csv options that keep codes as written: part number 00123 keeps its zeros, SKU "NA" stays a SKU."""
     text = {mapping[name] for name in TEXT_COLUMNS if name in mapping}
+    # Numbers as text too: pandas would read "1.540" as 1.54 before `numbers` could see the column's format.
+    numbers = {mapping[name] for name in NUMBER_COLUMNS if name in mapping}
     return {
-        "dtype": dict.fromkeys(text, str),
+        "dtype": dict.fromkeys(text | numbers, str),
         "keep_default_na": False,
         "na_values": {src: ([""] if src in text else NA_MARKERS) for src in set(mapping.values())},
     }
 
 
+def _listed(available: list) -> str:
+    return ", ".join(map(str, available[:20])) + (f" and {len(available) - 20} more" if len(available) > 20 else "")
+
+
+def _refuse_duplicate_names(path: Path, kind: str, options: dict, notes: dict, guessed: bool, mapping) -> None:
+    """Two columns under a mapped name: pandas would read the first and call the other 'name.1', silently."""
+    if kind == "parquet":
+        header = _read_parquet(path, None)
+    else:
+        header = _read_csv(path, options, notes, guessed, header=None, nrows=1, dtype=str).iloc[0].tolist()
+    header = [str(h) for h in header]
+    for name, src in mapping.items():
+        where = [i + 1 for i, h in enumerate(header) if h == src]
+        if len(where) > 1:
+            fix = (
+                f"rename one of them in the file, or set {override(f'data.columns.{name}', f'{src}.1')} to read the "
+                "second"
+                if kind == "csv"
+                else "rename one of them in the file"
+            )
+            raise InputError(
+                f"{path}: {len(where)} columns are named '{src}' (columns {', '.join(map(str, where))}), the column "
+                f"data.columns.{name} names, so which one holds the {name} is unclear; {fix}."
+            )
+
+
 def _absent_columns_message(path: Path, absent: list[str], mapping: Mapping[str, str], available: list) -> str:
-    listed = ", ".join(map(str, available[:20])) + (f" and {len(available) - 20} more" if len(available) > 20 else "")
+    listed = _listed(available)
     names = ", ".join(f"data.columns.{name}='{mapping[name]}'" for name in absent)
     if len(available) == 1 and any(sep in str(available[0]) for sep in ";\t|"):
-        fix = "the file seems to use another field separator: set it, e.g. data.read_options.sep=';'"
+        fix = f"the file seems to use another field separator: set it, e.g. {override('data.read_options.sep', ';')}"
     elif all(name in OPTIONAL for name in absent):
         fix = f"set data.columns.{absent[0]} to one of them, or data.columns.{absent[0]}=null if the file has none"
     else:
@@ -202,28 +241,5 @@ def _parse_dates(values: pd.Series, path: Path, column: str, date_format: str | 
         raise InputError(
             f"{path}: column '{column}' has {int(parsed.isna().sum())} empty date(s) at row(s) "
             f"{row_list(parsed.isna())}; fill or remove those rows."
-        )
-    return parsed
-
-
-def _parse_numbers(values: pd.Series, path: Path, column: str) -> pd.Series:
-    parsed = pd.to_numeric(values, errors="coerce").astype("float64")
-    bad = parsed.isna() & values.notna()
-    if bad.any():
-        example = str(values[bad].iloc[0])
-        fix = (
-            "the file uses decimal commas: set data.read_options.decimal=','"
-            if re.fullmatch(r"-?\d+,\d+", example.strip())
-            else "fix them or map data.columns to the numeric column"
-        )
-        raise InputError(
-            f"{path}: column '{column}' has {int(bad.sum())} non-numeric value(s) (e.g. '{example}' "
-            f"at row(s) {row_list(bad)}); {fix}."
-        )
-    infinite = pd.Series(np.isinf(parsed.to_numpy()), index=parsed.index)
-    if infinite.any():
-        raise InputError(
-            f"{path}: column '{column}' has {int(infinite.sum())} infinite value(s) (e.g. '{values[infinite].iloc[0]}' "
-            f"at row(s) {row_list(infinite)}); replace them with the real figures or remove those rows."
         )
     return parsed

@@ -11,16 +11,17 @@ import pandas as pd
 
 from forecasting.data.calendar import PeriodCalendar, TradingCalendar, infer_calendar, period_calendar
 from forecasting.data.cleaning import CleaningRules, clean_transactions
+from forecasting.data.date_checks import cut_off, drop_incomplete_periods, refuse_placeholder_dates
 from forecasting.data.frequency import (
     aggregate_daily,
     complete_periods,
     frequency_kind,
-    infer_frequency,
     period_alias,
     period_code,
     to_period_ends,
 )
 from forecasting.data.loading import read_table
+from forecasting.data.missing import resolve_missing
 from forecasting.data.panel import (
     aggregate_lines,
     build_panel,
@@ -31,6 +32,7 @@ from forecasting.data.panel import (
 from forecasting.data.plausibility import screen_implausible
 from forecasting.data.quality import DataQuality, row_list
 from forecasting.data.segments import segment_skus
+from forecasting.data.table_frequency import resolve_frequency
 from forecasting.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,10 @@ def prepare_data(
     as_of: str | None = None,
     frequency: str | None = None,
     aggregate_to: str | None = None,
+    start: str | None = None,
+    missing: str | None = None,
+    incomplete_period: str | None = None,
+    week_ending: str | None = None,
 ) -> PreparedData:
     """Load, clean (order lines) or validate (demand tables), build the panel, filter and segment SKUs.
 
@@ -77,7 +83,10 @@ def prepare_data(
 
     `frequency` (D/W/M, None = inferred from a demand table's dates) is the table's period; `aggregate_to`
     (W or M) sums a daily panel to weeks or months. History limits count periods of the panel's frequency
-    (None takes the frequency's default).
+    (None takes the frequency's default). A demand table's frequency is checked SKU by SKU and its weeks and
+    months that end after the cut-off are dropped (`table_frequency`, `date_checks`; `week_ending`,
+    `incomplete_period`); `missing` says what an empty quantity inside a SKU's history is (`missing`); rows
+    before `start` are ignored.
     """
     columns = dict(columns or {"sku": "sku", "date": "date", "quantity": "quantity"})
     panel_opts = {
@@ -91,6 +100,7 @@ def prepare_data(
     cal_opts = dict(calendar or {})
 
     end_day = _config_date(end, "data.end")
+    start_day = _config_date(start, "data.start")
     as_of_day = _config_date(as_of, "data.as_of")
     read_notes: dict = {}
     frame = read_table(path, columns, kind, read_options, date_format, notes=read_notes)
@@ -99,17 +109,26 @@ def prepare_data(
         dq.notes["read"] = read_notes
     if kind == "transactions":
         frame = clean_transactions(frame, CleaningRules.from_dict(dict(cleaning or {})), dq)
+    else:
+        frame = resolve_missing(frame, missing, dq, path, columns["quantity"])
+    if start_day is not None:
+        frame = dq.drop(frame, frame["date"] < start_day, "before_data_start")
     if end_day is not None:
         frame = dq.drop(frame, frame["date"] >= end_day + pd.Timedelta(days=1), "after_data_end")
     if frame.empty:
         raise InputError(f"{path}: no rows left after cleaning; check data.columns and data.cleaning.")
+    refuse_placeholder_dates(frame, path, columns["date"])
+    source_kind = "daily"
+    if kind != "transactions":
+        source_kind, frame = resolve_frequency(frame, path, columns["date"], frequency, week_ending, dq)
+        limit, limit_source = cut_off(end_day, as_of_day)
+        frame = drop_incomplete_periods(
+            frame, source_kind, limit, limit_source, incomplete_period, dq, path, columns["date"]
+        )
     _refuse_future(frame, path, columns["date"], as_of_day)
     frame = screen_implausible(
         frame, panel_opts["outlier_multiple"], panel_opts["outlier_action"], dq, path, columns["quantity"]
     )
-    source_kind = "daily"
-    if kind != "transactions":
-        source_kind = infer_frequency(frame["date"], path, columns["date"], frequency)
     target = frequency_kind(aggregate_to, "data.aggregate_to") or source_kind
     if target != source_kind:
         if source_kind != "daily":
@@ -118,7 +137,13 @@ def prepare_data(
                 "only a daily table can be aggregated: drop data.aggregate_to."
             )
         # The period the data ends inside is incomplete: its low total would read as a drop in demand.
-        frame = dq.drop(frame, ~complete_periods(frame["date"], target), "incomplete_last_period")
+        incomplete = ~complete_periods(frame["date"], target)
+        if incomplete.any() and str(incomplete_period).strip().lower() == "error":
+            raise InputError(
+                f"{path}: the data ends on {frame['date'].max():%Y-%m-%d}, inside a {target[:-2]} (data.aggregate_to); "
+                "set data.incomplete_period=drop to leave that period out (counted), or set data.end to its last day."
+            )
+        frame = dq.drop(frame, incomplete, "incomplete_last_period")
     # Rows behind each SKU, so that SKU-level filters below can be counted in input rows.
     rows_per_sku = frame.groupby("sku", observed=True).size()
     static = _static_attributes(frame)

@@ -86,6 +86,10 @@ def load_data(cfg: DictConfig) -> PreparedData:
         segments=d.get("segments"),
         frequency=d.get("frequency"),
         aggregate_to=d.get("aggregate_to"),
+        start=d.get("start"),
+        missing=d.get("missing"),
+        incomplete_period=d.get("incomplete_period"),
+        week_ending=d.get("week_ending"),
     )
     apply_frequency_defaults(cfg, data.calendar.frequency)
     return data

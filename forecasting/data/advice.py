@@ -1,0 +1,27 @@
+"""Config settings written as a user types them: `key=value` that a POSIX shell hands to Hydra intact.
+
+A fix in a message is only a fix if it works when pasted: the shell strips one level of quotes, and Hydra's
+override grammar refuses a bare `,` or `;` and reads a space as the end of the value. So any value that is not
+plain is quoted twice, shell quotes around Hydra quotes: "data.read_options.decimal=','".
+"""
+
+from __future__ import annotations
+
+import re
+
+# What both the shell and Hydra's grammar take unquoted (a date, a path, a column name, a number).
+PLAIN = re.compile(r"[A-Za-z0-9_./:+-]+")
+
+
+def override(key: str, value) -> str:
+    """`key=value` as typed at a shell prompt, e.g. override('data.read_options.sep', ';') -> "data...sep=';'"."""
+    if value is None:
+        return f"{key}=null"
+    text = str(value)
+    if PLAIN.fullmatch(text) and text.lower() not in ("null", "true", "false"):
+        return f"{key}={text}"
+    # Hydra's quoted string: a backslash and the quote itself escaped; then the shell's double quotes, which
+    # leave all but $ ` \ " alone.
+    hydra = "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    shell = re.sub(r'([$`"\\])', r"\\\1", f"{key}={hydra}")
+    return f'"{shell}"'

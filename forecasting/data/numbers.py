@@ -1,0 +1,162 @@
+"""Number columns as exports write them: "1,540", "1.540", "1.540,5", "1,540.5", "2,5".
+
+A thousands separator and a decimal mark can both be "," or ".", and one value ("1,540") fits either reading,
+a thousand times apart. So the reading is decided once per column, from every value in it, never value by
+value: a mark is a decimal mark where some value shows it so (not followed by exactly three digits, or after
+the other mark), a thousands separator where some value shows that (twice in a value, or before the other
+mark). A column where nothing tells stops the run naming both settings. The decision is then applied as
+pandas' `thousands` / `decimal` read options would be, and recorded in data_quality.json.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from forecasting.data.advice import override
+from forecasting.data.quality import row_list
+from forecasting.errors import InputError
+
+MARKS = (",", ".")
+# One mark in the value followed by exactly three digits, after one to three digits not starting with 0 (a
+# thousands group never leads with a zero: "0,250" is a decimal): "1,540", "-12.000".
+LEAD = r"[-+]?[1-9]\d{0,2}"
+ONE_GROUP = {m: re.compile(rf"{LEAD}{re.escape(m)}\d{{3}}") for m in MARKS}
+
+
+def parse_numbers(
+    values: pd.Series, path: Path, column: str, options: dict | None = None, notes: dict | None = None
+) -> pd.Series:
+    """`values` (text as read, or numbers from Parquet) as float64; `options` holds the user's `decimal` /
+    `thousands` read options, which win over what the column shows."""
+    options = options or {}
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        parsed = values.astype("float64")
+        return _finite(parsed, values, path, column)
+    text = values.astype("string").str.strip()
+    text = text.where(text != "")
+    # Decided and parsed once per distinct value: a quantity column repeats a few thousand values.
+    codes, uniques = pd.factorize(text)
+    distinct = pd.Series(uniques, dtype="string")
+    decimal, thousands = options.get("decimal"), options.get("thousands")
+    if decimal is None and thousands is None:
+        decimal, thousands = _decide(distinct, path, column)
+        if thousands or decimal != ".":
+            (notes if notes is not None else {}).setdefault("numbers", {})[column] = f"decimal mark '{decimal}'" + (
+                f", thousands separator '{thousands}'" if thousands else ""
+            )
+    elif decimal is None or thousands is None:
+        # One set: the other mark can only be the other role (a value that does not fit is still refused).
+        given = decimal if decimal is not None else thousands
+        other = {",": ".", ".": ","}.get(given)
+        decimal, thousands = (decimal, other) if decimal is not None else (other or ".", thousands)
+    parsed = pd.Series(_to_float(distinct, decimal or ".", thousands).to_numpy().take(codes), index=values.index)
+    parsed[codes < 0] = np.nan
+    bad = parsed.isna() & text.notna()
+    if bad.any():
+        example = str(text[bad].iloc[0])
+        raise InputError(
+            f"{path}: column '{column}' has {int(bad.sum())} non-numeric value(s) (e.g. '{example}' at row(s) "
+            f"{row_list(bad)}); fix them, or map data.columns to the numeric column."
+        )
+    return _finite(parsed, values, path, column)
+
+
+def _to_float(text: pd.Series, decimal: str, thousands: str | None) -> pd.Series:
+    """What pandas' read_csv(decimal=, thousands=) makes of the text, NaN where a value does not fit them."""
+    cleaned = text
+    if thousands:
+        # Only where the separator sits between groups of three digits: "1.5" with a '.' separator stays bad.
+        grouped = cleaned.str.fullmatch(_grouped(thousands, decimal)).fillna(False)
+        cleaned = cleaned.where(~grouped, cleaned.str.replace(thousands, "", regex=False))
+    if decimal != ".":
+        cleaned = cleaned.where(~cleaned.str.contains(".", regex=False).fillna(False))  # "1.5" is not 1,5
+        cleaned = cleaned.str.replace(decimal, ".", regex=False)
+    return pd.to_numeric(cleaned, errors="coerce").astype("float64")
+
+
+def _grouped(thousands: str, decimal: str) -> str:
+    t, d = re.escape(thousands), re.escape(decimal)
+    return rf"{LEAD}(?:{t}\d{{3}})+(?:{d}\d*)?"
+
+
+def _decide(distinct: pd.Series, path: Path, column: str) -> tuple[str, str | None]:
+    """(decimal mark, thousands separator or None) from the column's distinct values."""
+    roles = {m: _role(distinct, m) for m in MARKS}
+    decided = {m: r for m, r in roles.items() if r in ("decimal", "thousands")}
+    if "conflict" in roles.values() or len(set(decided.values())) < len(
+        decided
+    ):  # both decimal ("1.5" and "2,5") or both thousands
+        return _mixed(distinct, path, column)
+    if len(decided) == 2:
+        return (",", ".") if roles[","] == "decimal" else (".", ",")
+    if len(decided) == 1:
+        [(mark, role)] = decided.items()
+        other = "." if mark == "," else ","
+        return (mark, other if roles[other] != "absent" else None) if role == "decimal" else (other, mark)
+    ambiguous = [m for m, r in roles.items() if r == "ambiguous"]
+    if not ambiguous:
+        return ".", None
+    if len(ambiguous) == 2:
+        return _mixed(distinct, path, column)
+    mark = ambiguous[0]
+    # Only "1,540"-like values have the mark. A formatter that groups thousands writes numbers under 1000 without
+    # it and never writes 1000 or more without it; an integer of four digits or more says the mark is decimal.
+    plain = distinct[~distinct.str.contains(mark, regex=False)]
+    whole = pd.to_numeric(plain, errors="coerce").dropna()
+    if (whole.abs() >= 1000).any():
+        return mark, None
+    if len(whole):
+        return ("." if mark == "," else ","), mark
+    example = distinct[distinct.str.contains(mark, regex=False)].iloc[0]
+    integer, fraction = example.split(mark)
+    value = f"{integer.lstrip('+-') + fraction}"
+    raise InputError(
+        f"{path}: column '{column}' writes every number like '{example}', which reads as {value} with '{mark}' "
+        f"as a thousands separator or as {integer}.{fraction} with '{mark}' as a decimal mark; set "
+        f"{override('data.read_options.thousands', mark)} for the first or "
+        f"{override('data.read_options.decimal', mark)} for the second."
+    )
+
+
+def _role(distinct: pd.Series, mark: str) -> str:
+    """What the values say `mark` is: decimal, thousands, ambiguous (only "1,540"-like), absent or conflict."""
+    has = distinct[distinct.str.contains(mark, regex=False)]
+    if has.empty:
+        return "absent"
+    other = "." if mark == "," else ","
+    both = has[has.str.contains(other, regex=False)]
+    single = has[~has.str.contains(other, regex=False)]
+    last = both.str.rfind(mark) > both.str.rfind(other)
+    decimal = bool(last.any()) or bool(
+        ((single.str.count(re.escape(mark)) == 1) & ~single.str.fullmatch(ONE_GROUP[mark])).any()
+    )
+    thousands = bool((~last).any()) or bool((single.str.count(re.escape(mark)) > 1).any())
+    if decimal and thousands:
+        return "conflict"
+    return "decimal" if decimal else "thousands" if thousands else "ambiguous"
+
+
+def _mixed(distinct: pd.Series, path: Path, column: str):
+    commas = distinct[distinct.str.contains(",", regex=False)]
+    dots = distinct[distinct.str.contains(".", regex=False)]
+    example = f"'{commas.iloc[0]}' and '{dots.iloc[0]}'" if len(commas) and len(dots) else f"'{distinct.iloc[0]}'"
+    raise InputError(
+        f"{path}: column '{column}' writes numbers two ways (e.g. {example}), so neither ',' nor '.' reads as one "
+        "decimal mark throughout; export the column with one number format, then set "
+        f"{override('data.read_options.decimal', ',')} (and {override('data.read_options.thousands', '.')}) if "
+        "it uses decimal commas."
+    )
+
+
+def _finite(parsed: pd.Series, values: pd.Series, path: Path, column: str) -> pd.Series:
+    infinite = pd.Series(np.isinf(parsed.to_numpy()), index=parsed.index)
+    if infinite.any():
+        raise InputError(
+            f"{path}: column '{column}' has {int(infinite.sum())} infinite value(s) (e.g. '{values[infinite].iloc[0]}' "
+            f"at row(s) {row_list(infinite)}); replace them with the real figures or remove those rows."
+        )
+    return parsed

@@ -103,10 +103,14 @@ def test_run_end_to_end_on_real_slice(retail_slice_path, tmp_path):
     assert board["rank"].tolist() == [1, 2, 3, 4] and board["rmsse"].is_monotonic_increasing
     assert (board.loc[board["model"] == "seasonal_naive", "fva_mae"] == 0).all()
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["value"] == pytest.approx(board["rmsse"].min())
+    # Validation folds by default: the objective a sweep sees is theirs, never the test folds'.
+    assert metrics["objective_folds"] == "validation"
+    assert metrics["value"] == pytest.approx(board["validation_rmsse"].min())
     bt = pd.read_parquet(out / "backtest.parquet")
     assert {"sku", "date", "model", "mean", "p5", "p10", "p50", "p90", "p95", "cutoff", "demand"} <= set(bt.columns)
-    assert bt["sku"].nunique() == 4 and bt["cutoff"].nunique() == 2
+    folds = pd.read_csv(out / "folds.csv")
+    assert (folds["role"] == "test").sum() == 2 and (folds["role"] == "validation").sum() >= 1
+    assert bt["sku"].nunique() == 4 and bt["cutoff"].nunique() == len(folds)
     assert (
         "StockCode" not in bt.columns
         and "CustomerID" not in (out / "config.yaml").read_text().split("columns:")[1][:400]

@@ -1,7 +1,8 @@
 """Rolling-origin cutoffs on the trading-day axis (expanding window).
 
-The last `folds` cutoffs are the test folds; `validation_folds` more, placed before them, let tuning score
-on data that ends before the test period starts.
+The last `folds` cutoffs are the test folds; `validation_folds` more, placed before them, are where everything
+chosen or fitted from data learns (champions, calibration, ensemble weights, tuning): their horizons end by the
+first test cutoff and by `validation_end` (a plan's replay start), so no choice sees a day it is scored on.
 """
 
 from __future__ import annotations
@@ -17,24 +18,38 @@ def make_cutoffs(
     horizon: int,
     folds: int,
     step: int,
-    validation_folds: int = 0,
+    validation_folds: int | None = 0,
     min_train_days: int = 28,
     skip_test: bool = False,
+    validation_end: pd.Timestamp | None = None,
+    max_validation_folds: int = 3,
 ) -> pd.DataFrame:
     """One row per fold: `fold` (0 = oldest), `cutoff` (last training day), `role` (validation or test).
 
     The last test fold's horizon ends on the last trading day; each earlier test fold starts `step` days
-    before. Validation folds end their horizons by the first test cutoff, so tuning on them never sees a day
-    of the test period. `skip_test` leaves the test folds out (tuning trials need only validation).
+    before. Validation folds end their horizons by the first test cutoff (and by `validation_end` when given),
+    so tuning on them never sees a day of the test period. `validation_folds=None` sizes them to the data: as
+    many as fit after `min_train_days`, up to `max_validation_folds` (none when none fit: the caller says that
+    its choices then claim no proof). `skip_test` leaves the test folds out (tuning trials need only validation).
     """
+    auto = validation_folds is None
+    if auto:
+        validation_folds = 0
     if horizon < 1 or folds < 1 or step < 1 or validation_folds < 0:
         raise InputError("backtest.horizon, folds and step must be at least 1 (validation_folds at least 0).")
-    if skip_test and validation_folds == 0:
-        raise InputError("backtest.skip_test needs validation folds; set backtest.validation_folds.")
     days = pd.DatetimeIndex(trading_days).unique().sort_values()
     last = len(days) - 1 - horizon
     test = [last - step * (folds - 1 - i) for i in range(folds)]
-    val = [test[0] - horizon - step * (validation_folds - 1 - j) for j in range(validation_folds)]
+    # The last validation cutoff: its horizon ends by the first test cutoff and by validation_end.
+    val_last = test[0] - horizon
+    if validation_end is not None:
+        val_last = min(val_last, int(days.searchsorted(pd.Timestamp(validation_end), side="right")) - 1 - horizon)
+    if auto:
+        fit = (val_last - (min_train_days - 1)) // step + 1 if test[0] >= min_train_days - 1 else 0
+        validation_folds = int(np.clip(fit, 0, max(int(max_validation_folds), 0)))
+    if skip_test and validation_folds == 0:
+        raise InputError("backtest.skip_test needs validation folds; set backtest.validation_folds.")
+    val = [val_last - step * (validation_folds - 1 - j) for j in range(validation_folds)]
     positions = val + test
     if positions[0] < min_train_days - 1:
         raise InputError(

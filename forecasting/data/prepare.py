@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -53,6 +53,16 @@ class PreparedData:
     segments: pd.DataFrame
     calendar: TradingCalendar | PeriodCalendar
     quality: DataQuality
+    #: the `segments` options the run was given (ABC shares, demand-class cut-offs)
+    segment_options: Mapping = field(default_factory=dict)
+
+    def segments_as_of(self, date: pd.Timestamp) -> pd.DataFrame:
+        """The panel's SKUs segmented on their history up to `date`: what a run made that day knew. ABC ranks
+        the panel's SKUs among themselves (the assortment beyond the panel is not kept); SKUs with no history
+        by then are absent."""
+        seg = segment_skus(self.panel[self.panel["date"] <= date], **dict(self.segment_options))
+        static = [c for c in self.segments.columns if c not in seg.columns]
+        return seg.merge(self.segments[["sku", *static]], on="sku", how="left") if static else seg
 
 
 def prepare_data(
@@ -217,7 +227,7 @@ def prepare_data(
         dq.notes["panel"]["last_date"],
         100 * dq.notes["panel"]["zero_share"],
     )
-    return PreparedData(panel=result, segments=seg, calendar=cal, quality=dq)
+    return PreparedData(panel=result, segments=seg, calendar=cal, quality=dq, segment_options=dict(segments or {}))
 
 
 def _config_date(value, key: str) -> pd.Timestamp | None:

@@ -28,25 +28,44 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class BacktestResult:
-    """What planning reuses from the backtest of the same run."""
+    """What planning reuses from the backtest of the same run.
+
+    Two sets of evidence, one per decision (see ../shared/DESIGN.md, "The evaluation protocol"): the replay
+    rehearses a run made at its start T, so its choices learn from the validation folds only (horizons ending by
+    T), with SKU segments as they stood at T; the production plan, made at the last date, learns from every
+    fold (all horizons end by then) with today's segments. The test folds' own scores only report.
+    """
 
     by_segment: pd.DataFrame
+    #: cover records (window sums) of every fold, with their `role`
     covers: pd.DataFrame
     local: dict
     fallback: LocalForecaster
     global_: dict = field(default_factory=dict)
     ensembles: dict = field(default_factory=dict)
-    #: metrics per model and ABC x demand class on the validation folds (None without them): champions
+    #: metrics per model and segment at T on the validation folds (None without them): the replay's champions
     validation_by_segment: pd.DataFrame | None = None
+    #: the SKUs' segments from history up to T (None without validation folds)
+    validation_segments: pd.DataFrame | None = None
+    #: metrics per model and segment on every fold: the production plan's champions
+    all_by_segment: pd.DataFrame | None = None
+    #: the folds (cutoff, role) the run backtested
+    cutoffs: pd.DataFrame | None = None
 
 
 def run_backtest(
-    cfg: DictConfig, data: PreparedData, out: Path, started: float, cover_days: int | None = None
+    cfg: DictConfig,
+    data: PreparedData,
+    out: Path,
+    started: float,
+    cover_days: int | None = None,
+    replay_start: pd.Timestamp | None = None,
 ) -> tuple[dict, BacktestResult]:
+    """The backtest; `replay_start` (a plan's replay start T) bounds where the validation folds' horizons end."""
     bcfg = cfg.backtest
     quantiles = [float(q) for q in cfg.quantiles]
     local, global_, fallback = build_models(cfg, data, out)
-    cutoffs = cutoffs_from_config(cfg, data.panel)
+    cutoffs = cutoffs_from_config(cfg, data.panel, validation_end=replay_start)
     log.info(
         "backtest: %d models, cutoffs %s",
         len(local) + len(global_),
@@ -122,16 +141,23 @@ def run_backtest(
         val_rank = robust_scores(validation, str(cfg.optimized_metric), quantiles)[0]
         board[f"validation_{cfg.optimized_metric}"] = board["model"].map(val_rank)
     write_csv(board, out / "leaderboard.csv")
-    by_segment = with_cover_pinball(score(test, ["model", "abc", "demand_class"], quantiles), covers, board_role, data)
+    role_covers = covers[covers["role"] == board_role] if len(covers) else covers
+    by_segment = with_cover_pinball(score(test, ["model", "abc", "demand_class"], quantiles), role_covers, data.segments)
     write_csv(by_segment, out / "metrics_by_segment.csv")
     write_csv(score(test, ["model", "sku"], quantiles), out / "metrics_by_sku.csv")
-    val_by_segment = (
-        with_cover_pinball(score(validation, ["model", "abc", "demand_class"], quantiles), covers, "validation", data)
-        if len(validation) and board_role == "test"
-        else None
-    )
-    if val_by_segment is not None:
+    val_by_segment = val_segments = None
+    if len(validation) and board_role == "test":
+        # The replay's champions are chosen as a run at T would: on segments from the history it had then.
+        val_segments = data.segments_as_of(validation["date"].max())
+        at_t = val_segments.set_index("sku")
+        validation = validation.assign(**{c: validation["sku"].map(at_t[c]) for c in ("abc", "demand_class", "segment")})
+        val_covers = covers[covers["role"] == "validation"] if len(covers) else covers
+        val_by_segment = with_cover_pinball(
+            score(validation, ["model", "abc", "demand_class"], quantiles), val_covers, val_segments
+        )
         write_csv(val_by_segment, out / "metrics_by_segment_validation.csv")
+    # Every fold's horizon ends by the last date: the production plan's evidence.
+    all_by_segment = with_cover_pinball(score(bt, ["model", "abc", "demand_class"], quantiles), covers, data.segments)
 
     if val_rank is None:
         metrics = objective(cfg, board.set_index("model")["rank_value"], "test")
@@ -159,26 +185,28 @@ def run_backtest(
         ),
     )
     log.info("run folder: %s", out)
-    test_covers = covers[covers["role"] == board_role] if len(covers) else covers
-    del bt, test, validation, covers
+    del bt, test, validation
     release_memory()  # the backtest table and the scoring's temporaries: planning needs neither
     return metrics, BacktestResult(
         by_segment=by_segment,
-        covers=test_covers,
+        covers=covers,
         local=local,
         fallback=fallback,
         global_=global_,
         ensembles=ensembles,
         validation_by_segment=val_by_segment,
+        validation_segments=val_segments,
+        all_by_segment=all_by_segment,
+        cutoffs=cutoffs,
     )
 
 
-def with_cover_pinball(table: pd.DataFrame, covers: pd.DataFrame, role: str, data: PreparedData) -> pd.DataFrame:
+def with_cover_pinball(table: pd.DataFrame, covers: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame:
     """The segment table with `cover_pinball` (window sums' pinball, see backtest.cumulative) where the run has
     cover records (plan runs), so a champion can be chosen on what plans order from."""
-    if not len(covers) or "role" not in covers:
+    if not len(covers):
         return table
-    scores = cover_pinball(covers[covers["role"] == role], data.segments)
+    scores = cover_pinball(covers, segments)
     return table if scores is None else table.merge(scores, on=["model", "abc", "demand_class"], how="left")
 
 

@@ -19,6 +19,7 @@ from forecasting.errors import InputError
 from forecasting.models.base import LocalForecaster
 from forecasting.models.neural import NeuralForecaster, TrainingContext
 from forecasting.planning.inputs import check_files, check_settings
+from forecasting.planning.runner import ReplaySettings
 from forecasting.reports import write_plan_workbook, write_report
 
 log = logging.getLogger(__name__)
@@ -155,16 +156,35 @@ def cores_left(n_jobs: int) -> int:
     return max(1, cores - (cores if n_jobs < 0 else n_jobs))
 
 
-def cutoffs_from_config(cfg: DictConfig, panel: pd.DataFrame) -> pd.DataFrame:
+def replay_settings(cfg: DictConfig) -> ReplaySettings | None:
+    """The plan's replay on history (task=plan with plan.replay.enabled), or None."""
+    rcfg = cfg.plan.replay
+    if not (rcfg.get("enabled", True) and cfg.get("task") == "plan"):
+        return None
+    return ReplaySettings(
+        int(rcfg.weeks),
+        [float(t) for t in rcfg.targets],
+        bool(rcfg.get("backorders", False)),
+        int(rcfg.get("refit_every_reviews", 1)),
+    )
+
+
+def cutoffs_from_config(
+    cfg: DictConfig, panel: pd.DataFrame, validation_end: pd.Timestamp | None = None
+) -> pd.DataFrame:
+    """The backtest's folds; validation folds end their horizons by `validation_end` (a replay's start) too."""
     b = cfg.backtest
+    validation_folds = b.get("validation_folds", 0)
     return make_cutoffs(
         pd.DatetimeIndex(panel["date"].unique()),
         horizon=int(b.horizon),
         folds=int(b.folds),
         step=int(b.step),
-        validation_folds=int(b.get("validation_folds", 0)),
+        validation_folds=None if validation_folds is None else int(validation_folds),
         min_train_days=int(b.min_train_days),
         skip_test=bool(b.get("skip_test", False)),
+        validation_end=validation_end,
+        max_validation_folds=int(b.get("max_validation_folds", 3)),
     )
 
 

@@ -14,14 +14,14 @@ from omegaconf import DictConfig, OmegaConf
 from forecasting.data.prepare import PreparedData
 from forecasting.errors import InputError
 from forecasting.pipeline.backtest_task import BacktestResult
-from forecasting.pipeline.common import BASELINE
-from forecasting.planning.calibration import METHODS, calibrate
-from forecasting.planning.champion_choice import choose_champions
+from forecasting.pipeline.common import BASELINE, replay_settings
+from forecasting.planning.calibration import METHODS
+from forecasting.planning.decision import Decision, decide
 from forecasting.planning.cover import period_lengths
 from forecasting.planning.global_final import planning_models
 from forecasting.planning.inputs import policy_table, stock_position
 from forecasting.planning.replay import aggregate, stock_at_equal_fill
-from forecasting.planning.runner import ReplaySettings, plan_pass
+from forecasting.planning.runner import plan_pass
 from forecasting.storage import read_csv, write_csv, write_parquet
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,58 @@ def calibration_methods(pcfg: dict) -> list[str]:
     return methods
 
 
+def decisions(
+    pcfg: dict, data: PreparedData, result: BacktestResult, champions: pd.Series | None = None
+) -> tuple[Decision, Decision | None]:
+    """The production plan's champions and calibration, learnt from every fold (all end by the last date), and
+    the replay's, learnt from the validation folds (they end by its start) with the segments of that day; None
+    for the replay without validation folds. `champions` fixes the plan's (the scheduled job's standing ones)."""
+    if champions is not None:
+        return Decision(champions), None
+    options = {
+        "metric": str(pcfg["champion_metric"]),
+        "candidates": [*result.local, *result.global_, *result.ensembles],
+        "fallback": BASELINE,
+        "calibrate_windows": bool(pcfg.get("calibrate")),
+        "min_windows": int(pcfg["min_calibration_windows"]),
+        "methods": calibration_methods(pcfg),
+    }
+    covers = result.covers
+    plan = decide(result.all_by_segment, covers, data.segments, **options)
+    if result.validation_by_segment is None:
+        return plan, None
+    validation = covers[covers["role"] == "validation"] if len(covers) else covers
+    return plan, decide(result.validation_by_segment, validation, result.validation_segments, **options)
+
+
+def decision_table(plan: pd.DataFrame, replay: pd.DataFrame | None) -> pd.DataFrame:
+    """The plan's and the replay's rows of a decision table, told apart by `decision`."""
+    parts = [plan.assign(decision="plan")]
+    if replay is not None and len(replay):
+        parts.append(replay.assign(decision="replay"))
+    table = pd.concat(parts, ignore_index=True)
+    return table[["decision", *(c for c in table.columns if c != "decision")]]
+
+
+def protocol(result: BacktestResult, today: pd.Timestamp, replay_start: pd.Timestamp | None, proof: bool) -> dict:
+    """Which windows chose and which days were replayed, in dates (the log, metrics.json and the report)."""
+    folds = result.cutoffs if result.cutoffs is not None else pd.DataFrame(columns=["cutoff", "role"])
+    validation = folds.loc[folds["role"] == "validation", "cutoff"]
+    test = folds.loc[folds["role"] == "test", "cutoff"]
+    return {
+        "proof": bool(proof),
+        "replay_chosen_on_cutoffs": days(validation) if proof else days([*validation, *test]),
+        "replay_start": None if replay_start is None else str(replay_start.date()),
+        "replay_end": str(pd.Timestamp(today).date()),
+        "plan_chosen_on_cutoffs": days([*validation, *test]),
+        "test_cutoffs": days(test),
+    }
+
+
+def days(dates) -> list[str]:
+    return [str(pd.Timestamp(d).date()) for d in dates]
+
+
 def run_plan(
     cfg: DictConfig,
     data: PreparedData,
@@ -93,33 +145,24 @@ def run_plan(
     panel, segments = data.panel, data.segments
     today = panel["date"].max()
     n_jobs, seed = int(cfg.parallel.n_jobs), int(cfg.seed)
-    if champions is None:
-        candidates = [*result.local, *result.global_, *result.ensembles]
-        champions, choice = choose_champions(
-            result.validation_by_segment, result.by_segment, segments, pcfg["champion_metric"], candidates, BASELINE
+    replay = replay_settings(cfg)
+    plan_decision, replay_decision = decisions(pcfg, data, result, champions)
+    proof = replay_decision is not None
+    if replay is not None and not proof:
+        log.warning(
+            "replay: no validation folds end before the replay starts, so its champions and calibration saw the "
+            "weeks it replays; it claims no proof and no stock saved (give the data more history, or lower "
+            "backtest.horizon or plan.replay.weeks)"
         )
-        write_csv(choice, out / "champion_choice.csv")
+    replay_decision = replay_decision or plan_decision
     if inputs is None:
         inputs = plan_inputs(cfg, data)
     params = inputs.params
-    calibration = {}
-    if pcfg.get("calibrate") and len(result.covers) and "score" in result.covers:
-        champ_covers = result.covers.merge(champions.rename("model").reset_index(), on=["sku", "model"])
-        methods = calibration_methods(pcfg)
-        table, calibration = calibrate(champ_covers, segments, int(pcfg["min_calibration_windows"]), methods)
-        write_csv(table, out / "calibration.csv")
-
-    rcfg = pcfg["replay"]
-    replay = (
-        ReplaySettings(
-            int(rcfg["weeks"]),
-            [float(t) for t in rcfg["targets"]],
-            bool(rcfg.get("backorders", False)),
-            int(rcfg.get("refit_every_reviews", 1)),
-        )
-        if rcfg.get("enabled", True) and cfg.task == "plan"
-        else None
-    )
+    if len(plan_decision.choice):
+        write_csv(decision_table(plan_decision.choice, replay_decision.choice if proof else None), out / "champion_choice.csv")
+    if len(plan_decision.calibration_table):
+        write_csv(decision_table(plan_decision.calibration_table, replay_decision.calibration_table if proof else None), out / "calibration.csv")
+    champions = plan_decision.champions
     models = planning_models(
         champions, result.local, result.global_, result.ensembles, panel, segments, data.calendar,
         int(pcfg["horizon_days"]), replay.weeks if replay else None, params, int(cfg.num_samples),
@@ -141,11 +184,13 @@ def run_plan(
         params,
         inputs.on_hand,
         inputs.open_orders,
-        calibration,
+        plan_decision.calibration,
         history,
         pcfg["exceptions"],
         replay,
         n_jobs,
+        replay_champions=replay_decision.champions.dropna(),
+        replay_calibration=replay_decision.calibration,
     )
     wall = time.perf_counter() - t0
     write_parquet(done.forecast, out / "forecast.parquet")
@@ -167,6 +212,8 @@ def run_plan(
         "order_value": round(float(plan["order_value"].sum()), 2),
         "exceptions": exception_counts(plan["exceptions"]),
         "champions": champions.value_counts().to_dict(),
+        "replay_champions": replay_decision.champions.value_counts().to_dict(),
+        "protocol": protocol(result, today, replay.start(today) if replay else None, proof),
         # One pass does both, so its wall time is split by the time the workers spent on each.
         "seconds": split_seconds(wall, done.seconds),
     }
@@ -189,9 +236,18 @@ def run_plan(
         summary["replay"] = at_target.drop(columns=["target"]).set_index("policy").round(4).to_dict("index")
         plan = flag_replay_misses(plan, per_sku, target, str(pcfg["service_measure"]))
         summary["target_not_met"] = target_not_met(plan)
-        equal_fill = stock_at_equal_fill(curve)
-        write_csv(equal_fill, out / "stock_at_equal_fill.csv")
-        summary["stock_at_equal_fill"] = equal_fill.round(4).to_dict("records")
+        if proof:  # without validation folds the replay saw its own choices: no saving is claimed
+            equal_fill = stock_at_equal_fill(curve)
+            write_csv(equal_fill, out / "stock_at_equal_fill.csv")
+            summary["stock_at_equal_fill"] = equal_fill.round(4).to_dict("records")
+        p = summary["protocol"]
+        log.info(
+            "replay of %s to %s: champions and calibration chosen on the windows of cutoffs %s%s",
+            p["replay_start"],
+            p["replay_end"],
+            ", ".join(p["replay_chosen_on_cutoffs"]),
+            "" if proof else " (which overlap the replayed days: no proof claimed)",
+        )
         log.info(
             "replay at target %.2f:\n%s",
             target,

@@ -38,6 +38,10 @@ class ReplaySettings:
     backorders: bool = False
     refit_every: int = 1
 
+    def start(self, today: pd.Timestamp) -> pd.Timestamp:
+        """T: the replay plays the days after it; every choice it uses learnt from windows ending by it."""
+        return pd.Timestamp(today) - pd.Timedelta(weeks=self.weeks)
+
 
 @dataclass
 class PlanPass:
@@ -68,8 +72,12 @@ def plan_pass(
     rules: Mapping,
     replay: ReplaySettings | None,
     n_jobs: int,
+    replay_champions: pd.Series | None = None,
+    replay_calibration: Mapping[str, Calibration] | None = None,
 ) -> PlanPass:
-    """Final forecast, plan row and replay of every SKU in `champions`, in one parallel pass."""
+    """Final forecast, plan row and replay of every SKU in `champions`, in one parallel pass. The replay uses
+    `replay_champions` and `replay_calibration` where given (the choices a run made at the replay's start
+    would have taken), else the plan's own."""
     today = panel["date"].max()
     series = sku_series(panel, [c for m in set(champions) for c in getattr(models.get(m), "covariates", ())])
     skus = [s for s in series if s in champions.index]
@@ -96,7 +104,9 @@ def plan_pass(
         rules=rules,
         today=today,
         replay=replay,
-        replay_start=today - pd.Timedelta(weeks=replay.weeks) if replay else None,
+        replay_start=replay.start(today) if replay else None,
+        replay_champions=champions if replay_champions is None else replay_champions,
+        replay_calibration=calibration if replay_calibration is None else replay_calibration,
     )
     forecast = pd.DataFrame(join_columns([r["columns"] for r in results]))
     plan = pd.DataFrame([r["plan"] for r in results])
@@ -127,6 +137,8 @@ def _plan_one(
     today,
     replay,
     replay_start,
+    replay_champions,
+    replay_calibration,
 ):
     t0 = time.perf_counter()
     model_name = champions[sku]
@@ -161,17 +173,22 @@ def _plan_one(
     del forecast
     t1 = time.perf_counter()
     rows = {}
-    if replay is not None and int(series.index.searchsorted(replay_start, side="right")) >= REPLAY_MIN_HISTORY:
+    replay_model = replay_champions.get(sku)
+    if (
+        replay is not None
+        and replay_model is not None
+        and int(series.index.searchsorted(replay_start, side="right")) >= REPLAY_MIN_HISTORY
+    ):
         replayed = replay_sku(
             sku,
             series,
-            model,
+            models[replay_model],
             fallback,
             calendar,
             p,
             replay_start,
             replay.targets,
-            calibration=calibration.get(sku),
+            calibration=replay_calibration.get(sku),
             num_samples=num_samples,
             seed=seed,
             backorders=replay.backorders,

@@ -41,7 +41,7 @@ def refuse_placeholder_dates(frame: pd.DataFrame, path: Path, column: str) -> No
         return
     rest = dates[~bad]
     first_real = rest.min()
-    shown = ", ".join(f"{d:%Y-%m-%d}" for d in pd.unique(dates[bad].dt.normalize())[:3])
+    shown = ", ".join(pd.DatetimeIndex(dates[bad].dt.normalize().unique())[:3].strftime("%Y-%m-%d"))
     raise InputError(
         f"{path}: column '{column}' has {int(bad.sum())} row(s) dated {shown}, long before the other rows "
         f"({first_real:%Y-%m-%d} to {rest.max():%Y-%m-%d}), at row(s) {row_list(bad)}: placeholders for an empty "

@@ -38,17 +38,18 @@ def resolve_frequency(
 ) -> tuple[str, pd.DataFrame]:
     """('daily' | 'weekly' | 'monthly', `frame` with each date on its period's last day)."""
     kind = frequency_kind(requested)
+    explicit = kind is not None  # 'auto' (the config's default) and null are not a choice
     end_day = _weekday(week_ending)
     shapes = _shapes(frame)
     if kind is None:
         kind = _vote(shapes, frame["date"])
     dq = dq if dq is not None else DataQuality(source=str(path))
     if kind == "daily":
-        _check_daily(frame, shapes, path, column, explicit=requested is not None)
+        _check_daily(frame, shapes, path, column, explicit=explicit)
         return kind, frame
     if kind == "weekly":
         return kind, _weeks(frame, shapes, path, column, end_day, dq)
-    return kind, _months(frame, path, column, explicit=requested is not None, dq=dq)
+    return kind, _months(frame, path, column, explicit=explicit, dq=dq)
 
 
 def _weekday(value) -> int | None:
@@ -70,12 +71,13 @@ def _shapes(frame: pd.DataFrame) -> pd.DataFrame:
     gap = dates.diff().dt.days.where(pairs["sku"].eq(pairs["sku"].shift()))
     pairs = pairs.assign(weekday=dates.dt.dayofweek, boundary=dates.dt.is_month_start | dates.dt.is_month_end, gap=gap)
     by = pairs.groupby("sku", observed=True, sort=True)
-    top_weekday = pairs.groupby(["sku", "weekday"], observed=True).size().groupby(level=0).max()
+    per_day = pairs.groupby(["sku", "weekday"], observed=True).size().sort_values(ascending=False, kind="stable")
+    top = per_day.reset_index().drop_duplicates("sku").set_index("sku")
     shapes = pd.DataFrame(
         {
             "dates": by.size(),
-            "weekday": by["weekday"].agg(lambda d: d.mode().iloc[0]),
-            "weekday_share": top_weekday / by.size(),
+            "weekday": top["weekday"],
+            "weekday_share": top[0] / by.size(),
             "boundary_share": by["boundary"].mean(),
             "median_gap": by["gap"].median(),
         }

@@ -1,0 +1,369 @@
+"""Tables as ERPs and suppliers write them (issue 22): each is read as the same data written the clean way, or
+stops with one sentence whose fix, typed as printed (through a shell, into Hydra), works."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
+from forecasting.data.advice import override
+from forecasting.data.prepare import prepare_data
+from forecasting.errors import InputError
+from tests.conftest import make_demand_table
+from tests.frequency_tables import monthly_parts, weekly
+from tests.test_run import run_cli
+
+ROOT = Path(__file__).resolve().parents[1]
+DAILY = {"sku": "item", "date": "day", "quantity": "units"}
+WEEKLY = {"sku": "item", "date": "week_ending", "quantity": "qty"}
+MONTHLY = {"sku": "part", "date": "month", "quantity": "units"}
+SHORT = {"min_history_days": 4, "min_nonzero_days": 1}
+# Settings as `data.<key>`: prepare_data's keyword for each (the rest are nested: columns, read_options).
+TOP_LEVEL = ("start", "end", "as_of", "frequency", "week_ending", "missing", "incomplete_period", "date_format")
+
+
+# --- advice as typed ---------------------------------------------------------------------------------------------
+
+
+def typed_overrides(message: str) -> list[str]:
+    """The `data.*=...` settings a message prints, as a shell would hand them to run.py."""
+    found = re.findall(r"\"data\.[^\"]+\"|(?<![\w'\"])data\.[\w.]+=[^\s,;)'\"]+", message)
+    words = []
+    for text in found:
+        if not text.startswith('"') and text.endswith(".") and not text.endswith("=."):
+            text = text[:-1]  # the sentence's full stop
+        words += shlex.split(text)
+    return words
+
+
+def apply_typed(message: str, pick: str, **kwargs) -> dict:
+    """prepare_data keywords after typing the printed setting whose key (or key=value) holds `pick`: Hydra must
+    take it as printed (no `+`, no quoting left to the user) in the real config."""
+    words = [w for w in typed_overrides(message) if pick in (w if "=" in pick else w.split("=")[0])]
+    assert words, f"no setting with {pick!r} in: {message}"
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        compose(config_name="config", overrides=["data=demand_table", *words])
+    kwargs = {
+        **kwargs,
+        "columns": dict(kwargs.get("columns") or {}),
+        "read_options": dict(kwargs.get("read_options") or {}),
+    }
+    for parsed in OverridesParser.create().parse_overrides(words):
+        key, value = parsed.key_or_group.split("."), parsed.value()
+        if key[1] in TOP_LEVEL:
+            kwargs[key[1]] = value
+        else:
+            kwargs[key[1]][key[2]] = value
+    return kwargs
+
+
+def refused(path: Path, **kwargs) -> str:
+    with pytest.raises(InputError) as err:
+        prepare_data(path, kind="demand", **kwargs)
+    message = str(err.value)
+    assert "\n" not in message and str(path) in message
+    return message
+
+
+def panel(path: Path, **kwargs):
+    return prepare_data(path, kind="demand", **{"panel": SHORT, **kwargs})
+
+
+def same_panel(got, expected) -> None:
+    pd.testing.assert_frame_equal(got.panel, expected.panel)
+
+
+def write(frame: pd.DataFrame, path: Path, **kw) -> Path:
+    frame.to_csv(path, index=False, **kw)
+    return path
+
+
+def test_printed_settings_survive_the_shell_and_hydra():
+    """Values the shell or Hydra's grammar would eat (',' ';' spaces '%') are printed quoted twice."""
+    for key, value in [
+        ("data.read_options.decimal", ","),
+        ("data.read_options.thousands", "."),
+        ("data.read_options.sep", ";"),
+        ("data.date_format", "%d/%m/%Y %H:%M"),
+        ("data.columns.quantity", "units.1"),
+        ("data.week_ending", "sunday"),
+    ]:
+        [parsed] = OverridesParser.create().parse_overrides(shlex.split(override(key, value)))
+        assert parsed.value() == value
+    # The README's own example works as written: the keys are declared in the config with null defaults.
+    message = "set data.read_options.encoding=latin-1 and \"data.read_options.decimal=','\""
+    assert apply_typed(message, "encoding")["read_options"] == {"encoding": "latin-1"}
+    assert apply_typed(message, "decimal")["read_options"] == {"decimal": ","}
+
+
+# --- 1. frequency per SKU, week anchors, periods not yet over -----------------------------------------------------
+
+
+def sunday_weeks() -> pd.DataFrame:
+    t = weekly(n_skus=4, weeks=40)
+    return t.assign(week_ending=t["week_ending"] + pd.Timedelta(days=1))  # weeks Monday-Sunday
+
+
+def test_weeks_dated_monday_for_some_skus_and_sunday_for_others(tmp_path):
+    clean = panel(write(sunday_weeks(), tmp_path / "clean.csv"), columns=WEEKLY)
+    mixed = sunday_weeks()
+    starts = mixed["item"].isin(["SYN0", "SYN1"])
+    mixed.loc[starts, "week_ending"] -= pd.Timedelta(days=6)  # "week commencing" Monday
+    path = write(mixed, tmp_path / "mixed.csv")
+    message = refused(path, columns=WEEKLY, panel=SHORT)
+    assert "2 different weekdays" in message and "SYN0, SYN1" in message
+    got = panel(path, **apply_typed(message, "week_ending", columns=WEEKLY))
+    same_panel(got, clean)
+    assert clean.calendar.frequency == "weekly"
+    assert got.quality.repairs["weekly_dates_moved_to_week_ending_sunday"] == int(starts.sum())
+
+
+def test_weekly_totals_among_daily_skus_are_named(tmp_path):
+    daily = make_demand_table(4, 70)
+    totals = daily[daily["item"].isin(["SKU0", "SKU1"])].copy()
+    totals["day"] = totals["day"] + pd.to_timedelta(6 - totals["day"].dt.dayofweek, unit="D")
+    totals = totals.groupby(["item", "day"], as_index=False)["units"].sum().assign(item=lambda t: "W" + t["item"])
+    path = write(pd.concat([daily, totals]), tmp_path / "t.csv")
+    message = refused(path, columns=DAILY, panel=SHORT)
+    assert "2 SKU(s) have one row a week (e.g. every Sunday): WSKU0, WSKU1" in message
+    assert "set data.frequency=D if they really sell on that one day only" in message
+    # The printed way out, for SKUs that really sell on one weekday: read as days.
+    got = panel(path, **apply_typed(message, "frequency", columns=DAILY))
+    assert got.calendar.frequency == "daily" and got.panel["sku"].nunique() == 6
+
+
+def test_month_still_running_is_dropped_and_counted_or_refused(tmp_path):
+    parts = monthly_parts(n_parts=6, months=24)  # month-start dates up to December 2025
+    clean = panel(write(parts, tmp_path / "clean.csv"), columns=MONTHLY, as_of="2026-01-15")
+    running = parts.groupby("part", as_index=False).last().assign(month=pd.Timestamp("2026-01-01"), units=3.0)
+    path = write(pd.concat([parts, running]), tmp_path / "t.csv")
+    got = panel(path, columns=MONTHLY, as_of="2026-01-15")
+    same_panel(got, clean)
+    assert got.quality.dropped["incomplete_period"] == len(running)
+    # The same month dated on its last day (after "today"): a running month, not a row from the future.
+    ends = pd.concat([parts, running.assign(month=pd.Timestamp("2026-01-31"))])
+    same_panel(panel(write(ends, tmp_path / "ends.csv"), columns=MONTHLY, as_of="2026-01-15"), clean)
+    message = refused(path, columns=MONTHLY, panel=SHORT, as_of="2026-01-15", incomplete_period="error")
+    assert (
+        f"{len(running)} row(s) for the month that ends 2026-01-31, after the data's cut-off (data.as_of: 2026-01-15)"
+        in message
+    )
+    same_panel(panel(path, **apply_typed(message, "incomplete_period", columns=MONTHLY, as_of="2026-01-15")), clean)
+
+
+def test_week_still_running_is_dropped_by_data_end(tmp_path):
+    weeks = sunday_weeks()
+    last = weeks["week_ending"].max()
+    clean = panel(write(weeks, tmp_path / "clean.csv"), columns=WEEKLY, end=str(last.date() + pd.Timedelta(days=3)))
+    running = weeks[weeks["week_ending"] == last].assign(week_ending=last + pd.Timedelta(days=7))
+    got = panel(
+        write(pd.concat([weeks, running]), tmp_path / "t.csv"),
+        columns=WEEKLY,
+        end=str(last.date() + pd.Timedelta(days=3)),
+    )
+    same_panel(got, clean)
+    assert got.quality.dropped["after_data_end"] == len(running)  # dated after data.end: the week is not over
+
+
+# --- 2. thousands separators and decimal commas -------------------------------------------------------------------
+
+
+def big_daily() -> pd.DataFrame:
+    t = make_demand_table(3, 60)
+    return t.assign(units=t["units"] * 250 + 7)  # values from 7 to several thousand
+
+
+@pytest.mark.parametrize(
+    "name, fmt, sep",
+    [
+        ("comma_thousands", lambda v: f"{v:,.0f}", ","),
+        ("dot_thousands_semicolons", lambda v: f"{v:,.0f}".replace(",", "."), ";"),
+        ("european_with_decimals", lambda v: f"{v:,.1f}".replace(",", "_").replace(".", ",").replace("_", "."), ";"),
+        ("english_with_decimals", lambda v: f"{v:,.2f}", "\t"),
+    ],
+)
+def test_number_formats_read_as_the_plain_numbers(name, fmt, sep, tmp_path):
+    table = big_daily()
+    clean = panel(write(table, tmp_path / "clean.csv"), columns=DAILY)
+    got = panel(write(table.assign(units=table["units"].map(fmt)), tmp_path / "t.csv", sep=sep), columns=DAILY)
+    same_panel(got, clean)
+    assert "units" in got.quality.as_dict()["read"]["numbers"]
+
+
+def test_ambiguous_thousands_name_both_settings_and_each_works(tmp_path):
+    table = big_daily()
+    table = table[table["units"] >= 1000]
+    clean = panel(write(table, tmp_path / "clean.csv"), columns=DAILY)
+    path = write(table.assign(units=table["units"].map(lambda v: f"{v:,.0f}")), tmp_path / "t.csv")
+    message = refused(path, columns=DAILY, panel=SHORT)
+    assert "set \"data.read_options.thousands=','\" for the first or \"data.read_options.decimal=','\"" in message
+    same_panel(panel(path, **apply_typed(message, "thousands", columns=DAILY)), clean)
+    as_decimals = panel(path, **apply_typed(message, "decimal", columns=DAILY))
+    assert as_decimals.panel["demand"].max() == pytest.approx(clean.panel["demand"].max() / 1000)
+
+
+# --- 3. two columns under the mapped name -------------------------------------------------------------------------
+
+
+def test_two_columns_with_the_mapped_name(tmp_path):
+    table = make_demand_table(2, 40)
+    clean = panel(write(table, tmp_path / "clean.csv"), columns=DAILY)
+    path = tmp_path / "t.csv"
+    doubled = table.assign(first=table["units"] * 0 + 1)[["item", "day", "first", "units"]]
+    doubled.to_csv(path, index=False, header=["item", "day", "units", "units"])
+    message = refused(path, columns=DAILY, panel=SHORT)
+    assert "2 columns are named 'units' (columns 3, 4), the column data.columns.quantity names" in message
+    same_panel(panel(path, **apply_typed(message, "columns.quantity", columns=DAILY)), clean)
+
+
+# --- 5. monthly rows dated on month starts and month ends ---------------------------------------------------------
+
+
+def test_month_starts_and_ends_mixed_are_one_month_each(tmp_path):
+    parts = monthly_parts(n_parts=6, months=24)
+    clean = panel(write(parts, tmp_path / "clean.csv"), columns=MONTHLY)
+    mixed = parts.copy()
+    odd = mixed.index % 2 == 1
+    mixed.loc[odd, "month"] = mixed.loc[odd, "month"] + pd.offsets.MonthEnd(0)
+    got = panel(write(mixed, tmp_path / "t.csv"), columns=MONTHLY)
+    same_panel(got, clean)
+    assert "month(s) on the first day" in got.quality.as_dict()["read"]["months"]
+
+
+# --- 6. ISO week labels and date formats --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("label, date_format", [("%G-W%V", None), ("%GW%V", None), ("%G-W%V", "%G-W%V")])
+def test_iso_week_labels_read_as_the_weeks_sundays(label, date_format, tmp_path):
+    weeks = sunday_weeks()
+    clean = panel(write(weeks, tmp_path / "clean.csv"), columns=WEEKLY)
+    labels = weeks.assign(week_ending=weeks["week_ending"].dt.strftime(label))
+    got = panel(write(labels, tmp_path / "t.csv"), columns=WEEKLY, date_format=date_format)
+    same_panel(got, clean)
+    assert "ISO week" in got.quality.as_dict()["read"]["dates"]
+
+
+# --- 7. placeholder dates -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("placeholder", ["1899-12-30", "1970-01-01", "1900-01-01"])
+def test_placeholder_dates_are_named_with_a_working_fix(placeholder, tmp_path):
+    table = make_demand_table(2, 60)
+    clean = panel(write(table, tmp_path / "clean.csv"), columns=DAILY)
+    bad = table.copy()
+    bad["day"] = bad["day"].dt.strftime("%Y-%m-%d")
+    extra = bad.iloc[[3, 70]].assign(day=placeholder)
+    path = write(pd.concat([bad, extra], ignore_index=True), tmp_path / "t.csv")
+    message = refused(path, columns=DAILY, panel=SHORT)
+    assert (
+        f"has 2 row(s) dated {placeholder}, long before the other rows (2024-01-01 to 2024-02-29), at row(s) 121, 122"
+        in message
+    )
+    got = panel(path, **apply_typed(message, "start", columns=DAILY))
+    same_panel(got, clean)
+    assert got.quality.dropped["before_data_start"] == 2
+
+
+# --- 8. empty quantities ------------------------------------------------------------------------------------------
+
+
+def catalogue(parts: pd.DataFrame) -> pd.DataFrame:
+    """Every part on every month, the quantity empty until the part was first recorded: an ERP's parts grid."""
+    grid = pd.MultiIndex.from_product(
+        [parts["part"].unique(), sorted(parts["month"].unique())], names=["part", "month"]
+    )
+    return parts.set_index(["part", "month"]).reindex(grid).reset_index()
+
+
+def test_parts_not_yet_listed_are_dropped_and_counted(tmp_path):
+    parts = monthly_parts(n_parts=10, months=24)
+    clean = panel(write(parts, tmp_path / "clean.csv"), columns=MONTHLY)
+    grid = catalogue(parts)
+    got = panel(write(grid, tmp_path / "t.csv"), columns=MONTHLY)
+    same_panel(got, clean)
+    assert got.quality.dropped["not_yet_listed"] == int(grid["units"].isna().sum()) > 0
+
+
+def test_empty_quantity_inside_a_history_follows_data_missing(tmp_path):
+    parts = monthly_parts(n_parts=10, months=24)
+    zero = parts.index[(parts["units"] == 0) & (parts["part"] == parts["part"].shift())][0]
+    clean = panel(write(parts, tmp_path / "clean.csv"), columns=MONTHLY)
+    path = write(parts.assign(units=parts["units"].where(parts.index != zero)), tmp_path / "t.csv")
+    message = refused(path, columns=MONTHLY, panel=SHORT)
+    assert (
+        "is empty in 1 row(s) after their SKU's first recorded quantity" in message and f"row(s) {zero + 1})" in message
+    )
+    as_zero = panel(path, **apply_typed(message, "missing=zero", columns=MONTHLY))
+    same_panel(as_zero, clean)
+    assert as_zero.quality.repairs["missing_quantity_set_to_zero"] == 1
+    dropped = panel(path, **apply_typed(message, "missing=drop", columns=MONTHLY))
+    pd.testing.assert_series_equal(dropped.panel["demand"], clean.panel["demand"])
+    assert dropped.quality.dropped["missing_quantity"] == 1 and dropped.panel["filled"].sum() == 1
+
+
+# --- whole runs: exit 2 with one sentence, and a printed fix typed into a shell --------------------------------
+
+
+def empty_sku_column(path: Path) -> Path:
+    return write(make_demand_table(2, 30).assign(item=np.nan), path)
+
+
+def bad_directive(path: Path) -> Path:
+    return write(sunday_weeks().rename(columns=dict(zip(WEEKLY.values(), DAILY.values(), strict=True))), path)
+
+
+def daily_with_weekly_skus(path: Path) -> Path:
+    daily = make_demand_table(3, 70)
+    weekly_rows = daily[daily["day"].dt.dayofweek == 6].assign(item=lambda t: "W" + t["item"])
+    return write(pd.concat([daily, weekly_rows]), path)
+
+
+CLI = [
+    ("empty_sku_column", empty_sku_column, (), "column 'item' (data.columns.sku) is empty in every row; map"),
+    ("bad_date_directive", bad_directive, ("data.date_format=%Y-%Q",), "uses %Q, which is not a date directive"),
+    ("iso_without_weekday", bad_directive, ("data.date_format=%G-%m",), "cannot read dates (ISO year directive"),
+    ("weekly_among_daily", daily_with_weekly_skus, (), "3 SKU(s) have one row a week (e.g. every Sunday): WSKU0"),
+]
+
+
+@pytest.mark.parametrize("name, write_file, extra, says", CLI, ids=[c[0] for c in CLI])
+def test_run_py_exits_2_with_one_sentence(name, write_file, extra, says, tmp_path):
+    path = write_file(tmp_path / "sales.csv")
+    cols = [f"data.columns.{k}={v}" for k, v in DAILY.items()]
+    res = run_cli("data=demand_table", f"data.path={path}", *cols, *extra, f"hydra.run.dir={tmp_path / 'run'}")
+    out = res.stdout + res.stderr
+    assert res.returncode == 2, out[-2000:]
+    assert "Traceback" not in out
+    assert len([line for line in out.splitlines() if says in line]) == 1, out[-2000:]
+
+
+def test_printed_fix_typed_into_a_shell_runs(tmp_path):
+    """The ambiguous-thousands advice, pasted into bash as printed, gives a run that reads 1,540 as 1540."""
+    table = big_daily()
+    table = table[table["units"] >= 1000]
+    path = write(table.assign(units=table["units"].map(lambda v: f"{v:,.0f}")), tmp_path / "t.csv")
+    message = refused(path, columns=DAILY, panel=SHORT)
+    fix = re.search(r"set (\"data.read_options.thousands=[^\"]+\")", message).group(1)
+    cols = " ".join(f"data.columns.{k}={v}" for k, v in DAILY.items())
+    command = (
+        f"{shlex.quote(sys.executable)} run.py data=demand_table data.path={shlex.quote(str(path))} {cols} {fix} "
+        "task=backtest 'model=[croston]' backtest.folds=1 backtest.horizon=7 parallel.n_jobs=1 num_samples=20 "
+        "data.panel.min_history_days=20 data.panel.min_nonzero_days=3 "
+        f"hydra.run.dir={shlex.quote(str(tmp_path / 'run'))}"
+    )
+    res = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-2000:]
+    quality = json.loads((tmp_path / "run" / "data_quality.json").read_text())
+    assert quality["rows_in"] == len(table)
+    backtest = pd.read_parquet(tmp_path / "run" / "backtest.parquet")
+    assert backtest["demand"].max() == table["units"].max()

@@ -16,8 +16,9 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from forecasting.champions import decide_champions
+from forecasting.data.fingerprint import panel_fingerprint
 from forecasting.data.prepare import PreparedData
-from forecasting.errors import StorageError
+from forecasting.errors import InputError, StorageError
 from forecasting.monitoring import drift_alert, forecast_accuracy
 from forecasting.pipeline.backtest_task import run_backtest
 from forecasting.pipeline.common import BASELINE, load_data, pause_point, write_reports
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 def config_hash(cfg: DictConfig) -> str:
     """Hash of the resolved config, less the switches that do not change a reforecast's result."""
     conf = OmegaConf.to_container(cfg, resolve=True)
-    for key in ("force", "dry_run", "wait_seconds", "recover"):
+    for key in ("force", "dry_run", "wait_seconds", "recover", "allow_older_data"):
         conf.get("reforecast", {}).pop(key, None)
     return hashlib.sha256(json.dumps(conf, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -62,17 +63,29 @@ def reforecast_locked(cfg: DictConfig, out: Path, started: float) -> dict:
             data = load_data(cfg)
             cutoff = data.panel["date"].max()
             digest = config_hash(cfg)
-            done = wh.completed_run(cutoff, digest)
+            fingerprint = panel_fingerprint(data.panel)
+            refuse_older_data(cfg, wh.last_complete(), cutoff)
+            done = wh.completed_run(cutoff, digest, fingerprint)
             if done and not rcfg.force and published:
                 log.info(
-                    "data cut-off %s already planned by run %s with this config; nothing to do "
-                    "(reforecast.force=true to redo)",
+                    "data cut-off %s already planned by run %s with this config and the same data (fingerprint %s); "
+                    "nothing to do (reforecast.force=true to redo)",
                     cutoff.date(),
                     done,
+                    fingerprint,
                 )
-                return {"value": 0.0, "status": "skipped", "run_id": done}
+                return {"value": 0.0, "status": "skipped", "run_id": done, "data_fingerprint": fingerprint}
+            earlier = None if done else wh.completed_run(cutoff, digest)
+            if earlier:
+                log.warning(
+                    "the data changed since run %s planned cut-off %s with this config (another catalogue or restated "
+                    "history: fingerprint now %s); planning again",
+                    earlier,
+                    cutoff.date(),
+                    fingerprint,
+                )
             run_id = out.name
-            wh.start_run(run_id, "reforecast", cutoff, digest, code_version(), str(out))
+            wh.start_run(run_id, "reforecast", cutoff, digest, code_version(), str(out), fingerprint)
             try:
                 metrics, alert = reforecast_run(cfg, data, out, wh, run_id, cutoff, started)
             except Exception:
@@ -86,6 +99,7 @@ def reforecast_locked(cfg: DictConfig, out: Path, started: float) -> dict:
         {
             "task": "reforecast",
             "run_id": run_id,
+            "data_fingerprint": fingerprint,
             "alert": alert,
             "exit_code": 4 if alert else 0,
             "wall_seconds": round(time.perf_counter() - started, 2),
@@ -95,6 +109,22 @@ def reforecast_locked(cfg: DictConfig, out: Path, started: float) -> dict:
     if alert:
         log.error("DRIFT ALERT: %s (details in %s)", alert, out / "alerts.json")
     return metrics
+
+
+def refuse_older_data(cfg: DictConfig, last: dict | None, cutoff: pd.Timestamp) -> None:
+    """Data ending before the published plan's cut-off (a file that lost its last weeks, an older export, a
+    data.end set back) would publish an older plan over a newer one: one sentence, unless
+    reforecast.allow_older_data says the user means it."""
+    if last is None or cutoff >= last["data_cutoff"] or cfg.reforecast.get("allow_older_data"):
+        return
+    end = cfg.data.get("end")
+    source = f"data.path={cfg.data.path}" + (f" with data.end={end}" if end else "")
+    raise InputError(
+        f"the data ({source}) now ends on {cutoff.date()}, before the cut-off {last['data_cutoff'].date()} of the "
+        f"published plan (run {last['run_id']}), so publishing would replace a newer plan with an older one; point "
+        "data.path at the complete file, or, to plan from this data anyway, run again with "
+        "reforecast.allow_older_data=true."
+    )
 
 
 def sync_published(wh: Warehouse, target: Path, restoring: bool = True) -> bool:
@@ -221,14 +251,22 @@ def reforecast_dry_run(cfg: DictConfig) -> dict:
     rcfg = cfg.reforecast
     data = load_data(cfg)
     cutoff = data.panel["date"].max()
+    fingerprint = panel_fingerprint(data.panel)
     with Warehouse(rcfg.warehouse) as wh:
-        done = wh.completed_run(cutoff, config_hash(cfg))
+        done = wh.completed_run(cutoff, config_hash(cfg), fingerprint)
         champions = wh.current_champions()
         last = wh.last_published()
+        try:
+            refuse_older_data(cfg, wh.last_complete(), cutoff)
+            refusal = None
+        except InputError as exc:
+            refusal = str(exc)
     plan = {
         "data_cutoff": str(cutoff.date()),
+        "data_fingerprint": fingerprint,
         "skus": int(data.panel["sku"].nunique()),
-        "would_run": bool(rcfg.force or not done),
+        "would_run": bool((rcfg.force or not done) and refusal is None),
+        "would_refuse": refusal,
         "already_planned_by": done,
         "champions": champions.set_index("segment")["model"].to_dict() if len(champions) else "decided by this run",
         "warehouse": str(rcfg.warehouse),

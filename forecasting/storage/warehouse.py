@@ -27,8 +27,11 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id VARCHAR PRIMARY KEY, task VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP,
     data_cutoff DATE, config_hash VARCHAR, code_version VARCHAR, status VARCHAR, run_dir VARCHAR,
-    alert VARCHAR
+    alert VARCHAR, data_fingerprint VARCHAR
 );
+-- Warehouses written before runs recorded the data's fingerprint: their runs match no fingerprint, so the
+-- first run after the upgrade plans again once.
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS data_fingerprint VARCHAR;
 CREATE TABLE IF NOT EXISTS champions (
     decided_at TIMESTAMP, run_id VARCHAR, segment VARCHAR, model VARCHAR, previous_model VARCHAR,
     metric VARCHAR, value DOUBLE, previous_value DOUBLE, reason VARCHAR
@@ -99,17 +102,45 @@ class Warehouse:
         self.con.execute("UPDATE runs SET status = 'failed', finished_at = now() WHERE status = 'running'")
         return int(stale)
 
-    def completed_run(self, data_cutoff, config_hash: str) -> str | None:
+    def completed_run(self, data_cutoff, config_hash: str, data_fingerprint: str | None = None) -> str | None:
+        """The last complete reforecast of this cut-off and config (and, given one, this data fingerprint)."""
+        same_data = "" if data_fingerprint is None else " AND data_fingerprint = ?"
         found = self.query(
             "SELECT run_id FROM runs WHERE status = 'complete' AND task = 'reforecast' AND data_cutoff = ? "
-            "AND config_hash = ? ORDER BY finished_at DESC LIMIT 1",
-            [pd.Timestamp(data_cutoff).date(), config_hash],
+            f"AND config_hash = ?{same_data} ORDER BY finished_at DESC LIMIT 1",
+            [pd.Timestamp(data_cutoff).date(), config_hash, *([data_fingerprint] if same_data else [])],
         )
         return None if found.empty else str(found["run_id"].iloc[0])
 
-    def start_run(self, run_id: str, task: str, data_cutoff, config_hash: str, code_version: str, run_dir: str) -> None:
+    def last_complete(self) -> dict | None:
+        """The last complete reforecast (the plan published now): run_id, data_cutoff, data_fingerprint."""
+        last = self.query(
+            "SELECT run_id, data_cutoff, data_fingerprint FROM runs WHERE status = 'complete' "
+            "AND task = 'reforecast' ORDER BY finished_at DESC LIMIT 1"
+        )
+        if last.empty:
+            return None
+        row = last.iloc[0]
+        fingerprint = row["data_fingerprint"]
+        return {
+            "run_id": str(row["run_id"]),
+            "data_cutoff": pd.Timestamp(row["data_cutoff"]),
+            "data_fingerprint": None if pd.isna(fingerprint) else str(fingerprint),
+        }
+
+    def start_run(
+        self,
+        run_id: str,
+        task: str,
+        data_cutoff,
+        config_hash: str,
+        code_version: str,
+        run_dir: str,
+        data_fingerprint: str | None = None,
+    ) -> None:
         self.con.execute(
-            "INSERT INTO runs VALUES (?, ?, ?, NULL, ?, ?, ?, 'running', ?, NULL)",
+            "INSERT INTO runs (run_id, task, started_at, data_cutoff, config_hash, code_version, status, run_dir, "
+            "data_fingerprint) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)",
             [
                 run_id,
                 task,
@@ -118,6 +149,7 @@ class Warehouse:
                 config_hash,
                 code_version,
                 run_dir,
+                data_fingerprint,
             ],
         )
 

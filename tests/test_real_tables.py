@@ -37,10 +37,10 @@ TOP_LEVEL = ("start", "end", "as_of", "frequency", "week_ending", "missing", "in
 
 def typed_overrides(message: str) -> list[str]:
     """The `data.*=...` settings a message prints, as a shell would hand them to run.py."""
-    found = re.findall(r"\"data\.[^\"]+\"|(?<![\w'\"])data\.[\w.]+=[^\s,;)'\"]+", message)
+    found = re.findall(r"\"data\.[^\"]+\"|'data\.[^']+=[^']*'|(?<![\w'\"])data\.[\w.]+=[^\s,;)'\"]+", message)
     words = []
     for text in found:
-        if not text.startswith('"') and text.endswith(".") and not text.endswith("=."):
+        if text[0] not in "'\"" and text.endswith(".") and not text.endswith("=."):
             text = text[:-1]  # the sentence's full stop
         words += shlex.split(text)
     return words
@@ -63,7 +63,7 @@ def apply_typed(message: str, pick: str, **kwargs) -> dict:
         if key[1] in TOP_LEVEL:
             kwargs[key[1]] = value
         else:
-            kwargs[key[1]][key[2]] = value
+            kwargs[key[1]] = {**(kwargs.get(key[1]) or {}), key[2]: value}
     return kwargs
 
 
@@ -367,3 +367,23 @@ def test_printed_fix_typed_into_a_shell_runs(tmp_path):
     assert quality["rows_in"] == len(table)
     backtest = pd.read_parquet(tmp_path / "run" / "backtest.parquet")
     assert backtest["demand"].max() == table["units"].max()
+
+
+# --- the other advice the loader prints ---------------------------------------------------------------------------
+
+
+def test_sparse_daily_sales_calendar_advice_works(tmp_path):
+    """A SKU selling every ninth day leaves no weekday 'open' by the 20% rule: the printed setting keeps them open."""
+    days = pd.date_range("2024-01-01", periods=40, freq="9D")
+    path = write(pd.DataFrame({"item": "A", "day": days, "units": 5.0}), tmp_path / "t.csv")
+    message = refused(path, columns=DAILY, panel=SHORT)
+    assert ": no weekday has sales on 20% of its dates" in message
+    got = panel(path, **apply_typed(message, "closed_weekdays=[]", columns=DAILY))
+    assert got.calendar.closed_weekdays == () and got.panel["demand"].sum() == 200
+
+
+def test_rows_without_a_sku_are_named(tmp_path):
+    table = make_demand_table(2, 20)
+    table.loc[[4, 30], "item"] = np.nan
+    message = refused(write(table, tmp_path / "t.csv"), columns=DAILY, panel=SHORT)
+    assert "column 'item' is empty in 2 row(s) (row(s) 5, 31), which have no SKU" in message

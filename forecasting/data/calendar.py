@@ -127,7 +127,10 @@ def _weekday_numbers(names: Sequence[str | int]) -> tuple[int, ...]:
         elif str(n).lower() in WEEKDAYS:
             out.append(WEEKDAYS.index(str(n).lower()))
         else:
-            raise InputError(f"calendar.closed_weekdays has '{n}'; use weekday names like 'saturday'.")
+            raise InputError(
+                f"data.calendar.closed_weekdays has '{n}'; use weekday names, e.g. "
+                "'data.calendar.closed_weekdays=[saturday,sunday]'."
+            )
     return tuple(sorted(set(out)))
 
 
@@ -137,11 +140,13 @@ def infer_calendar(
     closed_dates: str | Sequence[str] = "auto",
     min_open_share: float = 0.2,
     holiday_country: str | None = None,
+    source: str | None = None,
 ) -> TradingCalendar:
     """Infer the calendar from total demand per day (a Series indexed by every date with any row).
 
     A weekday is closed when fewer than `min_open_share` of its dates in the range had any sales; with
     `closed_dates='auto'`, an otherwise open date with no sales at all across the business is closed too.
+    `source` (the data file) prefixes messages about the data.
     """
     if daily_total.empty:
         raise InputError("no sales left after cleaning; check data.path and the cleaning rules in data.cleaning.")
@@ -154,7 +159,18 @@ def infer_calendar(
     else:
         weekdays = _weekday_numbers(closed_weekdays or ())
     if len(weekdays) == 7:
-        raise InputError("calendar.closed_weekdays closes every weekday; list only the days the business is shut.")
+        if closed_weekdays == "auto":
+            raise InputError(
+                (f"{source}: " if source else "")
+                + f"no weekday has sales on {min_open_share:.0%} of its dates between {days[0]:%Y-%m-%d} and "
+                f"{days[-1]:%Y-%m-%d}, so the inferred calendar closes every weekday; set "
+                "'data.calendar.closed_weekdays=[]' (or list the days the business is shut, e.g. "
+                "'data.calendar.closed_weekdays=[sunday]'), or lower data.calendar.min_open_share."
+            )
+        raise InputError(
+            "data.calendar.closed_weekdays closes every weekday; list only the days the business is shut, e.g. "
+            "'data.calendar.closed_weekdays=[sunday]'."
+        )
     if closed_dates == "auto":
         open_day = ~np.isin(days.dayofweek, weekdays)
         dates = tuple(days[open_day & ~active.to_numpy()])

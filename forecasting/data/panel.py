@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.data.calendar import PeriodCalendar, TradingCalendar
-from forecasting.data.quality import DataQuality
+from forecasting.data.quality import DataQuality, row_list
 from forecasting.errors import InputError
 
 STATIC_COLUMNS = ("category", "description")
@@ -34,12 +34,17 @@ def aggregate_lines(lines: pd.DataFrame) -> pd.DataFrame:
     return daily
 
 
-def validate_demand_table(frame: pd.DataFrame, path: str | Path, date_column: str = "date") -> pd.DataFrame:
+def validate_demand_table(
+    frame: pd.DataFrame, path: str | Path, date_column: str = "date", frequency: str = "daily", sku_column: str = "sku"
+) -> pd.DataFrame:
     """Check a SKU demand table (data.kind=demand: one row per SKU and day, week or month; `frequency` checks the
     dates are regular) and return it with `demand` named."""
     df = frame.rename(columns={"quantity": "demand"})
     if df["sku"].isna().any():
-        raise InputError(f"{path}: {int(df['sku'].isna().sum())} row(s) have no SKU; fill or remove them.")
+        raise InputError(
+            f"{path}: column '{sku_column}' is empty in {int(df['sku'].isna().sum())} row(s) (row(s) "
+            f"{row_list(df['sku'].isna())}), which have no SKU; fill in their SKU codes or remove those rows."
+        )
     if (df["date"] != df["date"].dt.normalize()).any():
         raise InputError(
             f"{path}: column '{date_column}' carries times of day, but a demand table has one row per SKU and "
@@ -57,8 +62,12 @@ def validate_demand_table(frame: pd.DataFrame, path: str | Path, date_column: st
         row = df.loc[bad].iloc[0]
         raise InputError(
             f"{path}: {int(bad.sum())} row(s) have negative or missing demand, e.g. SKU '{row['sku']}' on "
-            f"{row['date'].date()} ({row['demand']}); fix them, or load order lines with data.kind=transactions "
-            "to have returns cleaned."
+            f"{row['date'].date()} ({row['demand']}); fix them"
+            + (
+                ", or load the file as order lines with data.kind=transactions, which drops returns and counts them."
+                if frequency == "daily"
+                else " (a period's demand is the units sold in it, 0 or more)."
+            )
         )
     return df.sort_values(["sku", "date"], kind="stable").reset_index(drop=True)
 
@@ -75,7 +84,10 @@ def build_panel(
     daily = daily[daily["date"] <= end]
     days = calendar.trading_days(daily["date"].min(), end)
     if len(days) == 0:
-        raise InputError("the calendar leaves no trading day in the data's range; check calendar.closed_weekdays.")
+        raise InputError(
+            "the calendar leaves no trading day in the data's range; check data.calendar.closed_weekdays and "
+            "data.calendar.closed_dates."
+        )
 
     # Position of each date on the trading-day axis; sales on a closed day roll forward to the next open one.
     pos = np.searchsorted(days.asi8, daily["date"].to_numpy().astype("datetime64[ns]").astype(np.int64))

@@ -161,7 +161,7 @@ def prepare_data(
     if kind == "transactions":
         daily = aggregate_lines(frame)
     else:
-        daily = validate_demand_table(frame, path, columns["date"])
+        daily = validate_demand_table(frame, path, columns["date"], source_kind, columns["sku"])
     if target != source_kind:
         daily = aggregate_daily(daily, target)
         dq.notes["aggregated"] = f"daily demand summed to {target} periods, each dated on its last day"
@@ -172,6 +172,7 @@ def prepare_data(
             closed_dates=cal_opts.get("closed_dates", "auto"),
             holiday_country=cal_opts.get("holiday_country"),
             min_open_share=float(cal_opts.get("min_open_share", 0.2)),
+            source=str(path),
         )
     else:
         daily = daily.assign(date=to_period_ends(daily["date"], target))

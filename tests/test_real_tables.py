@@ -161,6 +161,17 @@ def test_month_still_running_is_dropped_and_counted_or_refused(tmp_path):
     same_panel(panel(path, **apply_typed(message, "incomplete_period", columns=MONTHLY, as_of="2026-01-15")), clean)
 
 
+def test_week_still_running_is_dropped_at_as_of(tmp_path):
+    weeks = sunday_weeks()
+    last = weeks["week_ending"].max()
+    as_of = str((last + pd.Timedelta(days=3)).date())  # a Wednesday: the next week is running
+    clean = panel(write(weeks, tmp_path / "clean.csv"), columns=WEEKLY, as_of=as_of)
+    running = weeks[weeks["week_ending"] == last].assign(week_ending=last + pd.Timedelta(days=7))
+    got = panel(write(pd.concat([weeks, running]), tmp_path / "t.csv"), columns=WEEKLY, as_of=as_of)
+    same_panel(got, clean)
+    assert got.quality.dropped["incomplete_period"] == len(running)
+
+
 def test_week_still_running_is_dropped_by_data_end(tmp_path):
     weeks = sunday_weeks()
     last = weeks["week_ending"].max()
@@ -190,6 +201,8 @@ def big_daily() -> pd.DataFrame:
         ("dot_thousands_semicolons", lambda v: f"{v:,.0f}".replace(",", "."), ";"),
         ("european_with_decimals", lambda v: f"{v:,.1f}".replace(",", "_").replace(".", ",").replace("_", "."), ";"),
         ("english_with_decimals", lambda v: f"{v:,.2f}", "\t"),
+        ("spaces_and_decimal_commas", lambda v: f"{v:,.1f}".replace(",", "\u00a0").replace(".", ","), ";"),
+        ("swiss_apostrophes", lambda v: f"{v:,.0f}".replace(",", "'"), ","),
     ],
 )
 def test_number_formats_read_as_the_plain_numbers(name, fmt, sep, tmp_path):
@@ -238,6 +251,22 @@ def test_month_starts_and_ends_mixed_are_one_month_each(tmp_path):
     got = panel(write(mixed, tmp_path / "t.csv"), columns=MONTHLY)
     same_panel(got, clean)
     assert "month(s) on the first day" in got.quality.as_dict()["read"]["months"]
+
+
+def test_months_dated_mid_month_need_data_frequency_m(tmp_path):
+    parts = monthly_parts(n_parts=6, months=24)
+    clean = panel(write(parts, tmp_path / "clean.csv"), columns=MONTHLY)
+    path = write(parts.assign(month=parts["month"] + pd.Timedelta(days=14)), tmp_path / "t.csv")
+    message = refused(path, columns=MONTHLY, panel=SHORT)
+    assert "date(s) are neither the first nor the last day of their month" in message
+    same_panel(panel(path, **apply_typed(message, "frequency", columns=MONTHLY)), clean)
+
+
+def test_yyyymm_numbers_are_months(tmp_path):
+    parts = monthly_parts(n_parts=6, months=24)
+    clean = panel(write(parts, tmp_path / "clean.csv"), columns=MONTHLY)
+    keys = parts.assign(month=parts["month"].dt.strftime("%Y%m").astype(int))
+    same_panel(panel(write(keys, tmp_path / "t.csv"), columns=MONTHLY), clean)
 
 
 # --- 6. ISO week labels and date formats --------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Sales days are business days in the shop's own time, so a UTC offset or time zone is dropped and each value
 keeps its local wall-clock date (recorded in the notes). Integer dates are read only where their unit is
-unambiguous (YYYYMMDD, Unix seconds or milliseconds); anything else raises `InputError` with a bad value.
+unambiguous (YYYYMMDD, YYYYMM months, Unix seconds or milliseconds); anything else raises `InputError` with a bad
+value. ISO week labels ('2023-W47') are read as the week's Sunday.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from forecasting.errors import InputError
 # A trailing UTC offset after a time of day: 'T00:00:00+01:00', ' 10:30Z', '10:30:00.5 +0200'.
 OFFSET = re.compile(r"(\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$")
 YYYYMMDD = (19000101, 21001231)
+YYYYMM = (190001, 210012)
 # Epoch units whose plausible ranges (dates from 1973 to 2103) cannot be mistaken for each other.
 EPOCH_UNITS = {"s": (1e8, 4.2e9), "ms": (1e11, 4.2e12)}
 # An ISO week label: year, week number, optional weekday ('2023-W47', '2023W47-3', '2023-w47').
@@ -137,6 +139,12 @@ def _from_numbers(values: pd.Series, path, column: str, notes: dict) -> pd.Serie
         if not (parsed.isna() & values.notna()).any():
             notes["dates"] = f"numbers in column '{column}' read as YYYYMMDD dates"
             return parsed.astype("datetime64[ns]")
+    if whole and YYYYMM[0] <= lo and hi <= YYYYMM[1] and known.astype("int64").mod(100).between(1, 12).all():
+        # Six digits with a month 01-12 at the end: year and month (an ERP's period key); no other reading
+        # (YYYYMMDD, epoch seconds or days) reaches this range.
+        digits = values.astype("Int64").astype("string")
+        notes["dates"] = f"numbers in column '{column}' read as YYYYMM months (each its month's first day)"
+        return pd.to_datetime(digits, format="%Y%m").astype("datetime64[ns]")
     for unit, (a, b) in EPOCH_UNITS.items():
         if whole and a <= lo and hi <= b:
             unit_name = "seconds" if unit == "s" else "milliseconds"

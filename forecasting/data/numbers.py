@@ -24,6 +24,7 @@ MARKS = (",", ".")
 # One mark in the value followed by exactly three digits, after one to three digits not starting with 0 (a
 # thousands group never leads with a zero: "0,250" is a decimal): "1,540", "-12.000".
 LEAD = r"[-+]?[1-9]\d{0,2}"
+SPACE_GROUPS = r"(?<=\d)[ \u00a0\u202f'](?=\d{3}(?:\D|$))"
 ONE_GROUP = {m: re.compile(rf"{LEAD}{re.escape(m)}\d{{3}}") for m in MARKS}
 
 
@@ -41,18 +42,24 @@ def parse_numbers(
     # Decided and parsed once per distinct value: a quantity column repeats a few thousand values.
     codes, uniques = pd.factorize(text)
     distinct = pd.Series(uniques, dtype="string")
+    # Spaces and apostrophes between groups of three digits are thousands separators whatever the decimal mark
+    # ("1 540", "1'540,5": French, Swiss); they never mean anything else, so they go before the decision.
+    spaced = distinct.str.replace(SPACE_GROUPS, "", regex=True)
+    read = ["spaces or apostrophes between groups of three digits read as thousands separators"]
+    read = read if bool((spaced != distinct).any()) else []
+    distinct = spaced
     decimal, thousands = options.get("decimal"), options.get("thousands")
     if decimal is None and thousands is None:
         decimal, thousands = _decide(distinct, path, column)
         if thousands or decimal != ".":
-            (notes if notes is not None else {}).setdefault("numbers", {})[column] = f"decimal mark '{decimal}'" + (
-                f", thousands separator '{thousands}'" if thousands else ""
-            )
+            read.insert(0, f"decimal mark '{decimal}'" + (f", thousands separator '{thousands}'" if thousands else ""))
     elif decimal is None or thousands is None:
         # One set: the other mark can only be the other role (a value that does not fit is still refused).
         given = decimal if decimal is not None else thousands
         other = {",": ".", ".": ","}.get(given)
         decimal, thousands = (decimal, other) if decimal is not None else (other or ".", thousands)
+    if read and notes is not None:
+        notes.setdefault("numbers", {})[column] = "; ".join(read)
     parsed = pd.Series(_to_float(distinct, decimal or ".", thousands).to_numpy().take(codes), index=values.index)
     parsed[codes < 0] = np.nan
     bad = parsed.isna() & text.notna()

@@ -73,19 +73,24 @@ def _shapes(frame: pd.DataFrame) -> pd.DataFrame:
     by = pairs.groupby("sku", observed=True, sort=True)
     per_day = pairs.groupby(["sku", "weekday"], observed=True).size().sort_values(ascending=False, kind="stable")
     top = per_day.reset_index().drop_duplicates("sku").set_index("sku")
+    per_dom = pairs.groupby(["sku", dates.dt.day.rename("dom")], observed=True).size()
+    top_dom = per_dom.groupby(level=0).max()
     shapes = pd.DataFrame(
         {
             "dates": by.size(),
             "weekday": top["weekday"],
             "weekday_share": top[0] / by.size(),
             "boundary_share": by["boundary"].mean(),
+            "day_of_month_share": top_dom / by.size(),
             "median_gap": by["gap"].median(),
         }
     )
     gaps = shapes["median_gap"]
     shapes["shape"] = np.select(
         [
-            (gaps >= 28) & (shapes["boundary_share"] >= SHAPE_SHARE),
+            # Months dated on one day of the month that is no boundary (the 15th) are still months: the table is
+            # monthly, and `_months` asks for data.frequency=M before it counts them in their calendar months.
+            (gaps >= 28) & (shapes[["boundary_share", "day_of_month_share"]].max(axis=1) >= SHAPE_SHARE),
             (gaps >= 6) & (gaps < 28) & (shapes["weekday_share"] >= SHAPE_SHARE),
         ],
         ["monthly", "weekly"],

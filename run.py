@@ -15,7 +15,14 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from forecasting.cli import ExitStatus, check_group_overrides, describe_failure, log_traceback_to_file
+from forecasting.cli import (
+    ExitStatus,
+    check_group_overrides,
+    describe_failure,
+    interrupted,
+    log_traceback_to_file,
+    watch_interrupts,
+)
 from forecasting.datasets import bundled_path
 from forecasting.run_token import run_token
 from forecasting.storage.lock import LockedError
@@ -56,11 +63,18 @@ if __name__ == "__main__":
     # Errors that Hydra meets before our task runs (composing the config, making the run folder) come back to
     # us as exceptions rather than Hydra's printed stack trace, so they get one sentence too.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    watch_interrupts()
     try:
         main()
-    except SystemExit:
+    except SystemExit as exc:
+        if interrupted() and exc.code not in (None, 0, ExitStatus.INTERRUPTED):  # Lightning's exit(1) on Ctrl-C
+            print(f"error: {describe_failure(KeyboardInterrupt())[1]}", file=sys.stderr)
+            sys.exit(ExitStatus.INTERRUPTED)
         raise
     except BaseException as exc:  # noqa: BLE001 - the last line of defence: one sentence, never a traceback
-        status, sentence = describe_failure(exc)
+        status, sentence = describe_failure(exc, composing=True)
+        if status == ExitStatus.INTERNAL:  # a bug: the sentence names the log that really holds its traceback
+            logged = log_traceback_to_file(exc)
+            sentence = f"{sentence.rstrip('. ')} ({logged or 'no log could be written'})."
         print(f"error: {sentence}", file=sys.stderr)
         sys.exit(status)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
+import signal
 import sys
 import tempfile
 import time
+import traceback
 from enum import IntEnum
 from pathlib import Path
 
@@ -34,10 +37,36 @@ class ExitStatus(IntEnum):
 _FULL_DISK = {errno.ENOSPC, errno.EDQUOT}
 
 
-def _is_config_error(exc: BaseException) -> bool:
-    """Errors of the command line or the config files, raised by Hydra or OmegaConf while composing."""
+#: set by the SIGINT handler `watch_interrupts` installs
+_SIGINT = {"seen": False}
+
+
+def watch_interrupts() -> None:
+    """Remember a Ctrl-C while raising KeyboardInterrupt as Python does: Lightning catches that, tears down and
+    ends with sys.exit(1), which `run.py` then reports as the interrupt it was (130), not as a failure."""
+
+    def on_sigint(signum, frame):
+        _SIGINT["seen"] = True
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, on_sigint)
+
+
+def interrupted() -> bool:
+    return _SIGINT["seen"]
+
+
+def _is_config_error(exc: BaseException, composing: bool = False) -> bool:
+    """Errors of the command line or the config files, raised by Hydra or OmegaConf while composing.
+
+    While composing (before the task runs), Hydra also raises plain ValueErrors and TypeErrors for overrides
+    it cannot apply: those are told apart by where they were raised, not by their type.
+    """
     module = type(exc).__module__ or ""
-    return module.startswith(("hydra.", "omegaconf."))
+    if module.startswith(("hydra.", "omegaconf.")):
+        return True
+    frames = traceback.extract_tb(exc.__traceback__) if composing else []
+    return bool(frames) and any(f"{os.sep}{pkg}{os.sep}" in frames[-1].filename for pkg in ("hydra", "omegaconf"))
 
 
 def _first_line(text: str, limit: int = 300) -> str:
@@ -48,8 +77,9 @@ def _first_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def describe_failure(exc: BaseException) -> tuple[ExitStatus, str]:
-    """The exit status and the one sentence a user sees for `exc`."""
+def describe_failure(exc: BaseException, composing: bool = False) -> tuple[ExitStatus, str]:
+    """The exit status and the one sentence a user sees for `exc` (`composing`: met outside the task, while
+    Hydra read the command line and the config)."""
     from omegaconf.errors import MissingMandatoryValue
 
     if isinstance(exc, InputError):
@@ -73,7 +103,12 @@ def describe_failure(exc: BaseException) -> tuple[ExitStatus, str]:
             f"could not write {where}: {why}; {fix} or write elsewhere with hydra.run.dir=/other/folder, then "
             "rerun (no half-written file was left under a final name).",
         )
-    if _is_config_error(exc):
+    if type(exc).__name__ == "MisconfigurationException":  # Lightning's: a trainer setting this machine refuses
+        return (
+            ExitStatus.BAD_INPUT,
+            f"the trainer settings do not work here: {_first_line(exc)} (the trainer.* settings; conf/trainer/).",
+        )
+    if _is_config_error(exc, composing):
         message = _first_line(exc)
         cause = exc.__cause__
         if cause is not None and _first_line(cause) and _first_line(cause) not in message:
@@ -127,9 +162,18 @@ def check_group_overrides(argv: list[str], conf_dir: str | Path) -> None:
         if arg.startswith("-") or "=" not in arg:
             continue
         key, value = arg.split("=", 1)
+        deleting = key.startswith("~")
         key = key.lstrip("+~").split("@", 1)[0]
         if key not in groups or any(ch in value for ch in "$(*"):
             continue
+        if "null" in (v.strip() for v in value.strip("[]").split(",")) and not deleting:
+            # Hydra stops on it with a ValueError that reads like a bug; a group takes one of its files.
+            options = _options(conf_dir, key)
+            _refuse(
+                f"{key}={value} is not allowed: null is no option of config group {key}, which takes files of "
+                f"conf/{key}/ ({', '.join(options) or 'none'}); leave {key}={value} out of the command to keep the "
+                "default" + (f", or choose one, e.g. {key}={options[0]}." if options else ".")
+            )
         for choice in (v.strip() for v in value.strip("[]").split(",")):
             if not choice or choice == "null":
                 continue
@@ -139,5 +183,9 @@ def check_group_overrides(argv: list[str], conf_dir: str | Path) -> None:
                     f"{key} '{choice}' is unknown; choose from: {', '.join(options) or '(none)'} "
                     f"(one YAML file each in conf/{key}/)."
                 )
-                print(f"error: {sentence}", file=sys.stderr)
-                raise SystemExit(ExitStatus.BAD_INPUT)
+                _refuse(sentence)
+
+
+def _refuse(sentence: str) -> None:
+    print(f"error: {sentence}", file=sys.stderr)
+    raise SystemExit(ExitStatus.BAD_INPUT)

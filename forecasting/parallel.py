@@ -20,10 +20,11 @@ import ctypes
 import gc
 import logging
 import multiprocessing
+import signal
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import Any
 
 from joblib import Parallel, delayed, effective_n_jobs
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 #: the Dask client `run_per_sku` sends work to, while a `dask_backend` block is open
 _DASK: dict[str, Any] = {"client": None}
 BACKENDS = ("local", "dask")
+DASK_PORT = 8786  # `dask scheduler`'s default port
 
 #: what forked workers inherit from the `run_per_sku` that started them (set only while its pool runs)
 _FORKED: dict[str, Any] = {}
@@ -64,9 +66,11 @@ def run_per_sku(
     items = [(i, sku, series[sku]) for i, sku in enumerate(skus)]
     out: list[Any] = [None] * len(skus)
     with tqdm(total=len(skus), desc=desc, unit="sku", mininterval=2.0) as bar:
-        for i, result in _results(fn, items, n_jobs, backend, kwargs):
-            out[i] = result
-            bar.update(1)
+        # closing: an exception here (Ctrl-C) stops the workers now, not when the generator is collected
+        with closing(_results(fn, items, n_jobs, backend, kwargs)) as results:
+            for i, result in results:
+                out[i] = result
+                bar.update(1)
     return out
 
 
@@ -84,13 +88,16 @@ def _results(fn, items, n_jobs: int, backend: str | None, kwargs: dict) -> Itera
         # Frozen, the inherited objects are left out of the workers' garbage collections: a collection writes
         # to every object it scans, so each worker would copy every page of the parent's heap it inherited.
         gc.freeze()
+        pool = ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker)
         try:
-            context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(n_jobs, mp_context=context, initializer=_cap_threads) as pool:
-                futures = [pool.submit(_forked_chunk, k, k + size) for k in range(0, len(items), size)]
-                for future in as_completed(futures):
-                    yield from future.result()
+            futures = [pool.submit(_forked_chunk, k, k + size) for k in range(0, len(items), size)]
+            for future in as_completed(futures):
+                yield from future.result()
+        except BaseException:  # Ctrl-C, a failed chunk, or the caller stopped reading
+            _stop_now(pool)
+            raise
         finally:
+            pool.shutdown(wait=True)
             gc.unfreeze()
             _FORKED.clear()
     else:
@@ -124,6 +131,7 @@ def dask_backend(backend: str = "local", scheduler_address: str | None = None, n
 
     cluster = None
     if scheduler_address:
+        check_scheduler_address(scheduler_address)
         try:
             client = Client(str(scheduler_address), timeout="20s")
         except OSError as exc:
@@ -146,6 +154,40 @@ def dask_backend(backend: str = "local", scheduler_address: str | None = None, n
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def check_scheduler_address(address: str | None, backend: str | None = "dask") -> None:
+    """Stop before any work on an address Dask cannot dial (no port, unknown protocol), with one that works."""
+    if not address:
+        return
+    if backend in (None, "local"):
+        log.warning(
+            "parallel.scheduler_address=%s is ignored with parallel.backend=local; add parallel=dask to use it",
+            address,
+        )
+        return
+    from distributed.comm.addressing import parse_address, parse_host_port, unparse_host_port
+    from distributed.comm.registry import backends
+
+    scheme, location = parse_address(str(address).strip(), strict=False)
+    try:  # Dask's own parsing, as Client() does it
+        if scheme not in backends:
+            raise ValueError(scheme)
+        if scheme != "inproc":
+            parse_host_port(location)
+        return
+    except ValueError:
+        pass
+    try:
+        host = parse_host_port(location, default_port=DASK_PORT)[0]
+    except ValueError:
+        host = "localhost"
+    scheme = scheme if scheme in backends and scheme != "inproc" else "tcp"
+    raise InputError(
+        f"parallel.scheduler_address={address} is not an address Dask can dial: give protocol://host:port, e.g. "
+        f"parallel.scheduler_address={scheme}://{unparse_host_port(host, DASK_PORT)} ({DASK_PORT} is the port "
+        "`dask scheduler` listens on by default)."
+    )
 
 
 def _chunk(fn, items, kwargs: dict) -> Iterator[tuple[int, Any]]:
@@ -177,9 +219,29 @@ def single_threaded() -> Iterator[None]:
                 numba.set_num_threads(before)
 
 
-def _cap_threads() -> None:
+def _init_worker() -> None:
     # A forked worker inherits the parent's thread pools; cap them for the worker's whole life.
     threadpool_limits(limits=1)
+    # Ctrl-C is the parent's to act on (it stops the workers): a worker that caught it would hand the
+    # KeyboardInterrupt back as its chunk's result and go on with the next chunk.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_now(pool: ProcessPoolExecutor) -> None:
+    """End the workers at once: queued chunks are cancelled, running ones killed (nobody will read them).
+
+    A plain shutdown waits for every chunk already handed out, and Ctrl-C took as long as the rest of the fit.
+    """
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
+    if terminate is not None:
+        terminate()
+        return
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # before shutdown forgets them
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=5)
 
 
 def release_memory() -> None:

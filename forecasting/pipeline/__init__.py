@@ -12,7 +12,6 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from forecasting.errors import InputError
 from forecasting.parallel import dask_backend
 from forecasting.pipeline.backtest_task import run_backtest
 from forecasting.pipeline.common import (
@@ -27,6 +26,7 @@ from forecasting.pipeline.common import (
 )
 from forecasting.pipeline.plan_task import plan_inputs, run_plan
 from forecasting.pipeline.reforecast_task import run_reforecast
+from forecasting.pipeline.settings import TASKS, check_config, fall_back_to_cpu
 from forecasting.reports import find_runs, write_comparison
 from forecasting.storage import atomic_path, write_csv, write_json
 
@@ -34,13 +34,10 @@ __all__ = ["BASELINE", "TASKS", "build_models", "cutoffs_from_config", "load_dat
 log = logging.getLogger(__name__)
 
 
-TASKS = ("backtest", "plan", "reforecast", "compare")
-
-
 def run(cfg: DictConfig, output_dir: str | Path) -> dict:
+    check_config(cfg)  # every setting's type and range before any work: a bad value is exit 2, not "a bug" later
+    fall_back_to_cpu(cfg)
     task = cfg.get("task", "backtest")
-    if task not in TASKS:
-        raise InputError(f"task '{task}' is unknown; use one of: {', '.join(TASKS)}.")
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     seed_everything(int(cfg.seed))

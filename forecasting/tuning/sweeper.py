@@ -43,10 +43,22 @@ def install() -> None:
     def sweep(self, arguments):
         import optuna
 
+        from forecasting.pipeline.settings import check_config
+        from forecasting.tuning.storage import check_storage, storage_failure
+
+        # Before the first trial: a bad setting or storage would otherwise fail every trial, or the sweep late.
+        check_config(self.config)
+        check_storage(self.storage)
         grid = isinstance(self.sampler, functools.partial) and self.sampler.func == optuna.samplers.GridSampler
-        if not (self.storage and self.study_name) or grid:
-            return original(self, arguments)
-        return shared_sweep(self, arguments)
+        try:
+            if not (self.storage and self.study_name) or grid:
+                return original(self, arguments)
+            return shared_sweep(self, arguments)
+        except Exception as exc:
+            failure = storage_failure(self.storage, exc) if self.storage else None
+            if failure is None:
+                raise
+            raise failure from exc
 
     sweep._extended = True
     OptunaSweeperImpl.sweep = sweep

@@ -142,6 +142,24 @@ def test_weekly_totals_among_daily_skus_are_named(tmp_path):
     assert got.calendar.frequency == "daily" and got.panel["sku"].nunique() == 6
 
 
+def test_monthly_totals_among_daily_skus_are_named(tmp_path):
+    daily = make_demand_table(3, 250)
+    months = daily.assign(day=daily["day"] + pd.offsets.MonthEnd(0)).groupby(["item", "day"], as_index=False).sum()
+    path = write(pd.concat([daily, months.assign(item="M" + months["item"])]), tmp_path / "t.csv")
+    message = refused(path, columns=DAILY, panel=SHORT)
+    assert "3 SKU(s) have one row a month (on the first or last day): MSKU0, MSKU1, MSKU2" in message
+
+
+def test_daily_skus_among_weekly_ones_are_named(tmp_path):
+    weeks = sunday_weeks()
+    days = make_demand_table(1, 60, start="2025-01-06").rename(
+        columns=dict(zip(DAILY.values(), WEEKLY.values(), strict=True))
+    )
+    path = write(pd.concat([weeks, days]), tmp_path / "t.csv")
+    message = refused(path, columns=WEEKLY, panel=SHORT)
+    assert "holds weekly rows, but 1 SKU(s) have rows on several weekdays, as daily data does: SKU0" in message
+
+
 def test_month_still_running_is_dropped_and_counted_or_refused(tmp_path):
     parts = monthly_parts(n_parts=6, months=24)  # month-start dates up to December 2025
     clean = panel(write(parts, tmp_path / "clean.csv"), columns=MONTHLY, as_of="2026-01-15")
@@ -225,6 +243,19 @@ def test_ambiguous_thousands_name_both_settings_and_each_works(tmp_path):
     assert as_decimals.panel["demand"].max() == pytest.approx(clean.panel["demand"].max() / 1000)
 
 
+def test_a_price_column_settles_the_quantity_column_format(tmp_path):
+    """Quantities all like "1.540" fit both readings; the same file's prices "2,50" say ',' is the decimal mark."""
+    table = big_daily()
+    table = table[table["units"] >= 1000].assign(cost=2.5)
+    clean = panel(write(table, tmp_path / "clean.csv"), columns={**DAILY, "price": "cost"})
+    european = table.assign(
+        units=table["units"].map(lambda v: f"{v:,.0f}".replace(",", ".")), cost=table["cost"].map("{:.2f}".format)
+    )
+    european["cost"] = european["cost"].str.replace(".", ",")
+    got = panel(write(european, tmp_path / "t.csv", sep=";"), columns={**DAILY, "price": "cost"})
+    same_panel(got, clean)
+
+
 # --- 3. two columns under the mapped name -------------------------------------------------------------------------
 
 
@@ -283,6 +314,15 @@ def test_iso_week_labels_read_as_the_weeks_sundays(label, date_format, tmp_path)
 
 
 # --- 7. placeholder dates -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("placeholder", ["9999-12-31", "0001-01-01"])
+def test_dates_no_calendar_holds_are_named_as_placeholders(placeholder, tmp_path):
+    table = make_demand_table(2, 30)
+    table["day"] = table["day"].dt.strftime("%Y-%m-%d")
+    table.loc[7, "day"] = placeholder
+    message = refused(write(table, tmp_path / "t.csv"), columns=DAILY, panel=SHORT)
+    assert f"1 date(s) outside the years 1677-2262, e.g. '{placeholder}' at row(s) 8: placeholders" in message
 
 
 @pytest.mark.parametrize("placeholder", ["1899-12-30", "1970-01-01", "1900-01-01"])

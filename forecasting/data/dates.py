@@ -123,6 +123,15 @@ def _bad_dates_message(text: pd.Series, bad: pd.Series, path, column: str, date_
             f"{int(bad.sum())} value(s) do not, e.g. '{example}' at row(s) {row_list(bad)}; write every date in one "
             f"format and set data.date_format to it (e.g. {override('data.date_format', found)})."
         )
+    try:
+        year = pd.Timestamp(example).year  # pandas holds such a date alone, not in a datetime64[ns] column
+    except (ValueError, OverflowError):
+        year = None
+    if year is not None and not 1677 < year < 2262:  # a placeholder such as 9999-12-31 or 0001-01-01
+        return (
+            f"{path}: column '{column}' has {int(bad.sum())} date(s) outside the years 1677-2262, e.g. '{example}' at "
+            f"row(s) {row_list(bad)}: placeholders for a missing date, not sales; fix or remove those rows."
+        )
     return (
         f"{path}: column '{column}' has {int(bad.sum())} unparseable date(s) (e.g. '{example}' at row(s) "
         f"{row_list(bad)}); fix those values or set data.date_format to the file's format."

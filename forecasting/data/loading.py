@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from forecasting.data.advice import override
 from forecasting.data.codes import stripped_codes
 from forecasting.data.dates import parse_dates
-from forecasting.data.numbers import parse_numbers
+from forecasting.data.numbers import file_marks, parse_numbers
 from forecasting.data.quality import row_list
 from forecasting.data.sniffing import csv_options
 from forecasting.data.sniffing import file_kind as sniff_file_kind
@@ -147,9 +147,10 @@ def read_table(
             f"the column that holds the SKU codes (the file has: {_listed(available)})."
         )
     frame["date"] = _parse_dates(frame["date"], path, mapping["date"], date_format, notes)
-    frame["quantity"] = parse_numbers(frame["quantity"], path, mapping["quantity"], marks, notes)
+    hint = file_marks([frame[name] for name in ("quantity", "price") if name in frame])
+    frame["quantity"] = parse_numbers(frame["quantity"], path, mapping["quantity"], marks, notes, hint)
     if "price" in frame:
-        frame["price"] = parse_numbers(frame["price"], path, mapping["price"], marks, notes)
+        frame["price"] = parse_numbers(frame["price"], path, mapping["price"], marks, notes, hint)
     if "promo" in frame:
         frame["promo"] = parse_numbers(frame["promo"], path, mapping["promo"], marks, notes).fillna(0.0)
     for text in ("invoice", "category", "description"):

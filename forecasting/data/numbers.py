@@ -29,10 +29,16 @@ ONE_GROUP = {m: re.compile(rf"{LEAD}{re.escape(m)}\d{{3}}") for m in MARKS}
 
 
 def parse_numbers(
-    values: pd.Series, path: Path, column: str, options: dict | None = None, notes: dict | None = None
+    values: pd.Series,
+    path: Path,
+    column: str,
+    options: dict | None = None,
+    notes: dict | None = None,
+    hint: tuple[str, str | None] | None = None,
 ) -> pd.Series:
     """`values` (text as read, or numbers from Parquet) as float64; `options` holds the user's `decimal` /
-    `thousands` read options, which win over what the column shows."""
+    `thousands` read options, which win over what the column shows; `hint` is what the file's other number
+    columns show (`file_marks`), used where this column's values fit both readings."""
     options = options or {}
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         parsed = values.astype("float64")
@@ -41,16 +47,13 @@ def parse_numbers(
     text = text.where(text != "")
     # Decided and parsed once per distinct value: a quantity column repeats a few thousand values.
     codes, uniques = pd.factorize(text)
-    distinct = pd.Series(uniques, dtype="string")
-    # Spaces and apostrophes between groups of three digits are thousands separators whatever the decimal mark
-    # ("1 540", "1'540,5": French, Swiss); they never mean anything else, so they go before the decision.
-    spaced = distinct.str.replace(SPACE_GROUPS, "", regex=True)
+    raw = pd.Series(uniques, dtype="string")
+    distinct = _ungrouped(raw)
     read = ["spaces or apostrophes between groups of three digits read as thousands separators"]
-    read = read if bool((spaced != distinct).any()) else []
-    distinct = spaced
+    read = read if bool((distinct != raw).any()) else []
     decimal, thousands = options.get("decimal"), options.get("thousands")
     if decimal is None and thousands is None:
-        decimal, thousands = _decide(distinct, path, column)
+        decimal, thousands = _decide(distinct, path, column, hint)
         if thousands or decimal != ".":
             read.insert(0, f"decimal mark '{decimal}'" + (f", thousands separator '{thousands}'" if thousands else ""))
     elif decimal is None or thousands is None:
@@ -85,18 +88,40 @@ def _to_float(text: pd.Series, decimal: str, thousands: str | None) -> pd.Series
     return pd.to_numeric(cleaned, errors="coerce").astype("float64")
 
 
+def file_marks(columns: list[pd.Series]) -> tuple[str, str | None] | None:
+    """(decimal, thousands) as the first number column that tells shows them: a file has one number format, so a
+    price column's "2,50" settles a quantity column's "1.540"."""
+    for values in columns:
+        if pd.api.types.is_numeric_dtype(values):
+            continue
+        distinct = _ungrouped(pd.Series(pd.unique(values.dropna().astype("string").str.strip()), dtype="string"))
+        if not distinct.str.contains(r"[.,]").any():
+            continue
+        try:
+            return _decide(distinct, Path(), "")
+        except InputError:
+            continue
+    return None
+
+
+def _ungrouped(distinct: pd.Series) -> pd.Series:
+    # Spaces and apostrophes between groups of three digits are thousands separators whatever the decimal mark
+    # ("1 540", "1'540,5": French, Swiss); they never mean anything else, so they go before the decision.
+    return distinct.str.replace(SPACE_GROUPS, "", regex=True)
+
+
 def _grouped(thousands: str, decimal: str) -> str:
     t, d = re.escape(thousands), re.escape(decimal)
     return rf"{LEAD}(?:{t}\d{{3}})+(?:{d}\d*)?"
 
 
-def _decide(distinct: pd.Series, path: Path, column: str) -> tuple[str, str | None]:
-    """(decimal mark, thousands separator or None) from the column's distinct values."""
+def _decide(distinct: pd.Series, path: Path, column: str, hint=None) -> tuple[str, str | None]:
+    """(decimal mark, thousands separator or None) from the column's distinct values (or the `hint`, where they
+    fit both readings)."""
     roles = {m: _role(distinct, m) for m in MARKS}
     decided = {m: r for m, r in roles.items() if r in ("decimal", "thousands")}
-    if "conflict" in roles.values() or len(set(decided.values())) < len(
-        decided
-    ):  # both decimal ("1.5" and "2,5") or both thousands
+    # A mark read both ways, or both marks read the same way ("1.5" and "2,5"): no one format.
+    if "conflict" in roles.values() or len(set(decided.values())) < len(decided):
         return _mixed(distinct, path, column)
     if len(decided) == 2:
         return (",", ".") if roles[","] == "decimal" else (".", ",")
@@ -118,6 +143,8 @@ def _decide(distinct: pd.Series, path: Path, column: str) -> tuple[str, str | No
         return mark, None
     if len(whole):
         return ("." if mark == "," else ","), mark
+    if hint is not None:
+        return (mark, None) if hint[0] == mark else (hint[0], mark)
     example = distinct[distinct.str.contains(mark, regex=False)].iloc[0]
     integer, fraction = example.split(mark)
     value = f"{integer.lstrip('+-') + fraction}"

@@ -107,7 +107,9 @@ def _vote(shapes: pd.DataFrame, dates: pd.Series) -> str:
         typical = int(np.median(gaps)) if len(gaps) else 1
         kind = "daily" if typical < 7 else "weekly" if typical < 28 else "monthly"
     else:
-        kind = str(voters["shape"].value_counts().idxmax())
+        # Most SKUs; on a tie the shape with more rows (daily SKUs among as many weekly ones hold 7x the rows).
+        votes = voters.groupby("shape")["dates"].agg(["size", "sum"]).sort_values(["size", "sum"], ascending=False)
+        kind = str(votes.index[0])
     if kind == "monthly":  # quarters dated on month starts look monthly SKU by SKU
         months = distinct.to_period("M").unique()
         typical = float(np.median(np.diff(months.asi8))) if len(months) > 2 else 1.0

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from forecasting.data.advice import override
 from forecasting.data.codes import stripped_codes
+from forecasting.data.covariates import promo_indicator
 from forecasting.data.dates import parse_dates
 from forecasting.data.numbers import file_marks, parse_numbers
 from forecasting.data.quality import row_list
@@ -152,7 +153,7 @@ def read_table(
     if "price" in frame:
         frame["price"] = parse_numbers(frame["price"], path, mapping["price"], marks, notes, hint)
     if "promo" in frame:
-        frame["promo"] = parse_numbers(frame["promo"], path, mapping["promo"], marks, notes).fillna(0.0)
+        frame["promo"] = promo_indicator(frame["promo"], path, mapping["promo"], notes)
     for text in ("invoice", "category", "description"):
         if text in frame:
             frame[text] = frame[text].astype("string")

@@ -96,13 +96,15 @@ def build_panel(
     if not periods:  # weeks and months have no closed days
         dq.repair("sales_on_closed_days_moved_to_next_trading_day", int(moved.sum()))
     daily = daily.assign(pos=pos)[pos < len(days)]
-    value_cols = [c for c in ("demand", "revenue", "promo") if c in daily]
-    agg = {c: ("max" if c == "promo" else "sum") for c in value_cols}
+    value_cols = [c for c in ("demand", "revenue", "promo", "price") if c in daily]
+    agg = {c: {"promo": "max", "price": "mean"}.get(c, "sum") for c in value_cols}
     daily = daily.groupby(["sku", "pos"], observed=True, sort=True).agg(agg).reset_index()
     if "revenue" in daily:
-        daily["price"] = np.where(
-            daily["demand"] > 0, daily["revenue"] / daily["demand"].where(daily["demand"] > 0), np.nan
-        )
+        # The price a period sold at; a period without sales keeps the price its row states (a demand table's
+        # price column: list prices set ahead, a price change in a week without sales), else none.
+        sold = (daily["demand"] > 0) & (daily["revenue"] > 0)
+        stated = daily["price"] if "price" in daily else np.nan
+        daily["price"] = np.where(sold, daily["revenue"] / daily["demand"].where(sold), stated)
 
     first = daily.groupby("sku", observed=True, sort=True)["pos"].min()
     lengths = len(days) - first.to_numpy()

@@ -12,6 +12,7 @@ import pandas as pd
 from forecasting.data.calendar import PeriodCalendar, TradingCalendar, infer_calendar, period_calendar
 from forecasting.data.cleaning import CleaningRules, clean_transactions
 from forecasting.data.date_checks import cut_off, drop_incomplete_periods, refuse_placeholder_dates
+from forecasting.data.covariates import demand_table_prices
 from forecasting.data.frequency import (
     aggregate_daily,
     complete_periods,
@@ -121,6 +122,7 @@ def prepare_data(
         frame = clean_transactions(frame, CleaningRules.from_dict(dict(cleaning or {})), dq)
     else:
         frame = resolve_missing(frame, missing, dq, path, columns["quantity"])
+        frame = demand_table_prices(frame, path, columns.get("price"), dq)
     if start_day is not None:
         frame = dq.drop(frame, frame["date"] < start_day, "before_data_start")
     if end_day is not None:

@@ -57,6 +57,8 @@ BAD = [
     "plan.replay.refit_every_reviews=0",
     "reforecast.wait_seconds=-1",
     "reforecast.drift.tracking_signal=0",
+    "optimized_model=prophet",
+    "experiment=arima optimized_model=ets",
     "parallel=dask parallel.scheduler_address=localhost",
     "parallel=dask parallel.scheduler_address=tcp://10.0.0.5",
     "parallel=dask parallel.scheduler_address=htp://10.0.0.5:8786",
@@ -86,9 +88,11 @@ def test_good_settings_pass(override):
     check_config(config(override))
 
 
-def test_every_shipped_experiment_passes():
+def test_every_shipped_experiment_and_search_passes():
     for path in sorted((ROOT / "conf" / "experiment").glob("*.yaml")):
         check_config(config(f"experiment={path.stem}"))
+    for path in sorted((ROOT / "conf" / "hparams_search").glob("*_optuna.yaml")):
+        check_config(config(f"experiment={path.stem.removesuffix('_optuna')}", f"hparams_search={path.stem}"))
 
 
 def test_the_plan_metric_is_the_one_planning_decides_on():
@@ -120,7 +124,9 @@ def test_group_set_to_null_exits_2():
 
 def test_dask_address_without_a_port_exits_2(tmp_path):
     proc = run_py(*FAST, "parallel=dask", "parallel.scheduler_address=localhost", f"hydra.run.dir={tmp_path}")
-    assert_one_sentence(proc, 2, "parallel.scheduler_address=localhost", "parallel.scheduler_address=tcp://localhost:8786")
+    assert_one_sentence(
+        proc, 2, "parallel.scheduler_address=localhost", "parallel.scheduler_address=tcp://localhost:8786"
+    )
 
 
 def test_gpu_trainer_without_a_gpu_trains_on_the_cpu_with_a_warning(tmp_path):

@@ -152,6 +152,21 @@ def check_config(cfg: DictConfig) -> None:
 
     p = values.get("parallel") or {}
     check_scheduler_address(p.get("scheduler_address"), p.get("backend", "local"))
+    _check_optimized_model(cfg)
+
+
+def _check_optimized_model(cfg: DictConfig) -> None:
+    """`optimized_model` names a model of this run: found only once the backtest ended, it cost the backtest."""
+    from forecasting.pipeline.common import BASELINE
+
+    name = cfg.get("optimized_model")
+    models = [str(m) for m in (cfg.get("model") or {})]
+    if name is None or not models or str(name) in (*models, BASELINE):
+        return
+    raise InputError(
+        f"optimized_model={name} is not a model of this run ({', '.join([*models, BASELINE])}): give one of them, "
+        f"e.g. optimized_model={models[0]}, or optimized_model=null for the best."
+    )
 
 
 def _known(values: Any, schema: type) -> dict:

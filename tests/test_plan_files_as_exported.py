@@ -11,9 +11,10 @@ import pytest
 
 from forecasting.data.codes import shown_codes, stripped_codes
 from forecasting.errors import InputError
+from forecasting.pipeline.common import load_data
 from forecasting.planning.inputs import policy_table, stock_position
 from forecasting.planning.plan import plan_sku
-from tests.test_plan_inputs import PLAN, run_cli
+from tests.test_plan_inputs import PLAN, composed, run_cli
 
 TODAY = pd.Timestamp("2024-01-07")
 SKUS = pd.Index(["A100", "B200", "00123"], name="sku")
@@ -73,7 +74,9 @@ def test_order_due_after_the_horizon_is_not_on_order(tmp_path, caplog):
     dates = pd.date_range(TODAY + pd.Timedelta(days=1), periods=90, freq="D")
     p = {**PLAN, "unit_cost": 1.0, "stockout_cost": 1.0, "lead_time_std_days": 0}
     for sku in ("A100", "B200"):
-        row = plan_sku(sku, paths, dates, TODAY, p, on_hand[sku], listed[listed["sku"] == sku], np.random.default_rng(0))
+        row = plan_sku(
+            sku, paths, dates, TODAY, p, on_hand[sku], listed[listed["sku"] == sku], np.random.default_rng(0)
+        )
         ref = plan_sku(sku, paths, dates, TODAY, p, on_hand[sku], clean[clean["sku"] == sku], np.random.default_rng(0))
         assert row["on_order"] == ref["on_order"] and row["order_qty"] == ref["order_qty"]
         assert row["stockout_date_p50"] == ref["stockout_date_p50"]
@@ -81,9 +84,6 @@ def test_order_due_after_the_horizon_is_not_on_order(tmp_path, caplog):
 
 def test_plan_run_with_exported_files_equals_the_clean_files(tmp_path):
     """Through run.py: padded codes and a 2099 order give the plan the clean files give."""
-    from tests.test_plan_inputs import composed
-    from forecasting.pipeline.common import load_data
-
     skus = sorted(load_data(composed()).segments["sku"])[:2]
     files = {
         "exported": (

@@ -187,7 +187,9 @@ def _lines(mask: pd.Series, frame: pd.DataFrame | None = None, column: str | Non
     rows = np.flatnonzero(np.asarray(mask))
     shown = []
     for i in rows[:SHOWN]:
-        detail = f" (SKU {frame['sku'].iloc[i]}: {_show(frame[column].iloc[i])})" if frame is not None else ""
+        detail = ""
+        if frame is not None:  # codes quoted where they hold a space or an invisible character
+            detail = f" (SKU {shown_codes([frame['sku'].iloc[i]])}: {_show(frame[column].iloc[i])})"
         shown.append(f"{i + 2}{detail}")
     more = f" and {len(rows) - SHOWN} more" if len(rows) > SHOWN else ""
     return ", ".join(shown) + more

@@ -35,15 +35,20 @@ TOP_LEVEL = ("start", "end", "as_of", "frequency", "week_ending", "missing", "in
 # --- advice as typed ---------------------------------------------------------------------------------------------
 
 
-def typed_overrides(message: str) -> list[str]:
-    """The `data.*=...` settings a message prints, as a shell would hand them to run.py."""
+def printed_settings(message: str) -> list[str]:
+    """The `data.*=...` settings a message prints, exactly as printed (what a user pastes)."""
     found = re.findall(r"\"data\.[^\"]+\"|'data\.[^']+=[^']*'|(?<![\w'\"])data\.[\w.]+=[^\s,;)'\"]+", message)
-    words = []
+    out = []
     for text in found:
         if text[0] not in "'\"" and text.endswith(".") and not text.endswith("=."):
             text = text[:-1]  # the sentence's full stop
-        words += shlex.split(text)
-    return words
+        out.append(text)
+    return out
+
+
+def typed_overrides(message: str) -> list[str]:
+    """The printed settings as a shell hands them to run.py."""
+    return [word for text in printed_settings(message) for word in shlex.split(text)]
 
 
 def apply_typed(message: str, pick: str, **kwargs) -> dict:
@@ -416,26 +421,47 @@ def test_run_py_exits_2_with_one_sentence(name, write_file, extra, says, tmp_pat
     assert len([line for line in out.splitlines() if says in line]) == 1, out[-2000:]
 
 
-def test_printed_fix_typed_into_a_shell_runs(tmp_path):
-    """The ambiguous-thousands advice, pasted into bash as printed, gives a run that reads 1,540 as 1540."""
+def ambiguous_thousands(path: Path) -> Path:
     table = big_daily()
     table = table[table["units"] >= 1000]
-    path = write(table.assign(units=table["units"].map(lambda v: f"{v:,.0f}")), tmp_path / "t.csv")
-    message = refused(path, columns=DAILY, panel=SHORT)
-    fix = re.search(r"set (\"data.read_options.thousands=[^\"]+\")", message).group(1)
-    cols = " ".join(f"data.columns.{k}={v}" for k, v in DAILY.items())
-    command = (
-        f"{shlex.quote(sys.executable)} run.py data=demand_table data.path={shlex.quote(str(path))} {cols} {fix} "
-        "task=backtest 'model=[croston]' backtest.folds=1 backtest.horizon=7 parallel.n_jobs=1 num_samples=20 "
-        "data.panel.min_history_days=20 data.panel.min_nonzero_days=3 "
-        f"hydra.run.dir={shlex.quote(str(tmp_path / 'run'))}"
-    )
+    return write(table.assign(units=table["units"].map(lambda v: f"{v:,.0f}")), path)
+
+
+def monday_and_sunday_weeks(path: Path) -> Path:
+    weeks = sunday_weeks()
+    starts = weeks["item"].isin(["SYN0", "SYN1"])
+    weeks.loc[starts, "week_ending"] -= pd.Timedelta(days=6)
+    return write(weeks.rename(columns=dict(zip(WEEKLY.values(), DAILY.values(), strict=True))), path)
+
+
+SHELL = [
+    ("ambiguous_thousands", ambiguous_thousands, "thousands", ("backtest.horizon=7", "data.panel.min_history_days=20")),
+    ("monday_and_sunday_weeks", monday_and_sunday_weeks, "week_ending", ()),
+]
+
+
+@pytest.mark.parametrize("name, make, pick, extra", SHELL, ids=[c[0] for c in SHELL])
+def test_printed_fix_typed_into_a_shell_runs(name, make, pick, extra, tmp_path):
+    """run.py refuses the table (exit 2); the setting its one line prints, pasted into bash, makes it run."""
+    path = make(tmp_path / "t.csv")
+    args = [sys.executable, "run.py", "data=demand_table", f"data.path={path}"]
+    args += [f"data.columns.{k}={v}" for k, v in DAILY.items()]
+    args += ["task=backtest", "model=[croston]", "backtest.folds=1", "parallel.n_jobs=1", "num_samples=20", *extra]
+    first = subprocess.run([*args, f"hydra.run.dir={tmp_path / 'run1'}"], cwd=ROOT, capture_output=True, text=True)
+    said = [line for line in (first.stdout + first.stderr).splitlines() if "ERROR" in line]
+    assert first.returncode == 2 and len(said) == 1, (first.stdout + first.stderr)[-2000:]
+    [fix] = [text for text in printed_settings(said[0]) if pick in text]
+    command = " ".join(map(shlex.quote, args)) + f" {fix} hydra.run.dir={shlex.quote(str(tmp_path / 'run'))}"
     res = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, (res.stdout + res.stderr)[-2000:]
     quality = json.loads((tmp_path / "run" / "data_quality.json").read_text())
-    assert quality["rows_in"] == len(table)
+    assert quality["rows_in"] == len(pd.read_csv(path))
+    clean = prepare_data(path, kind="demand", panel=SHORT, **apply_typed(fix, pick, columns=DAILY)).panel
     backtest = pd.read_parquet(tmp_path / "run" / "backtest.parquet")
-    assert backtest["demand"].max() == table["units"].max()
+    actual = clean.set_index(["sku", "date"])["demand"]
+    assert (
+        backtest.set_index(["sku", "date"])["demand"] == actual.reindex(backtest.set_index(["sku", "date"]).index)
+    ).all()
 
 
 # --- the other advice the loader prints ---------------------------------------------------------------------------

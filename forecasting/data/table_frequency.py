@@ -42,7 +42,7 @@ def resolve_frequency(
     end_day = _weekday(week_ending)
     shapes = _shapes(frame)
     if kind is None:
-        kind = _vote(shapes, frame["date"])
+        kind = _vote(shapes, frame["date"], path, column)
     dq = dq if dq is not None else DataQuality(source=str(path))
     if kind == "daily":
         _check_daily(frame, shapes, path, column, explicit=explicit)
@@ -99,7 +99,7 @@ def _shapes(frame: pd.DataFrame) -> pd.DataFrame:
     return shapes
 
 
-def _vote(shapes: pd.DataFrame, dates: pd.Series) -> str:
+def _vote(shapes: pd.DataFrame, dates: pd.Series, path: Path, column: str) -> str:
     voters = shapes[shapes["dates"] >= MIN_VOTE]
     distinct = pd.DatetimeIndex(pd.unique(dates.to_numpy())).sort_values()
     if voters.empty:
@@ -115,8 +115,8 @@ def _vote(shapes: pd.DataFrame, dates: pd.Series) -> str:
         typical = float(np.median(np.diff(months.asi8))) if len(months) > 2 else 1.0
         if typical > 1:
             raise InputError(
-                f"dates are {typical:.0f} months apart (median), e.g. {distinct[0]:%Y-%m-%d} then "
-                f"{distinct[1]:%Y-%m-%d}; "
+                f"{path}: column '{column}' has dates {typical:.0f} months apart (median), e.g. "
+                f"{distinct[0]:%Y-%m-%d} then {distinct[1]:%Y-%m-%d}; "
                 "the toolkit forecasts daily, weekly or monthly demand: aggregate the table to one of those."
             )
     return kind

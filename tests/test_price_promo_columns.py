@@ -114,6 +114,18 @@ def test_zero_or_empty_prices_are_carried_and_counted(tmp_path):
     assert p1.loc[0, "price"] == p1.loc[1, "price"]
 
 
+def test_sku_without_any_price_keeps_none_and_is_counted(tmp_path):
+    table = sales()
+    table["unit_price"] = table["unit_price"].astype(object)
+    table.loc[table["item"] == "P2", "unit_price"] = ""
+    data = prepared(demand_table(tmp_path, table, ENCODINGS["percent"]), "demand")
+    assert data.quality.repairs.get("price_zero_or_missing_carried_from_nearest_period", 0) == 0
+    assert data.quality.notes["skus_without_price"] == 1
+    p2 = data.panel[data.panel["sku"] == "P2"]
+    assert p2["price"].isna().all() and (p2["revenue"] == 0).all()
+    assert data.segments.set_index("sku").loc["P2", "abc"] == "C"
+
+
 def test_negative_price_names_the_rows_and_the_fix(tmp_path):
     table = sales()
     table.loc[[10, 11], "unit_price"] = -3.0

@@ -94,9 +94,10 @@ def demand_table_prices(frame: pd.DataFrame, path: str | Path, column: str | Non
         known = price.where(~unknown).loc[order]
         by_sku = known.groupby(frame["sku"].loc[order], observed=True, sort=False)
         price = by_sku.ffill().fillna(by_sku.bfill()).reindex(frame.index)
-        dq.repair("price_zero_or_missing_carried_from_nearest_period", int(unknown.sum()))
+        dq.repair("price_zero_or_missing_carried_from_nearest_period", int((unknown & price.notna()).sum()))
         never = frame.loc[price.isna(), "sku"].unique()
         if len(never):
+            # Nothing to carry from: the rows stay without a price, counted by SKU.
             dq.notes["skus_without_price"] = int(len(never))
             log.warning(
                 "%s: %d SKU(s) have no price above 0 in any row (e.g. %s); their costs need plan.unit_cost or "

@@ -152,7 +152,7 @@ def test_monthly_totals_among_daily_skus_are_named(tmp_path):
     months = daily.assign(day=daily["day"] + pd.offsets.MonthEnd(0)).groupby(["item", "day"], as_index=False).sum()
     path = write(pd.concat([daily, months.assign(item="M" + months["item"])]), tmp_path / "t.csv")
     message = refused(path, columns=DAILY, panel=SHORT)
-    assert "3 SKU(s) have one row a month (on the first or last day): MSKU0, MSKU1, MSKU2" in message
+    assert "3 SKU(s) have one row a month: MSKU0, MSKU1, MSKU2" in message
 
 
 def test_daily_skus_among_weekly_ones_are_named(tmp_path):

@@ -140,7 +140,7 @@ def _check_daily(frame: pd.DataFrame, shapes: pd.DataFrame, path: Path, column: 
     if kind == "weekly":
         what = f"one row a week (e.g. every {WEEKDAYS[int(odd.loc[skus[0], 'weekday'])].title()})"
     else:
-        what = "one row a month (on the first or last day)"
+        what = "one row a month"
     rows = frame["sku"].isin(skus)
     raise InputError(
         f"{path}: column '{column}' has daily rows for most SKUs, but {len(skus)} SKU(s) have {what}: "

@@ -206,11 +206,12 @@ def _months(frame: pd.DataFrame, path: Path, column: str, explicit: bool, dq: Da
     off = ~(starts | ends)
     if off.any() and not explicit:
         row = frame.loc[off].iloc[0]
+        skus = shown_codes(frame.loc[off, "sku"].unique())
         raise InputError(
             f"{path}: column '{column}' holds monthly rows, but {int(off.sum())} date(s) are neither the first nor "
-            f"the last day of their month, e.g. SKU {shown_codes([row['sku']])} on {row['date']:%Y-%m-%d} (row(s) "
-            f"{row_list(off)}); date every month on its first or last day, or set data.frequency=M to count each "
-            "date in its calendar month."
+            f"the last day of their month, e.g. {row['date']:%Y-%m-%d}, in SKU(s) {skus} (row(s) {row_list(off)}); "
+            "date every month on its first or last day, or set data.frequency=M to count each date in its "
+            "calendar month."
         )
     moved = dates + pd.offsets.MonthEnd(0)
     if (starts & ~ends).any() and (ends & ~starts).any():

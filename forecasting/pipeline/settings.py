@@ -106,10 +106,20 @@ class Replay:
 
 
 @dataclass
+class Exceptions:
+    excess_cover_days: float = setting(180.0, lambda v: v > 0, "days of cover above 0")
+    no_sales_days: float = setting(56.0, lambda v: v > 0, "days above 0")
+    forecast_moved_share: float = setting(0.5, lambda v: v > 0, "a share above 0")
+    short_history_days: float = setting(120.0, lambda v: v >= 0, "days, 0 or more")
+
+
+@dataclass
 class Plan:
+    # The policy's numbers and the plan files are checked by planning.inputs.check_settings.
     champion_metric: ChampionMetric = ChampionMetric.pinball
     calibrate: bool = True
     min_calibration_windows: int = setting(30, _whole(1), "windows, 1 or more")
+    exceptions: Exceptions = field(default_factory=Exceptions)
     replay: Replay = field(default_factory=Replay)
 
 

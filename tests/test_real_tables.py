@@ -482,3 +482,11 @@ def test_rows_without_a_sku_are_named(tmp_path):
     table.loc[[4, 30], "item"] = np.nan
     message = refused(write(table, tmp_path / "t.csv"), columns=DAILY, panel=SHORT)
     assert "column 'item' is empty in 2 row(s) (row(s) 5, 31), which have no SKU" in message
+
+
+def test_too_short_histories_print_limits_that_keep_a_sku(tmp_path):
+    path = write(make_demand_table(2, 30), tmp_path / "t.csv")
+    message = refused(path, columns=DAILY)
+    assert "no SKU has enough history" in message
+    kwargs = apply_typed(message, "min_history_days", **apply_typed(message, "min_nonzero_days", columns=DAILY))
+    assert panel(path, **kwargs).panel["sku"].nunique() >= 1

@@ -197,12 +197,9 @@ def prepare_data(
     _drop_skus(dq, rows_per_sku, sold, keep, "short_history")
     short = full[full["sku"].isin(keep)]
     skus_before_filters = int(full["sku"].nunique())
-    del full
     if short.empty:
-        raise InputError(
-            "no SKU has enough history (data.panel.min_history_days="
-            f"{panel_opts['min_history_days']}, min_nonzero_days={panel_opts['min_nonzero_days']}); lower them."
-        )
+        raise InputError(_no_history_message(full, path, panel_opts, cal.unit))
+    del full
     # Segments are computed over every SKU with history, so ABC ranks a SKU against the whole assortment.
     seg = segment_skus(short, **dict(segments or {}))
     chosen = top_skus(short, panel_opts["max_skus"], panel_opts["select_by"])
@@ -231,6 +228,26 @@ def prepare_data(
         100 * dq.notes["panel"]["zero_share"],
     )
     return PreparedData(panel=result, segments=seg, calendar=cal, quality=dq, segment_options=dict(segments or {}))
+
+
+def _no_history_message(full: pd.DataFrame, path, panel_opts: Mapping, unit: str) -> str:
+    """Which limits to set, from the SKU with the most sales: settings that keep at least that SKU."""
+    by_sku = (full["demand"] > 0).groupby(full["sku"], observed=True)
+    stats = pd.DataFrame({"periods": by_sku.size(), "sales": by_sku.sum()}).sort_values(
+        ["sales", "periods"], ascending=False, kind="stable"
+    )
+    limits = (
+        f"data.panel.min_history_days={panel_opts['min_history_days']}, "
+        f"min_nonzero_days={panel_opts['min_nonzero_days']}"
+    )
+    if stats.empty or stats["sales"].iloc[0] == 0:
+        return f"{path}: no SKU has any sales ({limits}); check data.columns.quantity."
+    sku, best = stats.index[0], stats.iloc[0]
+    return (
+        f"{path}: no SKU has enough history ({limits}): the SKU with the most, {sku}, has {int(best['periods'])} "
+        f"{unit}s from its first sale with {int(best['sales'])} of them selling; lower the limits, e.g. "
+        f"data.panel.min_history_days={int(best['periods'])} data.panel.min_nonzero_days={int(best['sales'])}."
+    )
 
 
 def _config_date(value, key: str) -> pd.Timestamp | None:

@@ -258,3 +258,16 @@ def test_ctrl_c_during_neural_training_exits_130(tmp_path):
     status, seconds, out = _interrupt_when(args, "Epoch 0", True, tmp_path)
     assert status == 130, out[-2000:]  # Lightning ends a Ctrl-C with sys.exit(1); run.py reports the interrupt
     assert seconds < 5, seconds
+
+
+def test_a_one_trial_study_runs_its_baseline(tmp_path):
+    # The queued baseline held the study's only place, so nothing was asked for and the sweep ended in
+    # "Record does not exist" (exit 1).
+    proc = run_py(
+        *SWEEP,
+        f"hydra.sweeper.storage=sqlite:///{tmp_path}/optuna.db",
+        f"hydra.sweep.dir={tmp_path}/sweep",
+        f"hydra.callbacks.save_best.tuned_dir={tmp_path}/tuned",
+    )
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
+    assert (tmp_path / "tuned" / "arima_optuna.yaml").exists()

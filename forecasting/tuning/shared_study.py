@@ -105,6 +105,11 @@ def budget_left(study, n_trials: int) -> int:
     return n_trials - len(budgeted(study))
 
 
+def queued_waiting(study) -> bool:
+    """Whether a queued trial waits to be asked for (it counts in the budget already)."""
+    return bool(study.get_trials(deepcopy=False, states=[TrialState.WAITING]))
+
+
 def over_budget(study, trial, n_trials: int) -> bool:
     """True when `n_trials` budgeted trials precede this one: another process took the last place first.
     Trial numbers are handed out by the storage in order, so exactly one of two racing trials loses."""

@@ -114,7 +114,11 @@ def ask_batch(sweeper, study, size: int, space: dict, fixed: dict) -> list[tuple
 
     batch: list[tuple[Any, tuple[str, ...]]] = []
     repeats = 0
-    while len(batch) < size and shared_study.budget_left(study, sweeper.n_trials) > 0:
+    # A queued trial (the baseline) already holds its place in the budget: it is still to be asked for, or a
+    # study of n_trials=1 with a baseline ran nothing.
+    while len(batch) < size and (
+        shared_study.budget_left(study, sweeper.n_trials) > 0 or shared_study.queued_waiting(study)
+    ):
         trial = study.ask()
         trial.set_user_attr(shared_study.WORKER_ATTR, shared_study.this_worker())
         if shared_study.over_budget(study, trial, sweeper.n_trials):

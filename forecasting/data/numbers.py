@@ -4,8 +4,10 @@ A thousands separator and a decimal mark can both be "," or ".", and one value (
 a thousand times apart. So the reading is decided once per column, from every value in it, never value by
 value: a mark is a decimal mark where some value shows it so (not followed by exactly three digits, or after
 the other mark), a thousands separator where some value shows that (twice in a value, or before the other
-mark). A column where nothing tells stops the run naming both settings. The decision is then applied as
-pandas' `thousands` / `decimal` read options would be, and recorded in data_quality.json.
+mark). Where only "1,540"-like values carry the mark, the column's plain numbers tell (a formatter that groups
+thousands writes 12 but never 1540), else the file's other number column (a price "2,50"); a column where
+nothing tells stops the run naming both settings. The decision is then applied as pandas' `thousands` /
+`decimal` read options would be, and recorded in data_quality.json.
 """
 
 from __future__ import annotations

@@ -183,7 +183,7 @@ def reforecast_run(
     decisions = decide_champions(
         wh.current_champions(),
         result.by_segment,
-        str(cfg.plan.champion_metric),
+        challenger_metric(str(cfg.plan.champion_metric), result.by_segment),
         [*result.local, *result.global_, *result.ensembles],
     )
     write_csv(decisions, out / "champions.csv")
@@ -218,6 +218,17 @@ def reforecast_run(
     )
     pause_point("committed")
     return metrics, alert
+
+
+def challenger_metric(metric: str, by_segment: pd.DataFrame) -> str:
+    """The metric the standing champions are challenged on: plan.champion_metric where the backtest scores it per
+    segment, else daily pinball. The window-sum criteria (plan_pinball, cover_pinball) are scored by the plan's
+    own decision, not in the leaderboard by segment the warehouse keeps; daily pinball is what that decision
+    falls back to when it has no windows either."""
+    if metric in by_segment:
+        return metric
+    log.info("champions: %s is not scored per segment by the backtest; challenging on pinball", metric)
+    return "pinball"
 
 
 PLAN_TEXT_COLUMNS = (

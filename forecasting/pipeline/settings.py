@@ -263,7 +263,7 @@ def fall_back_to_cpu(cfg: DictConfig) -> None:
     """
     t = cfg.get("trainer")
     accelerator = str(t.get("accelerator", "auto")) if t is not None else "auto"
-    if accelerator not in ("gpu", "cuda"):
+    if accelerator not in ("gpu", "cuda") or not _trains_a_network(cfg):
         return
     import torch
 
@@ -283,3 +283,19 @@ def fall_back_to_cpu(cfg: DictConfig) -> None:
     )
     t.accelerator = "cpu"
     t.precision = "32-true"  # the GPU preset's bf16-mixed only pays on a GPU; 16-mixed is refused on a CPU
+
+
+def _trains_a_network(cfg: DictConfig) -> bool:
+    """Whether a selected model trains with the trainer settings (only the Lightning networks do)."""
+    from hydra.utils import get_class
+
+    from forecasting.models.neural import NeuralForecaster
+
+    for mcfg in (cfg.get("model") or {}).values():
+        target = mcfg.get("_target_") if hasattr(mcfg, "get") else None
+        try:
+            if target and issubclass(get_class(str(target)), NeuralForecaster):
+                return True
+        except Exception:  # noqa: BLE001 - a target that does not import is reported when the model is built
+            continue
+    return False

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 TASKS = ("backtest", "plan", "reforecast", "compare")
 # Champions are the lowest on the metric, so only losses qualify (not bias, not coverage): the leaderboard's
 # losses, and cover_pinball (plan runs' segment tables; forecasting/backtest/cumulative.py).
-# plan_pinball: planning.decision's PLAN_METRIC (the same sums, calibrated; tests/test_settings.py checks the name).
+# plan_pinball: planning.decision's PLAN_METRIC (the same sums, calibrated; tests/test_config_errors.py checks
+# the name).
 CHAMPION_METRICS = ("plan_pinball", "cover_pinball", *SERIES_LOSS, "mape_nonzero")
 # What Lightning's Trainer takes for `accelerator` and `precision` (names it registers; importing Lightning to
 # ask it would add seconds to every run, neural or not).
@@ -157,7 +158,7 @@ def check_config(cfg: DictConfig) -> None:
         if f.name in cfg:
             node = cfg[f.name]
             values[f.name] = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
-    _check(_known(values, Settings), Settings, "")
+    _check(values, Settings, "")
     from forecasting.parallel import check_scheduler_address
 
     p = values.get("parallel") or {}
@@ -179,26 +180,12 @@ def _check_optimized_model(cfg: DictConfig) -> None:
     )
 
 
-def _known(values: Any, schema: type) -> dict:
-    """The keys of `values` the schema lists (the rest, e.g. the data section, is not ours to check)."""
-    if not isinstance(values, dict):
-        return values
-    out = {}
-    for f in fields(schema):
-        if f.name in values:
-            sub = _field_type(schema, f.name)
-            out[f.name] = _known(values[f.name], sub) if is_dataclass(sub) else values[f.name]
-    return out
-
-
-def _field_type(schema: type, name: str) -> Any:
-    default = getattr(schema(), name)
-    return type(default) if is_dataclass(default) else None
-
-
 def _check(values: dict, schema: type, prefix: str) -> None:
     if not isinstance(values, dict):
-        raise InputError(f"{prefix.rstrip('.')}={values} is not allowed: it is a section of settings, not a value.")
+        key = prefix.rstrip(".")
+        raise InputError(
+            f"{key}={_typed(values)} is not allowed: {key} holds settings; set one of them, e.g. {key}.<name>=<value>."
+        )
     example = schema()
     for f in fields(schema):
         if f.name not in values:

@@ -1,15 +1,21 @@
-"""The plan's proof on two test beds: the replay at the fill-rate target and the stock at equal fill rate.
+"""The plan's proof, with the default protocol (no hindsight): the replay at the fill-rate target and the stock at
+equal fill rate against the naive and the empirical-quantile policies.
 
-    python benchmarks/plan_replay.py --skus 200 --synthetic-skus 100 --n-jobs 2
+    python benchmarks/plan_replay.py --skus 200 --full --synthetic-skus 100 --seeds 0 1 --n-jobs 2
 
-Each data set runs `python run.py task=plan` in a fresh process (the real command a user runs): the bundled
-Online Retail data (`--skus` largest SKUs), then the synthetic generator (`forecasting.datasets.synthetic`)
-one demand class at a time (`--synthetic-skus` SKUs of that class, `--days` days), read through
-`data=daily_demand`. From each run folder it prints the replay at the target (`replay.csv`: champion, naive,
-oracle), the stock the champion needs at the naive policy's fill rates (`stock_at_equal_fill.csv`), and the
-backtest and replay wall times (`metrics.json`). For the synthetic classes a fourth policy, `true_dist`,
-orders from the generator's TRUE demand distribution (`SyntheticDemand.sample_paths`) through the same
-lost-sales ordering code: the best a calibrated forecast can do, so the gap to it is the forecast's cost.
+Each data set runs `python run.py task=plan` in a fresh process (the real command a user runs, default config:
+champions and calibration chosen on validation folds that end before the replayed weeks): the bundled Online
+Retail data (`--skus` largest SKUs; `--full` adds the whole panel), then the synthetic generator
+(`forecasting.datasets.synthetic`) one demand class at a time and per seed (`--synthetic-skus` SKUs of that
+class, `--days` days), read through `data=daily_demand`. From each run folder it prints the replay at the target
+(`replay.csv`), the stock the champion needs at each baseline's fill rates (`stock_at_equal_fill.csv`), which
+windows chose and which days were replayed (`metrics.json`), and times. For the synthetic classes a policy
+`true_dist` orders from the generator's TRUE demand distribution (`SyntheticDemand.sample_paths`) with the
+per-SKU fill-rate rule: what a perfectly known distribution gives.
+
+The last table checks the issue's bar per data set: fill within 2 points of the target; at least 15% less stock
+than naive at equal fill (median over its curve) and no more at any point; at least 5% less than the empirical
+policy (median).
 """
 
 from __future__ import annotations
@@ -52,11 +58,16 @@ def run_plan(folder: Path, overrides: list[str]) -> dict:
     return {
         "replay": pd.read_csv(folder / "replay.csv"),
         "curve": pd.read_csv(folder / "service_curve.csv"),
-        "equal_fill": pd.read_csv(folder / "stock_at_equal_fill.csv"),
+        "equal_fill": _optional(folder / "stock_at_equal_fill.csv"),
+        "protocol": metrics["plan"].get("protocol", {}),
         "backtest_s": metrics["seconds"]["local_seconds"],
         "replay_s": metrics["plan"]["seconds"]["replay"],
         "wall_s": round(time.perf_counter() - started, 1),
     }
+
+
+def _optional(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=["reference", "target", "stock_saved_share"])
 
 
 def true_distribution_replay(data, folder: Path, target: float) -> pd.DataFrame:
@@ -109,7 +120,12 @@ def show(name: str, result: dict, extra: pd.DataFrame | None = None) -> None:
         table = pd.concat([table, extra.assign(target_fill_rate=extra["target"])], ignore_index=True)
     print(f"\n### {name}: replay at the 95% fill-rate target")
     print(table[REPLAY_COLUMNS].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    print(f"\n### {name}: average stock value at equal fill rate (champion vs naive vs oracle)")
+    p = result["protocol"]
+    print(
+        f"\nchosen on the windows of cutoffs {', '.join(p.get('replay_chosen_on_cutoffs', []))}; replayed "
+        f"{p.get('replay_start')} to {p.get('replay_end')}; proof: {p.get('proof')}"
+    )
+    print(f"\n### {name}: average stock value at equal fill rate (champion vs each baseline policy)")
     print(result["equal_fill"].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"\nbacktest {result['backtest_s']:.1f} s, replay {result['replay_s']:.1f} s, whole run {result['wall_s']} s")
 
@@ -121,50 +137,67 @@ def main(argv=None) -> None:
     parser.add_argument("--days", type=int, default=730, help="days of synthetic history")
     parser.add_argument("--classes", nargs="*", default=list(CLASSES))
     parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1], help="synthetic seeds")
+    parser.add_argument("--full", action="store_true", help="also the bundled data's full panel")
     parser.add_argument("--out", help="where run folders go (default: a temporary folder)")
+    parser.add_argument("overrides", nargs="*", help="extra run.py overrides for every run (key=value)")
     args = parser.parse_args(argv)
     root = Path(args.out or tempfile.mkdtemp(prefix="plan_replay_"))
     root.mkdir(parents=True, exist_ok=True)
     common = [f"parallel.n_jobs={args.n_jobs}", "plan.service_measure=fill_rate", "plan.service_target=0.95"]
+    common += list(args.overrides)
     summary = []
-    if args.skus:
-        res = run_plan(root / "bundled", [f"data.panel.max_skus={args.skus}", *common])
-        show(f"bundled Online Retail, {args.skus} SKUs", res)
-        summary.append(_summary_row("bundled", res))
+    bundled = [(f"bundled {args.skus} largest", f"data.panel.max_skus={args.skus}")] if args.skus else []
+    if args.full:
+        bundled.append(("bundled full panel", "data.panel.max_skus=null"))
+    for name, override in bundled:
+        res = run_plan(root / name.replace(" ", "_"), [override, *common])
+        show(f"{name} SKUs", res)
+        summary.append(_summary_row(name, res))
     for cls in args.classes if args.synthetic_skus else []:
-        data = synthetic_demand(args.synthetic_skus, args.days, args.seed, classes=(cls,))
-        path = root / f"synthetic_{cls}.parquet"
-        table = data.table.assign(sku=data.table["sku"].astype(str))
-        table.to_parquet(path, index=False)
-        # A daily demand table carries no prices to cost stock with: unit costs per SKU come as plan overrides.
-        costs = root / f"synthetic_{cls}_costs.csv"
-        (0.6 * data.truth["price"]).rename("unit_cost").to_csv(costs)
-        folder = root / f"synthetic_{cls}"
-        res = run_plan(folder, ["data=daily_demand", f"data.path={path}", f"plan.overrides_csv={costs}", *common])
-        truth = true_distribution_replay(data, folder, 0.95)
-        show(f"synthetic {cls}, {args.synthetic_skus} SKUs x {args.days} days", res, truth)
-        summary.append(_summary_row(f"synthetic {cls}", res, truth))
-    print("\n### Summary: champion fill at the 95% target, stock saved vs naive at equal fill, times")
-    print(pd.DataFrame(summary).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        for seed in args.seeds:
+            data = synthetic_demand(args.synthetic_skus, args.days, seed, classes=(cls,))
+            tag = f"synthetic_{cls}_seed{seed}"
+            path = root / f"{tag}.parquet"
+            table = data.table.assign(sku=data.table["sku"].astype(str))
+            table.to_parquet(path, index=False)
+            # A daily demand table carries no prices to cost stock with: unit costs per SKU come as plan overrides.
+            costs = root / f"{tag}_costs.csv"
+            (0.6 * data.truth["price"]).rename("unit_cost").to_csv(costs)
+            folder = root / tag
+            overrides = ["data=daily_demand", f"data.path={path}", f"plan.overrides_csv={costs}", *common]
+            res = run_plan(folder, overrides)
+            truth = true_distribution_replay(data, folder, 0.95)
+            show(f"synthetic {cls} seed {seed}, {args.synthetic_skus} SKUs x {args.days} days", res, truth)
+            summary.append(_summary_row(f"synthetic {cls} s{seed}", res, truth))
+    table = pd.DataFrame(summary)
+    print("\n### Summary: champion fill at the 95% target; stock saved at equal fill (median / worst over the curve)")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"\nrun folders: {root}")
 
 
 def _summary_row(name: str, res: dict, truth: pd.DataFrame | None = None) -> dict:
-    champ = res["replay"].set_index("policy").loc["champion"]
-    saved = res["equal_fill"]["stock_saved_share"].dropna()
-    at_95 = res["equal_fill"].loc[np.isclose(res["equal_fill"]["target"], 0.95), "stock_saved_share"]
-    return {
+    replay = res["replay"].set_index("policy")
+    equal = res["equal_fill"]
+    row = {
         "data": name,
-        "champion_fill": champ["fill_rate"],
+        "champion_fill": replay.loc["champion", "fill_rate"],
+        "naive_fill": replay.loc["naive", "fill_rate"],
+        "empirical_fill": replay.loc["empirical", "fill_rate"] if "empirical" in replay.index else np.nan,
         "true_dist_fill": float(truth["fill_rate"].iloc[0]) if truth is not None else np.nan,
-        "naive_fill": res["replay"].set_index("policy").loc["naive", "fill_rate"],
-        "saved_at_naive95": float(at_95.iloc[0]) if len(at_95) else np.nan,
-        "saved_median": saved.median() if len(saved) else np.nan,
-        "saved_min": saved.min() if len(saved) else np.nan,
-        "backtest_s": res["backtest_s"],
-        "replay_s": res["replay_s"],
     }
+    for ref in ("naive", "empirical"):
+        saved = equal.loc[equal["reference"] == ref, "stock_saved_share"].dropna() if len(equal) else pd.Series()
+        row[f"vs_{ref}_median"] = saved.median() if len(saved) else np.nan
+        row[f"vs_{ref}_worst"] = saved.min() if len(saved) else np.nan
+    row["meets_bar"] = bool(
+        abs(row["champion_fill"] - 0.95) <= 0.02
+        and row["vs_naive_median"] >= 0.15
+        and row["vs_naive_worst"] >= 0.0
+        and row["vs_empirical_median"] >= 0.05
+    )
+    row["backtest_s"], row["replay_s"] = res["backtest_s"], res["replay_s"]
+    return row
 
 
 if __name__ == "__main__":

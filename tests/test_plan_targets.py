@@ -36,7 +36,7 @@ def run_plan(out: Path, data: Path, *overrides: str) -> subprocess.CompletedProc
 
 def test_plan_flags_skus_that_miss_the_target_and_says_so(retail_slice_path, tmp_path):
     out = tmp_path / "plan"
-    res = run_plan(out, retail_slice_path)
+    res = run_plan(out, retail_slice_path, "plan.service_scope=sku")  # the target on every SKU alone
     assert res.returncode == 0, res.stderr[-3000:]
     plan = pd.read_csv(out / "plan.csv", dtype={"sku": str})
     assert plan["fill_before_receipt"].between(0, 1).all() and plan["replay_fill_rate"].between(0, 1).all()

@@ -31,7 +31,7 @@ ACCURACY_IDS = {
     "worst-forecast",
     "data-quality",
 }
-PLAN_IDS = {"orders", "exceptions", "replay", "service-curve"}
+PLAN_IDS = {"orders", "exceptions", "replay"}
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 # What makes a browser fetch: src, href, url() or @import to an absolute or protocol-relative URL.
 EXTERNAL = re.compile(
@@ -286,7 +286,8 @@ def test_report_plan_sections(planned_run):
     replay = {r["key"]: r for r in section_rows(parsed, "replay")}
     assert set(replay) == {"champion", "naive", "oracle"} and "champion" in replay["champion"]["class"]
     assert float(replay["naive"]["cells"]["fill_rate"]["value"]) == 0.9
-    assert any("service-curve" in c for c in parsed.charts)
+    # The trade-off curve of every policy heads the replay section.
+    assert any("replay" in c for c in parsed.charts) and "Trade-off: fill rate against average stock value" in html
     # SKUs are charted with their model in the plan, which need not be the overall champion
     segments = pd.read_csv(planned_run / "segments.csv", dtype={"sku": str})
     top = plan.set_index("sku").loc[segments.loc[segments["value"].idxmax(), "sku"]]

@@ -217,7 +217,7 @@ def test_plan_task_end_to_end(retail_slice_path, tmp_path):
     forecast = pd.read_parquet(out / "forecast.parquet")
     assert forecast.groupby("sku")["date"].min().gt(pd.Timestamp("2011-12-09")).all()  # strictly after the data
     replay = pd.read_csv(out / "replay.csv").set_index("policy")
-    assert set(replay.index) == {"champion", "naive", "oracle"}
+    assert set(replay.index) == {"champion", "naive", "empirical", "oracle"}
     assert replay.loc["oracle", "fill_rate"] > 0.999
     curve = pd.read_csv(out / "service_curve.csv")
     assert set(curve["target"]) >= {0.9, 0.95}

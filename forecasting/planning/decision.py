@@ -67,7 +67,7 @@ def decide(
     champions, choice = choose_champions(scores, segments, metric, candidates, fallback)
     calibration, table = {}, pd.DataFrame()
     if calibrate_windows and len(covers) and "score" in covers:
-        champ_covers = covers.merge(champions.rename("model").reset_index(), on=["sku", "model"])
+        champ_covers = champion_windows(covers, champions)
         if len(champ_covers):
             table, calibration = calibrate(champ_covers, segments, min_windows, methods)
     return Decision(champions, calibration, choice, table)
@@ -139,3 +139,11 @@ def common_windows(covers: pd.DataFrame) -> pd.DataFrame:
     inside = model.isin(kept)
     shared = key[inside].groupby(key[inside]).transform("size") == len(kept)
     return covers[inside][shared.to_numpy()]
+
+
+def champion_windows(covers: pd.DataFrame, champions: pd.Series) -> pd.DataFrame:
+    """The cover records of each SKU's champion."""
+    if covers.empty:
+        return covers
+    chosen = pd.DataFrame({"sku": champions.index.astype(str), "model": champions.to_numpy()})
+    return covers.assign(sku=covers["sku"].astype(str), model=covers["model"].astype(str)).merge(chosen, on=["sku", "model"])

@@ -179,18 +179,39 @@ def aggregate(per_sku: pd.DataFrame, by: Sequence[str] = ("policy", "target")) -
     return out.reset_index()
 
 
-def stock_at_equal_fill(curve: pd.DataFrame, policy: str = "champion", reference: str = "naive") -> pd.DataFrame:
-    """For each point of the reference policy's curve, the stock `policy` needs for the same fill rate
-    (linear interpolation along its own curve; NaN outside the fill rates it reached)."""
+def stock_at_equal_fill(
+    curve: pd.DataFrame, policy: str = "champion", references: Sequence[str] = ("naive", "empirical")
+) -> pd.DataFrame:
+    """For each point of each reference policy's curve, the stock `policy` needs for the same fill rate (linear
+    interpolation along its own curve; NaN outside the fill rates it reached), one block of rows per reference."""
     own = curve[curve["policy"] == policy].sort_values("fill_rate")
-    ref = curve[curve["policy"] == reference].sort_values("fill_rate")
-    needed = np.interp(ref["fill_rate"], own["fill_rate"], own["avg_stock_value"], left=np.nan, right=np.nan)
+    parts = []
+    for reference in references:
+        ref = curve[curve["policy"] == reference].sort_values("fill_rate")
+        if ref.empty:
+            continue
+        needed = np.interp(ref["fill_rate"], own["fill_rate"], own["avg_stock_value"], left=np.nan, right=np.nan)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "reference": reference,
+                    "target": ref["target"].to_numpy(),
+                    "reference_fill_rate": ref["fill_rate"].to_numpy(),
+                    "reference_stock_value": ref["avg_stock_value"].to_numpy(),
+                    f"{policy}_stock_value_same_fill": needed,
+                    "stock_saved_share": 1 - needed / ref["avg_stock_value"].to_numpy(),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def saving_summary(equal_fill: pd.DataFrame) -> pd.DataFrame:
+    """Per reference policy: the champion's stock saved at equal fill, median and worst over the curve (points
+    the champion's curve reaches), and how many points it reached."""
+    if equal_fill.empty:
+        return pd.DataFrame(columns=["reference", "median_saved", "worst_saved", "points", "points_reached"])
+    g = equal_fill.groupby("reference", sort=False)["stock_saved_share"]
     return pd.DataFrame(
-        {
-            "target": ref["target"].to_numpy(),
-            f"{reference}_fill_rate": ref["fill_rate"].to_numpy(),
-            f"{reference}_stock_value": ref["avg_stock_value"].to_numpy(),
-            f"{policy}_stock_value_same_fill": needed,
-            "stock_saved_share": 1 - needed / ref["avg_stock_value"].to_numpy(),
-        }
-    )
+        {"median_saved": g.median(), "worst_saved": g.min(), "points": g.size(), "points_reached": g.count()}
+    ).reset_index()

@@ -2,7 +2,9 @@
 
 Policies: `champion` (the plan's model and calibration, order-up-to from its sample paths), `naive`
 (seasonal-naive mean with a safety stock of z x the recent daily demand's standard deviation, the common
-spreadsheet practice), and `oracle` (orders exactly the demand the next lead time + review period brings).
+spreadsheet practice), `empirical` (order up to the target quantile of the SKU's own lead time + review sums
+over its last `empirical_weeks` weeks: the planner's practice that needs no forecast), and `oracle` (orders
+exactly the demand the next lead time + review period brings).
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ def replay_sku(
     backorders: bool = False,
     naive_weeks: int = 8,
     refit_every: int = 1,
+    empirical_weeks: int = 13,
+    champion_levels: Sequence[float] | None = None,
     covariates: pd.DataFrame | None = None,
 ) -> list[dict]:
     """Replay rows (one per policy and target) for one SKU; `series` is its demand on trading days (`covariates`:
@@ -56,7 +60,10 @@ def replay_sku(
 
     The champion's model is fitted again every `refit_every` reviews (a monthly forecast with weekly orders, as
     many shops run); between refits each review reads its window from the last forecast's later days, and sizes
-    its order from the stock it has that day. Fitting at every review costs as much as the whole backtest."""
+    its order from the stock it has that day. Fitting at every review costs as much as the whole backtest.
+
+    `champion_levels`, one per target, are the champion's own cycle service levels where the target is met over
+    the assortment (planning.allocation); the baselines keep the targets themselves."""
     end = series.index.max()
     lead, review = int(params["lead_time_days"]), int(params["review_period_days"])
     window = lead + review
@@ -81,9 +88,15 @@ def replay_sku(
     future -= cum_daily[daily.index.searchsorted(reviews, side="right")]
     targets = np.asarray(targets, dtype=float)
     z = norm.ppf(targets)
+    measure = params["service_measure"] if champion_levels is None else "cycle_service_level"
+    own = targets if champion_levels is None else np.asarray(champion_levels, dtype=float)
 
     # Order-up-to levels per review (rows) and target (columns); the oracle has one column, target 1.
-    levels: dict[str, list] = {"champion": [], "naive": [], "oracle": []}
+    levels: dict[str, list] = {"champion": [], "naive": [], "empirical": [], "oracle": []}
+    # The empirical policy's past window sums count calendar days (closed days sell nothing).
+    every_day = daily.reindex(pd.date_range(daily.index.min(), end, freq="D"), fill_value=0.0)
+    cum_every_day = np.concatenate([[0.0], np.cumsum(every_day.to_numpy(dtype=float))])
+    known_days = every_day.index.searchsorted(reviews, side="right")
     champion_paths: dict[pd.Timestamp, np.ndarray] = {}
     fitted_dates = pd.DatetimeIndex([])  # the dates of the last forecast (made at the first review)
     for k, r in enumerate(reviews):
@@ -108,13 +121,13 @@ def replay_sku(
             cover = recalibrated(window_sums(paths, dates, r, window), calibration)
             base = recalibrated(window_sums(paths, dates, r, lead), calibration)
             review_mean = max(cover.mean() - base.mean(), 0.0)
-            champion = protection_levels(cover, params["service_measure"], targets, review_mean, base)
+            champion = protection_levels(cover, measure, own, review_mean, base)
         else:
             # As in the plan: recalibrated daily paths, from which each order is sized against the stock it meets.
             champion_paths[r] = recalibrated_paths(daily_paths(paths, dates, r, window), calibration, window)
             # The opening stock (nothing on order yet) covers lead time and review period; later levels unused.
             champion = (
-                cycle_order(champion_paths[r], 0, window, 0.0, [], params["service_measure"], targets).quantity
+                cycle_order(champion_paths[r], 0, window, 0.0, [], measure, own).quantity
                 if k == 0
                 else np.zeros(len(targets))
             )
@@ -126,6 +139,9 @@ def replay_sku(
         naive = np.maximum(0.0, np.nan_to_num(daily_mean * n_days + z * spread * np.sqrt(n_days)))
         levels["champion"].append(champion)
         levels["naive"].append(naive)
+        levels["empirical"].append(
+            past_window_quantiles(cum_every_day, int(known_days[k]), window, 7 * empirical_weeks, targets)
+        )
         levels["oracle"].append([future[k]])
     levels = {policy: np.array(lv, dtype=float) for policy, lv in levels.items()}
 
@@ -161,18 +177,32 @@ def replay_sku(
         return {p: shops[end - levels[p].shape[1] : end] for p, end in zip(policies, ends, strict=True)}
 
     if backorders:  # every policy orders up to a level: one simulation
-        played = play(["champion", "naive", "oracle"])
+        played = play(["champion", "naive", "empirical", "oracle"])
     else:
         # Under lost sales the champion orders for its cycle from the stock it has (see planning.lost_sales).
-        played = play(["naive", "oracle"])
-        order = _lost_sales_order(champion_paths, lead, review, params["service_measure"], targets)
+        played = play(["naive", "empirical", "oracle"])
+        order = _lost_sales_order(champion_paths, lead, review, measure, own)
         played |= play(["champion"], order)
     # Rows as the planner reads them: champion and naive per target, then the oracle.
     rows = []
     for j, target in enumerate(targets.tolist()):
-        rows += [{"sku": sku, "policy": p, "target": target, **played[p][j]} for p in ("champion", "naive")]
+        rows += [
+            {"sku": sku, "policy": p, "target": target, **played[p][j]} for p in ("champion", "naive", "empirical")
+        ]
     rows.append({"sku": sku, "policy": "oracle", "target": 1.0, **played["oracle"][0]})
     return rows
+
+
+def past_window_quantiles(
+    cum_daily: np.ndarray, known: int, window: int, recent_days: int, targets: np.ndarray
+) -> np.ndarray:
+    """The `targets` quantiles of the demand summed over every `window`-day stretch inside the last `recent_days`
+    days known (the first `known` calendar days; `cum_daily` their running total from 0): what the SKU really
+    sold over a lead time + review lately. Zeros before a whole window is known."""
+    ends = np.arange(max(window, known - recent_days + window), known + 1)
+    if not len(ends):
+        return np.zeros(len(targets))
+    return np.quantile(cum_daily[ends] - cum_daily[ends - window], targets)
 
 
 def _lost_sales_order(

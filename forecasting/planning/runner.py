@@ -74,10 +74,12 @@ def plan_pass(
     n_jobs: int,
     replay_champions: pd.Series | None = None,
     replay_calibration: Mapping[str, Calibration] | None = None,
+    replay_levels: pd.DataFrame | None = None,
 ) -> PlanPass:
     """Final forecast, plan row and replay of every SKU in `champions`, in one parallel pass. The replay uses
     `replay_champions` and `replay_calibration` where given (the choices a run made at the replay's start
-    would have taken), else the plan's own."""
+    would have taken), else the plan's own; `replay_levels` (SKUs x targets) the champion's own cycle service
+    levels where a fill-rate target is met over the assortment (planning.allocation)."""
     today = panel["date"].max()
     series = sku_series(panel, [c for m in set(champions) for c in getattr(models.get(m), "covariates", ())])
     skus = [s for s in series if s in champions.index]
@@ -107,6 +109,7 @@ def plan_pass(
         replay_start=replay.start(today) if replay else None,
         replay_champions=champions if replay_champions is None else replay_champions,
         replay_calibration=calibration if replay_calibration is None else replay_calibration,
+        replay_levels=replay_levels,
     )
     forecast = pd.DataFrame(join_columns([r["columns"] for r in results]))
     plan = pd.DataFrame([r["plan"] for r in results])
@@ -139,6 +142,7 @@ def _plan_one(
     replay_start,
     replay_champions,
     replay_calibration,
+    replay_levels,
 ):
     t0 = time.perf_counter()
     model_name = champions[sku]
@@ -194,6 +198,11 @@ def _plan_one(
             backorders=replay.backorders,
             refit_every=replay.refit_every,
             covariates=covariates,
+            champion_levels=(
+                replay_levels.loc[sku].to_numpy()
+                if replay_levels is not None and sku in replay_levels.index
+                else None
+            ),
         )
         # As columns: the parent holds every SKU's result until the table is built, and a SKU's ~20 rows take
         # ~17 KB as dicts, ~5 KB as arrays (500 MB against 150 MB at 30,000 SKUs).

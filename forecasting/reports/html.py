@@ -14,7 +14,6 @@ from forecasting.reports.plan_sections import (
     exceptions_section,
     orders_section,
     replay_section,
-    service_curve_section,
 )
 from forecasting.reports.run_folder import RunFolder, load_run
 from forecasting.reports.sections import (
@@ -54,7 +53,6 @@ def report_context(run: RunFolder) -> dict:
         "orders": orders,
         "exceptions": exceptions,
         "replay": replay_section(run),
-        "service_curve": service_curve_section(run),
         "leaderboard": leaderboard_section(run),
         "segments": segments,
         "bias": bias_section(run, segments),

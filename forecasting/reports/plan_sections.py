@@ -121,6 +121,10 @@ def exceptions_section(run: RunFolder) -> dict | None:
 def replay_section(run: RunFolder) -> dict | None:
     if run.replay is None or run.replay.empty:
         return None
+    plan_metrics = run.metrics.get("plan", {}) if isinstance(run.metrics.get("plan"), dict) else {}
+    protocol = protocol_note(plan_metrics.get("protocol"))
+    savings = savings_note(plan_metrics.get("stock_saved"), (plan_metrics.get("protocol") or {}).get("proof", True))
+    curve = service_curve_section(run)
     replay = run.replay
     by_policy = replay.set_index("policy")
     note = ""
@@ -164,7 +168,51 @@ def replay_section(run: RunFolder) -> dict | None:
         ),
         "note": note,
         "charts": charts,
+        "protocol": protocol,
+        "savings": savings,
+        "curve": curve["chart"] if curve else None,
     }
+
+
+def protocol_note(protocol: dict | None) -> str:
+    """Which windows chose what the replay used, and which days it replayed, in dates."""
+    if not protocol:
+        return ""
+    chosen = ", ".join(protocol.get("replay_chosen_on_cutoffs") or []) or "no fold"
+    played = f"{protocol.get('replay_start')} to {protocol.get('replay_end')}"
+    if protocol.get("proof"):
+        return (
+            f"How this replay was run: the days after {protocol.get('replay_start')} up to "
+            f"{protocol.get('replay_end')} were replayed as if planned on {protocol.get('replay_start')}. The "
+            f"champions and the calibration it used were chosen on the backtest windows from the cutoffs {chosen}, "
+            "whose horizons all end before the replayed days start: no choice saw the days it is judged on. The "
+            "plan below applies the same rules at the last date, learning from every fold."
+        )
+    return (
+        f"No proof: this data is too short to hold out validation windows before the replayed days ({played}), so "
+        f"the replay's champions and calibration were chosen on windows (cutoffs {chosen}) that overlap the days "
+        "it replays. Its figures show how the policy behaves, not what it would have saved; no stock saving is "
+        "claimed. Give the run more history, or lower backtest.horizon or plan.replay.weeks."
+    )
+
+
+def savings_note(saved: dict | None, proof: bool) -> str:
+    """The champion's stock at equal fill rate against each baseline policy, in words."""
+    if not saved or not proof:
+        return ""
+    names = {"naive": "the naive policy", "empirical": "the empirical-quantile policy"}
+    parts = []
+    for reference, row in saved.items():
+        median, worst = row.get("median_saved"), row.get("worst_saved")
+        if median is None or median != median:
+            parts.append(f"the champion's curve does not reach the fill rates of {names.get(reference, reference)}")
+            continue
+        parts.append(
+            f"{format_value(abs(median), 'pct')} {'less' if median >= 0 else 'more'} stock value than "
+            f"{names.get(reference, reference)} at the same fill rate (median over its curve; "
+            f"{format_value(abs(worst), 'pct')} {'less' if worst >= 0 else 'more'} at its worst point)"
+        )
+    return "At equal fill rate the champion holds " + "; ".join(parts) + "."
 
 
 def target_not_met_note(plan: pd.DataFrame | None) -> str:

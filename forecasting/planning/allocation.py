@@ -1,0 +1,97 @@
+"""A fill-rate target met over the assortment at the least stock value: a service level per SKU.
+
+Why not the same target on every SKU: a fill rate counts units over the assortment (what the business
+reports), and stock is paid in value. Holding a 95% fill on a lumpy SKU means stocking for its rare large orders,
+which ties up far more value per unit served than one more unit of a steady, cheap SKU. The assortment reaches the
+same fill rate with less stock when each SKU's order-up-to level S_i sits where one more unit of stock value
+serves as many units on every SKU: with lost sales, one more unit of S_i serves P(D_i > S_i) units more and adds
+about P(D_i <= S_i) units to the average stock, so the optimum sets each SKU's cycle service level to the
+newsvendor ratio a_i = k / (k + c_i) (c_i its unit cost; k, in the same money, the value of a unit served), one
+number k for the whole assortment. Cheap SKUs get high service, dear ones lower; the planners' empirical-quantile
+practice (one quantile for every SKU) is the special case of equal costs.
+
+k is fitted per target on the decision's windows (planning.decision: validation windows for the replay, every
+window for the plan): the fill rate those windows would have had under base-stock levels at each SKU's a_i from
+its calibrated window-sum quantiles, 1 - sum (A - S)+ / sum(A x review share), is solved for the target by
+bisection. Levels stay in [MIN_LEVEL, MAX_LEVEL].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from forecasting.planning.calibration import Calibration, recalibrated
+from forecasting.planning.calibration import levels as grid_levels
+
+MIN_LEVEL = 0.01
+MAX_LEVEL = 0.999
+
+
+def service_levels(k: float | np.ndarray, unit_cost: np.ndarray) -> np.ndarray:
+    """Each SKU's cycle service level for the value `k` of a unit served: k / (k + c), within the bounds."""
+    cost = np.maximum(np.asarray(unit_cost, dtype=float), 1e-9)
+    k = np.asarray(k, dtype=float)
+    return np.clip(k[..., None] / (k[..., None] + cost), MIN_LEVEL, MAX_LEVEL)
+
+
+def portfolio_levels(
+    covers: pd.DataFrame,
+    calibration: Mapping[str, Calibration],
+    params: pd.DataFrame,
+    targets: Sequence[float],
+) -> pd.DataFrame:
+    """Per SKU of `params` (rows) and fill-rate target (columns): the cycle service level that meets the target
+    over the assortment at the least stock value, fitted on the windows of `covers` (the champions' records)."""
+    targets = [float(t) for t in targets]
+    skus = params.index.astype(str)
+    cost = params["unit_cost"].astype(float).to_numpy()
+    k = np.array([fit_k(covers, calibration, params, t) for t in targets])
+    return pd.DataFrame(service_levels(k, cost).T, index=skus, columns=targets)
+
+
+def fit_k(covers: pd.DataFrame, calibration: Mapping[str, Calibration], params: pd.DataFrame, target: float) -> float:
+    """The value of a unit served at which the windows' fill rate is `target` (the bounds' end when out of
+    reach); with no windows, the k that gives a SKU of median cost the target as its own service level."""
+    median_cost = float(np.nanmedian(params["unit_cost"].astype(float))) if len(params) else 1.0
+    if covers.empty:
+        return target / (1 - target) * max(median_cost, 1e-9)
+    samples, actual, cost, share = _window_arrays(covers, calibration, params)
+    served = (actual * share).sum()
+    if served <= 0:
+        return target / (1 - target) * max(median_cost, 1e-9)
+    def fill(k: float) -> float:
+        level = service_levels(k, cost)
+        idx = np.minimum(np.floor(level * samples.shape[1]).astype(int), samples.shape[1] - 1)
+        stock = samples[np.arange(len(samples)), idx]
+        return 1.0 - np.maximum(actual - stock, 0.0).sum() / served
+
+    lo, hi = np.log(1e-6 * max(median_cost, 1e-9)), np.log(1e6 * max(median_cost, 1e-9))
+    for _ in range(60):  # the fill rises with k: bisection on log k
+        mid = 0.5 * (lo + hi)
+        if fill(np.exp(mid)) < target:
+            lo = mid
+        else:
+            hi = mid
+    return float(np.exp(hi))
+
+
+def _window_arrays(covers: pd.DataFrame, calibration: Mapping[str, Calibration], params: pd.DataFrame):
+    """Per window: its calibrated sample sums (sorted, one row each), actual, unit cost and review share."""
+    sku = covers["sku"].astype(str).to_numpy()
+    known = np.isin(sku, params.index.astype(str))
+    covers, sku = covers[known], sku[known]
+    p = params.reindex(sku)
+    # On one grid of levels, whatever the number of sample paths: rows of one matrix.
+    samples = np.stack(
+        [
+            np.quantile(recalibrated(np.asarray(s, dtype=float), calibration.get(k)), grid_levels())
+            for s, k in zip(covers["sums"], sku, strict=True)
+        ]
+    )
+    review = p["review_period_days"].astype(float).to_numpy()
+    window = covers["window_days"].astype(float).to_numpy()
+    share = np.clip(review / np.maximum(window, 1.0), 0.0, 1.0)
+    return samples, covers["actual"].to_numpy(dtype=float), p["unit_cost"].astype(float).to_numpy(), share

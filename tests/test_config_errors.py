@@ -144,6 +144,20 @@ def test_gpu_trainer_without_a_gpu_trains_on_the_cpu_with_a_warning(tmp_path):
     assert "accelerator: cpu" in (tmp_path / "config.yaml").read_text()
 
 
+def test_gpu_settings_fall_back_whole_and_only_for_networks():
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    from forecasting.pipeline.settings import fall_back_to_cpu
+
+    cfg = config("trainer=gpu", "model=[tcn,arima]", "trainer.devices=[0,1]")
+    fall_back_to_cpu(cfg)
+    assert (cfg.trainer.accelerator, cfg.trainer.precision, cfg.trainer.devices) == ("cpu", "32-true", 1)
+    cfg = config("trainer=gpu", "model=[arima]")  # nothing trains with the trainer: left as asked, no warning
+    fall_back_to_cpu(cfg)
+    assert cfg.trainer.accelerator == "gpu"
+
+
 # --- Optuna storage ------------------------------------------------------------------------------------------
 
 SWEEP = ("-m", "experiment=arima", "hparams_search=arima_optuna", "debug=tiny", "hydra.sweeper.n_trials=1")

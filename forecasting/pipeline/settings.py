@@ -263,13 +263,14 @@ def fall_back_to_cpu(cfg: DictConfig) -> None:
             )
         return
     log.warning(
-        "trainer.accelerator=%s, but torch %s sees no CUDA GPU on this machine: training on the CPU (precision "
-        "32-true) instead; trainer=cpu does the same without this warning",
+        "trainer.accelerator=%s, but torch %s sees no CUDA GPU on this machine: training on the CPU (one device, "
+        "precision 32-true) instead; trainer=cpu does the same without this warning",
         accelerator,
         torch.__version__,
     )
     t.accelerator = "cpu"
     t.precision = "32-true"  # the GPU preset's bf16-mixed only pays on a GPU; 16-mixed is refused on a CPU
+    t.devices = 1  # GPU ids or counts mean nothing on the CPU (Lightning refuses a list there)
 
 
 def _trains_a_network(cfg: DictConfig) -> bool:

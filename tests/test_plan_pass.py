@@ -66,10 +66,10 @@ def test_plan_pass_gives_the_same_plan_forecast_and_replay_on_one_or_two_workers
     assert one.forecast.groupby("sku", observed=True).size().tolist() == [70] * len(skus)
     assert list(one.forecast.columns) == ["sku", "date", "model", "mean", "p10", "p50", "p90", "fallback"]
     assert (one.forecast["p10"] <= one.forecast["p90"]).all()
-    # The replay covers the SKUs with 28 days before its start: champion, naive (per target) and oracle rows.
+    # The replay covers the SKUs with 28 days before its start: champion, naive, empirical (per target), oracle.
     replayed = set(one.replay["sku"])
     assert replayed == set(skus[:-1])
-    assert len(one.replay) == len(replayed) * (2 * 2 + 1)
+    assert len(one.replay) == len(replayed) * (3 * 2 + 1)
     assert one.seconds["replay"] > 0 and one.seconds["forecast_and_plan"] > 0
 
 

@@ -16,6 +16,7 @@ from forecasting.backtest.cumulative import cover_columns, cover_record, cover_t
 from forecasting.backtest.folds import eligible
 from forecasting.backtest.metrics import rmsse_scale
 from forecasting.data.panel import sku_series
+from forecasting.errors import InputError
 from forecasting.models.local_fit import forecast_rows
 from forecasting.models.neural import NeuralForecaster
 
@@ -38,10 +39,21 @@ def backtest_global(
     cumulative-demand records over `cover_days` (empty without)."""
     series = sku_series(panel)
     parts, covers, record = [], [], {"retrain": model.retrain, "fits": []}
-    for i, fold in enumerate(cutoffs.itertuples(index=False)):
-        if i == 0 or model.retrain == "every_cutoff":
+    fitted = False
+    for fold in cutoffs.itertuples(index=False):
+        if not fitted or model.retrain == "every_cutoff":
             t0 = time.perf_counter()
-            model.fit(panel, segments, fold.cutoff)
+            try:
+                model.fit(panel, segments, fold.cutoff)
+            except InputError as exc:
+                # The validation folds are sized to the data, so the earliest can hold too little history for a
+                # global model: it sits that fold out (its validation scores cover fewer windows); a test fold
+                # it cannot train at is still the user's to fix.
+                if getattr(fold, "role", "test") != "validation":
+                    raise
+                log.warning("%s: skips the validation fold at %s: %s", name, fold.cutoff.date(), exc)
+                continue
+            fitted = True
             record["fits"].append(
                 {
                     "cutoff": str(fold.cutoff.date()),

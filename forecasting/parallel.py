@@ -22,6 +22,7 @@ import logging
 import multiprocessing
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import closing, contextmanager
@@ -141,14 +142,29 @@ def dask_backend(backend: str = "local", scheduler_address: str | None = None, n
             ) from exc
     else:
         workers = max(1, effective_n_jobs(n_workers))
-        cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, dashboard_address=None, silence_logs=logging.WARNING
-        )
+        # Started with SIGINT ignored, the worker processes keep ignoring it (an ignored signal stays ignored
+        # across exec, and Python then installs no handler): Ctrl-C is this process's to act on, as for the
+        # forked pool, instead of every worker printing its own KeyboardInterrupt traceback.
+        main = threading.current_thread() is threading.main_thread()  # where signal handlers may be set
+        handler = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        try:
+            cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, dashboard_address=None, silence_logs=logging.WARNING
+            )
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, handler)
         client = Client(cluster)
     log.info("Dask: per-SKU work on %s (%d workers)", client.scheduler.address, len(client.scheduler_info()["workers"]))
     _DASK["client"] = client
     try:
         yield client
+    except BaseException:
+        # Ctrl-C reaches the LocalCluster's workers too: the scheduler then logs their loss with tracebacks,
+        # which are noise once the run is stopping (the user sees one sentence).
+        for name in ("distributed", "asyncio", "tornado"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        raise
     finally:
         _DASK["client"] = None
         client.close()

@@ -254,12 +254,18 @@ def _interrupt_when(args: list[str], marker: str, whole_group: bool, tmp_path: P
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-@pytest.mark.parametrize("whole_group", [True, False], ids=["terminal", "parent-only"])
-def test_ctrl_c_during_forked_fits_stops_within_seconds(tmp_path, whole_group):
+@pytest.mark.parametrize(
+    "backend, whole_group",
+    [("local", True), ("local", False), ("dask", True)],
+    ids=["forked-terminal", "forked-parent-only", "dask-localcluster-terminal"],
+)
+def test_ctrl_c_during_per_sku_fits_stops_within_seconds(tmp_path, backend, whole_group):
     args = [*FAST, "data.panel.max_skus=60", "parallel.n_jobs=2", "model=[autoarima,autoets]"]
-    status, seconds, out = _interrupt_when(args, "on 2 local worker", whole_group, tmp_path)
+    if backend == "dask":
+        args.append("parallel=dask")
+    status, seconds, out = _interrupt_when(args, f"on 2 {backend} worker", whole_group, tmp_path)
     assert status == 130, out[-2000:]
-    assert seconds < 3, seconds
+    assert seconds < (3 if backend == "local" else 5), seconds
     assert "interrupted" in out and "Traceback" not in out
     assert not (tmp_path / "backtest.parquet").exists()
     workers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout.split()

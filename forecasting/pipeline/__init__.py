@@ -21,6 +21,7 @@ from forecasting.pipeline.common import (
     cutoffs_from_config,
     load_data,
     pause_point,
+    replay_settings,
     seed_everything,
     write_reports,
 )
@@ -68,7 +69,9 @@ def _forecast_task(cfg: DictConfig, task: str, out: Path, started: float) -> dic
     if task == "plan":
         inputs = plan_inputs(cfg, data)  # the plan's files against the panel, before the long backtest
         cover_days = int(cfg.plan.lead_time_days) + int(cfg.plan.review_period_days)
-        metrics, result = run_backtest(cfg, data, out, started, cover_days=cover_days)
+        replay = replay_settings(cfg)
+        start = replay.start(data.panel["date"].max()) if replay else None
+        metrics, result = run_backtest(cfg, data, out, started, cover_days=cover_days, replay_start=start)
         metrics.update(run_plan(cfg, data, out, result, inputs=inputs))
         metrics["wall_seconds"] = round(time.perf_counter() - started, 2)
         write_json(metrics, out / "metrics.json")

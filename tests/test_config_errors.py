@@ -265,11 +265,12 @@ def test_ctrl_c_during_per_sku_fits_stops_within_seconds(tmp_path, backend, whol
         args.append("parallel=dask")
     status, seconds, out = _interrupt_when(args, f"on 2 {backend} worker", whole_group, tmp_path)
     assert status == 130, out[-2000:]
-    assert seconds < (3 if backend == "local" else 5), seconds
-    assert "interrupted" in out and "Traceback" not in out
+    # ~0.7 s forked and ~2.5 s on a LocalCluster (its nannies close their workers) on an idle 2-core machine
+    assert seconds < (3 if backend == "local" else 8), (seconds, out[-2000:])
+    assert "interrupted" in out and "Traceback" not in out, out[-2000:]
     assert not (tmp_path / "backtest.parquet").exists()
     workers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout.split()
-    assert not workers  # no worker left running
+    assert not workers, workers  # no worker left running
 
 
 def test_ctrl_c_during_neural_training_exits_130(tmp_path):

@@ -79,7 +79,9 @@ def test_changing_demand_after_the_replay_start_changes_no_choice_it_used(two_ru
     folds = pd.read_csv(a / "folds.csv", parse_dates=["cutoff"])
     protocol = json.loads((a / "metrics.json").read_text())["plan"]["protocol"]
     assert protocol["proof"] and pd.Timestamp(protocol["replay_start"]) == start
-    assert protocol["replay_chosen_on_cutoffs"] == [str(c.date()) for c in folds.loc[folds["role"] == "validation", "cutoff"]]
+    assert protocol["replay_chosen_on_cutoffs"] == [
+        str(c.date()) for c in folds.loc[folds["role"] == "validation", "cutoff"]
+    ]
     # ...and the replay, scored on the changed days, did change: the test above is not vacuous.
     assert not pd.read_csv(a / "replay.csv").equals(pd.read_csv(b / "replay.csv"))
     # The production plan learns from every window, the changed ones included.

@@ -128,7 +128,9 @@ def test_replay_sku_rows_do_not_depend_on_which_targets_are_swept_together():
         return pd.DataFrame(rows).set_index(["policy", "target"])
 
     together = replay(TARGETS)
-    assert list(together.index.get_level_values("policy")) == ["champion", "naive", "empirical"] * len(TARGETS) + ["oracle"]
+    assert list(together.index.get_level_values("policy")) == ["champion", "naive", "empirical"] * len(TARGETS) + [
+        "oracle"
+    ]
     alone = pd.concat([replay([t]).drop(index="oracle", level="policy") for t in TARGETS])
     pd.testing.assert_frame_equal(
         together.drop(index="oracle", level="policy").sort_index(),

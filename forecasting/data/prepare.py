@@ -11,8 +11,8 @@ import pandas as pd
 
 from forecasting.data.calendar import PeriodCalendar, TradingCalendar, infer_calendar, period_calendar
 from forecasting.data.cleaning import CleaningRules, clean_transactions
-from forecasting.data.date_checks import cut_off, drop_incomplete_periods, refuse_placeholder_dates
 from forecasting.data.covariates import demand_table_prices
+from forecasting.data.date_checks import cut_off, drop_incomplete_periods, refuse_placeholder_dates
 from forecasting.data.frequency import (
     aggregate_daily,
     complete_periods,

@@ -142,7 +142,9 @@ def run_backtest(
         board[f"validation_{cfg.optimized_metric}"] = board["model"].map(val_rank)
     write_csv(board, out / "leaderboard.csv")
     role_covers = covers[covers["role"] == board_role] if len(covers) else covers
-    by_segment = with_cover_pinball(score(test, ["model", "abc", "demand_class"], quantiles), role_covers, data.segments)
+    by_segment = with_cover_pinball(
+        score(test, ["model", "abc", "demand_class"], quantiles), role_covers, data.segments
+    )
     write_csv(by_segment, out / "metrics_by_segment.csv")
     write_csv(score(test, ["model", "sku"], quantiles), out / "metrics_by_sku.csv")
     val_by_segment = val_segments = None
@@ -150,7 +152,9 @@ def run_backtest(
         # The replay's champions are chosen as a run at T would: on segments from the history it had then.
         val_segments = data.segments_as_of(validation["date"].max())
         at_t = val_segments.set_index("sku")
-        validation = validation.assign(**{c: validation["sku"].map(at_t[c]) for c in ("abc", "demand_class", "segment")})
+        validation = validation.assign(
+            **{c: validation["sku"].map(at_t[c]) for c in ("abc", "demand_class", "segment")}
+        )
         val_covers = covers[covers["role"] == "validation"] if len(covers) else covers
         val_by_segment = with_cover_pinball(
             score(validation, ["model", "abc", "demand_class"], quantiles), val_covers, val_segments

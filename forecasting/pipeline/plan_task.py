@@ -15,10 +15,10 @@ from forecasting.data.prepare import PreparedData
 from forecasting.errors import InputError
 from forecasting.pipeline.backtest_task import BacktestResult
 from forecasting.pipeline.common import BASELINE, replay_settings
-from forecasting.planning.calibration import METHODS
 from forecasting.planning.allocation import portfolio_levels
-from forecasting.planning.decision import Decision, champion_windows, decide
+from forecasting.planning.calibration import METHODS
 from forecasting.planning.cover import period_lengths
+from forecasting.planning.decision import Decision, champion_windows, decide
 from forecasting.planning.global_final import planning_models
 from forecasting.planning.inputs import policy_table, stock_position
 from forecasting.planning.replay import aggregate, saving_summary, stock_at_equal_fill
@@ -176,9 +176,14 @@ def run_plan(
         inputs = plan_inputs(cfg, data)
     params = inputs.params
     if len(plan_decision.choice):
-        write_csv(decision_table(plan_decision.choice, replay_decision.choice if proof else None), out / "champion_choice.csv")
+        write_csv(
+            decision_table(plan_decision.choice, replay_decision.choice if proof else None), out / "champion_choice.csv"
+        )
     if len(plan_decision.calibration_table):
-        write_csv(decision_table(plan_decision.calibration_table, replay_decision.calibration_table if proof else None), out / "calibration.csv")
+        write_csv(
+            decision_table(plan_decision.calibration_table, replay_decision.calibration_table if proof else None),
+            out / "calibration.csv",
+        )
     champions = plan_decision.champions
     # A fill-rate target over the assortment: each SKU's own service level (planning.allocation), learnt on the
     # windows of the decision that uses it.

@@ -62,6 +62,7 @@ def fit_k(covers: pd.DataFrame, calibration: Mapping[str, Calibration], params: 
     served = (actual * share).sum()
     if served <= 0:
         return target / (1 - target) * max(median_cost, 1e-9)
+
     def fill(k: float) -> float:
         level = service_levels(k, cost)
         idx = np.minimum(np.floor(level * samples.shape[1]).astype(int), samples.shape[1] - 1)

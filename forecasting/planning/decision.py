@@ -21,7 +21,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from forecasting.planning.calibration import COVERAGE_SLACK, Calibration, calibrate
@@ -113,9 +112,7 @@ def _decide_on_plan_pinball(
     by_segment = choice.set_index("segment")["model"]
     sku = segments["sku"].astype(str)
     champions = pd.Series(segments["segment"].map(by_segment).fillna(fallback).to_numpy(), index=sku, name="model")
-    calibration = {
-        s: calibrations[m][s] for s, m in champions.items() if m in calibrations and s in calibrations[m]
-    }
+    calibration = {s: calibrations[m][s] for s, m in champions.items() if m in calibrations and s in calibrations[m]}
     return Decision(champions, calibration, choice, table)
 
 
@@ -146,4 +143,6 @@ def champion_windows(covers: pd.DataFrame, champions: pd.Series) -> pd.DataFrame
     if covers.empty:
         return covers
     chosen = pd.DataFrame({"sku": champions.index.astype(str), "model": champions.to_numpy()})
-    return covers.assign(sku=covers["sku"].astype(str), model=covers["model"].astype(str)).merge(chosen, on=["sku", "model"])
+    return covers.assign(sku=covers["sku"].astype(str), model=covers["model"].astype(str)).merge(
+        chosen, on=["sku", "model"]
+    )

@@ -199,9 +199,7 @@ def _plan_one(
             refit_every=replay.refit_every,
             covariates=covariates,
             champion_levels=(
-                replay_levels.loc[sku].to_numpy()
-                if replay_levels is not None and sku in replay_levels.index
-                else None
+                replay_levels.loc[sku].to_numpy() if replay_levels is not None and sku in replay_levels.index else None
             ),
         )
         # As columns: the parent holds every SKU's result until the table is built, and a SKU's ~20 rows take

@@ -128,13 +128,9 @@ def replay_section(run: RunFolder) -> dict | None:
     replay = run.replay
     by_policy = replay.set_index("policy")
     note = ""
-    if {"champion", "naive"} <= set(by_policy.index) and {"fill_rate", "avg_stock_value"} <= set(
-        replay.columns
-    ):
+    if {"champion", "naive"} <= set(by_policy.index) and {"fill_rate", "avg_stock_value"} <= set(replay.columns):
         c, n = by_policy.loc["champion"], by_policy.loc["naive"]
-        stock_change = (
-            c["avg_stock_value"] / n["avg_stock_value"] - 1 if n["avg_stock_value"] else float("nan")
-        )
+        stock_change = c["avg_stock_value"] / n["avg_stock_value"] - 1 if n["avg_stock_value"] else float("nan")
         more_or_less = "more" if stock_change >= 0 else "less"
         note = (
             f"Replayed on history, the champion's forecasts reached a fill rate of "

@@ -207,8 +207,8 @@ def run_plan(
                 replay.targets,
             )
         write_csv(level_table(sku_levels, replay_levels), out / "service_levels.csv")
-    models = planning_models(
-        champions, result.local, result.global_, result.ensembles, panel, segments, data.calendar,
+    models = planning_models(  # the replay's champions too: a global one is trained for its reviews
+        pd.concat([champions, replay_decision.champions]), result.local, result.global_, result.ensembles, panel, segments, data.calendar,
         int(pcfg["horizon_days"]), replay.weeks if replay else None, params, int(cfg.num_samples),
         replay.refit_every if replay else 1,
     )  # fmt: skip

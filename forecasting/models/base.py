@@ -73,6 +73,8 @@ class LocalForecaster(ABC):
     #: panel columns (promo, price) the model reads as regressors where the panel has them; a model that names
     #: some is fitted as `fit(y, covariates=<the SKU's rows of them by date>, dates=<the horizon's days>)`.
     covariates: tuple[str, ...] = ()
+    #: fit on at most this many of the latest periods (None: all of them); set by `with_history`.
+    max_history: int | None = None
 
     def __init__(self, season_length: int | None = None) -> None:
         self.season_length = season_length
@@ -83,6 +85,21 @@ class LocalForecaster(ABC):
         if model.season_length is None:
             model.season_length = int(season_length)
         return model
+
+    def with_history(self, periods: int | None) -> LocalForecaster:
+        """A copy that fits on the trailing `periods` of any history (None: all), never fewer than `min_history`.
+
+        Fits cost at least linear time in the history (SARIMAX, AutoARIMA's search: more), while these models'
+        forecasts depend on recent seasons: ARIMA's and ETS's states and level, Croston's smoothed sizes. A
+        trailing window keeps a 5-year daily table about as cheap as a 2-year one, and a level or mean estimated
+        on it tracks a trend that a 5-year mean lags."""
+        model = copy.copy(self)
+        model.max_history = None if periods is None else max(int(periods), int(self.min_history))
+        return model
+
+    def recent(self, y: pd.Series) -> pd.Series:
+        """The part of `y` that `fit` should see: its last `max_history` periods."""
+        return y if self.max_history is None or len(y) <= self.max_history else y.iloc[-self.max_history :]
 
     @abstractmethod
     def fit(self, y: pd.Series) -> LocalForecaster:

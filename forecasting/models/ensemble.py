@@ -141,7 +141,8 @@ class EnsembleForecaster(LocalForecaster):
         return self
 
     def fit(self, y: pd.Series) -> EnsembleForecaster:
-        self.fitted_ = [self.members[m].fit(y) for m in self.ensemble.members_]
+        # Each member on its own trailing window, as it was fitted in the backtest.
+        self.fitted_ = [self.members[m].fit(self.members[m].recent(y)) for m in self.ensemble.members_]
         return self
 
     def predict(self, horizon: int, num_samples: int, rng: np.random.Generator) -> Forecast:

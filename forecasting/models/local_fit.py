@@ -81,8 +81,11 @@ def safe_forecast(
             raise ValueError(f"{len(y_train)} days of history, the model needs {model.min_history}")
         reads = getattr(model, "covariates", ())  # stand-ins for global models and ensembles read none
         given = {"covariates": covariates, "dates": dates} if reads and covariates is not None else {}
-        forecast = model.fit(y_train, **given).predict(horizon, num_samples, sku_rng(seed, sku, salt))
-        check_plausible(forecast, y_train.to_numpy())
+        # The model's trailing window of history (`LocalForecaster.with_history`): the one place every per-SKU
+        # fit (backtest, final forecast, replay) is cut to it. Covariates are aligned by date, so need no cut.
+        recent = model.recent(y_train) if hasattr(model, "recent") else y_train
+        forecast = model.fit(recent, **given).predict(horizon, num_samples, sku_rng(seed, sku, salt))
+        check_plausible(forecast, recent.to_numpy())
         return forecast, None
     except Exception as exc:  # noqa: BLE001 - any model error on one SKU must not stop the run
         forecast = fallback.fit(y_train).predict(horizon, num_samples, sku_rng(seed, sku, salt))

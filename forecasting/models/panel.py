@@ -84,6 +84,10 @@ def forecast_batch(
     asked again alone, so only it falls back, with the error it gives alone."""
     n = len(skus)
     rngs = [sku_rng(seed, sku, salt) for sku in skus]
+    if model.max_history is not None and history.shape[1] > model.max_history:
+        # The model's trailing window (`LocalForecaster.with_history`), as `safe_forecast` cuts one SKU's history.
+        history = history[:, -model.max_history :]
+        lengths = np.minimum(lengths, model.max_history)
     try:
         mean, paths = model.fit_panel(history, lengths).predict_panel(horizon, num_samples, rngs)
         mean, paths = np.clip(mean, 0.0, None), np.clip(paths, 0.0, None)

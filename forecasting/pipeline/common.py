@@ -14,6 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from forecasting.backtest.folds import make_cutoffs
+from forecasting.data.frequency import SEASON
 from forecasting.data.prepare import PreparedData, prepare_data
 from forecasting.errors import InputError
 from forecasting.models.base import LocalForecaster
@@ -119,8 +120,13 @@ def build_models(
     fallback = instantiate(cfg.baseline).with_season(season)
     local: dict[str, LocalForecaster] = {BASELINE: fallback}
     global_: dict[str, NeuralForecaster] = {}
+    default_seasons = cfg.backtest.get("history_seasons")
     for name, mcfg in cfg.model.items():
-        model = instantiate(mcfg, _convert_="all")
+        # `history_seasons` is how the run fits a per-SKU model, not the model's own parameter: it is taken out
+        # before the model is built (a statsforecast class would refuse it) and turned into `max_history`.
+        params = OmegaConf.to_container(mcfg, resolve=True)
+        seasons = params.pop("history_seasons", default_seasons)
+        model = instantiate(params, _convert_="all")
         if getattr(model, "is_ensemble", False):
             continue  # combined after the backtest: build_ensembles
         if getattr(model, "is_global", False):
@@ -135,8 +141,22 @@ def build_models(
             model.name = str(name)
             global_[str(name)] = model.configure(context)
         else:
-            local[str(name)] = model.with_season(season)
+            window = history_periods(seasons, data.calendar)
+            local[str(name)] = model.with_season(season).with_history(window)
+    windows = {n: m.max_history for n, m in local.items() if m.max_history is not None}
+    if windows:
+        log.info("per-SKU fits on trailing windows of history (periods): %s", windows)
     return local, global_, fallback
+
+
+def history_periods(seasons: int | None, calendar) -> int | None:
+    """`seasons` of history in periods (None or 0: all of it). A season is the trading week of a daily panel and
+    the year of a weekly or monthly one, even where the history is too short for the models to fit that season
+    (their season is then 1 period, which would make the window absurdly short)."""
+    if not seasons:
+        return None
+    per_season = calendar.season_length if calendar.frequency == "daily" else SEASON[calendar.frequency]
+    return int(seasons) * int(per_season)
 
 
 def build_ensembles(cfg: DictConfig) -> dict:

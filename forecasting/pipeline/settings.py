@@ -80,6 +80,9 @@ class Backtest:
     max_validation_folds: int | None = setting(3, _whole(0), "validation folds, 0 or more")
     skip_test: bool = False
     min_train_days: int | None = setting(28, _whole(1), "periods of history, 1 or more")
+    history_seasons: int | None = setting(
+        104, _whole(0), "seasons of history per-SKU models fit on, 0 or more (0: all; null: the frequency's default)"
+    )
 
 
 @dataclass

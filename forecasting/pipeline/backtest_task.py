@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
+from forecasting.backtest.champion_row import log_champion, with_champion_row
 from forecasting.backtest.cumulative import cover_pinball
 from forecasting.backtest.global_runner import backtest_global
 from forecasting.backtest.leaderboard import leaderboard, robust_scores
@@ -140,6 +141,16 @@ def run_backtest(
         # Beside the test figures, the validation figure champions and ensembles were chosen on.
         val_rank = robust_scores(validation, str(cfg.optimized_metric), quantiles)[0]
         board[f"validation_{cfg.optimized_metric}"] = board["model"].map(val_rank)
+    val_segments, champion_choice = None, pd.DataFrame()
+    if len(validation) and board_role == "test":
+        # The replay's champions are chosen as a run at T would: on segments from the history it had then.
+        val_segments = data.segments_as_of(validation["date"].max())
+        board, champion_choice = with_champion_row(
+            board, validation, test, val_segments, str(cfg.optimized_metric), quantiles, BASELINE
+        )
+        log_champion(board, champion_choice, str(cfg.optimized_metric))
+    elif board_role == "test":
+        log.info("no validation folds: the leaderboard has no champion row (no unseen folds to choose it on)")
     write_csv(board, out / "leaderboard.csv")
     role_covers = covers[covers["role"] == board_role] if len(covers) else covers
     by_segment = with_cover_pinball(
@@ -147,10 +158,8 @@ def run_backtest(
     )
     write_csv(by_segment, out / "metrics_by_segment.csv")
     write_csv(score(test, ["model", "sku"], quantiles), out / "metrics_by_sku.csv")
-    val_by_segment = val_segments = None
-    if len(validation) and board_role == "test":
-        # The replay's champions are chosen as a run at T would: on segments from the history it had then.
-        val_segments = data.segments_as_of(validation["date"].max())
+    val_by_segment = None
+    if val_segments is not None:
         at_t = val_segments.set_index("sku")
         validation = validation.assign(
             **{c: validation["sku"].map(at_t[c]) for c in ("abc", "demand_class", "segment")}
@@ -177,6 +186,7 @@ def run_backtest(
             "seconds": timings,
             "neural_training": training,
             "ensembles": {n: {"combine": e.combine, "members": e.members_} for n, e in ensembles.items()},
+            "leaderboard_champion": champion_choice.to_dict("records"),
             "wall_seconds": round(time.perf_counter() - started, 2),
             "leaderboard": board.drop(columns=["rank"]).set_index("model").round(6).to_dict("index"),
         }

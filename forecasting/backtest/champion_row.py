@@ -1,0 +1,109 @@
+"""The leaderboard's `champion` row: per segment, the model the validation folds choose, scored on the test folds.
+
+The best model of a leaderboard is picked on the test folds themselves, so its figure flatters: the best of N
+noisy scores. The champion row is what a user who follows the run's own choice gets: the choice is made on the
+validation folds only, per segment (ABC x demand class) as the SKUs stood when those folds ended, and then
+scored on the test folds that no choice has seen. It is the figure to quote (../shared/DESIGN.md, "The
+evaluation protocol"). Without validation folds there is nothing to choose on, and no champion row.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+
+import pandas as pd
+
+from forecasting.backtest.leaderboard import leaderboard, robust_scores
+from forecasting.backtest.metrics import score
+
+log = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+#: A segment with fewer SKUs than this on the validation folds takes the model that is best over all segments:
+#: a winner among a handful of SKUs is mostly noise (on a 200-SKU panel several ABC x class cells hold 2-5).
+MIN_SEGMENT_SKUS = 10
+
+
+def choose_per_segment(
+    validation: pd.DataFrame,
+    segments: pd.DataFrame,
+    metric: str,
+    quantiles: Sequence[float],
+    candidates: Iterable[str],
+    min_skus: int = MIN_SEGMENT_SKUS,
+) -> tuple[pd.DataFrame, str]:
+    """One row per segment of `segments` (sku -> segment as of the validation folds' end): the chosen `model`,
+    its validation `metric`, the segment's `skus` and `chosen_by` ('segment', or 'overall' where the segment is
+    thin); and the model best over all segments, which SKUs without a segment take."""
+    candidates = list(candidates)
+    val = validation[validation["model"].isin(candidates)]
+    # The overall choice as the leaderboard ranks: a single dominating series left out for every model.
+    overall = str(robust_scores(val, metric, quantiles)[0].idxmin())
+    val = val.assign(segment=val["sku"].map(segments.set_index("sku")["segment"]))
+    by_segment = score(val, ["segment", "model"], quantiles).dropna(subset=[metric])
+    best = by_segment.sort_values([metric, "model"], kind="stable").drop_duplicates("segment").set_index("segment")
+    skus = val.groupby("segment", observed=True)["sku"].nunique()
+    table = pd.DataFrame({"segment": skus.index, "skus": skus.to_numpy()})
+    table["chosen_by"] = ["segment" if n >= min_skus and s in best.index else "overall" for s, n in skus.items()]
+    table["model"] = [
+        best.at[s, "model"] if how == "segment" else overall
+        for s, how in zip(table["segment"], table["chosen_by"], strict=True)
+    ]
+    scores = by_segment.set_index(["segment", "model"])[metric]
+    table[f"validation_{metric}"] = [scores.get((s, m)) for s, m in zip(table["segment"], table["model"], strict=True)]
+    return table, overall
+
+
+def champion_rows(test: pd.DataFrame, segments: pd.DataFrame, choice: pd.DataFrame, overall: str) -> pd.DataFrame:
+    """The test rows of each SKU's chosen model, named `champion` (SKUs new since the choice: the overall one)."""
+    by_segment = choice.set_index("segment")["model"]
+    by_sku = segments.set_index("sku")["segment"].map(by_segment)
+    chosen = test["sku"].map(by_sku).fillna(overall).to_numpy()
+    return test[test["model"].to_numpy() == chosen].assign(model=CHAMPION)
+
+
+def with_champion_row(
+    board: pd.DataFrame,
+    validation: pd.DataFrame,
+    test: pd.DataFrame,
+    segments: pd.DataFrame,
+    metric: str,
+    quantiles: Sequence[float],
+    baseline: str,
+    exclude: Iterable[str] = (),
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`board` with the champion row added last, unranked (it is a choice among the ranked models, not one of
+    them), its FVA against `baseline` on the same SKUs and folds; and the choice per segment. Candidates: every
+    model scored on both the validation and the test folds but `baseline` and `exclude` (as plans choose)."""
+    left_out = {baseline, *exclude}
+    candidates = sorted((set(validation["model"]) & set(test["model"])) - left_out)
+    if not candidates:
+        return board, pd.DataFrame()
+    choice, overall = choose_per_segment(validation, segments, metric, quantiles, candidates)
+    rows = champion_rows(test, segments, choice, overall)
+    # Scored by the leaderboard itself beside the baseline's rows, so every column means what it means above.
+    scored = leaderboard(pd.concat([rows, test[test["model"] == baseline]]), quantiles, metric, baseline)
+    row = scored[scored["model"] == CHAMPION].drop(columns=["rank"])
+    board = pd.concat([board, row], ignore_index=True)
+    board["rank"] = board["rank"].astype("Int64")  # the champion row's is empty
+    return board, choice
+
+
+def log_champion(board: pd.DataFrame, choice: pd.DataFrame, metric: str) -> None:
+    """The figure to quote, and where it came from, in the run's log."""
+    row = board[board["model"] == CHAMPION]
+    if row.empty:
+        log.info("no champion row: no model but the baseline was scored on both validation and test folds")
+        return
+    r = row.iloc[0]
+    picks = ", ".join(
+        f"{c.segment}: {c.model}{'' if c.chosen_by == 'segment' else ' (overall)'}" for c in choice.itertuples()
+    )
+    log.info(
+        "champion (chosen per segment on the validation folds, scored on the test folds): %s %.4f, bias %+.1f%%; %s",
+        metric,
+        r[metric],
+        100 * r["bias"],
+        picks,
+    )

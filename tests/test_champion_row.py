@@ -1,0 +1,158 @@
+"""The leaderboard's champion row: chosen per segment on the validation folds, scored on the test folds."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from forecasting.backtest.champion_row import CHAMPION, with_champion_row
+from forecasting.backtest.leaderboard import leaderboard
+from forecasting.backtest.metrics import score
+from forecasting.datasets.synthetic import synthetic_demand
+
+ROOT = Path(__file__).resolve().parents[1]
+QUANTILES = [0.1, 0.5, 0.9]
+
+
+def _rows(model: str, sku: str, cutoff: str, role: str, error: float, days: int = 7) -> pd.DataFrame:
+    cut = pd.Timestamp(cutoff)
+    demand = 10.0 + np.arange(days)
+    mean = demand + error
+    return pd.DataFrame(
+        {
+            "model": model,
+            "sku": sku,
+            "cutoff": cut,
+            "date": cut + pd.to_timedelta(np.arange(1, days + 1), "D"),
+            "demand": demand,
+            "mean": mean,
+            "p10": mean - 2,
+            "p50": mean,
+            "p90": mean + 2,
+            "scale": 1.0,
+            "fallback": False,
+            "role": role,
+        }
+    )
+
+
+def _table(errors: dict[tuple[str, str], dict[str, float]]) -> pd.DataFrame:
+    """errors[(model, role)][sku]: that model's error on that SKU's validation or test fold."""
+    cutoffs = {"validation": "2024-01-01", "test": "2024-02-01"}
+    return pd.concat(
+        [_rows(m, sku, cutoffs[role], role, e) for (m, role), by_sku in errors.items() for sku, e in by_sku.items()],
+        ignore_index=True,
+    )
+
+
+def test_each_segment_gets_its_validation_winner_scored_on_test():
+    # Segment X: "smooth" wins on validation, Y: "spiky" does. On test both reverse: the champion row scores the
+    # validation choice (what a user following the run gets), not the test winner.
+    xs, ys = [f"X{i}" for i in range(12)], [f"Y{i}" for i in range(12)]
+    segments = pd.DataFrame({"sku": xs + ys, "segment": ["A-smooth"] * 12 + ["B-lumpy"] * 12})
+    bt = _table(
+        {
+            ("smooth", "validation"): {**dict.fromkeys(xs, 1.0), **dict.fromkeys(ys, 4.0)},
+            ("spiky", "validation"): {**dict.fromkeys(xs, 3.0), **dict.fromkeys(ys, 2.0)},
+            ("smooth", "test"): {**dict.fromkeys(xs, 2.0), **dict.fromkeys(ys, 1.0)},
+            ("spiky", "test"): {**dict.fromkeys(xs, 1.0), **dict.fromkeys(ys, 3.0)},
+            ("seasonal_naive", "validation"): dict.fromkeys(xs + ys, 5.0),
+            ("seasonal_naive", "test"): dict.fromkeys(xs + ys, 5.0),
+        }
+    )
+    validation, test = bt[bt["role"] == "validation"], bt[bt["role"] == "test"]
+    board = leaderboard(test, QUANTILES)
+    board, choice = with_champion_row(board, validation, test, segments, "rmsse", QUANTILES, "seasonal_naive")
+
+    assert dict(zip(choice["segment"], choice["model"], strict=True)) == {"A-smooth": "smooth", "B-lumpy": "spiky"}
+    assert set(choice["chosen_by"]) == {"segment"}
+    row = board.set_index("model").loc[CHAMPION]
+    # smooth's test error on X (2.0) and spiky's on Y (3.0): RMSSE (2 + 3) / 2, worse than either test winner.
+    assert row["rmsse"] == pytest.approx(2.5)
+    assert row["fva_rmsse"] == pytest.approx(1 - 2.5 / 5.0)
+    assert pd.isna(row["rank"]) and board["model"].iloc[-1] == CHAMPION  # not ranked: a choice among the models
+    assert list(board["rank"].dropna()) == [1, 2, 3]
+
+
+def test_a_thin_segment_takes_the_model_best_over_all_segments():
+    xs, few = [f"X{i}" for i in range(12)], ["Y0", "Y1"]
+    segments = pd.DataFrame({"sku": xs + few, "segment": ["A-smooth"] * 12 + ["C-lumpy"] * 2})
+    bt = _table(
+        {
+            ("smooth", "validation"): {**dict.fromkeys(xs, 1.0), **dict.fromkeys(few, 4.0)},
+            ("spiky", "validation"): {**dict.fromkeys(xs, 3.0), **dict.fromkeys(few, 2.0)},
+            ("smooth", "test"): dict.fromkeys(xs + few, 1.0),
+            ("spiky", "test"): dict.fromkeys(xs + few, 3.0),
+            ("seasonal_naive", "validation"): dict.fromkeys(xs + few, 5.0),
+            ("seasonal_naive", "test"): dict.fromkeys(xs + few, 5.0),
+        }
+    )
+    validation, test = bt[bt["role"] == "validation"], bt[bt["role"] == "test"]
+    _, choice = with_champion_row(
+        leaderboard(test, QUANTILES), validation, test, segments, "rmsse", QUANTILES, "seasonal_naive"
+    )
+    thin = choice.set_index("segment").loc["C-lumpy"]
+    assert thin["model"] == "smooth" and thin["chosen_by"] == "overall" and thin["skus"] == 2
+
+
+@pytest.fixture(scope="module")
+def demand_path(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("champion") / "demand.parquet"
+    synthetic_demand(12, 500, seed=3, start="2023-01-02").table.to_parquet(path, index=False)
+    return path
+
+
+def _run(path: Path, out: Path, *overrides: str):
+    from forecasting.pipeline.backtest_task import run_backtest
+    from forecasting.pipeline.common import load_data
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(
+            config_name="config",
+            overrides=[
+                "data=daily_demand",
+                f"data.path={path}",
+                "data.end=2024-06-30",
+                "task=backtest",
+                "model=[ets,croston]",
+                "parallel.n_jobs=1",
+                "num_samples=50",
+                *overrides,
+            ],
+        )
+    OmegaConf.set_struct(cfg, False)
+    out.mkdir(parents=True, exist_ok=True)
+    data = load_data(cfg)
+    return *run_backtest(cfg, data, out, 0.0), data
+
+
+def test_a_run_with_validation_folds_prints_the_champion_row(demand_path, tmp_path):
+    metrics, _, data = _run(demand_path, tmp_path)
+    board = pd.read_csv(tmp_path / "leaderboard.csv")
+    row = board.set_index("model").loc[CHAMPION]
+    assert pd.isna(row["rank"]) and board["rank"].notna().sum() == len(board) - 1
+    # The row is each SKU's chosen model's test rows, scored: rebuilt here from backtest.parquet, the choice and
+    # the SKUs' segments as they stood when the validation folds ended.
+    bt = pd.read_parquet(tmp_path / "backtest.parquet")
+    choice = pd.DataFrame(metrics["leaderboard_champion"])
+    assert len(choice) and set(choice["model"]) <= {"ets", "croston"}
+    at_t = data.segments_as_of(bt.loc[bt["role"] == "validation", "date"].max())
+    model_of = at_t.set_index("sku")["segment"].map(choice.set_index("segment")["model"])
+    test = bt[(bt["role"] == "test") & (bt["model"] == bt["sku"].map(model_of))]
+    assert row["rmsse"] == pytest.approx(score(test, ["model"], QUANTILES)["rmsse"].iloc[0], rel=1e-9)
+    assert metrics["leaderboard"][CHAMPION]["rmsse"] == pytest.approx(row["rmsse"], rel=1e-5)
+
+
+def test_no_validation_folds_no_champion_row_and_the_log_says_why(demand_path, tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="forecasting.pipeline.backtest_task"):
+        metrics, _, _ = _run(demand_path, tmp_path, "backtest.validation_folds=0")
+    board = pd.read_csv(tmp_path / "leaderboard.csv")
+    assert CHAMPION not in set(board["model"])
+    assert metrics["leaderboard_champion"] == []
+    assert "no champion row" in caplog.text

@@ -27,6 +27,7 @@ from forecasting.pipeline.common import (
 )
 from forecasting.pipeline.plan_task import plan_inputs, run_plan
 from forecasting.pipeline.reforecast_task import run_reforecast
+from forecasting.pipeline.serve_task import run_serve
 from forecasting.pipeline.settings import TASKS, check_config, fall_back_to_cpu
 from forecasting.reports import find_runs, write_comparison
 from forecasting.storage import atomic_path, write_csv, write_json
@@ -46,6 +47,8 @@ def run(cfg: DictConfig, output_dir: str | Path) -> dict:
     with atomic_path(out / "config.yaml") as tmp:
         tmp.write_text(OmegaConf.to_yaml(cfg, resolve=True))
     pause_point("run_started")
+    if task == "serve":
+        return run_serve(cfg)
     if task == "compare":
         runs = [r for r in find_runs(Path(cfg.get("compare_root", "experiments"))) if r.resolve() != out.resolve()]
         write_comparison(runs, out)  # an InputError (exit 2) when there is no run to compare

@@ -24,7 +24,7 @@ from forecasting.errors import InputError
 
 log = logging.getLogger(__name__)
 
-TASKS = ("backtest", "plan", "reforecast", "compare")
+TASKS = ("backtest", "plan", "reforecast", "compare", "serve")
 # Champions are the lowest on the metric, so only losses qualify (not bias, not coverage): the leaderboard's
 # losses, and cover_pinball (plan runs' segment tables; forecasting/backtest/cumulative.py).
 # plan_pinball: planning.decision's PLAN_METRIC (the same sums, calibrated; tests/test_config_errors.py checks
@@ -143,6 +143,18 @@ class Reforecast:
 
 
 @dataclass
+class Serve:
+    host: str = setting("127.0.0.1", lambda v: bool(v.strip()), "a host name or address, e.g. 127.0.0.1")
+    port: int = setting(8750, lambda v: 1 <= v <= 65535, "a TCP port from 1 to 65535")
+    token_env: str = setting("FORECAST_API_TOKEN", str.isidentifier, "the name of an environment variable")
+    page_size: int = setting(100, _whole(1), "rows per page, 1 or more")
+    max_page_size: int = setting(1000, _whole(1), "rows per page, 1 or more")
+    poll_seconds: float = setting(1.0, lambda v: v > 0, "seconds above 0")
+    public_docs: bool = False
+    access_log: bool = False
+
+
+@dataclass
 class Settings:
     task: Task = Task.plan
     seed: int = setting(42, lambda v: 0 <= v < 2**32, "a whole number from 0 to 4294967295")
@@ -152,6 +164,7 @@ class Settings:
     trainer: Trainer = field(default_factory=Trainer)
     plan: Plan = field(default_factory=Plan)
     reforecast: Reforecast = field(default_factory=Reforecast)
+    serve: Serve = field(default_factory=Serve)
 
 
 def check_config(cfg: DictConfig) -> None:

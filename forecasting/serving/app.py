@@ -1,0 +1,279 @@
+"""The HTTP API over the published plan and the warehouse (FastAPI): read-only, JSON or CSV.
+
+Every data endpoint answers from one in-memory plan (forecasting.serving.plans) or, for history, from one
+read-only warehouse query with bound parameters (forecasting.serving.history). Nothing a client sends becomes
+part of a file path or of SQL text: SKU codes and filters are dictionary keys and bound values.
+"""
+
+# No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at definition time, and
+# the page-size limit is a local built from the settings.
+import asyncio
+import contextlib
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Literal
+
+import numpy as np
+import pandas as pd
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from forecasting.serving import history, render
+from forecasting.serving.cache import ResponseCache
+from forecasting.serving.plans import PlanHolder
+from forecasting.serving.security import BearerAuth, error, install_error_handlers, secure_openapi
+from forecasting.serving.snapshot import NotPublished, Snapshot
+
+OPEN_PATHS = frozenset({"/health"})
+DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"})
+TEXT_LIMIT = 200  # characters of a SKU code or filter value: longer is no code of any plan
+
+Format = Annotated[
+    Literal["json", "csv"] | None,
+    Query(description="json or csv; without it, an Accept header of text/csv asks for CSV"),
+]
+Text = Annotated[str | None, Query(max_length=TEXT_LIMIT)]
+Sku = Annotated[str, Path(max_length=TEXT_LIMIT, description="the SKU code (URL-encoded; slashes allowed)")]
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    publish_dir: str | os.PathLike
+    warehouse: str | os.PathLike
+    token: str
+    text_columns: Sequence[str]
+    page_size: int = 100
+    max_page_size: int = 1000
+    poll_seconds: float = 1.0
+    public_docs: bool = False
+
+
+def create_app(settings: ApiSettings, enrich: Callable[[Snapshot], None] | None = None) -> FastAPI:
+    holder = PlanHolder(settings.publish_dir, settings.text_columns, enrich)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await asyncio.to_thread(holder.refresh)  # listening only once the plan is in memory
+        watcher = asyncio.create_task(holder.watch(settings.poll_seconds))
+        yield
+        watcher.cancel()
+
+    app = FastAPI(
+        title="forecasting API",
+        version="1",
+        description="Forecasts, inventory plans and their history, as the scheduled reforecast published them.",
+        lifespan=lifespan,
+    )
+    app.state.holder = holder
+    open_paths = OPEN_PATHS | (DOCS_PATHS if settings.public_docs else frozenset())
+    # Starlette runs the middleware added last first: the token is checked before a cached answer is sent.
+    app.add_middleware(ResponseCache, holder=holder)
+    app.add_middleware(BearerAuth, token=settings.token, open_paths=open_paths)
+    install_error_handlers(app)
+    secure_openapi(app, OPEN_PATHS)
+    Limit = Annotated[int | None, Query(ge=1, le=settings.max_page_size, description="rows per page")]
+    Offset = Annotated[int, Query(ge=0, le=10**9, description="rows to skip")]
+
+    def plan_now() -> Snapshot:
+        return holder.current()
+
+    @app.get("/health", tags=["service"], summary="Whether the service is up and holds a plan (no token needed)")
+    async def health() -> Response:
+        ready = holder.snapshot is not None
+        return render.json_response(render.dumps({"status": "ok" if ready else "waiting", "plan_loaded": ready}))
+
+    @app.get("/latest", tags=["plan"], summary="The run served now and its data cut-off")
+    async def latest() -> Response:
+        snap = plan_now()
+        models = sorted(snap.plan["model"].unique().tolist()) if "model" in snap.plan else []
+        body = {**snap.info, "skus": len(snap.plan), "orders": len(snap.order_rows)}
+        body.update({"exceptions": len(snap.exception_rows), "models": models})
+        return render.json_response(render.dumps(body), snap.run_id)
+
+    @app.get("/skus/{sku:path}/forecast", tags=["sku"], summary="One SKU's forecast: mean and quantiles by day")
+    async def sku_forecast(request: Request, sku: Sku, format: Format = None) -> Response:
+        snap = plan_now()
+        days = snap.forecast_json.get(sku)
+        if days is None:
+            return no_sku(snap, sku)
+        if render.wants_csv(request, format):
+            start, end = snap.forecast_span[sku]
+            return render.csv_response(snap.forecast.iloc[start:end], f"forecast-{snap.run_id}", snap.run_id)
+        return render.json_response(sku_body(snap, sku, (b"forecast", days)), snap.run_id)
+
+    @app.get("/skus/{sku:path}/plan", tags=["sku"], summary="One SKU's plan row: order, order-by date, exceptions")
+    async def sku_plan(request: Request, sku: Sku, format: Format = None) -> Response:
+        snap = plan_now()
+        row = snap.row_of.get(sku)
+        if row is None:
+            return no_sku(snap, sku)
+        if render.wants_csv(request, format):
+            return render.csv_response(snap.plan.iloc[[row]], f"plan-{snap.run_id}", snap.run_id)
+        return render.json_response(sku_body(snap, sku, (b"plan", snap.plan_json[row])), snap.run_id)
+
+    @app.get("/skus/{sku:path}/accuracy", tags=["sku"], summary="One SKU's backtest accuracy, per model")
+    async def sku_accuracy(request: Request, sku: Sku, format: Format = None) -> Response:
+        snap = plan_now()
+        if sku not in snap.row_of and sku not in snap.forecast_json:
+            return no_sku(snap, sku)
+        if render.wants_csv(request, format):
+            rows = snap.accuracy[snap.accuracy["sku"] == sku] if "sku" in snap.accuracy else snap.accuracy
+            return render.csv_response(rows, f"accuracy-{snap.run_id}", snap.run_id)
+        return render.json_response(sku_body(snap, sku, *accuracy_parts(snap, sku)), snap.run_id)
+
+    @app.get("/skus/{sku:path}", tags=["sku"], summary="One SKU: plan row, forecast and backtest accuracy")
+    async def sku_all(sku: Sku, format: Format = None) -> Response:
+        snap = plan_now()
+        row = snap.row_of.get(sku)
+        days = snap.forecast_json.get(sku)
+        if row is None and days is None:
+            return no_sku(snap, sku)
+        if format == "csv":
+            return error(406, "this endpoint answers in JSON; CSV is at /skus/{sku}/forecast, /plan and /accuracy.")
+        parts = [
+            (b"plan", snap.plan_json[row] if row is not None else b"null"),
+            (b"forecast", days or b"[]"),
+            *accuracy_parts(snap, sku),
+        ]
+        why = snap.extras.get("why_json", {}).get(sku)
+        if why is not None:
+            parts.append((b"why", why))
+        return render.json_response(sku_body(snap, sku, *parts), snap.run_id)
+
+    def page(request: Request, snap: Snapshot, rows: np.ndarray, fmt, limit, offset, name: str) -> Response:
+        size = limit or settings.page_size
+        chosen = rows[offset : offset + size]
+        if render.wants_csv(request, fmt):
+            return render.csv_response(snap.plan.iloc[chosen], f"{name}-{snap.run_id}", snap.run_id)
+        more = offset + size < len(rows)
+        head = render.dumps({"total": int(len(rows)), "offset": offset, "limit": size})[1:-1]
+        nxt = b',"next_offset":' + (str(offset + size).encode() if more else b"null")
+        items = b"[" + b",".join(snap.plan_json[i] for i in chosen) + b"]"
+        return render.json_response(b"{" + snap.header + b"," + head + nxt + b',"items":' + items + b"}", snap.run_id)
+
+    def filtered(snap: Snapshot, rows: np.ndarray | None, values: dict) -> np.ndarray:
+        keep = np.ones(len(snap.plan), dtype=bool)
+        for name, value in values.items():
+            if value is not None:
+                mask = snap.masks.get((name, value))
+                if mask is None:
+                    return np.empty(0, dtype=np.int64)  # a value no row has: an empty page, not an error
+                keep = keep & mask
+        if rows is None:
+            return np.flatnonzero(keep)
+        return rows[keep[rows]]
+
+    @app.get("/plan", tags=["plan"], summary="Plan rows by SKU, filtered and paginated")
+    async def plan(
+        request: Request,
+        segment: Text = None,
+        abc: Text = None,
+        demand_class: Text = None,
+        model: Text = None,
+        exception: Annotated[str | None, Query(max_length=TEXT_LIMIT, description="one exception code")] = None,
+        limit: Limit = None,
+        offset: Offset = 0,
+        format: Format = None,
+    ) -> Response:
+        snap = plan_now()
+        values = {"segment": segment, "abc": abc, "demand_class": demand_class, "model": model, "exception": exception}
+        return page(request, snap, filtered(snap, None, values), format, limit, offset, "plan")
+
+    @app.get("/orders", tags=["plan"], summary="Orders to place, by order-by date, filtered and paginated")
+    async def orders(
+        request: Request,
+        segment: Text = None,
+        abc: Text = None,
+        model: Text = None,
+        exception: Text = None,
+        order_by_until: Annotated[date | None, Query(description="only orders due by this day")] = None,
+        limit: Limit = None,
+        offset: Offset = 0,
+        format: Format = None,
+    ) -> Response:
+        snap = plan_now()
+        rows = filtered(snap, snap.order_rows, {"segment": segment, "abc": abc, "model": model, "exception": exception})
+        if order_by_until is not None:
+            due = snap.order_by[rows]
+            rows = rows[~pd.isna(due) & (due <= np.datetime64(order_by_until, "ns"))]
+        return page(request, snap, rows, format, limit, offset, "orders")
+
+    @app.get("/exceptions", tags=["plan"], summary="SKUs with exceptions, filtered by code, paginated")
+    async def exceptions(
+        request: Request,
+        code: Text = None,
+        segment: Text = None,
+        model: Text = None,
+        limit: Limit = None,
+        offset: Offset = 0,
+        format: Format = None,
+    ) -> Response:
+        snap = plan_now()
+        rows = filtered(snap, snap.exception_rows, {"exception": code, "segment": segment, "model": model})
+        return page(request, snap, rows, format, limit, offset, "exceptions")
+
+    @app.get("/leaderboard", tags=["plan"], summary="Models ranked on the served run's backtest test windows")
+    async def leaderboard(request: Request, format: Format = None) -> Response:
+        snap = plan_now()
+        if render.wants_csv(request, format):
+            return render.csv_response(snap.leaderboard, f"leaderboard-{snap.run_id}", snap.run_id)
+        body = b"{" + snap.header + b',"models":' + render.frame_json(snap.leaderboard) + b"}"
+        return render.json_response(body, snap.run_id)
+
+    @app.get("/runs", tags=["history"], summary="Runs of the warehouse, newest first, paginated")
+    async def runs(
+        request: Request,
+        status: Annotated[Literal["complete", "failed", "running"] | None, Query()] = None,
+        limit: Limit = None,
+        offset: Offset = 0,
+        format: Format = None,
+    ) -> Response:
+        size = limit or settings.page_size
+        total, rows = await run_in_threadpool(history.runs, settings.warehouse, status, size, offset)
+        if render.wants_csv(request, format):
+            return render.csv_response(rows, "runs")
+        head = render.dumps({"total": total, "offset": offset, "limit": size})[:-1]
+        return render.json_response(head + b',"items":' + render.frame_json(rows) + b"}")
+
+    @app.get("/runs/{run_id}", tags=["history"], summary="One run: record, leaderboard, champions, accuracy")
+    async def run(run_id: Annotated[str, Path(max_length=TEXT_LIMIT)], format: Format = None) -> Response:
+        if format == "csv":
+            return error(406, "this endpoint answers in JSON; CSV is at /runs and the published files.")
+        found = await run_in_threadpool(history.run, settings.warehouse, run_id)
+        if found is None:
+            return error(404, "no run with this id in the warehouse; /runs lists them.")
+        body = {k: v if isinstance(v, dict) else v.to_dict(orient="records") for k, v in found.items()}
+        return render.json_response(render.dumps(body), run_id)
+
+    @app.exception_handler(NotPublished)
+    async def not_published(request: Request, exc: NotPublished) -> Response:
+        return error(
+            503, "no plan has been published yet; the scheduled reforecast publishes one.", {"retry-after": "60"}
+        )
+
+    @app.exception_handler(history.HistoryUnavailable)
+    async def no_history(request: Request, exc: history.HistoryUnavailable) -> Response:
+        return error(503, str(exc), {"retry-after": "60"})
+
+    return app
+
+
+def sku_body(snap: Snapshot, sku: str, *parts: tuple[bytes, bytes]) -> bytes:
+    """{"run_id": ..., "sku": ..., <name>: <rendered JSON>, ...} from pieces rendered when the plan loaded."""
+    out = [b"{", snap.header, b',"sku":', render.dumps(sku)]
+    for name, body in parts:
+        out += [b',"', name, b'":', body]
+    out.append(b"}")
+    return b"".join(out)
+
+
+def accuracy_parts(snap: Snapshot, sku: str) -> list[tuple[bytes, bytes]]:
+    return [(b"accuracy", snap.accuracy_json.get(sku, b"[]"))]
+
+
+def no_sku(snap: Snapshot, sku: str) -> Response:
+    # The code is not repeated back: it may be a script or a formula meant for whoever displays the error.
+    return error(404, f"no such SKU in run {snap.run_id}; /plan lists the SKUs of this plan.")

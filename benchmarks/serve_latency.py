@@ -135,14 +135,28 @@ def start_server(folder: Path, port: int, token: str) -> subprocess.Popen:
     raise SystemExit("the server did not answer /health within 60 s")
 
 
-async def client(port: int, token: str, paths: list[str], budget: dict, latencies: list[float]) -> None:
+def wait_for_run(port: int, token: str, run_id: str, seconds: float = 60) -> None:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/latest", headers={"Authorization": f"Bearer {token}"})
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        with urllib.request.urlopen(request, timeout=5) as r:
+            if json.load(r)["run_id"] == run_id:
+                return
+        time.sleep(0.2)
+    raise SystemExit(f"the server did not swap in run {run_id} within {seconds} s")
+
+
+async def client(port: int, token: str, paths, budget: dict, latencies: list[float], seed: int) -> None:
+    """One keep-alive connection: random paths from a list, or the next of a shared iterator (each path once)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    rng = np.random.default_rng(len(latencies) + id(budget) % 1000)
+    rng = np.random.default_rng(seed)
     head = f"Host: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nConnection: keep-alive\r\n\r\n"
     try:
         while budget["left"] > 0 and time.perf_counter() < budget["until"]:
             budget["left"] -= 1
-            path = paths[int(rng.integers(len(paths)))]
+            path = paths[int(rng.integers(len(paths)))] if isinstance(paths, list) else next(paths, None)
+            if path is None:
+                break
             started = time.perf_counter()
             writer.write(f"GET {path} HTTP/1.1\r\n{head}".encode())
             headers = await reader.readuntil(b"\r\n\r\n")
@@ -164,7 +178,7 @@ async def scenario(port, token, paths, clients, requests, seconds) -> dict:
     budget = {"left": requests, "until": time.perf_counter() + seconds, "errors": 0}
     latencies: list[float] = []
     started = time.perf_counter()
-    await asyncio.gather(*(client(port, token, paths, budget, latencies) for _ in range(clients)))
+    await asyncio.gather(*(client(port, token, paths, budget, latencies, seed) for seed in range(clients)))
     wall = time.perf_counter() - started
     ms = np.array(latencies) * 1000
     return {
@@ -187,24 +201,36 @@ def main() -> None:
     token = secrets.token_urlsafe(24)
     with tempfile.TemporaryDirectory(prefix="serve-bench-") as tmp:
         folder = Path(tmp)
-        run_dir = folder / "runs" / "bench-run"
+        run_dir = folder / "runs" / "bench"
         skus = synthetic_run(run_dir, args.skus)
-        source = {"run_id": "bench-run", "run_dir": str(run_dir), "data_cutoff": "2011-12-09", "completed_at": "now"}
-        publish(run_dir, folder / "latest", checksums(run_dir), source)
         port = free_port()
-        proc = start_server(folder, port, token)
+        rows = []
+        proc = None
         try:
-            sku_paths = [f"/skus/{s}/forecast" for s in skus]
-            pages = [f"/plan?limit=100&offset={o}" for o in range(0, args.skus, 100)]
-            rows = []
-            for name, paths in (("sku forecast", sku_paths), ("plan page of 100", pages)):
-                asyncio.run(scenario(port, token, paths, 4, 200, 5))  # warm the connections and caches
-                for clients in args.concurrency:
-                    result = asyncio.run(scenario(port, token, paths, clients, args.requests, args.seconds))
+            for clients in args.concurrency:
+                # A new publication per concurrency: the server swaps it in, its answer cache starts empty.
+                run_id = f"bench-{clients}"
+                source = {"run_id": run_id, "run_dir": str(run_dir), "data_cutoff": "2011-12-09", "completed_at": ""}
+                publish(run_dir, folder / "latest", checksums(run_dir), source)
+                proc = proc or start_server(folder, port, token)
+                wait_for_run(port, token, run_id)
+                order = iter(np.random.default_rng(clients).permutation([f"/skus/{s}/forecast" for s in skus]))
+                scenarios = (
+                    ("sku forecast, first request each (cold)", order, args.skus),
+                    ("sku forecast", [f"/skus/{s}/forecast" for s in skus], args.requests),
+                    (
+                        "plan page of 100",
+                        [f"/plan?limit=100&offset={o}" for o in range(0, args.skus, 100)],
+                        args.requests,
+                    ),
+                )
+                for name, paths, requests in scenarios:
+                    result = asyncio.run(scenario(port, token, paths, clients, requests, args.seconds))
                     rows.append({"endpoint": name, "clients": clients, **result})
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=30)
     table = pd.DataFrame(rows)
     print(f"HTTP API on {args.skus} SKUs, {os.cpu_count()} cores shared by server and clients")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.1f}"))

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecasting.explain.components import WEEKDAYS
 from forecasting.storage import read_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -211,6 +212,10 @@ def test_latest_and_per_sku_answers(api):
     assert api.json("/skus/S1/forecast")["forecast"] == days
     assert api.json("/skus/S1/plan")["plan"] == sku["plan"]
     assert api.json("/skus/S1/accuracy")["accuracy"] == sku["accuracy"]
+    why = api.json("/skus/S1/why")["why"]
+    assert why == sku["why"] and why["model"] == "ets" and why["components"]["level"] > 0
+    assert why["components"]["sentence"].startswith("Level ") and set(why["components"]["season"]) == set(WEEKDAYS)
+    assert why["moved"] == ["No previous plan to compare with: this is the SKU's first plan in the warehouse."]
 
 
 def test_pages_filters_and_limits(api):
@@ -272,7 +277,7 @@ def test_csv_answers_are_safe_in_a_spreadsheet_and_read_back(api):
 
 def test_hostile_codes_come_back_as_data(api):
     for sku in HOSTILE_SKUS:
-        for tail in ("", "/forecast", "/plan", "/accuracy"):
+        for tail in ("", "/forecast", "/plan", "/accuracy", "/why"):
             status, headers, body = api.get(f"/skus/{q(sku)}{tail}")
             assert status == 200, (sku, tail, body)
             assert headers["content-type"] == "application/json" and json.loads(body)["sku"] == sku
@@ -283,7 +288,7 @@ def test_attacks_in_every_parameter_give_data_or_4xx(api):
     paths = []
     for text in ATTACKS:
         v = q(text)
-        paths += [f"/skus/{v}", f"/skus/{v}/forecast", f"/skus/{v}/plan", f"/skus/{v}/accuracy", f"/runs/{v}"]
+        paths += [f"/skus/{v}{tail}" for tail in ("", "/forecast", "/plan", "/accuracy", "/why")] + [f"/runs/{v}"]
         paths += [f"/plan?{k}={v}" for k in ("segment", "abc", "demand_class", "model", "exception", "limit")]
         paths += [f"/orders?{k}={v}" for k in ("segment", "model", "exception", "order_by_until", "offset")]
         paths += [f"/exceptions?code={v}", f"/runs?status={v}", f"/leaderboard?format={v}", f"/plan?{v}={v}"]
@@ -344,6 +349,20 @@ def test_a_publication_during_requests_never_mixes_two_runs(api):
             first_day = pd.Timestamp(cutoffs[run_id]) + pd.Timedelta(days=1)
             assert body["forecast"][0]["date"] == str(first_day.date())
     assert seen == {before, after["run_id"]}, seen
+
+
+def test_why_says_what_moved_since_the_previous_plan(api):
+    """After the second reforecast (the test above), each SKU's why compares it with the first plan."""
+    latest = api.json("/latest")
+    assert latest["data_cutoff"] == "2024-06-20", "runs after the publication test"
+    for sku in SKUS:
+        why = api.json(f"/skus/{q(sku)}/why")["why"]
+        numbers = why["numbers"]
+        assert numbers["previous_model"] == "ets" and numbers["recent_days"] == 14
+        assert numbers["previous_forecast_30d_daily"] > 0 and numbers["previously_expected_daily"] > 0
+        assert why["moved"] and not any("No previous plan" in s for s in why["moved"])
+        change = numbers["forecast_30d_daily"] / numbers["previous_forecast_30d_daily"] - 1
+        assert any(f"{abs(change):.0%}" in s for s in why["moved"]), why["moved"]
 
 
 def test_bad_settings_stop_before_serving_with_one_sentence(api, tmp_path):

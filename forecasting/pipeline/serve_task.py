@@ -31,6 +31,7 @@ def run_serve(cfg: DictConfig) -> dict:
     import uvicorn
 
     from forecasting.serving import ApiSettings, create_app
+    from forecasting.serving.why import explainer
 
     settings = ApiSettings(
         publish_dir=Path(str(scfg.publish_dir)),
@@ -42,7 +43,7 @@ def run_serve(cfg: DictConfig) -> dict:
         poll_seconds=float(scfg.poll_seconds),
         public_docs=bool(scfg.public_docs),
     )
-    app = create_app(settings, enrich=None)
+    app = create_app(settings, enrich=explainer(settings.warehouse))
     # log_config=None: the run's logging (console and run.log, set up by Hydra) takes uvicorn's lines too.
     config = uvicorn.Config(app, log_config=None, access_log=bool(scfg.access_log), timeout_graceful_shutdown=5)
     host, port = sock.getsockname()[:2]

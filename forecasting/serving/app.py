@@ -124,6 +124,16 @@ def create_app(settings: ApiSettings, enrich: Callable[[Snapshot], None] | None 
             return render.csv_response(rows, f"accuracy-{snap.run_id}", snap.run_id)
         return render.json_response(sku_body(snap, sku, *accuracy_parts(snap, sku)), snap.run_id)
 
+    @app.get(
+        "/skus/{sku:path}/why", tags=["sku"], summary="Why: the forecast's components, what moved since the last plan"
+    )
+    async def sku_why(sku: Sku) -> Response:
+        snap = plan_now()
+        why = snap.extras.get("why_json", {}).get(sku)
+        if why is None:
+            return no_sku(snap, sku)
+        return render.json_response(sku_body(snap, sku, (b"why", why)), snap.run_id)
+
     @app.get("/skus/{sku:path}", tags=["sku"], summary="One SKU: plan row, forecast and backtest accuracy")
     async def sku_all(sku: Sku, format: Format = None) -> Response:
         snap = plan_now()

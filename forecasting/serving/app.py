@@ -130,8 +130,10 @@ def create_app(settings: ApiSettings, enrich: Callable[[Snapshot], None] | None 
     async def sku_why(sku: Sku) -> Response:
         snap = plan_now()
         why = snap.extras.get("why_json", {}).get(sku)
-        if why is None:
+        if why is None and sku not in snap.row_of:
             return no_sku(snap, sku)
+        if why is None:
+            return error(503, "the explanations of this plan could not be built; the server's log says why.")
         return render.json_response(sku_body(snap, sku, (b"why", why)), snap.run_id)
 
     @app.get("/skus/{sku:path}", tags=["sku"], summary="One SKU: plan row, forecast and backtest accuracy")

@@ -50,12 +50,15 @@ class PlanHolder:
         started = time.perf_counter()
         try:
             snap = load(self.publish_dir, self.text_columns)
-            if self.enrich is not None:
-                self.enrich(snap)
         except Exception as exc:  # noqa: BLE001 - a bad set must not stop the server serving the last good one
             self.failed = (folder, time.monotonic())
             log.warning("could not load the plan published at %s (%s); still serving %s", folder, exc, served)
             return False
+        if self.enrich is not None:
+            try:
+                self.enrich(snap)
+            except Exception:  # noqa: BLE001 - the plan is served without its explanations rather than not at all
+                log.exception("explaining run %s failed; serving its plan without `why`", snap.run_id)
         self.snapshot = snap
         self.failed = None
         settle_heap()

@@ -2,5 +2,6 @@
 
 from forecasting.explain.components import components_sentence, forecast_components
 from forecasting.explain.moved import what_moved
+from forecasting.explain.per_sku import explain_skus
 
-__all__ = ["components_sentence", "forecast_components", "what_moved"]
+__all__ = ["components_sentence", "explain_skus", "forecast_components", "what_moved"]

@@ -26,6 +26,7 @@ from forecasting.serving.cache import ResponseCache
 from forecasting.serving.plans import PlanHolder
 from forecasting.serving.security import BearerAuth, error, install_error_handlers, secure_openapi
 from forecasting.serving.snapshot import NotPublished, Snapshot
+from forecasting.storage.readonly import WarehouseUnavailable
 
 OPEN_PATHS = frozenset({"/health"})
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"})
@@ -266,8 +267,8 @@ def create_app(settings: ApiSettings, enrich: Callable[[Snapshot], None] | None 
             503, "no plan has been published yet; the scheduled reforecast publishes one.", {"retry-after": "60"}
         )
 
-    @app.exception_handler(history.HistoryUnavailable)
-    async def no_history(request: Request, exc: history.HistoryUnavailable) -> Response:
+    @app.exception_handler(WarehouseUnavailable)
+    async def no_history(request: Request, exc: WarehouseUnavailable) -> Response:
         return error(503, str(exc), {"retry-after": "60"})
 
     return app

@@ -1,47 +1,15 @@
-"""Runs by id from the DuckDB warehouse: read-only connections, every value a bound parameter.
-
-The server reads the verified copy the nightly job keeps beside the warehouse (`<warehouse>.backup`, replaced
-in one rename after each complete run) where there is one. DuckDB locks its file per process: a reader holding
-the live warehouse open, even read-only, would make the nightly job stop as "locked" (exit 3), and the job
-holds it for the whole run, so the live file would also be unreadable half the night. The copy lags the live
-file by the seconds between publication and backup, which history can afford; the plan itself is served from
-the published folder. A connection lives for one request only, so no reader holds a file the job replaces.
-"""
+"""Runs by id from the DuckDB warehouse: read-only connections (forecasting.storage.readonly), bound values."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-import duckdb
 import pandas as pd
 
-from forecasting.storage.warehouse import backup_path
+from forecasting.storage.readonly import query
 
 #: runs columns a client sees (run_dir, a path on the server, is left out)
 RUN_COLUMNS = (
     "run_id, task, status, started_at, finished_at, data_cutoff, alert, config_hash, code_version, data_fingerprint"
 )
-
-
-class HistoryUnavailable(Exception):
-    """The warehouse cannot be read now (none yet, or damaged); the message is safe to show."""
-
-
-def readable_copy(warehouse: str | os.PathLike) -> Path:
-    backup = backup_path(warehouse)
-    return backup if backup.is_file() else Path(warehouse)
-
-
-def query(warehouse: str | os.PathLike, sql: str, params: list | None = None) -> pd.DataFrame:
-    path = readable_copy(warehouse)
-    if not path.is_file():
-        raise HistoryUnavailable("no warehouse has been written yet; the scheduled reforecast writes one.")
-    try:
-        with duckdb.connect(str(path), read_only=True) as con:
-            return con.execute(sql, params or []).df()
-    except duckdb.Error as exc:
-        raise HistoryUnavailable("the warehouse cannot be read now; try again after the scheduled run.") from exc
 
 
 def runs(warehouse, status: str | None, limit: int, offset: int) -> tuple[int, pd.DataFrame]:

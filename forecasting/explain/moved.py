@@ -87,7 +87,7 @@ def _sentences(row: pd.Series, decision: dict | None) -> list[str]:
             )
             said.append((abs(change), text))
         elif change is not None:
-            said.append((0.01, f"The forecast barely moved ({_pct(change)} on the previous plan)."))
+            said.append((0.01, f"The forecast barely moved ({change:+.1%} on the previous plan)."))
     surprise = _change(row.get("recent_demand_daily"), row.get("previously_expected_daily"))
     if surprise is not None and abs(surprise) >= NOTABLE:
         levels = f"{row['previously_expected_daily']:.3g} -> {row['recent_demand_daily']:.3g} a day"

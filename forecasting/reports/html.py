@@ -25,6 +25,7 @@ from forecasting.reports.sections import (
     summary_section,
 )
 from forecasting.reports.sku_charts import charted_models_text, forecast_chart_groups
+from forecasting.reports.why_section import why_section
 from forecasting.storage import atomic_path
 
 log = logging.getLogger(__name__)
@@ -43,15 +44,14 @@ def report_context(run: RunFolder) -> dict:
             }
         )
     if exceptions is not None:
-        summary["cards"].append(
-            {"label": "SKUs with exceptions", "value": str(exceptions["count"]), "note": ""}
-        )
+        summary["cards"].append({"label": "SKUs with exceptions", "value": str(exceptions["count"]), "note": ""})
     return {
         "run": run,
         "title": f"Demand forecast report: {run.config.get('experiment_name', run.path.parent.name)}",
         "summary": summary,
         "orders": orders,
         "exceptions": exceptions,
+        "why": why_section(run),
         "replay": replay_section(run),
         "leaderboard": leaderboard_section(run),
         "segments": segments,

@@ -273,6 +273,9 @@ def test_csv_answers_are_safe_in_a_spreadsheet_and_read_back(api):
     for path in ("/orders?format=csv", "/exceptions?format=csv", "/leaderboard?format=csv", "/runs?format=csv"):
         assert api.get(path)[0] == 200, path
     assert api.get("/skus/S1?format=csv")[0] == 406
+    both = api.get("/skus/S2/forecast", accept="text/csv, application/json")  # JSON wins, and is not kept as CSV
+    assert both[1]["content-type"] == "application/json"
+    assert api.get("/skus/S2/forecast", accept="text/csv")[1]["content-type"].startswith("text/csv")
 
 
 def test_hostile_codes_come_back_as_data(api):
@@ -366,6 +369,33 @@ def test_why_says_what_moved_since_the_previous_plan(api):
     section = report[report.index('<section id="why">') :].split("</section>")[0]
     assert "What moved since the previous plan" in section and "Previous plan expected (a day)" in section
     assert "Level " in section and "<script>" not in section  # a hostile code is shown as text
+
+
+def test_nothing_published_yet_is_503_until_a_plan_is(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen(
+        serve_command(tmp_path, f"serve.port={port}"),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "FORECAST_API_TOKEN": TOKEN},
+    )
+    try:
+        client, deadline = Api(port, tmp_path), time.time() + 60
+        while True:
+            try:
+                status, _, body = client.get("/health", token=None)
+                break
+            except OSError:
+                assert proc.poll() is None and time.time() < deadline
+                time.sleep(0.2)
+        assert status == 200 and json.loads(body) == {"status": "waiting", "plan_loaded": False}
+        for path in ("/latest", "/skus/S1", "/plan", "/runs"):
+            status, headers, body = client.get(path)
+            assert status == 503 and headers["retry-after"] and json.loads(body)["error"].endswith("."), path
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def test_bad_settings_stop_before_serving_with_one_sentence(api, tmp_path):

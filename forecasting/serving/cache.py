@@ -13,6 +13,7 @@ bearer token (checked before this) is right.
 from __future__ import annotations
 
 from forecasting.serving.plans import PlanHolder
+from forecasting.serving.render import accepts_csv
 
 MAX_ENTRIES = 20_000  # per plan: every SKU of a large plan twice over, a few MB to a few hundred
 MAX_BODY = 1 << 20  # larger answers (a CSV of the whole plan) are rendered each time
@@ -34,7 +35,7 @@ class ResponseCache:
             await self.app(scope, receive, send)
             return
         accept = next((v for k, v in scope["headers"] if k == b"accept"), b"")
-        key = (path, scope["query_string"], b"text/csv" in accept)
+        key = (path, scope["query_string"], accepts_csv(accept.decode("latin-1")))
         cache = snap.responses
         hit = cache.get(key)
         if hit is not None:

@@ -66,7 +66,11 @@ def wants_csv(request: Request, fmt: str | None) -> bool:
     """`?format=csv`, or an Accept header that asks for CSV and not for JSON (`?format` wins)."""
     if fmt:
         return fmt == "csv"
-    accept = request.headers.get("accept", "")
+    return accepts_csv(request.headers.get("accept", ""))
+
+
+def accepts_csv(accept: str) -> bool:
+    """An Accept header asks for CSV when it names text/csv and not JSON (the answer cache keys on this too)."""
     return "text/csv" in accept and JSON not in accept
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 from forecasting.serving.plans import PlanHolder
 from forecasting.serving.render import accepts_csv
 
-MAX_ENTRIES = 20_000  # per plan: every SKU of a large plan twice over, a few MB to a few hundred
 MAX_BODY = 1 << 20  # larger answers (a CSV of the whole plan) are rendered each time
+MAX_BYTES = 256 << 20  # per plan: every SKU's answers of a 10,000-SKU plan; then new answers are not kept
 CACHED_PREFIXES = ("/skus/", "/plan", "/orders", "/exceptions", "/leaderboard", "/latest")
 
 
@@ -53,8 +53,10 @@ class ResponseCache:
             len(sent) == 2
             and sent[0].get("status") == 200
             and not sent[1].get("more_body")
-            and len(sent[1].get("body", b"")) <= MAX_BODY
-            and len(cache) < MAX_ENTRIES
             and self.holder.snapshot is snap  # answered from this plan, not one swapped in meanwhile
         ):
-            cache[key] = (sent[0], sent[1])
+            size = len(sent[1].get("body", b""))
+            # A bound on bytes, not entries: distinct pages of 1,000 rows could otherwise fill the memory.
+            if size <= MAX_BODY and snap.extras.get("cached_bytes", 0) + size <= MAX_BYTES:
+                cache[key] = (sent[0], sent[1])
+                snap.extras["cached_bytes"] = snap.extras.get("cached_bytes", 0) + size

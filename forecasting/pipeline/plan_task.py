@@ -15,10 +15,10 @@ from forecasting.data.prepare import PreparedData
 from forecasting.errors import InputError
 from forecasting.pipeline.backtest_task import BacktestResult
 from forecasting.pipeline.common import BASELINE, replay_settings
-from forecasting.planning.allocation import portfolio_levels
+from forecasting.planning.allocation import level_table, portfolio_levels, portfolio_scope, with_service_scope
 from forecasting.planning.calibration import METHODS
 from forecasting.planning.cover import period_lengths
-from forecasting.planning.decision import Decision, champion_windows, decide
+from forecasting.planning.decision import Decision, champion_windows, decide, decision_table
 from forecasting.planning.global_final import planning_models
 from forecasting.planning.inputs import policy_table, stock_position
 from forecasting.planning.replay import aggregate, saving_summary, stock_at_equal_fill
@@ -121,15 +121,6 @@ def plan_candidates(allowed, backtested: list[str]) -> list[str]:
     return [m for m in backtested if m in set(allowed)]
 
 
-def decision_table(plan: pd.DataFrame, replay: pd.DataFrame | None) -> pd.DataFrame:
-    """The plan's and the replay's rows of a decision table, told apart by `decision`."""
-    parts = [plan.assign(decision="plan")]
-    if replay is not None and len(replay):
-        parts.append(replay.assign(decision="replay"))
-    table = pd.concat(parts, ignore_index=True)
-    return table[["decision", *(c for c in table.columns if c != "decision")]]
-
-
 def protocol(result: BacktestResult, today: pd.Timestamp, replay_start: pd.Timestamp | None, proof: bool) -> dict:
     """Which windows chose and which days were replayed, in dates (the log, metrics.json and the report)."""
     folds = result.cutoffs if result.cutoffs is not None else pd.DataFrame(columns=["cutoff", "role"])
@@ -187,7 +178,9 @@ def run_plan(
     champions = plan_decision.champions
     # A fill-rate target over the assortment: each SKU's own service level (planning.allocation), learnt on the
     # windows of the decision that uses it.
-    scope = portfolio_scope(pcfg, params)
+    scope = portfolio_scope(
+        pcfg.get("service_scope", "portfolio"), pcfg["service_measure"], pcfg["service_target"], params
+    )
     plan_params, replay_levels, sku_levels = params, None, None
     if scope.any():
         target = float(pcfg["service_target"])
@@ -207,8 +200,10 @@ def run_plan(
                 replay.targets,
             )
         write_csv(level_table(sku_levels, replay_levels), out / "service_levels.csv")
-    models = planning_models(  # the replay's champions too: a global one is trained for its reviews
-        pd.concat([champions, replay_decision.champions]), result.local, result.global_, result.ensembles, panel, segments, data.calendar,
+    # The replay's champions too: a global one among them is trained for its reviews.
+    models = planning_models(
+        pd.concat([champions, replay_decision.champions]), result.local, result.global_, result.ensembles, panel,
+        segments, data.calendar,
         int(pcfg["horizon_days"]), replay.weeks if replay else None, params, int(cfg.num_samples),
         replay.refit_every if replay else 1,
     )  # fmt: skip
@@ -313,38 +308,6 @@ def run_plan(
 
 # A SKU whose replayed fill rate falls further than this below the target is flagged (REPLAY_MISSED_TARGET).
 MISS_TOLERANCE = 0.02
-
-
-def level_table(plan: pd.Series, replay: pd.DataFrame | None) -> pd.DataFrame:
-    """Each SKU's cycle service level per fill-rate target, for the plan and for the replay (long form)."""
-    parts = [pd.DataFrame({"decision": "plan", "sku": plan.index, "target": plan.name, "level": plan.to_numpy()})]
-    if replay is not None:
-        long = replay.rename_axis("sku").reset_index().melt(id_vars="sku", var_name="target", value_name="level")
-        parts.append(long.assign(decision="replay")[["decision", "sku", "target", "level"]])
-    return pd.concat(parts, ignore_index=True)
-
-
-def portfolio_scope(pcfg: dict, params: pd.DataFrame) -> pd.Series:
-    """Per SKU: whether its fill-rate target is met over the assortment (plan.service_scope=portfolio) rather than
-    on the SKU alone. A SKU given its own target or measure in the overrides file keeps it."""
-    if pcfg.get("service_scope", "portfolio") != "portfolio" or pcfg.get("service_measure") != "fill_rate":
-        return pd.Series(False, index=params.index)
-    own_target = ~np.isclose(params["service_target"].astype(float), float(pcfg["service_target"]))
-    return (params["service_measure"] == "fill_rate") & ~own_target
-
-
-def with_service_scope(
-    plan: pd.DataFrame, params: pd.DataFrame, scope: pd.Series, levels: pd.Series | None
-) -> pd.DataFrame:
-    """The plan rows as the user set them (measure and target), with `service_scope` and, over the assortment,
-    `sku_service_level`: the cycle service level the SKU's order was sized at."""
-    sku = plan["sku"].astype(str)
-    in_scope = sku.map(scope).fillna(False).astype(bool)
-    plan = plan.assign(service_scope=np.where(in_scope, "portfolio", "sku"))
-    plan["service_measure"] = sku.map(params["service_measure"])
-    plan["service_target"] = sku.map(params["service_target"])
-    plan["sku_service_level"] = sku.map(levels).round(4) if levels is not None else np.nan
-    return plan
 
 
 def flag_replay_misses(plan: pd.DataFrame, per_sku: pd.DataFrame, target: float) -> pd.DataFrame:

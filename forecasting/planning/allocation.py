@@ -96,3 +96,35 @@ def _window_arrays(covers: pd.DataFrame, calibration: Mapping[str, Calibration],
     window = covers["window_days"].astype(float).to_numpy()
     share = np.clip(review / np.maximum(window, 1.0), 0.0, 1.0)
     return samples, covers["actual"].to_numpy(dtype=float), p["unit_cost"].astype(float).to_numpy(), share
+
+
+def portfolio_scope(scope: str, measure: str, target: float, params: pd.DataFrame) -> pd.Series:
+    """Per SKU of `params`: whether its fill-rate target is met over the assortment (scope "portfolio", a
+    fill-rate measure) rather than on the SKU alone. A SKU given its own target or measure keeps it."""
+    if scope != "portfolio" or measure != "fill_rate":
+        return pd.Series(False, index=params.index)
+    own_target = ~np.isclose(params["service_target"].astype(float), float(target))
+    return (params["service_measure"] == "fill_rate") & ~own_target
+
+
+def with_service_scope(
+    plan: pd.DataFrame, params: pd.DataFrame, scope: pd.Series, levels: pd.Series | None
+) -> pd.DataFrame:
+    """The plan rows as the user set them (measure and target), with `service_scope` and, over the assortment,
+    `sku_service_level`: the cycle service level the SKU's order was sized at."""
+    sku = plan["sku"].astype(str)
+    in_scope = sku.map(scope).fillna(False).astype(bool)
+    plan = plan.assign(service_scope=np.where(in_scope, "portfolio", "sku"))
+    plan["service_measure"] = sku.map(params["service_measure"])
+    plan["service_target"] = sku.map(params["service_target"])
+    plan["sku_service_level"] = sku.map(levels).round(4) if levels is not None else np.nan
+    return plan
+
+
+def level_table(plan: pd.Series, replay: pd.DataFrame | None) -> pd.DataFrame:
+    """Each SKU's cycle service level per fill-rate target, for the plan and for the replay (long form)."""
+    parts = [pd.DataFrame({"decision": "plan", "sku": plan.index, "target": plan.name, "level": plan.to_numpy()})]
+    if replay is not None:
+        long = replay.rename_axis("sku").reset_index().melt(id_vars="sku", var_name="target", value_name="level")
+        parts.append(long.assign(decision="replay")[["decision", "sku", "target", "level"]])
+    return pd.concat(parts, ignore_index=True)

@@ -146,3 +146,12 @@ def champion_windows(covers: pd.DataFrame, champions: pd.Series) -> pd.DataFrame
     return covers.assign(sku=covers["sku"].astype(str), model=covers["model"].astype(str)).merge(
         chosen, on=["sku", "model"]
     )
+
+
+def decision_table(plan: pd.DataFrame, replay: pd.DataFrame | None) -> pd.DataFrame:
+    """The plan's and the replay's rows of a decision table, told apart by `decision`."""
+    parts = [plan.assign(decision="plan")]
+    if replay is not None and len(replay):
+        parts.append(replay.assign(decision="replay"))
+    table = pd.concat(parts, ignore_index=True)
+    return table[["decision", *(c for c in table.columns if c != "decision")]]

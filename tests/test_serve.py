@@ -210,6 +210,10 @@ def test_latest_and_per_sku_answers(api):
     assert sku["plan"]["order_by"] == (expected["order_by"] or "")
     assert {a["model"] for a in sku["accuracy"]} >= {"ets", "seasonal_naive"}
     assert api.json("/skus/S1/forecast")["forecast"] == days
+    # Rendered when the plan loaded, or by the endpoint (another query string): the same answer.
+    for path in ("/skus/S1", "/skus/S1/forecast"):
+        ready, made = api.get(path), api.get(path + "?format=json")
+        assert ready[2] == made[2] and dict(ready[1].items()) == dict(made[1].items()) | {"date": ready[1]["date"]}
     assert api.json("/skus/S1/plan")["plan"] == sku["plan"]
     assert api.json("/skus/S1/accuracy")["accuracy"] == sku["accuracy"]
     why = api.json("/skus/S1/why")["why"]

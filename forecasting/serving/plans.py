@@ -59,9 +59,9 @@ class PlanHolder:
                 self.enrich(snap)
             except Exception:  # noqa: BLE001 - the plan is served without its explanations rather than not at all
                 log.exception("explaining run %s failed; serving its plan without `why`", snap.run_id)
+        settle_heap()  # before the swap: its pause falls while the old plan is served, not on the new plan's answers
         self.snapshot = snap
         self.failed = None
-        settle_heap()
         log.info(
             "serving run %s (data cut-off %s, %d SKUs), loaded in %.2fs",
             snap.run_id,
@@ -82,11 +82,12 @@ class PlanHolder:
 
 
 def settle_heap() -> None:
-    """Collect the replaced plan, then exempt what is left from the cycle collector (gc.freeze).
+    """Collect what earlier plans left, then exempt what is alive from the cycle collector (gc.freeze).
 
-    A full collection walks every object of the process (the libraries and the plan: ~100 ms on a busy core);
+    A full collection walks every object of the process (the libraries and the plans: 0.1-1 s on a busy core);
     the answers' allocations trigger one now and then, and that request and the ones queued behind it wait.
-    What is alive after a load lives until the next publication, so the collector need not look at it again.
+    What is alive after a load lives until the next publication, so the collector need not look at it again;
+    the plan replaced now is freed by reference counting, and any cycles it held by the next call.
     """
     gc.unfreeze()
     gc.collect()

@@ -211,7 +211,7 @@ def test_latest_and_per_sku_answers(api):
     assert {a["model"] for a in sku["accuracy"]} >= {"ets", "seasonal_naive"}
     assert api.json("/skus/S1/forecast")["forecast"] == days
     # Rendered when the plan loaded, or by the endpoint (another query string): the same answer.
-    for path in ("/skus/S1", "/skus/S1/forecast"):
+    for path in ("/skus/S1", "/skus/S1/forecast", "/skus/S1/plan", "/skus/S1/accuracy", "/skus/S1/why"):
         ready, made = api.get(path), api.get(path + "?format=json")
         assert ready[2] == made[2] and dict(ready[1].items()) == dict(made[1].items()) | {"date": ready[1]["date"]}
     assert api.json("/skus/S1/plan")["plan"] == sku["plan"]

@@ -298,12 +298,24 @@ def forecast_body(snap: Snapshot, sku: str, days: bytes) -> bytes:
 
 
 def prerender(snap: Snapshot) -> None:
-    """The per-SKU JSON answers (the hot ones: a system asks them for every SKU after each publication) put in
+    """Every per-SKU JSON answer (the hot ones: a system asks them for every SKU after each publication) put in
     the answer cache before the plan is served, so the first request of each is as fast as the next."""
     used = 0
-    for sku, days in snap.forecast_json.items():
-        for path, body in ((f"/skus/{sku}/forecast", forecast_body(snap, sku, days)), (f"/skus/{sku}", None)):
-            response = render.json_response(body if body is not None else sku_all_body(snap, sku), snap.run_id)
+    why = snap.extras.get("why_json", {})
+    for sku in snap.row_of.keys() | snap.forecast_json.keys():
+        # The answers the endpoints give, for exactly the SKUs they answer 200 for.
+        bodies = {
+            f"/skus/{sku}": sku_all_body(snap, sku),
+            f"/skus/{sku}/accuracy": sku_body(snap, sku, *accuracy_parts(snap, sku)),
+        }
+        if sku in snap.forecast_json:
+            bodies[f"/skus/{sku}/forecast"] = forecast_body(snap, sku, snap.forecast_json[sku])
+        if sku in snap.row_of:
+            bodies[f"/skus/{sku}/plan"] = sku_body(snap, sku, (b"plan", snap.plan_json[snap.row_of[sku]]))
+        if sku in why:
+            bodies[f"/skus/{sku}/why"] = sku_body(snap, sku, (b"why", why[sku]))
+        for path, body in bodies.items():
+            response = render.json_response(body, snap.run_id)
             used += len(response.body)
             if used > MAX_BYTES // 2:  # a plan too large to hold twice: the rest is rendered when asked
                 snap.extras["cached_bytes"] = used

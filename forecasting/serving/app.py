@@ -9,6 +9,7 @@ part of a file path or of SQL text: SKU codes and filters are dictionary keys an
 # the page-size limit is a local built from the settings.
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,11 +23,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from forecasting.serving import history, render
-from forecasting.serving.cache import MAX_BYTES, ResponseCache
+from forecasting.serving.cache import ResponseCache
 from forecasting.serving.plans import PlanHolder
 from forecasting.serving.security import BearerAuth, error, install_error_handlers, secure_openapi
+from forecasting.serving.sku_answers import accuracy_parts, forecast_body, no_sku, prerender, sku_all_body, sku_body
 from forecasting.serving.snapshot import NotPublished, Snapshot
 from forecasting.storage.readonly import WarehouseUnavailable
+
+log = logging.getLogger(__name__)
 
 OPEN_PATHS = frozenset({"/health"})
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"})
@@ -55,7 +59,10 @@ class ApiSettings:
 def create_app(settings: ApiSettings, enrich: Callable[[Snapshot], None] | None = None) -> FastAPI:
     def prepare(snap: Snapshot) -> None:
         if enrich is not None:
-            enrich(snap)
+            try:
+                enrich(snap)
+            except Exception:  # noqa: BLE001 - the plan is served without its explanations rather than not at all
+                log.exception("explaining run %s failed; serving its plan without `why`", snap.run_id)
         prerender(snap)
 
     holder = PlanHolder(settings.publish_dir, settings.text_columns, prepare)
@@ -269,66 +276,3 @@ def create_app(settings: ApiSettings, enrich: Callable[[Snapshot], None] | None 
         return error(503, str(exc), {"retry-after": "60"})
 
     return app
-
-
-def sku_body(snap: Snapshot, sku: str, *parts: tuple[bytes, bytes]) -> bytes:
-    """{"run_id": ..., "sku": ..., <name>: <rendered JSON>, ...} from pieces rendered when the plan loaded."""
-    out = [b"{", snap.header, b',"sku":', render.dumps(sku)]
-    for name, body in parts:
-        out += [b',"', name, b'":', body]
-    out.append(b"}")
-    return b"".join(out)
-
-
-def sku_all_body(snap: Snapshot, sku: str) -> bytes:
-    row = snap.row_of.get(sku)
-    parts = [
-        (b"plan", snap.plan_json[row] if row is not None else b"null"),
-        (b"forecast", snap.forecast_json.get(sku) or b"[]"),
-        *accuracy_parts(snap, sku),
-    ]
-    why = snap.extras.get("why_json", {}).get(sku)
-    if why is not None:
-        parts.append((b"why", why))
-    return sku_body(snap, sku, *parts)
-
-
-def forecast_body(snap: Snapshot, sku: str, days: bytes) -> bytes:
-    return sku_body(snap, sku, (b"forecast", days))
-
-
-def prerender(snap: Snapshot) -> None:
-    """Every per-SKU JSON answer (the hot ones: a system asks them for every SKU after each publication) put in
-    the answer cache before the plan is served, so the first request of each is as fast as the next."""
-    used = 0
-    why = snap.extras.get("why_json", {})
-    for sku in snap.row_of.keys() | snap.forecast_json.keys():
-        # The answers the endpoints give, for exactly the SKUs they answer 200 for.
-        bodies = {
-            f"/skus/{sku}": sku_all_body(snap, sku),
-            f"/skus/{sku}/accuracy": sku_body(snap, sku, *accuracy_parts(snap, sku)),
-        }
-        if sku in snap.forecast_json:
-            bodies[f"/skus/{sku}/forecast"] = forecast_body(snap, sku, snap.forecast_json[sku])
-        if sku in snap.row_of:
-            bodies[f"/skus/{sku}/plan"] = sku_body(snap, sku, (b"plan", snap.plan_json[snap.row_of[sku]]))
-        if sku in why:
-            bodies[f"/skus/{sku}/why"] = sku_body(snap, sku, (b"why", why[sku]))
-        for path, body in bodies.items():
-            response = render.json_response(body, snap.run_id)
-            used += len(response.body)
-            if used > MAX_BYTES // 2:  # a plan too large to hold twice: the rest is rendered when asked
-                snap.extras["cached_bytes"] = used
-                return
-            start = {"type": "http.response.start", "status": 200, "headers": response.raw_headers}
-            snap.responses[(path, b"", False)] = (start, {"type": "http.response.body", "body": response.body})
-    snap.extras["cached_bytes"] = used
-
-
-def accuracy_parts(snap: Snapshot, sku: str) -> list[tuple[bytes, bytes]]:
-    return [(b"accuracy", snap.accuracy_json.get(sku, b"[]"))]
-
-
-def no_sku(snap: Snapshot, sku: str) -> Response:
-    # The code is not repeated back: it may be a script or a formula meant for whoever displays the error.
-    return error(404, f"no such SKU in run {snap.run_id}; /plan lists the SKUs of this plan.")

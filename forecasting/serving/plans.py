@@ -29,7 +29,7 @@ class PlanHolder:
     ) -> None:
         self.publish_dir = publish_dir
         self.text_columns = tuple(text_columns)
-        self.enrich = enrich  # adds what later stages derive from a plan (explanations) before it is served
+        self.enrich = enrich  # adds what is derived from a plan (explanations, answers) before it is served
         self.snapshot: Snapshot | None = None
         self.failed: tuple[str, float] | None = None
 
@@ -57,8 +57,8 @@ class PlanHolder:
         if self.enrich is not None:
             try:
                 self.enrich(snap)
-            except Exception:  # noqa: BLE001 - the plan is served without its explanations rather than not at all
-                log.exception("explaining run %s failed; serving its plan without `why`", snap.run_id)
+            except Exception:  # noqa: BLE001 - served as loaded rather than not at all
+                log.exception("preparing run %s's answers failed; serving its plan without them", snap.run_id)
         settle_heap()  # before the swap: its pause falls while the old plan is served, not on the new plan's answers
         self.snapshot = snap
         self.failed = None

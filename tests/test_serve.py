@@ -25,7 +25,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecasting.errors import InputError
 from forecasting.explain.components import WEEKDAYS
+from forecasting.pipeline.settings import check_config
 from forecasting.storage import read_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -422,3 +424,19 @@ def test_bad_settings_stop_before_serving_with_one_sentence(api, tmp_path):
     assert taken.returncode == 2 and "already in use" in taken.stderr + taken.stdout
     for run in (missing, in_config, taken):
         assert "Traceback" not in run.stderr + run.stdout
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["serve.port=0", "serve.port=70000", "serve.port=abc", "serve.max_page_size=0", "serve.page_size=-1",
+     "serve.poll_seconds=0", "serve.token_env=1BAD", "serve.public_docs=maybe"],
+)  # fmt: skip
+def test_a_bad_serve_setting_is_named_with_a_fix_that_passes(override):
+    """In process, as tests/test_config_errors.py checks the other sections: one sentence and a working fix."""
+    from tests.test_config_errors import config, printed_fix
+
+    with pytest.raises(InputError) as caught:
+        check_config(config(override))
+    sentence = str(caught.value)
+    assert sentence.startswith(override.split("=")[0] + "=") and sentence.endswith("."), sentence
+    check_config(config(printed_fix(sentence)))

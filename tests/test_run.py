@@ -122,7 +122,7 @@ def test_run_end_to_end_on_real_slice(retail_slice_path, tmp_path):
     [
         ("data.path=/nonexistent/sales.csv", "no such file"),
         ("data.columns.quantity=Qty", "data.columns.quantity='Qty' is not a column of the file"),
-        ("task=dance", "task 'dance' is unknown"),
+        ("task=dance", "task=dance is not allowed: give one of backtest, plan"),
     ],
 )
 def test_bad_input_exits_with_one_sentence(override, message, tmp_path):

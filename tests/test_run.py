@@ -99,6 +99,9 @@ def test_run_end_to_end_on_real_slice(retail_slice_path, tmp_path):
     assert dq["rows_in"] == len(pd.read_parquet(retail_slice_path))
     assert dq["rows_kept"] + sum(dq["dropped_by_reason"].values()) == dq["rows_in"]
     board = pd.read_csv(out / "leaderboard.csv")
+    # The models, ranked, then the unranked `champion` row: per segment the model chosen on validation, on test.
+    assert board["model"].iloc[-1] == "champion" and pd.isna(board["rank"].iloc[-1])
+    board = board.iloc[:-1]
     assert set(board["model"]) == {"seasonal_naive", "arima", "ets", "croston"}
     assert board["rank"].tolist() == [1, 2, 3, 4] and board["rmsse"].is_monotonic_increasing
     assert (board.loc[board["model"] == "seasonal_naive", "fva_mae"] == 0).all()
@@ -169,7 +172,7 @@ def test_global_and_local_models_share_one_leaderboard(retail_slice_path, tmp_pa
     )
     assert res.returncode == 0, res.stderr[-3000:]
     board = pd.read_csv(out / "leaderboard.csv").set_index("model")
-    assert set(board.index) == {"seasonal_naive", "croston", "tcn"}
+    assert set(board.index) == {"seasonal_naive", "croston", "tcn", "champion"}
     assert board.loc["tcn", "retrain"] == "first_cutoff"
     bt = pd.read_parquet(out / "backtest.parquet")
     pairs = bt.groupby("model")[["sku", "cutoff"]].apply(lambda g: set(map(tuple, g.drop_duplicates().to_numpy())))

@@ -48,7 +48,7 @@ class BacktestResult:
     validation_by_segment: pd.DataFrame | None = None
     #: the SKUs' segments from history up to T (None without validation folds)
     validation_segments: pd.DataFrame | None = None
-    #: metrics per model and segment on every fold: the production plan's champions
+    #: metrics per model and segment on every fold (plan runs; None otherwise): the production plan's champions
     all_by_segment: pd.DataFrame | None = None
     #: the folds (cutoff, role) the run backtested
     cutoffs: pd.DataFrame | None = None
@@ -169,8 +169,13 @@ def run_backtest(
             score(validation, ["model", "abc", "demand_class"], quantiles), val_covers, val_segments
         )
         write_csv(val_by_segment, out / "metrics_by_segment_validation.csv")
-    # Every fold's horizon ends by the last date: the production plan's evidence.
-    all_by_segment = with_cover_pinball(score(bt, ["model", "abc", "demand_class"], quantiles), covers, data.segments)
+    # Every fold's horizon ends by the last date: the production plan's evidence (plan runs only: a backtest or a
+    # tuning trial has no use for a second scoring of the whole table).
+    all_by_segment = (
+        with_cover_pinball(score(bt, ["model", "abc", "demand_class"], quantiles), covers, data.segments)
+        if cover_days is not None
+        else None
+    )
 
     if val_rank is None:
         metrics = objective(cfg, board.set_index("model")["rank_value"], "test")

@@ -18,7 +18,7 @@ from forecasting.pipeline.common import BASELINE, replay_settings
 from forecasting.planning.allocation import level_table, portfolio_levels, portfolio_scope, with_service_scope
 from forecasting.planning.calibration import METHODS
 from forecasting.planning.cover import period_lengths
-from forecasting.planning.decision import Decision, champion_windows, decide, decision_table
+from forecasting.planning.decision import Decision, decide, decision_table
 from forecasting.planning.global_final import planning_models
 from forecasting.planning.inputs import policy_table, stock_position
 from forecasting.planning.replay import aggregate, saving_summary, stock_at_equal_fill
@@ -88,7 +88,7 @@ def decisions(
     the replay's, learnt from the validation folds (they end by its start) with the segments of that day; None
     for the replay without validation folds. `champions` fixes the plan's (the scheduled job's standing ones)."""
     if champions is not None:
-        return Decision(champions), None
+        return Decision(champions, windows=result.covers), None
     candidates = plan_candidates(pcfg.get("candidates"), [*result.local, *result.global_, *result.ensembles])
     options = {
         "metric": str(pcfg["champion_metric"]),
@@ -184,20 +184,15 @@ def run_plan(
     plan_params, replay_levels, sku_levels = params, None, None
     if scope.any():
         target = float(pcfg["service_target"])
-        covers = result.covers
         sku_levels = portfolio_levels(
-            champion_windows(covers, plan_decision.champions), plan_decision.calibration, params[scope], [target]
+            plan_decision.champion_windows(), plan_decision.calibration, params[scope], [target]
         )[target]
         plan_params = params.copy()
         plan_params.loc[scope, "service_measure"] = "cycle_service_level"
         plan_params.loc[sku_levels.index, "service_target"] = sku_levels
         if replay is not None:
-            windows = covers[covers["role"] == "validation"] if proof and len(covers) else covers
             replay_levels = portfolio_levels(
-                champion_windows(windows, replay_decision.champions),
-                replay_decision.calibration,
-                params[scope],
-                replay.targets,
+                replay_decision.champion_windows(), replay_decision.calibration, params[scope], replay.targets
             )
         write_csv(level_table(sku_levels, replay_levels), out / "service_levels.csv")
     # The replay's champions too: a global one among them is trained for its reviews.

@@ -36,12 +36,18 @@ MIN_WINDOW_SHARE = 0.9
 
 @dataclass
 class Decision:
-    """Champion per SKU, each SKU's calibration, and the tables that say why."""
+    """Champion per SKU, each SKU's calibration, the tables that say why, and the cover records it learnt from
+    (what any later choice of the same decision, such as the per-SKU service levels, must learn from too)."""
 
     champions: pd.Series
     calibration: dict[str, Calibration] = field(default_factory=dict)
     choice: pd.DataFrame = field(default_factory=pd.DataFrame)
     calibration_table: pd.DataFrame = field(default_factory=pd.DataFrame)
+    windows: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def champion_windows(self) -> pd.DataFrame:
+        """The cover records of each SKU's champion among the decision's windows."""
+        return champion_windows(self.windows, self.champions)
 
 
 def decide(
@@ -69,7 +75,7 @@ def decide(
         champ_covers = champion_windows(covers, champions)
         if len(champ_covers):
             table, calibration = calibrate(champ_covers, segments, min_windows, methods)
-    return Decision(champions, calibration, choice, table)
+    return Decision(champions, calibration, choice, table, covers)
 
 
 def _decide_on_plan_pinball(
@@ -88,7 +94,7 @@ def _decide_on_plan_pinball(
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     if table.empty:
         champions = pd.Series(fallback, index=segments["sku"].astype(str), name="model")
-        return Decision(champions, {}, pd.DataFrame(), table)
+        return Decision(champions, {}, pd.DataFrame(), table, covers)
     table[PLAN_METRIC] = [row[f"pinball_{row['method']}"] for _, row in table.iterrows()]
     table["plan_coverage_error"] = [row[f"coverage_error_{row['method']}"] for _, row in table.iterrows()]
     rows = []
@@ -113,7 +119,7 @@ def _decide_on_plan_pinball(
     sku = segments["sku"].astype(str)
     champions = pd.Series(segments["segment"].map(by_segment).fillna(fallback).to_numpy(), index=sku, name="model")
     calibration = {s: calibrations[m][s] for s, m in champions.items() if m in calibrations and s in calibrations[m]}
-    return Decision(champions, calibration, choice, table)
+    return Decision(champions, calibration, choice, table, covers)
 
 
 def _runner_up(table: pd.DataFrame, best: str) -> str | None:

@@ -26,3 +26,29 @@ def test_true_quantiles_agree_with_the_analytic_mean():
         q = data.true_quantiles(sku, dates, grid, draws=20000, seed=1)
         assert np.isclose(q.mean(), data.mean_path(sku, dates).sum(), rtol=0.04)
         assert np.all(np.diff(q) >= 0)
+
+
+def test_yearly_season_is_in_the_table_and_in_the_true_mean_and_leaves_the_default_unchanged():
+    plain = synthetic_demand(n_skus=40, days=730, seed=2, classes=("smooth",))
+    seasonal = synthetic_demand(n_skus=40, days=730, seed=2, classes=("smooth",), yearly=0.6)
+    # Every other draw is the default's: the same promo calendar, and no season columns without the option.
+    assert (seasonal.table["promo"].to_numpy() == plain.table["promo"].to_numpy()).all()
+    assert "yearly_amp" not in plain.truth and seasonal.truth["yearly_amp"].between(0.3, 0.6).all()
+    dates = pd.date_range(seasonal.start, periods=730)
+    by_sku = seasonal.table.groupby("sku", observed=True)
+    ratios = []
+    for sku, rows in by_sku:
+        expected = seasonal.mean_path(sku, dates, rows["promo"].to_numpy())
+        actual = rows["demand"].to_numpy()
+        # quarter by quarter, the demand follows the true mean (season, trend and promotions included)
+        ratios += [actual[i : i + 91].sum() / expected[i : i + 91].sum() for i in range(0, 728, 91)]
+    ratios = np.array(ratios)
+    assert abs(np.median(ratios) - 1) < 0.03 and np.quantile(np.abs(ratios - 1), 0.9) < 0.12
+    # and the season is there: a SKU's quarterly demand swings by far more than without it
+    assert _quarterly_swing(seasonal).median() > _quarterly_swing(plain).median() + 0.4
+
+
+def _quarterly_swing(data) -> pd.Series:
+    """Per SKU: its largest calendar quarter's demand over its smallest's."""
+    quarters = data.table.groupby(["sku", data.table["date"].dt.quarter], observed=True)["demand"].sum()
+    return quarters.groupby("sku", observed=True).agg(lambda s: s.max() / s.min())

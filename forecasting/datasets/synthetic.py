@@ -1,8 +1,9 @@
 """Synthetic daily demand with KNOWN distributions: a test bed where the right answer is computable.
 
 Each SKU's demand on day t is `occurs_t * (1 + size_t)`: `occurs_t` ~ Bernoulli(p) and `size_t` ~ negative
-binomial with mean `mu_t - 1` and shape `k`, where `mu_t = base * weekly[dow] * (1 + trend * t / 365) * lift_t`
-(`lift_t` > 1 on promo days, which are known in advance like a promo calendar). The four Syntetos-Boylan classes
+binomial with mean `mu_t - 1` and shape `k`, where `mu_t = base * weekly[dow] * (1 + trend * t / 365) * yearly_t *
+lift_t` (`lift_t` > 1 on promo days, which are known in advance like a promo calendar; `yearly_t = 1 + a * sin(2 pi
+t / 365.25 + phase)`, a yearly season drawn per SKU, is 1 unless `yearly` is set). The four Syntetos-Boylan classes
 come from the two knobs: `p` sets the inter-demand interval (ADI = 1/p; intermittent and lumpy SKUs sell on
 fewer than 1/1.32 of days) and `k` the size variability (CV^2 of sizes ~ 1/k; erratic and lumpy above 0.49).
 
@@ -79,7 +80,14 @@ def _size_mean(row: pd.Series, dates: pd.DatetimeIndex, start: pd.Timestamp, pro
     t = (pd.DatetimeIndex(dates) - start).days.to_numpy()
     weekly = WEEKLY_SHAPES[int(row["weekly"])][pd.DatetimeIndex(dates).dayofweek]
     lift = np.where(promo.astype(bool), row["promo_lift"], 1.0) if promo is not None else 1.0
-    return np.maximum(row["base"] * weekly * (1.0 + row["trend"] * t / 365.0) * lift, 1.0)
+    trend = np.maximum(1.0 + row["trend"] * t / 365.0, 0.05)  # as the generator floors it
+    season = _yearly(t, row.get("yearly_amp", 0.0), row.get("yearly_phase", 0.0))
+    return np.maximum(row["base"] * weekly * trend * season * lift, 1.0)
+
+
+def _yearly(t: np.ndarray, amplitude, phase) -> np.ndarray:
+    """The yearly season's factor on day `t` (days since the start): 1 + amplitude * sin(2 pi t / 365.25 + phase)."""
+    return 1.0 + np.asarray(amplitude) * np.sin(2.0 * np.pi * np.asarray(t) / 365.25 + np.asarray(phase))
 
 
 def _simulate(rng: np.random.Generator, p, k, mu: np.ndarray) -> np.ndarray:
@@ -99,8 +107,15 @@ def synthetic_demand(
     classes: Sequence[str] = CLASSES,
     trend: bool = True,
     promo: bool = True,
+    yearly: float = 0.0,
 ) -> SyntheticDemand:
-    """`n_skus` SKUs (classes in equal shares, in turn) over `days` consecutive calendar days, all trading."""
+    """`n_skus` SKUs (classes in equal shares, in turn) over `days` consecutive calendar days, all trading.
+
+    `yearly` > 0 adds a yearly season: per SKU an amplitude drawn uniformly in [yearly / 2, yearly] (at most 0.9)
+    and a random phase, from a generator of its own, so every other draw (and the default table) is unchanged.
+    """
+    if not 0.0 <= yearly <= 0.9:
+        raise ValueError(f"yearly={yearly}: give a season amplitude between 0 (none) and 0.9")
     unknown = set(classes) - set(CLASSES)
     if unknown:
         raise ValueError(f"unknown demand class(es) {sorted(unknown)}; use {', '.join(CLASSES)}")
@@ -127,6 +142,13 @@ def synthetic_demand(
     t = np.arange(days, dtype=float)
     weekly = WEEKLY_SHAPES[truth["weekly"].to_numpy()][:, dates.dayofweek]  # (skus, days)
     trend_f = np.maximum(1.0 + truth["trend"].to_numpy()[:, None] * t[None, :] / 365.0, 0.05)
+    if yearly > 0:
+        season_rng = np.random.default_rng([seed, 365])
+        truth["yearly_amp"] = season_rng.uniform(yearly / 2, yearly, n_skus)
+        truth["yearly_phase"] = season_rng.uniform(0.0, 2.0 * np.pi, n_skus)
+        trend_f = trend_f * _yearly(
+            t[None, :], truth["yearly_amp"].to_numpy()[:, None], truth["yearly_phase"].to_numpy()[:, None]
+        )
     promo_days = rng.random((n_skus, days)) < truth["promo_share"].to_numpy()[:, None]
     lift = np.where(promo_days, truth["promo_lift"].to_numpy()[:, None], 1.0)
     mu = np.maximum(truth["base"].to_numpy()[:, None] * weekly * trend_f * lift, 1.0)
@@ -149,10 +171,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--skus", type=int, default=1000)
     parser.add_argument("--days", type=int, default=730)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--yearly", type=float, default=0.0, help="yearly season amplitude (0: none, up to 0.9)")
     parser.add_argument("--out", required=True, help="a .parquet or .csv path")
     parser.add_argument("--truth", help="also write the per-SKU parameters here (CSV)")
     args = parser.parse_args(argv)
-    data = synthetic_demand(args.skus, args.days, args.seed)
+    data = synthetic_demand(args.skus, args.days, args.seed, yearly=args.yearly)
     if args.out.endswith(".csv"):
         data.table.to_csv(args.out, index=False)
     else:

@@ -9,7 +9,9 @@ import pytest
 from lightgbm import LGBMRegressor
 
 from forecasting.explain import forecast_components, what_moved
-from forecasting.explain.drivers import drivers_sentence, top_drivers
+from forecasting.explain.drivers import drivers_sentence, explain_kept, feature_words, shap_values, top_drivers
+from forecasting.models.explainable import keep, kept_models, load
+from forecasting.models.neural import TrainingContext
 
 
 def test_components_recover_level_trend_and_weekday_profile():
@@ -54,3 +56,53 @@ def test_top_drivers_finds_the_feature_that_decides_the_target():
     assert a["feature"].iloc[0] == "promo" and a["contribution"].iloc[0] > 0  # on promotion: pushed up
     assert b["feature"].iloc[0] == "promo" and b["contribution"].iloc[0] < 0  # off promotion: held down
     assert drivers_sentence(a).startswith("Top drivers by SHAP value: promo +")
+
+
+def test_shap_values_are_shaps_treeexplainer_values():
+    """LightGBM's own TreeSHAP, used so a server need not import shap, gives the values shap gives."""
+    import shap
+
+    rng = np.random.default_rng(1)
+    features = pd.DataFrame({"a": rng.normal(size=300), "b": rng.integers(0, 3, 300).astype(float)})
+    booster = LGBMRegressor(n_estimators=30, verbose=-1).fit(features, features["a"] * features["b"])
+    ours = shap_values(booster, features.iloc[:20])
+    theirs = shap.TreeExplainer(booster).shap_values(features.iloc[:20])
+    np.testing.assert_allclose(ours[:, :-1], theirs, atol=1e-6)
+    np.testing.assert_allclose(ours.sum(axis=1), booster.predict(features.iloc[:20], raw_score=True), atol=1e-6)
+
+
+def test_a_kept_booster_explains_its_latest_origin_in_a_planners_words(tmp_path):
+    rng = np.random.default_rng(2)
+    n = 3000
+    x = pd.DataFrame({"promo": rng.integers(0, 2, n).astype(float), "lag7": rng.gamma(2.0, 1.0, n)})
+    x["rolling_mean_lag1_window_size28"] = rng.gamma(2.0, 1.0, n)
+    y = np.exp(0.7 * x["promo"]) * (0.5 + 0.2 * x["lag7"])  # a promotion doubles demand (x2.01)
+    booster = LGBMRegressor(objective="tweedie", n_estimators=200, verbose=-1).fit(x, rng.poisson(y))
+    rows = x.iloc[:14].assign(sku=["A"] * 7 + ["B"] * 7, step=list(range(7)) * 2, promo=[1.0] * 7 + [0.0] * 7)
+    work = TrainingContext(str(tmp_path / "models"), {}, [0.5], explainable=True)
+    keep(work, "lightgbm", booster, rows, "2024-05-01", output="log", unit="trading day", horizon=14)
+    keep(work, "lightgbm", booster, rows.assign(promo=0.0), "2024-04-01", output="log")  # older: ignored
+    assert kept_models(tmp_path) == ["lightgbm"]
+    kept = load(tmp_path, "lightgbm")
+    assert kept.meta["cutoff"] == "2024-05-01" and kept.rows["promo"].tolist()[:7] == [1.0] * 7
+    why = explain_kept(kept, ["A", "B", "not kept"])
+    assert set(why) == {"A", "B"}
+    top_a, top_b = why["A"]["drivers"][0], why["B"]["drivers"][0]
+    assert top_a["driver"] == "promotion" and 0.3 < top_a["effect"] < 1.5  # raises A's forecast
+    assert top_b["driver"] == "promotion" and top_b["effect"] < 0  # B, off promotion, sells below average
+    assert "promotion (+" in why["A"]["sentence"] and why["A"]["method"].endswith("forecast from 2024-05-01")
+    words = {d["driver"] for s in why.values() for d in s["drivers"]}
+    assert words <= {"promotion", "demand 7 trading days before", "average demand over the last 28 trading days"}
+
+
+def test_feature_names_read_as_a_planner_would():
+    meta = {"unit": "week", "horizon": 10}
+    assert feature_words("lag1", meta) == "demand 1 week before"
+    assert (
+        feature_words("rolling_mean_lag4_window_size13", meta)
+        == "average demand over the last 13 weeks, ending 3 weeks back"
+    )
+    assert feature_words("ma_0.2h", meta) == "average demand over the last 2 weeks"
+    assert feature_words("sale_freq_1.6h", meta) == "how often it sold over the last 16 weeks"
+    assert feature_words("dow_sin", meta) == feature_words("dow_cos", meta) == "day of the week"
+    assert feature_words("something_new", meta) == "something_new"

@@ -6,6 +6,7 @@ hostile (a formula, a script tag, a path, SQL quotes); a second reforecast publi
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -50,7 +51,7 @@ def demand_table(days: int = 200) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def reforecast(base: Path, end: str) -> subprocess.CompletedProcess:
+def reforecast(base: Path, end: str, models: str = "[ets]") -> subprocess.CompletedProcess:
     return subprocess.run(
         [
             sys.executable,
@@ -64,7 +65,7 @@ def reforecast(base: Path, end: str) -> subprocess.CompletedProcess:
             "data.columns.description=desc",
             "data.panel.min_history_days=60",
             f"data.end={end}",
-            "model=[ets]",
+            f"model={models}",
             "backtest.folds=1",
             "backtest.horizon=14",
             "backtest.step=14",
@@ -126,14 +127,11 @@ class Api:
         return json.loads(body)
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory):
-    base = tmp_path_factory.mktemp("serve")
-    demand_table().to_parquet(base / "sales.parquet", index=False)
-    first = reforecast(base, "2024-06-01")
-    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+@contextlib.contextmanager
+def serving(base: Path):
+    """`task=serve` over `base`'s published plan, on a free port, until the block ends; no traceback in its log."""
     port = free_port()
-    log = open(base / "serve.log", "w")  # noqa: SIM115 - closed when the module's tests end
+    log = open(base / "serve.log", "w")  # noqa: SIM115 - closed when the block ends
     proc = subprocess.Popen(
         serve_command(base, f"serve.port={port}"),
         cwd=ROOT,
@@ -143,20 +141,32 @@ def api(tmp_path_factory):
     )
     client = Api(port, base)
     deadline = time.time() + 60
-    while True:
-        try:
-            if client.get("/health", token=None)[0] == 200:
-                break
-        except OSError:
-            pass
-        assert proc.poll() is None and time.time() < deadline, (base / "serve.log").read_text()[-3000:]
-        time.sleep(0.2)
-    yield client
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+    try:
+        while True:
+            try:
+                if client.get("/health", token=None)[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None and time.time() < deadline, (base / "serve.log").read_text()[-3000:]
+            time.sleep(0.2)
+        yield client
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
     served_log = (base / "serve.log").read_text()
     assert "Traceback" not in served_log, served_log[-3000:]  # no request, however hostile, met a bug
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    base = tmp_path_factory.mktemp("serve")
+    demand_table().to_parquet(base / "sales.parquet", index=False)
+    first = reforecast(base, "2024-06-01")
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    with serving(base) as client:
+        yield client
 
 
 def q(text: str) -> str:
@@ -440,3 +450,38 @@ def test_a_bad_serve_setting_is_named_with_a_fix_that_passes(override):
     sentence = str(caught.value)
     assert sentence.startswith(override.split("=")[0] + "=") and sentence.endswith("."), sentence
     check_config(config(printed_fix(sentence)))
+
+
+def test_why_shows_the_shap_drivers_of_a_lightgbm_forecast(tmp_path):
+    """A plan forecast by the global boosters: the run keeps each booster and its rows, and the API and the
+    report name each SKU's biggest drivers in words, with effects that add up to the forecast served."""
+    demand_table().to_parquet(tmp_path / "sales.parquet", index=False)
+    run = reforecast(tmp_path, "2024-06-01", models="[lightgbm,lightgbm_level]")
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    with serving(tmp_path) as api:
+        for sku in SKUS:
+            body = api.json(f"/skus/{q(sku)}")
+            why, days = body["why"], body["forecast"]
+            assert body["sku"] == sku and why["model"] in ("lightgbm", "lightgbm_level"), why["model"]
+            shap = why["drivers"]
+            assert shap["method"].startswith(f"SHAP values of the {why['model']} booster"), shap
+            drivers = shap["drivers"]
+            assert 1 <= len(drivers) <= 5 and shap["sentence"].startswith(("What moves", "From ")), shap
+            sizes = [abs(d["effect"]) for d in drivers]
+            assert sizes == sorted(sizes, reverse=True)  # the biggest first
+            for d in drivers:  # a planner's words, not the booster's column names
+                assert "_" not in d["driver"] and d["features"] and d["driver"] in shap["sentence"], d
+            if why["model"] == "lightgbm_level":
+                # The start plus the drivers' units (and the rest) is the level the served forecast holds.
+                start = shap["start"]
+                assert start["driver"].startswith("average demand over the last") and start["units_a_day"] > 0
+                first = np.mean([d["mean"] for d in days[:14]])
+                assert start["level"] == pytest.approx(first, rel=0.02) and drivers[0]["unit"] == "units a day"
+            else:
+                assert drivers[0]["unit"] == "share of the forecast" and all(-1 < d["effect"] < 10 for d in drivers)
+        assert {api.json(f"/skus/{q(s)}/why")["why"]["model"] for s in SKUS} == {"lightgbm", "lightgbm_level"}
+    kept = tmp_path / "runs" / "2024-06-01" / "models"
+    assert sum(f.stat().st_size for f in kept.rglob("*") if f.is_file()) < 5 << 20  # small beside the run
+    report = (tmp_path / "runs" / "2024-06-01" / "report.html").read_text()
+    section = report[report.index('<section id="why">') :].split("</section>")[0]
+    assert "Drivers by SHAP value" in section and "LightGBM TreeSHAP" in section and "average demand" in section

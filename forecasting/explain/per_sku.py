@@ -1,4 +1,5 @@
-"""Every SKU's explanation as one plain dict: components, what moved (sentences) and the numbers behind them."""
+"""Every SKU's explanation as one plain dict: components, what moved (sentences) and the numbers behind them,
+and for a SKU forecast by a global booster that the run kept (lightgbm, lightgbm_level), its SHAP drivers."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from pathlib import Path
 import pandas as pd
 
 from forecasting.explain.components import components_sentence, forecast_components
+from forecasting.explain.drivers import explain_kept
 from forecasting.explain.moved import what_moved
 from forecasting.explain.sources import champions, previous_run, recent_demand
+from forecasting.models.explainable import kept_models, load
 
-# Global boosters are not kept after the run, so there is no model to ask for SHAP values.
+# A booster whose run kept nothing to explain it with (a run folder written before boosters were kept).
 NO_SHAP = (
-    "Feature attributions (SHAP) need the trained booster, which the run does not keep; the components and the "
+    "Feature attributions (SHAP) need the trained booster, which this run did not keep; the components and the "
     "changes below describe its forecast."
 )
 
@@ -33,6 +36,7 @@ def explain_skus(
     moved = what_moved(
         plan, forecast, previous_plan, previous_forecast, recent_demand(run_dir), champions(run_dir)
     ).set_index("sku")
+    drivers = boosters_drivers(run_dir, plan)
     out = {}
     for sku in plan["sku"].astype(str):
         model = str(moved.at[sku, "model"]) if sku in moved.index else ""
@@ -41,9 +45,27 @@ def explain_skus(
             row = moved.loc[sku]
             body["moved"] = row["moved"]
             body["numbers"] = {k: v for k, v in row.drop(["moved", "model"]).items() if pd.notna(v)}
-        if "lightgbm" in model:
-            body["drivers"] = NO_SHAP
+        if sku in drivers:
+            body["drivers"] = drivers[sku]
+        elif "lightgbm" in model:
+            body["drivers"] = {"sentence": NO_SHAP, "drivers": []}
         out[sku] = body
+    return out
+
+
+def boosters_drivers(run_dir: Path, plan: pd.DataFrame) -> dict[str, dict]:
+    """SHAP drivers of every SKU whose plan model kept its booster in the run folder (lightgbm, lightgbm_level)."""
+    if "model" not in plan:
+        return {}
+    out: dict[str, dict] = {}
+    models = plan["model"].astype(str)
+    for name in kept_models(run_dir):
+        skus = plan.loc[models == name, "sku"]
+        if skus.empty:
+            continue
+        kept = load(run_dir, name)
+        if kept is not None:
+            out.update(explain_kept(kept, skus))
     return out
 
 

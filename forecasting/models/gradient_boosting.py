@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import InputError
+from forecasting.models import explainable
 from forecasting.models.base import Forecast
 from forecasting.models.covariates import (
     CALENDAR_FEATURES,
@@ -295,9 +296,23 @@ class LightGBMForecaster(CountPaths):
         """Mean forecasts (SKU x horizon) from `cutoff`, which may be later than the training cutoff: the
         booster is reused on the newer history (policy `first_cutoff`, and the plan's replay)."""
         train, future, _ = self._frames(panel, segments, pd.Timestamp(cutoff), horizon)
+        steps: list[pd.DataFrame] = []  # the first days' feature rows, kept to explain the forecast (SHAP)
+
+        def seen(x: pd.DataFrame) -> pd.DataFrame:
+            if len(steps) < explainable.STEPS:
+                steps.append(x.copy())
+            return x
+
         with _quiet():
-            pred = self.forecaster_.predict(horizon, new_df=train, X_df=future)
+            pred = self.forecaster_.predict(horizon, new_df=train, X_df=future, before_predict_callback=seen)
         means = pred.pivot(index="unique_id", columns="ds", values="lgb")
+        # mlforecast hands each day's rows in its series order, the order of the predictions' ids.
+        skus = pred["unique_id"].drop_duplicates().astype(str).to_numpy()
+        if steps:
+            rows = pd.concat([x.assign(sku=skus, step=i) for i, x in enumerate(steps)], ignore_index=True)
+            unit = getattr(self.context.calendar, "unit", "trading day")
+            explainable.keep(self.context, self.name, self.forecaster_.models_["lgb"], rows, cutoff,
+                             output="log", unit=unit, horizon=int(horizon))  # fmt: skip
         return means.clip(lower=0.0)
 
 

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import InputError
+from forecasting.models import explainable
 from forecasting.models.gradient_boosting import CountPaths, held_out_dispersion
 from forecasting.models.neural import RETRAIN_POLICIES, TrainingContext, static_codes
 
@@ -290,7 +291,14 @@ class LevelBooster(CountPaths):
         self, panel: pd.DataFrame, segments: pd.DataFrame | None, cutoff: pd.Timestamp, horizon: int
     ) -> pd.DataFrame:
         """Mean forecasts (SKU x horizon) from `cutoff`, which may be later than the training cutoff."""
-        return self._means(panel, segments, pd.Timestamp(cutoff), horizon)
+        h = History(panel, pd.Timestamp(cutoff))
+        # The level's rows, kept to explain the forecast (SHAP): one row per SKU, the forecast origin's.
+        rows, scale = self._features(h, len(h.days) - 1, self.horizon, self._statics(h.skus, segments))
+        rows = rows.assign(sku=h.skus, step=0, scale=scale, start=self._start(rows))
+        unit = getattr(self.context.calendar, "unit", "trading day")
+        explainable.keep(self.context, self.name, self.booster_, rows, cutoff, output="level", unit=unit,
+                         horizon=int(self.horizon), start_window=self.start_window)  # fmt: skip
+        return self._means(panel, segments, pd.Timestamp(cutoff), horizon, history=h)
 
 
 def _periods(horizons: float, horizon: int) -> int:

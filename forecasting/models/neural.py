@@ -58,6 +58,9 @@ class TrainingContext:
     seed: int = 0
     calendar: Any = None  # forecasting.data.calendar.TradingCalendar
     threads: int | None = None  # cores a global model may use (those the per-SKU workers leave)
+    # Boosters keep their latest forecast's booster and rows under work_dir to explain it later (SHAP): runs do,
+    # a library user's model writes nothing unasked (forecasting.models.explainable).
+    explainable: bool = False
 
 
 class NeuralForecaster:

@@ -137,6 +137,7 @@ def build_models(
                 seed=int(cfg.seed),
                 calendar=data.calendar,
                 threads=cores_left(int(cfg.parallel.n_jobs)),
+                explainable=True,
             )
             model.name = str(name)
             global_[str(name)] = model.configure(context)

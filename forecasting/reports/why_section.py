@@ -70,5 +70,22 @@ def why_section(run: RunFolder) -> dict | None:
         "season": season,
         "moved": why["moved"],
         "numbers": numbers,
-        "drivers": why.get("drivers"),
+        "drivers": drivers_view(why.get("drivers")),
     }
+
+
+def drivers_view(drivers: dict | None) -> dict | None:
+    """The SHAP drivers as the section shows them: the sentence, then each driver with its effect in the
+    booster's units (a percentage of the forecast, or units a day beside the level it corrects)."""
+    if not drivers:
+        return None
+    table = []
+    if drivers.get("start"):
+        start = drivers["start"]
+        table.append((f"Start: {start['driver']}", f"{start['units_a_day']:.3g} a day"))
+    for d in drivers.get("drivers", []):
+        effect = f"{d['effect']:+.3g} a day" if d["unit"] == "units a day" else f"{d['effect']:+.1%}"
+        table.append((d["driver"], effect))
+    if drivers.get("start"):
+        table.append(("Level forecast", f"{drivers['start']['level']:.3g} a day"))
+    return {"sentence": drivers.get("sentence", ""), "method": drivers.get("method", ""), "table": table}

@@ -156,3 +156,74 @@ def test_no_validation_folds_no_champion_row_and_the_log_says_why(demand_path, t
     assert CHAMPION not in set(board["model"])
     assert metrics["leaderboard_champion"] == []
     assert "no champion row" in caplog.text
+
+
+def _gaussian_rows(model: str, skus: list[str], cutoff: str, role: str, spread: float, seed: int) -> pd.DataFrame:
+    """Demand ~ N(50, 5) a day; the model's quantiles are those of N(50, 5 * spread): too wide when spread > 1."""
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(seed)
+    cut, days = pd.Timestamp(cutoff), 30
+    frames = []
+    for sku in skus:
+        frame = pd.DataFrame(
+            {
+                "model": model,
+                "sku": sku,
+                "cutoff": cut,
+                "date": cut + pd.to_timedelta(np.arange(1, days + 1), "D"),
+                "demand": rng.normal(50.0, 5.0, days),
+                "mean": 50.0,
+                "scale": 1.0,
+                "fallback": False,
+                "role": role,
+            }
+        )
+        for q in [0.05, 0.1, 0.5, 0.9, 0.95]:
+            frame[f"p{round(q * 100):d}"] = 50.0 + norm.ppf(q) * 5.0 * spread
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_the_champion_intervals_are_calibrated_on_validation_and_cover_their_nominal_share_of_test_days():
+    # Gaussian paths twice too wide (the 80% interval holds ~99% of days): the champion's intervals, scaled on
+    # the validation folds, cover ~80% and ~90% of the test days; the model's own row keeps what it gave.
+    quantiles = [0.05, 0.1, 0.5, 0.9, 0.95]
+    skus = [f"S{i}" for i in range(40)]
+    segments = pd.DataFrame({"sku": skus, "segment": "A-smooth"})
+
+    def table(test_seed: int, test_level: float = 0.0) -> pd.DataFrame:
+        parts = [
+            _gaussian_rows(m, skus, c, role, 2.0, seed)
+            for m in ("wide", "seasonal_naive")
+            for c, role, seed in [("2024-01-01", "validation", 1), ("2024-02-01", "validation", 2)]
+        ] + [_gaussian_rows(m, skus, "2024-03-01", "test", 2.0, test_seed) for m in ("wide", "seasonal_naive")]
+        bt = pd.concat(parts, ignore_index=True)
+        bt.loc[bt["role"] == "test", "demand"] += test_level
+        return bt
+
+    bt = table(test_seed=3)
+    validation, test = bt[bt["role"] == "validation"], bt[bt["role"] == "test"]
+    board, choice = with_champion_row(
+        leaderboard(test, quantiles), validation, test, segments, "rmsse", quantiles, "seasonal_naive"
+    )
+    rows = board.set_index("model")
+    assert rows.loc["wide", "coverage_80"] > 0.97  # as the model gave them
+    assert 0.77 <= rows.loc[CHAMPION, "coverage_80"] <= 0.83
+    assert 0.87 <= rows.loc[CHAMPION, "coverage_90"] <= 0.93
+    assert choice["interval_factor_80"].iloc[0] == pytest.approx(0.5, abs=0.05)
+    assert rows.loc[CHAMPION, "pinball"] < rows.loc["wide", "pinball"]  # sharper, and no less right
+    assert rows.loc[CHAMPION, "rmsse"] == pytest.approx(rows.loc["wide", "rmsse"])  # the point forecast is the model's
+
+    # The factors are learnt on validation days only: other test demand leaves them as they were.
+    other = table(test_seed=9, test_level=30.0)
+    _, choice_other = with_champion_row(
+        leaderboard(other[other["role"] == "test"], quantiles),
+        other[other["role"] == "validation"],
+        other[other["role"] == "test"],
+        segments,
+        "rmsse",
+        quantiles,
+        "seasonal_naive",
+    )
+    pd.testing.assert_frame_equal(choice, choice_other)

@@ -5,6 +5,11 @@ noisy scores. The champion row is what a user who follows the run's own choice g
 validation folds only, per segment (ABC x demand class) as the SKUs stood when those folds ended, and then
 scored on the test folds that no choice has seen. It is the figure to quote (../shared/DESIGN.md, "The
 evaluation protocol"). Without validation folds there is nothing to choose on, and no champion row.
+
+The champion's daily intervals are calibrated on the same validation folds (backtest.interval_calibration: each
+interval's width scaled, per chosen model and segment, to cover its nominal share of the validation days), so
+its 80% and 90% intervals are what a user following the run's choice should read; the model rows keep the
+intervals their models gave.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
+from forecasting.backtest.interval_calibration import ALL_SEGMENTS, apply_interval_factors, fit_interval_factors
 from forecasting.backtest.leaderboard import leaderboard, robust_scores
 from forecasting.backtest.metrics import score
 
@@ -55,12 +61,60 @@ def choose_per_segment(
     return table, overall
 
 
-def champion_rows(test: pd.DataFrame, segments: pd.DataFrame, choice: pd.DataFrame, overall: str) -> pd.DataFrame:
-    """The test rows of each SKU's chosen model, named `champion` (SKUs new since the choice: the overall one)."""
+def champion_rows(
+    test: pd.DataFrame,
+    segments: pd.DataFrame,
+    choice: pd.DataFrame,
+    overall: str,
+    factors: pd.DataFrame | None = None,
+    quantiles: Sequence[float] = (),
+) -> pd.DataFrame:
+    """The test rows of each SKU's chosen model, named `champion` (SKUs new since the choice: the overall one),
+    their intervals scaled by `factors` (fit_interval_factors) where given."""
     by_segment = choice.set_index("segment")["model"]
     by_sku = segments.set_index("sku")["segment"].map(by_segment)
     chosen = test["sku"].map(by_sku).fillna(overall).to_numpy()
-    return test[test["model"].to_numpy() == chosen].assign(model=CHAMPION)
+    rows = test[test["model"].to_numpy() == chosen]
+    if factors is not None and len(factors):
+        rows = apply_interval_factors(rows, segments, factors, list(quantiles))
+    return rows.assign(model=CHAMPION)
+
+
+def champion_test_rows(
+    validation: pd.DataFrame,
+    test: pd.DataFrame,
+    segments: pd.DataFrame,
+    metric: str,
+    quantiles: Sequence[float],
+    candidates: Iterable[str],
+    calibrate_intervals: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The champion's test rows (chosen and, with `calibrate_intervals`, interval-calibrated on the validation
+    folds) and the choice per segment, with the chosen model's interval factors (`interval_factor_<level>`)."""
+    candidates = list(candidates)
+    choice, overall = choose_per_segment(validation, segments, metric, quantiles, candidates)
+    factors = None
+    if calibrate_intervals:
+        factors = fit_interval_factors(
+            validation[validation["model"].isin(candidates)], segments, quantiles, MIN_SEGMENT_SKUS
+        )
+        choice = with_factors(choice, factors)
+    return champion_rows(test, segments, choice, overall, factors, quantiles), choice
+
+
+def with_factors(choice: pd.DataFrame, factors: pd.DataFrame) -> pd.DataFrame:
+    """The choice per segment with its chosen model's interval factor per level (the model's over all segments
+    where the segment's own was not fitted)."""
+    if factors.empty:
+        return choice
+    choice = choice.copy()
+    for level, part in factors.groupby("level", sort=True):
+        own = part.set_index(["model", "segment"])["factor"]
+        overall = part[part["segment"] == ALL_SEGMENTS].set_index("model")["factor"]
+        choice[f"interval_factor_{round(100 * level):d}"] = [
+            own.get((m, s), overall.get(m, 1.0)) for m, s in zip(choice["model"], choice["segment"], strict=True)
+        ]
+    return choice
 
 
 def with_champion_row(
@@ -72,6 +126,7 @@ def with_champion_row(
     quantiles: Sequence[float],
     baseline: str,
     exclude: Iterable[str] = (),
+    calibrate_intervals: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`board` with the champion row added last, unranked (it is a choice among the ranked models, not one of
     them), its FVA against `baseline` on the same SKUs and folds; and the choice per segment. Candidates: every
@@ -80,8 +135,7 @@ def with_champion_row(
     candidates = sorted((set(validation["model"]) & set(test["model"])) - left_out)
     if not candidates:
         return board, pd.DataFrame()
-    choice, overall = choose_per_segment(validation, segments, metric, quantiles, candidates)
-    rows = champion_rows(test, segments, choice, overall)
+    rows, choice = champion_test_rows(validation, test, segments, metric, quantiles, candidates, calibrate_intervals)
     # Scored by the leaderboard itself beside the baseline's rows, so every column means what it means above.
     scored = leaderboard(pd.concat([rows, test[test["model"] == baseline]]), quantiles, metric, baseline)
     row = scored[scored["model"] == CHAMPION].drop(columns=["rank"])

@@ -174,3 +174,57 @@ def test_the_replay_does_not_refit_for_an_order_that_cannot_arrive_before_it_end
     assert len(fits) == 3 and len(all_fits) == 4
     served = ["sales", "lost", "stock_unit_days", "stockout_days", "cycles_with_stockout", "received"]
     pd.testing.assert_frame_equal(skipped[served], every[served])
+
+
+def _stationary_replay(calibration, learn_bias: bool) -> pd.DataFrame:
+    params = {"lead_time_days": 7, "review_period_days": 7, "service_measure": "fill_rate", "unit_cost": 1.0}
+    params |= {"holding_cost_rate": 0.25, "order_cost": 0.0, "stockout_cost": 0.0}
+    dates = pd.date_range("2023-01-02", periods=300)
+    y = pd.Series(np.random.default_rng(5).poisson(20, 300), index=dates, dtype=float)
+    start = dates[-1] - pd.Timedelta(weeks=12)
+    model = model_from_yaml("ets", season=7)
+    rows = replay_sku(
+        "s",
+        y,
+        model,
+        SeasonalNaive(7),
+        TradingCalendar(),
+        params,
+        start,
+        [0.95],
+        calibration=calibration,
+        learn_bias=learn_bias,
+    )
+    return pd.DataFrame(rows).set_index(["policy", "target"])
+
+
+def test_the_replay_learns_a_bias_the_decision_windows_did_not_show():
+    # The calibration learnt on the decision's windows that the forecast ran 40% high; after the replay's start it
+    # no longer does. Learning from the windows that have ended, the plan recovers most of its fill rate.
+    from forecasting.planning.calibration import Calibration, levels
+
+    wrong = Calibration(0.6, levels())
+    fixed = _stationary_replay(wrong, learn_bias=False).loc[("champion", 0.95), "sales"]
+    learnt = _stationary_replay(wrong, learn_bias=True).loc[("champion", 0.95)]
+    demand = learnt["demand"]
+    assert fixed / demand < 0.8
+    assert learnt["sales"] / demand > fixed / demand + 0.08
+    # Where the calibration was right, learning changes the fill rate by little.
+    right = Calibration(1.0, levels())
+    plain = _stationary_replay(right, learn_bias=False).loc[("champion", 0.95)]
+    learning = _stationary_replay(right, learn_bias=True).loc[("champion", 0.95)]
+    assert abs(learning["sales"] - plain["sales"]) / demand < 0.02
+
+
+def test_running_bias_counts_only_what_the_windows_say_and_shrinks_toward_one():
+    from forecasting.planning.calibration import PRIOR_WINDOWS, SCALE_BOUNDS, running_bias
+
+    assert running_bias(np.array([]), np.array([])) == 1.0
+    assert running_bias(np.array([0.0]), np.array([5.0])) == 1.0  # nothing forecast: no ratio to learn
+    one = running_bias(np.array([10.0]), np.array([20.0]))
+    assert one == pytest.approx(1 + (2 - 1) / (1 + PRIOR_WINDOWS))
+    many = running_bias(np.full(60, 10.0), np.full(60, 20.0))
+    assert 1.9 < many < 2.0
+    # Overlapping windows count as the independent ones they span.
+    assert running_bias(np.full(3, 10.0), np.full(3, 20.0), overlap=3) == pytest.approx(one)
+    assert running_bias(np.full(100, 1.0), np.full(100, 100.0)) == SCALE_BOUNDS[1]

@@ -187,6 +187,7 @@ def replay_settings(cfg: DictConfig) -> ReplaySettings | None:
         [float(t) for t in rcfg.targets],
         bool(rcfg.get("backorders", False)),
         int(rcfg.get("refit_every_reviews", 1)),
+        bool(rcfg.get("learn_bias", True)),
     )
 
 

@@ -107,6 +107,7 @@ class Replay:
     enabled: bool = True
     backorders: bool = False
     refit_every_reviews: int = setting(4, _whole(1), "reviews between refits, 1 or more")
+    learn_bias: bool = True
 
 
 @dataclass

@@ -86,6 +86,26 @@ def recalibrated(sums: np.ndarray, calibration: Calibration | None) -> np.ndarra
     return np.quantile(sums, np.minimum(z, 1.0)) + np.maximum(z - 1.0, 0.0) * spread
 
 
+def running_bias(forecast: np.ndarray, actual: np.ndarray, overlap: float = 1.0) -> float:
+    """The factor a SKU's calibrated forecast is multiplied by once windows it forecast have ended: the SKU's
+    actual / forecast volume over those windows, shrunk toward 1 (the calibration as fitted) by PRIOR_WINDOWS.
+
+    The replay's stand-in for what the nightly job learns by backtesting and recalibrating on windows up to its
+    own date: the windows of the plans it made have ended, and the SKU sold more (or less) than they said. A
+    level that drifts after the decision's windows (a seasonal ramp, a new listing taking off) is corrected
+    within a few reviews instead of never; where there is no drift the ratios hover around 1 and the shrinkage
+    keeps the factor near it. `overlap`: windows per independent one (a 21-day window reviewed weekly overlaps
+    its neighbours: 3; counting each as independent learnt faster and cost 3-4 points of the stock saved
+    against the empirical policy on the bundled and intermittent panels: noise)."""
+    forecast, actual = np.asarray(forecast, dtype=float), np.asarray(actual, dtype=float)
+    total = forecast.sum()
+    if not len(forecast) or total <= 0:
+        return 1.0
+    n = len(forecast) / max(float(overlap), 1.0)
+    w = n / (n + PRIOR_WINDOWS)
+    return float(np.clip(w * actual.sum() / total + (1 - w), *SCALE_BOUNDS))
+
+
 def calibrate(
     covers: pd.DataFrame, segments: pd.DataFrame, min_windows: int = 30, methods=METHODS
 ) -> tuple[pd.DataFrame, dict[str, Calibration]]:

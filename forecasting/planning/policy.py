@@ -68,9 +68,7 @@ def protection_levels(
     return candidates[np.minimum(first, len(candidates) - 1)]
 
 
-def economic_order_quantity(
-    annual_demand: float, order_cost: float, unit_cost: float, holding_rate: float
-) -> float:
+def economic_order_quantity(annual_demand: float, order_cost: float, unit_cost: float, holding_rate: float) -> float:
     """Wilson's EOQ; 0 when there is no demand."""
     if annual_demand <= 0 or unit_cost <= 0 or holding_rate <= 0:
         return 0.0

@@ -18,7 +18,7 @@ from scipy.stats import norm
 from forecasting.data.calendar import TradingCalendar
 from forecasting.models.base import LocalForecaster
 from forecasting.models.local_fit import safe_forecast
-from forecasting.planning.calibration import Calibration, recalibrated
+from forecasting.planning.calibration import Calibration, recalibrated, running_bias
 from forecasting.planning.cover import spread_to_days, window_counts, window_sums
 from forecasting.planning.lost_sales import cycle_order, daily_paths, recalibrated_paths
 from forecasting.planning.policy import protection_levels
@@ -54,6 +54,7 @@ def replay_sku(
     empirical_weeks: int = 13,
     champion_levels: Sequence[float] | None = None,
     covariates: pd.DataFrame | None = None,
+    learn_bias: bool = True,
 ) -> list[dict]:
     """Replay rows (one per policy and target) for one SKU; `series` is its demand on trading days (`covariates`:
     its promo / price rows, for a model that reads them).
@@ -63,7 +64,11 @@ def replay_sku(
     its order from the stock it has that day. Fitting at every review costs as much as the whole backtest.
 
     `champion_levels`, one per target, are the champion's own cycle service levels where the target is met over
-    the assortment (planning.allocation); the baselines keep the targets themselves."""
+    the assortment (planning.allocation); the baselines keep the targets themselves.
+
+    With `learn_bias`, each review's calibrated window demand is multiplied by the SKU's `running_bias` over the
+    windows of earlier reviews that have ended by then (demand known on the review day only), as the nightly job
+    learns from the plans whose windows have passed."""
     end = series.index.max()
     lead, review = int(params["lead_time_days"]), int(params["review_period_days"])
     window = lead + review
@@ -98,6 +103,10 @@ def replay_sku(
     cum_every_day = np.concatenate([[0.0], np.cumsum(every_day.to_numpy(dtype=float))])
     known_days = every_day.index.searchsorted(reviews, side="right")
     champion_paths: dict[pd.Timestamp, np.ndarray] = {}
+    # The champion's calibrated mean demand per review's window, before the running bias; a window has ended
+    # (its actual demand known) `ended_after` reviews later.
+    window_means = np.zeros(len(reviews))
+    ended_after = -(-window // review)
     fitted_dates = pd.DatetimeIndex([])  # the dates of the last forecast (made at the first review)
     for k, r in enumerate(reviews):
         n_known = int(known_at[k])
@@ -116,15 +125,21 @@ def replay_sku(
         # The forecast's days after this review (windows count forecast dates from their start on).
         ahead = fitted_dates > r
         dates, paths = fitted_dates[ahead], forecast.paths[:, ahead]
+        ended = max(k - ended_after + 1, 0)
+        bias = running_bias(window_means[:ended], future[:ended], window / review) if learn_bias else 1.0
         if backorders:
             # The backorder relation on the recalibrated window demand, and the cycle's demand from it.
             cover = recalibrated(window_sums(paths, dates, r, window), calibration)
-            base = recalibrated(window_sums(paths, dates, r, lead), calibration)
+            window_means[k] = cover.mean()
+            cover = bias * cover
+            base = bias * recalibrated(window_sums(paths, dates, r, lead), calibration)
             review_mean = max(cover.mean() - base.mean(), 0.0)
             champion = protection_levels(cover, measure, own, review_mean, base)
         else:
             # As in the plan: recalibrated daily paths, from which each order is sized against the stock it meets.
-            champion_paths[r] = recalibrated_paths(daily_paths(paths, dates, r, window), calibration, window)
+            calibrated = recalibrated_paths(daily_paths(paths, dates, r, window), calibration, window)
+            window_means[k] = calibrated[:, :window].sum(axis=1).mean()
+            champion_paths[r] = bias * calibrated
             # The opening stock (nothing on order yet) covers lead time and review period; later levels unused.
             champion = (
                 cycle_order(champion_paths[r], 0, window, 0.0, [], measure, own).quantity

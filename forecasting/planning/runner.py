@@ -37,6 +37,7 @@ class ReplaySettings:
     targets: Sequence[float]
     backorders: bool = False
     refit_every: int = 1
+    learn_bias: bool = True  # see planning.calibration.running_bias
 
     def start(self, today: pd.Timestamp) -> pd.Timestamp:
         """T: the replay plays the days after it; every choice it uses learnt from windows ending by it."""
@@ -197,6 +198,7 @@ def _plan_one(
             seed=seed,
             backorders=replay.backorders,
             refit_every=replay.refit_every,
+            learn_bias=replay.learn_bias,
             covariates=covariates,
             champion_levels=(
                 replay_levels.loc[sku].to_numpy() if replay_levels is not None and sku in replay_levels.index else None

@@ -29,13 +29,16 @@ import pytest
 from forecasting.errors import InputError
 from forecasting.explain.components import WEEKDAYS
 from forecasting.pipeline.settings import check_config
+from forecasting.serving import pages
 from forecasting.storage import read_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "test-token-0123456789abcdef"
 HYPERLINK = '=HYPERLINK("http://x","click")'
 SCRIPT = "<script>alert(1)</script>"
-HOSTILE_SKUS = [HYPERLINK, SCRIPT, "../../etc/passwd", "O'Brien\"; DROP TABLE runs;--", "A/B 100%"]
+# "S1/forecast" is also the path of S1's forecast; "S1/why/plan" ends in two parts' names.
+HOSTILE_SKUS = [HYPERLINK, SCRIPT, "../../etc/passwd", "O'Brien\"; DROP TABLE runs;--", "A/B 100%", "S1/forecast",
+                "S1/why/plan", "Crème brûlée 货号 ✓"]  # fmt: skip
 SKUS = ["S0", "S1", "S2", *HOSTILE_SKUS]
 # Sent in every parameter: these and the codes above; none may give a 500 or show the server's internals.
 ATTACKS = [*HOSTILE_SKUS, "' OR '1'='1", "1; SELECT * FROM runs", "%00", "\x00", "..%2F..%2F", "\u202e", "x" * 300, ""]
@@ -260,6 +263,30 @@ def test_pages_filters_and_limits(api):
         assert status == 422 and error["status"] == 422 and error["error"].endswith("."), (bad, body)
 
 
+def test_a_page_answered_on_the_fast_path_is_the_one_fastapi_gives(api):
+    """Plainly valid list queries skip FastAPI's parameter handling (forecasting.serving.pages); a parameter
+    given twice sends the same query through FastAPI: the two answers must be the same bytes."""
+    segment = api.json("/plan?limit=1")["items"][0]["segment"]
+    code = api.json("/exceptions?limit=1")["items"][0]["exceptions"].split(";")[0]
+    queries = [
+        "/plan?limit=3&offset=2&format=json",
+        f"/plan?segment={q(segment)}&abc=A&format=json",
+        "/orders?limit=5&order_by_until=2030-01-01&format=json",
+        f"/exceptions?code={q(code)}&format=json",
+        f"/plan?exception={q(code)}&limit=4&format=csv",
+        "/orders?format=csv",
+    ]
+    for query in queries:
+        fast = api.get(query)
+        fmt = query.rsplit("format=", 1)[1]
+        slow = api.get(f"{query}&format={fmt}")
+        path, _, params = query.partition("?")
+        twice = f"{params}&format={fmt}".encode()
+        assert pages.parse(path, params.encode(), 1000) and not pages.parse(path, twice, 1000)  # fast, then not
+        assert fast[0] == slow[0] == 200 and fast[2] == slow[2], query
+        assert dict(fast[1].items()) == dict(slow[1].items()) | {"date": fast[1]["date"]}, query
+
+
 def test_leaderboard_runs_and_docs(api):
     board = api.json("/leaderboard")
     assert [m["model"] for m in board["models"]][:1] and {"rmsse", "wape"} <= set(board["models"][0])
@@ -300,6 +327,24 @@ def test_hostile_codes_come_back_as_data(api):
             status, headers, body = api.get(f"/skus/{q(sku)}{tail}")
             assert status == 200, (sku, tail, body)
             assert headers["content-type"] == "application/json" and json.loads(body)["sku"] == sku
+
+
+def test_every_code_is_addressable_whatever_it_ends_in(api):
+    """A code's own slashes travel as %2F; only a literal slash names a part. So the SKU "S1/forecast" and S1's
+    forecast are two answers, and a code sent with a bare slash still works unless it ends in a part's name."""
+    whole = api.json(f"/skus/{q('S1/forecast')}")
+    assert whole["sku"] == "S1/forecast" and whole["plan"]["sku"] == "S1/forecast" and whole["forecast"]
+    part = api.json("/skus/S1/forecast")
+    assert part["sku"] == "S1" and set(part) == {"run_id", "data_cutoff", "completed_at", "sku", "forecast"}
+    assert api.json(f"/skus/{q('S1/forecast')}/plan")["plan"]["sku"] == "S1/forecast"
+    assert api.json(f"/skus/{q('S1/why/plan')}/why")["sku"] == "S1/why/plan"
+    # The answers the server rendered ahead are keyed the same way: asked twice, each is still its own.
+    assert api.json(f"/skus/{q('S1/forecast')}")["sku"] == "S1/forecast" and api.json("/skus/S1/forecast") == part
+    assert api.json("/skus/A/B%20100%25/plan")["plan"]["sku"] == "A/B 100%"  # a bare slash, as before
+    unicode = "Crème brûlée 货号 ✓"
+    assert api.json("/skus/" + urllib.parse.quote(unicode))["plan"]["description"] == unicode
+    status, _, body = api.get("/skus/%FF%FE/plan")  # not UTF-8: no code of any plan
+    assert status == 404 and json.loads(body)["error"].endswith(".")
 
 
 def test_attacks_in_every_parameter_give_data_or_4xx(api):

@@ -16,17 +16,17 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Literal
 
-import numpy as np
-import pandas as pd
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from forecasting.serving import history, render
+from forecasting.serving import history, pages, render
 from forecasting.serving.cache import ResponseCache
+from forecasting.serving.pages import TEXT_LIMIT, FastPages
 from forecasting.serving.plans import PlanHolder
 from forecasting.serving.security import BearerAuth, error, install_error_handlers, secure_openapi
 from forecasting.serving.sku_answers import accuracy_parts, forecast_body, no_sku, prerender, sku_all_body, sku_body
+from forecasting.serving.sku_paths import SkuPaths, code
 from forecasting.serving.snapshot import NotPublished, Snapshot
 from forecasting.storage.readonly import WarehouseUnavailable
 
@@ -34,14 +34,19 @@ log = logging.getLogger(__name__)
 
 OPEN_PATHS = frozenset({"/health"})
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"})
-TEXT_LIMIT = 200  # characters of a SKU code or filter value: longer is no code of any plan
 
 Format = Annotated[
     Literal["json", "csv"] | None,
     Query(description="json or csv; without it, an Accept header of text/csv asks for CSV"),
 ]
 Text = Annotated[str | None, Query(max_length=TEXT_LIMIT)]
-Sku = Annotated[str, Path(max_length=TEXT_LIMIT, description="the SKU code (URL-encoded; slashes allowed)")]
+Sku = Annotated[
+    str,
+    Path(
+        max_length=3 * 4 * TEXT_LIMIT,  # percent-encoded UTF-8: up to 12 characters per character of a code
+        description="the SKU code, percent-encoded (slashes in it as %2F: e.g. urllib.parse.quote(code, safe=''))",
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -83,12 +88,15 @@ def create_app(settings: ApiSettings, enrich: Callable[[Snapshot], None] | None 
     app.state.holder = holder
     open_paths = OPEN_PATHS | (DOCS_PATHS if settings.public_docs else frozenset())
     # Starlette runs the middleware added last first: the token is checked before a cached answer is sent.
+    # Plainly valid list queries are answered before FastAPI's parameter handling (forecasting.serving.pages).
+    app.add_middleware(FastPages, holder=holder, page_size=settings.page_size, max_page_size=settings.max_page_size)
     app.add_middleware(ResponseCache, holder=holder)
+    app.add_middleware(SkuPaths)  # before the cache: it keys on the canonical path
     app.add_middleware(BearerAuth, token=settings.token, open_paths=open_paths)
     install_error_handlers(app)
     secure_openapi(app, OPEN_PATHS)
     Limit = Annotated[int | None, Query(ge=1, le=settings.max_page_size, description="rows per page")]
-    Offset = Annotated[int, Query(ge=0, le=10**9, description="rows to skip")]
+    Offset = Annotated[int, Query(ge=0, le=pages.MAX_OFFSET, description="rows to skip")]
 
     def plan_now() -> Snapshot:
         return holder.current()
@@ -108,7 +116,7 @@ def create_app(settings: ApiSettings, enrich: Callable[[Snapshot], None] | None 
 
     @app.get("/skus/{sku:path}/forecast", tags=["sku"], summary="One SKU's forecast: mean and quantiles by day")
     async def sku_forecast(request: Request, sku: Sku, format: Format = None) -> Response:
-        snap = plan_now()
+        snap, sku = plan_now(), code(sku)
         days = snap.forecast_json.get(sku)
         if days is None:
             return no_sku(snap, sku)
@@ -119,7 +127,7 @@ def create_app(settings: ApiSettings, enrich: Callable[[Snapshot], None] | None 
 
     @app.get("/skus/{sku:path}/plan", tags=["sku"], summary="One SKU's plan row: order, order-by date, exceptions")
     async def sku_plan(request: Request, sku: Sku, format: Format = None) -> Response:
-        snap = plan_now()
+        snap, sku = plan_now(), code(sku)
         row = snap.row_of.get(sku)
         if row is None:
             return no_sku(snap, sku)
@@ -129,7 +137,7 @@ def create_app(settings: ApiSettings, enrich: Callable[[Snapshot], None] | None 
 
     @app.get("/skus/{sku:path}/accuracy", tags=["sku"], summary="One SKU's backtest accuracy, per model")
     async def sku_accuracy(request: Request, sku: Sku, format: Format = None) -> Response:
-        snap = plan_now()
+        snap, sku = plan_now(), code(sku)
         if sku not in snap.row_of and sku not in snap.forecast_json:
             return no_sku(snap, sku)
         if render.wants_csv(request, format):
@@ -141,7 +149,7 @@ def create_app(settings: ApiSettings, enrich: Callable[[Snapshot], None] | None 
         "/skus/{sku:path}/why", tags=["sku"], summary="Why: the forecast's components, what moved since the last plan"
     )
     async def sku_why(sku: Sku) -> Response:
-        snap = plan_now()
+        snap, sku = plan_now(), code(sku)
         why = snap.extras.get("why_json", {}).get(sku)
         if why is None and sku not in snap.row_of:
             return no_sku(snap, sku)
@@ -151,7 +159,7 @@ def create_app(settings: ApiSettings, enrich: Callable[[Snapshot], None] | None 
 
     @app.get("/skus/{sku:path}", tags=["sku"], summary="One SKU: plan row, forecast and backtest accuracy")
     async def sku_all(sku: Sku, format: Format = None) -> Response:
-        snap = plan_now()
+        snap, sku = plan_now(), code(sku)
         row = snap.row_of.get(sku)
         days = snap.forecast_json.get(sku)
         if row is None and days is None:
@@ -160,28 +168,9 @@ def create_app(settings: ApiSettings, enrich: Callable[[Snapshot], None] | None 
             return error(406, "this endpoint answers in JSON; CSV is at /skus/{sku}/forecast, /plan and /accuracy.")
         return render.json_response(sku_all_body(snap, sku), snap.run_id)
 
-    def page(request: Request, snap: Snapshot, rows: np.ndarray, fmt, limit, offset, name: str) -> Response:
-        size = limit or settings.page_size
-        chosen = rows[offset : offset + size]
-        if render.wants_csv(request, fmt):
-            return render.csv_response(snap.plan.iloc[chosen], f"{name}-{snap.run_id}", snap.run_id)
-        more = offset + size < len(rows)
-        head = render.dumps({"total": int(len(rows)), "offset": offset, "limit": size})[1:-1]
-        nxt = b',"next_offset":' + (str(offset + size).encode() if more else b"null")
-        items = b"[" + b",".join(snap.plan_json[i] for i in chosen) + b"]"
-        return render.json_response(b"{" + snap.header + b"," + head + nxt + b',"items":' + items + b"}", snap.run_id)
-
-    def filtered(snap: Snapshot, rows: np.ndarray | None, values: dict) -> np.ndarray:
-        keep = np.ones(len(snap.plan), dtype=bool)
-        for name, value in values.items():
-            if value is not None:
-                mask = snap.masks.get((name, value))
-                if mask is None:
-                    return np.empty(0, dtype=np.int64)  # a value no row has: an empty page, not an error
-                keep = keep & mask
-        if rows is None:
-            return np.flatnonzero(keep)
-        return rows[keep[rows]]
+    def listed(request: Request, query: pages.Query) -> Response:
+        snap = plan_now()
+        return pages.answer(snap, query, render.wants_csv(request, query.fmt), settings.page_size)
 
     @app.get("/plan", tags=["plan"], summary="Plan rows by SKU, filtered and paginated")
     async def plan(
@@ -195,9 +184,8 @@ def create_app(settings: ApiSettings, enrich: Callable[[Snapshot], None] | None 
         offset: Offset = 0,
         format: Format = None,
     ) -> Response:
-        snap = plan_now()
         values = {"segment": segment, "abc": abc, "demand_class": demand_class, "model": model, "exception": exception}
-        return page(request, snap, filtered(snap, None, values), format, limit, offset, "plan")
+        return listed(request, pages.Query("/plan", values, limit, offset, format))
 
     @app.get("/orders", tags=["plan"], summary="Orders to place, by order-by date, filtered and paginated")
     async def orders(
@@ -211,12 +199,8 @@ def create_app(settings: ApiSettings, enrich: Callable[[Snapshot], None] | None 
         offset: Offset = 0,
         format: Format = None,
     ) -> Response:
-        snap = plan_now()
-        rows = filtered(snap, snap.order_rows, {"segment": segment, "abc": abc, "model": model, "exception": exception})
-        if order_by_until is not None:
-            due = snap.order_by[rows]
-            rows = rows[~pd.isna(due) & (due <= np.datetime64(order_by_until, "ns"))]
-        return page(request, snap, rows, format, limit, offset, "orders")
+        values = {"segment": segment, "abc": abc, "model": model, "exception": exception}
+        return listed(request, pages.Query("/orders", values, limit, offset, format, order_by_until))
 
     @app.get("/exceptions", tags=["plan"], summary="SKUs with exceptions, filtered by code, paginated")
     async def exceptions(
@@ -228,9 +212,8 @@ def create_app(settings: ApiSettings, enrich: Callable[[Snapshot], None] | None 
         offset: Offset = 0,
         format: Format = None,
     ) -> Response:
-        snap = plan_now()
-        rows = filtered(snap, snap.exception_rows, {"exception": code, "segment": segment, "model": model})
-        return page(request, snap, rows, format, limit, offset, "exceptions")
+        values = {"exception": code, "segment": segment, "model": model}
+        return listed(request, pages.Query("/exceptions", values, limit, offset, format))
 
     @app.get("/leaderboard", tags=["plan"], summary="Models ranked on the served run's backtest test windows")
     async def leaderboard(request: Request, format: Format = None) -> Response:

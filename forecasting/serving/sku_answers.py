@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from forecasting.serving import render
 from forecasting.serving.cache import MAX_BYTES
 from forecasting.serving.security import error
+from forecasting.serving.sku_paths import canonical
 from forecasting.serving.snapshot import Snapshot
 
 
@@ -44,16 +45,17 @@ def prerender(snap: Snapshot) -> None:
     why = snap.extras.get("why_json", {})
     for sku in snap.row_of.keys() | snap.forecast_json.keys():
         # The answers the endpoints give, for exactly the SKUs they answer 200 for.
+        # Keyed as the cache looks them up: the canonical path of (SKU, part) (forecasting.serving.sku_paths).
         bodies = {
-            f"/skus/{sku}": sku_all_body(snap, sku),
-            f"/skus/{sku}/accuracy": sku_body(snap, sku, *accuracy_parts(snap, sku)),
+            canonical(sku): sku_all_body(snap, sku),
+            canonical(sku, "accuracy"): sku_body(snap, sku, *accuracy_parts(snap, sku)),
         }
         if sku in snap.forecast_json:
-            bodies[f"/skus/{sku}/forecast"] = forecast_body(snap, sku, snap.forecast_json[sku])
+            bodies[canonical(sku, "forecast")] = forecast_body(snap, sku, snap.forecast_json[sku])
         if sku in snap.row_of:
-            bodies[f"/skus/{sku}/plan"] = sku_body(snap, sku, (b"plan", snap.plan_json[snap.row_of[sku]]))
+            bodies[canonical(sku, "plan")] = sku_body(snap, sku, (b"plan", snap.plan_json[snap.row_of[sku]]))
         if sku in why:
-            bodies[f"/skus/{sku}/why"] = sku_body(snap, sku, (b"why", why[sku]))
+            bodies[canonical(sku, "why")] = sku_body(snap, sku, (b"why", why[sku]))
         for path, body in bodies.items():
             response = render.json_response(body, snap.run_id)
             used += len(response.body)

@@ -10,7 +10,8 @@ scenario is bounded by --requests and by --seconds, whichever ends first. Prints
 p50/p99 latency per endpoint and concurrency. The clients share the machine's cores with the server: on two
 cores the numbers are a floor for the server alone. Each concurrency gets a fresh publication (the server swaps
 it in and its answers are new): the per-SKU answers the server renders when a plan loads, and one that it
-renders on request (filtered pages of the plan), are each asked once; then random SKUs and pages.
+renders on request (filtered pages of the plan, the orders and the exceptions), are each asked once; then random
+SKUs and pages.
 """
 
 from __future__ import annotations
@@ -103,11 +104,15 @@ def synthetic_run(run_dir: Path, n_skus: int, seed: int = 0, horizon: int = 90) 
 
 
 def filtered_pages(published: Path) -> list[str]:
-    """Distinct filtered pages of the plan (segment, page size, offset within the segment), shuffled."""
-    segments = sorted(pd.read_csv(published / "plan.csv", usecols=["segment"])["segment"].unique())
-    pages = [
-        f"/plan?segment={s}&limit={n}&offset={o}" for s in segments for n in (10, 20, 50) for o in range(0, 250, 2)
-    ]
+    """Distinct filtered pages of the plan, the orders and the exceptions (segment or exception code, page size,
+    offset), shuffled."""
+    plan = pd.read_csv(published / "plan.csv", usecols=["segment", "exceptions"], keep_default_na=False)
+    segments = sorted(plan["segment"].unique())
+    codes = sorted({c for cs in plan["exceptions"].str.split(";") for c in cs if c})
+    sizes, offsets = (10, 20, 50), range(0, 250, 2)
+    pages = [f"/plan?segment={s}&limit={n}&offset={o}" for s in segments for n in sizes for o in offsets]
+    pages += [f"/orders?segment={s}&limit={n}&offset={o}" for s in segments for n in sizes for o in offsets[:40]]
+    pages += [f"/exceptions?code={c}&limit={n}&offset={o}" for c in codes for n in sizes for o in offsets]
     return list(np.random.default_rng(0).permutation(pages))
 
 
@@ -231,7 +236,7 @@ def main() -> None:
                     ("sku forecast, first request of each", iter([f"/skus/{s}/forecast" for s in shuffled]), args.skus),
                     ("sku forecast", [f"/skus/{s}/forecast" for s in skus], args.requests),
                     # Not rendered ahead: each query once, so every answer goes through routing and validation.
-                    ("filtered plan page, first request of each", iter(filtered_pages(folder / "latest")), args.skus),
+                    ("filtered page, first request of each", iter(filtered_pages(folder / "latest")), args.skus),
                     (
                         "plan page of 100",
                         [f"/plan?limit=100&offset={o}" for o in range(0, args.skus, 100)],

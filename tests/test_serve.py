@@ -285,6 +285,9 @@ def test_a_page_answered_on_the_fast_path_is_the_one_fastapi_gives(api):
         assert pages.parse(path, params.encode(), 1000) and not pages.parse(path, twice, 1000)  # fast, then not
         assert fast[0] == slow[0] == 200 and fast[2] == slow[2], query
         assert dict(fast[1].items()) == dict(slow[1].items()) | {"date": fast[1]["date"]}, query
+    # Query strings are read as Starlette reads them for FastAPI.
+    for raw in ("segment=A-smooth&limit=5", "code=A%2BB+C&model=%E2%9C%93", "abc=%27%3B--", "segment=%FF"):
+        assert pages._pairs(raw.encode()) == urllib.parse.parse_qsl(raw, keep_blank_values=True), raw
 
 
 def test_leaderboard_runs_and_docs(api):

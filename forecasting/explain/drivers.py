@@ -151,7 +151,8 @@ def _sentence(drivers: list[dict], start: dict | None, level: bool) -> str:
         parts = [f"{d['driver']} {d['effect']:+.3g} a day" for d in drivers]
         head = ""
         if start:
-            head = f"From {start['driver']} ({start['units_a_day']:.3g} a day) to a level of {start['level']:.3g} a day, "
+            begin, level = f"{start['units_a_day']:.3g}", f"{start['level']:.3g}"
+            head = f"From {start['driver']} ({begin} a day) to a level of {level} a day, "
         return f"{head}the biggest drivers by SHAP value: " + "; ".join(parts) + "."
     parts = [f"{d['driver']} ({d['effect']:+.0%})" for d in drivers]
     return "What moves the forecast most, by SHAP value (against an average SKU-day): " + "; ".join(parts) + "."

@@ -81,6 +81,15 @@ def json_response(body: bytes, run_id: str | None = None, status: int = 200) -> 
     return Response(body, status_code=status, media_type=JSON, headers=headers)
 
 
+def json_headers(length: int, run_id: str | None = None) -> list[tuple[bytes, bytes]]:
+    """The headers of `json_response` as ASGI pairs, for an answer sent without building a Response (~20 us)."""
+    headers = [(b"content-length", str(length).encode()), (b"content-type", JSON.encode())]
+    headers += [(k.encode(), v.encode()) for k, v in BASE_HEADERS.items()]
+    if run_id:
+        headers.append((b"x-run-id", run_id.encode("latin-1")))
+    return headers
+
+
 def csv_response(frame: pd.DataFrame, name: str, run_id: str | None = None) -> Response:
     headers = dict(BASE_HEADERS)
     # Only safe characters reach the header: the name is built from run ids and fixed words, but say so here.

@@ -228,3 +228,21 @@ def test_running_bias_counts_only_what_the_windows_say_and_shrinks_toward_one():
     # Overlapping windows count as the independent ones they span.
     assert running_bias(np.full(3, 10.0), np.full(3, 20.0), overlap=3) == pytest.approx(one)
     assert running_bias(np.full(100, 1.0), np.full(100, 100.0)) == SCALE_BOUNDS[1]
+
+
+def test_the_naive_policy_on_a_weekly_table_looks_at_recent_weeks_not_a_year():
+    # A planner ordering weekly averages the last weeks. The seasonal-naive season of weekly data is a year: a
+    # mean over it would hold half the stock this SKU needs after its demand doubled two months ago.
+    from forecasting.data.calendar import period_calendar
+
+    weeks = pd.date_range("2021-01-03", periods=156, freq="W-SUN")
+    y = pd.Series(np.where(np.arange(156) < 140, 100.0, 200.0), index=weeks)
+    params = {"lead_time_days": 14, "review_period_days": 7, "service_measure": "fill_rate", "unit_cost": 1.0}
+    params |= {"holding_cost_rate": 0.25, "order_cost": 0.0, "stockout_cost": 0.0}
+    start = weeks[-1] - pd.Timedelta(weeks=8)
+    calendar = period_calendar("weekly", "W-SUN", 156)
+    rows = replay_sku("s", y, SeasonalNaive(52), SeasonalNaive(52), calendar, params, start, [0.5])
+    naive = pd.DataFrame(rows).set_index(["policy", "target"]).loc[("naive", 0.5)]
+    # At the start the last 4 weeks sold 200 a week: 3 weeks of lead time + review need about 600.
+    assert naive["initial_stock"] == pytest.approx(600, rel=0.05)
+    assert naive["sales"] / naive["demand"] > 0.95

@@ -28,6 +28,8 @@ ALIASES = {
 }
 # The yearly (weekly for days) season in periods.
 SEASON = {"daily": 7, "weekly": 52, "monthly": 12}
+# Calendar days per period (a month on average): for rules stated in days that must hold on any table.
+PERIOD_DAYS = {"daily": 1.0, "weekly": 7.0, "monthly": 365.25 / 12}
 # What data.aggregate_to makes of a daily panel: weeks ending Sunday, calendar months.
 AGGREGATE_CODES = {"weekly": "W-SUN", "monthly": "M"}
 

@@ -1,10 +1,12 @@
 """One SKU's replay: forecasts at each review date, order-up-to levels for each policy and target, simulation.
 
-Policies: `champion` (the plan's model and calibration, order-up-to from its sample paths), `naive`
-(seasonal-naive mean with a safety stock of z x the recent daily demand's standard deviation, the common
-spreadsheet practice), `empirical` (order up to the target quantile of the SKU's own lead time + review sums
-over its last `empirical_weeks` weeks: the planner's practice that needs no forecast), and `oracle` (orders
-exactly the demand the next lead time + review period brings).
+Policies: `champion` (the plan's model and calibration, order-up-to from its sample paths), `naive` (the recent
+mean with a safety stock of z x the recent demand's standard deviation, the common spreadsheet practice: on daily
+tables the mean of the last week, the seasonal-naive season; on weekly and monthly ones of the last 4 weeks or the
+last month, the spread over the last `naive_weeks` weeks and at least 8 periods), `empirical` (order up to the
+target quantile of the SKU's own lead time + review sums over its last `empirical_weeks` weeks: the planner's
+practice that needs no forecast), and `oracle` (orders exactly the demand the next lead time + review period
+brings).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from forecasting.data.calendar import TradingCalendar
+from forecasting.data.frequency import PERIOD_DAYS
 from forecasting.models.base import LocalForecaster
 from forecasting.models.local_fit import safe_forecast
 from forecasting.planning.calibration import Calibration, recalibrated, running_bias
@@ -77,11 +80,16 @@ def replay_sku(
     daily = spread_to_days(series)  # weeks and months sell evenly over their days in the simulation
     demand = daily.reindex(days, fill_value=0.0).to_numpy()
     reviews = pd.date_range(start, end, freq=f"{review}D")
-    if getattr(calendar, "frequency", "daily") == "daily":
+    frequency = getattr(calendar, "frequency", "daily")
+    if frequency == "daily":
         horizon = len(calendar.next_trading_days(start, span))
     else:  # the weeks or months that overlap the window, one more for a review inside a period
         horizon = len(calendar.trading_days(start + pd.Timedelta(days=1), start + pd.Timedelta(days=span))) + 1
     m = calendar.season_length
+    # The naive policy's look-back in periods. A weekly table's season is a year: its mean over the last year
+    # would lag every trend and season, which no planner ordering weekly does.
+    mean_periods = m if frequency == "daily" else max(1, round(28 / PERIOD_DAYS[frequency]))
+    spread_periods = max(8, round(7 * naive_weeks / PERIOD_DAYS[frequency]))
     # The calendar once for the whole replay (holiday look-ups are slow), sliced per review.
     open_days = calendar.trading_days(start, end + pd.Timedelta(days=31 * horizon + 60))
     values, index = series.to_numpy(dtype=float), series.index
@@ -146,10 +154,10 @@ def replay_sku(
                 if k == 0
                 else np.zeros(len(targets))
             )
-        # Naive: last season's mean per trading day; spread from recent daily demand.
-        recent = values[max(0, n_known - naive_weeks * m) : n_known]
+        # Naive: the recent mean per period; spread from recent periods.
+        recent = values[max(0, n_known - spread_periods) : n_known]
         n_days = float(window_counts(dates, r, np.array([window]))[0])
-        daily_mean = values[max(0, n_known - m) : n_known].mean() if n_known else 0.0
+        daily_mean = values[max(0, n_known - mean_periods) : n_known].mean() if n_known else 0.0
         spread = recent.std(ddof=1) if len(recent) > 1 else 0.0
         naive = np.maximum(0.0, np.nan_to_num(daily_mean * n_days + z * spread * np.sqrt(n_days)))
         levels["champion"].append(champion)

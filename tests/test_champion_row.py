@@ -227,3 +227,30 @@ def test_the_champion_intervals_are_calibrated_on_validation_and_cover_their_nom
         "seasonal_naive",
     )
     pd.testing.assert_frame_equal(choice, choice_other)
+
+
+def test_a_segment_winner_by_a_margin_within_the_noise_gives_way_to_the_overall_model():
+    # In segment Y, "spiky" is ahead of the overall winner "smooth" by 0.1 on average, with per-SKU errors that
+    # swing by +/-2: not evidence. In X "smooth" wins on every SKU. Y takes the overall model.
+    rng = np.random.default_rng(0)
+    xs, ys = [f"X{i}" for i in range(20)], [f"Y{i}" for i in range(20)]
+    segments = pd.DataFrame({"sku": xs + ys, "segment": ["A-smooth"] * 20 + ["B-lumpy"] * 20})
+    noisy = dict(zip(ys, 3.0 + rng.uniform(-2, 2, 20), strict=True))
+    bt = _table(
+        {
+            ("smooth", "validation"): {**dict.fromkeys(xs, 1.0), **dict.fromkeys(ys, 3.0)},
+            ("spiky", "validation"): {**dict.fromkeys(xs, 4.0), **{s: e - 0.1 for s, e in noisy.items()}},
+            ("smooth", "test"): dict.fromkeys(xs + ys, 1.0),
+            ("spiky", "test"): dict.fromkeys(xs + ys, 3.0),
+            ("seasonal_naive", "validation"): dict.fromkeys(xs + ys, 5.0),
+            ("seasonal_naive", "test"): dict.fromkeys(xs + ys, 5.0),
+        }
+    )
+    validation, test = bt[bt["role"] == "validation"], bt[bt["role"] == "test"]
+    _, choice = with_champion_row(
+        leaderboard(test, QUANTILES), validation, test, segments, "rmsse", QUANTILES, "seasonal_naive"
+    )
+    by_segment = choice.set_index("segment")
+    assert by_segment.loc["B-lumpy", "model"] == "smooth" and by_segment.loc["B-lumpy", "chosen_by"] == "overall"
+    assert 0 < by_segment.loc["B-lumpy", "margin_se"] < 2
+    assert by_segment.loc["A-smooth", "model"] == "smooth"

@@ -7,8 +7,10 @@ end before any day they are scored on), each row says how far its interval must 
 its median to hold the actual: `(y - p50) / (hi - p50)` above the median, `(p50 - y) / (p50 - lo)` below. The
 factor of a model, segment and interval is the smallest that holds the nominal share of its validation rows; the
 test rows' bounds become `p50 +/- factor x` their own distance from it (never below 0), so each SKU keeps its own
-scale and asymmetry. A segment with fewer than `min_skus` SKUs on the validation folds takes the model's factor
-over all segments; the factor stays within [MIN_FACTOR, MAX_FACTOR].
+scale and asymmetry. On zero-heavy series it is conservative: a zero day under a positive median needs the whole
+lower half (factor 1), so where such days are common an interval is widened but not narrowed. A segment with
+fewer than `min_skus` SKUs on the validation folds takes the model's factor over all segments; the factor stays
+within [MIN_FACTOR, MAX_FACTOR].
 """
 
 from __future__ import annotations

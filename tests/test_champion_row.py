@@ -211,7 +211,8 @@ def test_the_champion_intervals_are_calibrated_on_validation_and_cover_their_nom
     assert rows.loc["wide", "coverage_80"] > 0.97  # as the model gave them
     assert 0.77 <= rows.loc[CHAMPION, "coverage_80"] <= 0.83
     assert 0.87 <= rows.loc[CHAMPION, "coverage_90"] <= 0.93
-    assert choice["interval_factor_80"].iloc[0] == pytest.approx(0.5, abs=0.05)
+    assert choice["interval_80_lower"].iloc[0] == pytest.approx(0.5, abs=0.05)
+    assert choice["interval_80_upper"].iloc[0] == pytest.approx(0.5, abs=0.05)
     assert rows.loc[CHAMPION, "pinball"] < rows.loc["wide", "pinball"]  # sharper, and no less right
     assert rows.loc[CHAMPION, "rmsse"] == pytest.approx(rows.loc["wide", "rmsse"])  # the point forecast is the model's
 

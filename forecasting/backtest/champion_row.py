@@ -126,7 +126,7 @@ def champion_test_rows(
     calibrate_intervals: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The champion's test rows (chosen and, with `calibrate_intervals`, interval-calibrated on the validation
-    folds) and the choice per segment, with the chosen model's interval factors (`interval_factor_<level>`)."""
+    folds) and the choice per segment, with the chosen model's interval factors (`interval_<level>_<side>`)."""
     candidates = list(candidates)
     choice, overall = choose_per_segment(validation, segments, metric, quantiles, candidates)
     factors = None
@@ -139,17 +139,19 @@ def champion_test_rows(
 
 
 def with_factors(choice: pd.DataFrame, factors: pd.DataFrame) -> pd.DataFrame:
-    """The choice per segment with its chosen model's interval factor per level (the model's over all segments
-    where the segment's own was not fitted)."""
+    """The choice per segment with its chosen model's interval factors per level and side
+    (`interval_<level>_lower`, `interval_<level>_upper`; the model's over all segments where the segment's own
+    were not fitted)."""
     if factors.empty:
         return choice
     choice = choice.copy()
     for level, part in factors.groupby("level", sort=True):
-        own = part.set_index(["model", "segment"])["factor"]
-        overall = part[part["segment"] == ALL_SEGMENTS].set_index("model")["factor"]
-        choice[f"interval_factor_{round(100 * level):d}"] = [
-            own.get((m, s), overall.get(m, 1.0)) for m, s in zip(choice["model"], choice["segment"], strict=True)
-        ]
+        for side in ("lower", "upper"):
+            own = part.set_index(["model", "segment"])[f"factor_{side}"]
+            overall = part[part["segment"] == ALL_SEGMENTS].set_index("model")[f"factor_{side}"]
+            choice[f"interval_{round(100 * level):d}_{side}"] = [
+                own.get((m, s), overall.get(m, 1.0)) for m, s in zip(choice["model"], choice["segment"], strict=True)
+            ]
     return choice
 
 

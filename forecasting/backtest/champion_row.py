@@ -34,6 +34,7 @@ MIN_SEGMENT_SKUS = 10
 #: standard errors (paired over the segment's SKU-fold series) takes the overall model too: three models within
 #: 1% of each other swap places from fold to fold, and choosing by such margins cost 2% RMSSE on the bundled data.
 MIN_MARGIN_SE = 2.0
+MAX_MARGIN_SE = 99.0
 
 
 def choose_per_segment(
@@ -60,7 +61,8 @@ def choose_per_segment(
     skus = val.groupby("segment", observed=True)["sku"].nunique()
     table = pd.DataFrame({"segment": skus.index, "skus": skus.to_numpy()})
     margins = paired_margins(val, best["model"], overall, metric, quantiles)
-    table["margin_se"] = table["segment"].map(margins).to_numpy(dtype=float)
+    # capped: a winner better on every series alike is infinitely many standard errors ahead (no JSON number)
+    table["margin_se"] = table["segment"].map(margins.clip(upper=MAX_MARGIN_SE)).to_numpy(dtype=float)
     clear = {s: m == overall or margins.get(s, 0.0) >= min_margin_se for s, m in best["model"].items()}
     table["chosen_by"] = ["segment" if n >= min_skus and clear.get(s, False) else "overall" for s, n in skus.items()]
     table["model"] = [

@@ -3,13 +3,23 @@ a booster trained on a feature that decides the target."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 from lightgbm import LGBMRegressor
 
 from forecasting.explain import forecast_components, what_moved
-from forecasting.explain.drivers import drivers_sentence, explain_kept, feature_words, shap_values, top_drivers
+from forecasting.explain.drivers import (
+    drivers_sentence,
+    explain_kept,
+    feature_words,
+    keep_drivers,
+    kept_drivers,
+    shap_values,
+    top_drivers,
+)
 from forecasting.models.explainable import keep, kept_models, load
 from forecasting.models.neural import TrainingContext
 
@@ -49,7 +59,7 @@ def test_top_drivers_finds_the_feature_that_decides_the_target():
     n = 2000
     features = pd.DataFrame({"promo": rng.integers(0, 2, n), "lag_7": rng.normal(5, 1, n), "noise": rng.normal(size=n)})
     target = 10 * features["promo"] + 1.0 * features["lag_7"] + rng.normal(0, 0.1, n)
-    booster = LGBMRegressor(n_estimators=60, verbose=-1).fit(features, target)
+    booster = LGBMRegressor(n_estimators=60, verbose=-1, n_jobs=1).fit(features, target)
     rows = features.iloc[:20].assign(sku=["A"] * 10 + ["B"] * 10, promo=[1] * 10 + [0] * 10)
     drivers = top_drivers(booster, rows, k=2)
     a, b = drivers[drivers["sku"] == "A"], drivers[drivers["sku"] == "B"]
@@ -64,7 +74,7 @@ def test_shap_values_are_shaps_treeexplainer_values():
 
     rng = np.random.default_rng(1)
     features = pd.DataFrame({"a": rng.normal(size=300), "b": rng.integers(0, 3, 300).astype(float)})
-    booster = LGBMRegressor(n_estimators=30, verbose=-1).fit(features, features["a"] * features["b"])
+    booster = LGBMRegressor(n_estimators=30, verbose=-1, n_jobs=1).fit(features, features["a"] * features["b"])
     ours = shap_values(booster, features.iloc[:20])
     theirs = shap.TreeExplainer(booster).shap_values(features.iloc[:20])
     np.testing.assert_allclose(ours[:, :-1], theirs, atol=1e-6)
@@ -77,7 +87,7 @@ def test_a_kept_booster_explains_its_latest_origin_in_a_planners_words(tmp_path)
     x = pd.DataFrame({"promo": rng.integers(0, 2, n).astype(float), "lag7": rng.gamma(2.0, 1.0, n)})
     x["rolling_mean_lag1_window_size28"] = rng.gamma(2.0, 1.0, n)
     y = np.exp(0.7 * x["promo"]) * (0.5 + 0.2 * x["lag7"])  # a promotion doubles demand (x2.01)
-    booster = LGBMRegressor(objective="tweedie", n_estimators=200, verbose=-1).fit(x, rng.poisson(y))
+    booster = LGBMRegressor(objective="tweedie", n_estimators=200, verbose=-1, n_jobs=1).fit(x, rng.poisson(y))
     rows = x.iloc[:14].assign(sku=["A"] * 7 + ["B"] * 7, step=list(range(7)) * 2, promo=[1.0] * 7 + [0.0] * 7)
     work = TrainingContext(str(tmp_path / "models"), {}, [0.5], explainable=True)
     keep(work, "lightgbm", booster, rows, "2024-05-01", output="log", unit="trading day", horizon=14)
@@ -91,6 +101,10 @@ def test_a_kept_booster_explains_its_latest_origin_in_a_planners_words(tmp_path)
     assert top_a["driver"] == "promotion" and 0.3 < top_a["effect"] < 1.5  # raises A's forecast
     assert top_b["driver"] == "promotion" and top_b["effect"] < 0  # B, off promotion, sells below average
     assert "promotion (+" in why["A"]["sentence"] and why["A"]["method"].endswith("forecast from 2024-05-01")
+    # A plan run computes them once and keeps them beside the booster, for its origin only.
+    keep_drivers(tmp_path, pd.DataFrame({"sku": ["A", "B", "C"], "model": ["lightgbm", "lightgbm", "ets"]}))
+    assert kept_drivers(tmp_path, kept) == why
+    assert kept_drivers(tmp_path, replace(kept, meta={**kept.meta, "cutoff": "2024-06-01"})) is None
     words = {d["driver"] for s in why.values() for d in s["drivers"]}
     assert words <= {"promotion", "demand 7 trading days before", "average demand over the last 28 trading days"}
 

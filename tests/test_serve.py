@@ -530,6 +530,8 @@ def test_why_shows_the_shap_drivers_of_a_lightgbm_forecast(tmp_path):
         assert {api.json(f"/skus/{q(s)}/why")["why"]["model"] for s in SKUS} == {"lightgbm", "lightgbm_level"}
     kept = tmp_path / "runs" / "2024-06-01" / "models"
     assert sum(f.stat().st_size for f in kept.rglob("*") if f.is_file()) < 5 << 20  # small beside the run
+    # Computed once by the run (TreeSHAP is slow on a whole plan), so the server only reads them.
+    assert {p.parent.parent.name for p in kept.glob("*/explain/drivers.json")} == {"lightgbm", "lightgbm_level"}
     report = (tmp_path / "runs" / "2024-06-01" / "report.html").read_text()
     section = report[report.index('<section id="why">') :].split("</section>")[0]
     assert "Drivers by SHAP value" in section and "LightGBM TreeSHAP" in section and "average demand" in section

@@ -3,16 +3,19 @@ and for a SKU forecast by a global booster that the run kept (lightgbm, lightgbm
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import pandas as pd
 
 from forecasting.explain.components import components_sentence, forecast_components
-from forecasting.explain.drivers import explain_kept
+from forecasting.explain.drivers import ON_REQUEST_ROWS, explain_kept, kept_drivers
 from forecasting.explain.moved import what_moved
 from forecasting.explain.sources import champions, previous_run, recent_demand
 from forecasting.models.explainable import kept_models, load
+
+log = logging.getLogger(__name__)
 
 # A booster whose run kept nothing to explain it with (a run folder written before boosters were kept).
 NO_SHAP = (
@@ -54,18 +57,26 @@ def explain_skus(
 
 
 def boosters_drivers(run_dir: Path, plan: pd.DataFrame) -> dict[str, dict]:
-    """SHAP drivers of every SKU whose plan model kept its booster in the run folder (lightgbm, lightgbm_level)."""
+    """SHAP drivers of every SKU whose plan model kept its booster in the run folder (lightgbm, lightgbm_level):
+    those the run computed (`keep_drivers`), else computed now where they are few."""
     if "model" not in plan:
         return {}
     out: dict[str, dict] = {}
     models = plan["model"].astype(str)
     for name in kept_models(run_dir):
-        skus = plan.loc[models == name, "sku"]
+        skus = plan.loc[models == name, "sku"].astype(str)
         if skus.empty:
             continue
         kept = load(run_dir, name)
-        if kept is not None:
+        if kept is None:
+            continue
+        done = kept_drivers(run_dir, kept)
+        if done is not None:
+            out.update({s: done[s] for s in skus if s in done})
+        elif kept.rows["sku"].astype(str).isin(set(skus)).sum() <= ON_REQUEST_ROWS:
             out.update(explain_kept(kept, skus))
+        else:
+            log.warning("why: %s's drivers were not computed by run %s; shown without them", name, run_dir)
     return out
 
 

@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from forecasting.data.prepare import PreparedData
 from forecasting.errors import InputError
+from forecasting.explain.drivers import keep_drivers
 from forecasting.pipeline.backtest_task import BacktestResult
 from forecasting.pipeline.common import BASELINE, replay_settings
 from forecasting.planning.allocation import level_table, portfolio_levels, portfolio_scope, with_service_scope
@@ -235,6 +236,7 @@ def run_plan(
     plan["stock_source"] = plan["sku"].map(inputs.stock_source)
     plan["param_source"] = plan["sku"].map(params["param_source"])
     plan = with_service_scope(plan, params, scope, sku_levels)
+    keep_drivers(out, plan)  # the SHAP drivers of the SKUs a kept booster forecasts, once (the API reads them)
     overdue = inputs.open_orders[inputs.open_orders["overdue"]]
     summary = {
         "plan_date": str(today.date()),

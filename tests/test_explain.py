@@ -92,7 +92,8 @@ def test_a_kept_booster_explains_its_latest_origin_in_a_planners_words(tmp_path)
     work = TrainingContext(str(tmp_path / "models"), {}, [0.5], explainable=True)
     keep(work, "lightgbm", booster, rows, "2024-05-01", output="log", unit="trading day", horizon=14)
     keep(work, "lightgbm", booster, rows.assign(promo=0.0), "2024-04-01", output="log")  # older: ignored
-    assert kept_models(tmp_path) == ["lightgbm"]
+    keep(TrainingContext(str(tmp_path / "library"), {}, [0.5]), "lightgbm", booster, rows, "2024-05-01", output="log")
+    assert kept_models(tmp_path) == ["lightgbm"] and not (tmp_path / "library").exists()  # unasked: nothing
     kept = load(tmp_path, "lightgbm")
     assert kept.meta["cutoff"] == "2024-05-01" and kept.rows["promo"].tolist()[:7] == [1.0] * 7
     why = explain_kept(kept, ["A", "B", "not kept"])

@@ -44,11 +44,16 @@ class Kept:
         return list(self.meta["features"])
 
 
+def wanted(context) -> bool:
+    """Whether the TrainingContext asks its boosters to keep what explains them (runs do; library use does not)."""
+    return bool(getattr(context, "explainable", False) and getattr(context, "work_dir", None))
+
+
 def keep(context, name: str, booster, rows: pd.DataFrame, cutoff, **meta) -> None:
     """Write `booster` (a fitted LGBMRegressor or lightgbm.Booster) and `rows` under the TrainingContext's
     `work_dir/name/explain/` where it asks for it (`explainable`), unless an origin later than `cutoff` is kept
     there already. `meta`: output (OUTPUTS), unit, horizon, ..."""
-    if not getattr(context, "explainable", False) or not context.work_dir:
+    if not wanted(context):
         return
     if not (hasattr(booster, "booster_") or hasattr(booster, "model_to_string")):
         return  # no tree model (too few rows to boost: the moving average alone): nothing to explain

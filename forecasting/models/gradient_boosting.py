@@ -297,9 +297,10 @@ class LightGBMForecaster(CountPaths):
         booster is reused on the newer history (policy `first_cutoff`, and the plan's replay)."""
         train, future, _ = self._frames(panel, segments, pd.Timestamp(cutoff), horizon)
         steps: list[pd.DataFrame] = []  # the first days' feature rows, kept to explain the forecast (SHAP)
+        first = explainable.STEPS if explainable.wanted(self.context) else 0
 
         def seen(x: pd.DataFrame) -> pd.DataFrame:
-            if len(steps) < explainable.STEPS:
+            if len(steps) < first:
                 steps.append(x.copy())
             return x
 

@@ -292,12 +292,13 @@ class LevelBooster(CountPaths):
     ) -> pd.DataFrame:
         """Mean forecasts (SKU x horizon) from `cutoff`, which may be later than the training cutoff."""
         h = History(panel, pd.Timestamp(cutoff))
-        # The level's rows, kept to explain the forecast (SHAP): one row per SKU, the forecast origin's.
-        rows, scale = self._features(h, len(h.days) - 1, self.horizon, self._statics(h.skus, segments))
-        rows = rows.assign(sku=h.skus, step=0, scale=scale, start=self._start(rows))
-        unit = getattr(self.context.calendar, "unit", "trading day")
-        explainable.keep(self.context, self.name, self.booster_, rows, cutoff, output="level", unit=unit,
-                         horizon=int(self.horizon), start_window=self.start_window)  # fmt: skip
+        if explainable.wanted(self.context):
+            # The level's rows, kept to explain the forecast (SHAP): one row per SKU, the forecast origin's.
+            rows, scale = self._features(h, len(h.days) - 1, self.horizon, self._statics(h.skus, segments))
+            rows = rows.assign(sku=h.skus, step=0, scale=scale, start=self._start(rows))
+            unit = getattr(self.context.calendar, "unit", "trading day")
+            explainable.keep(self.context, self.name, self.booster_, rows, cutoff, output="level", unit=unit,
+                             horizon=int(self.horizon), start_window=self.start_window)  # fmt: skip
         return self._means(panel, segments, pd.Timestamp(cutoff), horizon, history=h)
 
 

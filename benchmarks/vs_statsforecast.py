@@ -92,16 +92,23 @@ def data_overrides(name: str, args, work: Path) -> tuple[list[str], object]:
     raise SystemExit(f"unknown data set {name}: bundled200, bundled or synthetic")
 
 
-def run_ours(cfg, data, work: Path) -> tuple[pd.DataFrame, pd.DataFrame, float, dict]:
-    """The default backtest; its test rows (per model, and the champion's) and its leaderboard."""
+def run_ours(cfg, data, work: Path, reuse: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame, float, dict]:
+    """The default backtest (or the one run before in `reuse`, a run folder of the same data and settings: the
+    champion is chosen again by this checkout's code); its test rows (per model, and the champion's) and its
+    leaderboard."""
     from forecasting.backtest.champion_row import champion_test_rows
     from forecasting.pipeline.backtest_task import run_backtest
     from forecasting.pipeline.common import BASELINE
 
-    out = work / "ours"
-    t0 = time.perf_counter()
-    metrics, _ = run_backtest(cfg, data, out, t0)
-    seconds = time.perf_counter() - t0
+    if reuse is not None:
+        out = reuse
+        metrics = json.loads((out / "metrics.json").read_text())
+        seconds = float(metrics["wall_seconds"])
+    else:
+        out = work / "ours"
+        t0 = time.perf_counter()
+        metrics, _ = run_backtest(cfg, data, out, t0)
+        seconds = time.perf_counter() - t0
     bt = pd.read_parquet(out / "backtest.parquet")
     board = pd.read_csv(out / "leaderboard.csv")
     validation, test = bt[bt["role"] == "validation"], bt[bt["role"] == "test"]
@@ -286,7 +293,8 @@ def one_data_set(name: str, args) -> str:
     apply_frequency_defaults(cfg, data.calendar.frequency)
     quantiles = [float(q) for q in cfg.quantiles]
     print(f"== {name}: {data.panel['sku'].nunique()} SKUs x {data.panel['date'].nunique()} periods", flush=True)
-    ours, board_ours, t_ours, info = run_ours(cfg, data, work)
+    reuse = Path(args.ours_dir) / name / "ours" if args.ours_dir else None
+    ours, board_ours, t_ours, info = run_ours(cfg, data, work, reuse if reuse and reuse.exists() else None)
     print(f"  ours (default backtest, every fold): {t_ours:.1f} s", flush=True)
     test = ours[~ours["model"].isin(["champion", RAW_CHAMPION])]
     cache = (
@@ -363,6 +371,9 @@ def main(argv=None) -> None:
     parser.add_argument("--sf-approximation", action="store_true", help="AutoARIMA(approximation=True)")
     parser.add_argument("--sf-models", nargs="*", default=SF_MODELS, help="a subset, where time is short")
     parser.add_argument("--sf-cache", default=None, help="keep statsforecast's rows here and reuse them")
+    parser.add_argument(
+        "--ours-dir", default=None, help="<dir>/<data set>/ours: a backtest run before, whose champion is re-chosen"
+    )
     parser.add_argument("--override", nargs="*", default=[], help="Hydra overrides of our run")
     parser.add_argument("--csv-dir", default=str(REPO / "benchmarks" / "results"))
     args = parser.parse_args(argv)

@@ -255,3 +255,34 @@ def test_a_segment_winner_by_a_margin_within_the_noise_gives_way_to_the_overall_
     assert by_segment.loc["B-lumpy", "model"] == "smooth" and by_segment.loc["B-lumpy", "chosen_by"] == "overall"
     assert 0 < by_segment.loc["B-lumpy", "margin_se"] < 2
     assert by_segment.loc["A-smooth", "model"] == "smooth"
+
+
+def test_intervals_of_zero_heavy_skus_are_narrowed_on_their_upper_side_to_their_nominal_coverage():
+    # 60% of days sell nothing: the model's 80% interval [0, 14] holds ~99% of days. A zero day is inside any
+    # interval whose lower bound is 0, so only the upper side can give up the 20%: the champion's does.
+    quantiles = [0.05, 0.1, 0.5, 0.9, 0.95]
+    skus = [f"S{i}" for i in range(40)]
+    segments = pd.DataFrame({"sku": skus, "segment": "C-lumpy"})
+    rng = np.random.default_rng(4)
+    size = dict(zip(skus, rng.uniform(2.0, 20.0, len(skus)), strict=True))  # each SKU's own scale
+    frames = []
+    for model in ("sparse", "seasonal_naive"):
+        for cutoff, role in [("2024-01-01", "validation"), ("2024-02-01", "validation"), ("2024-03-01", "test")]:
+            rows = pd.concat([_rows(model, sku, cutoff, role, 0.0, days=30) for sku in skus], ignore_index=True)
+            lam = rows["sku"].map(size).to_numpy()
+            occurs = rng.random(len(rows)) < 0.4
+            rows["demand"] = np.where(occurs, 1.0 + rng.poisson(lam), 0.0)
+            rows["mean"] = 0.4 * (1.0 + lam)
+            rows["p5"], rows["p10"], rows["p50"] = 0.0, 0.0, 0.0
+            rows["p90"], rows["p95"] = 3.0 * lam, 4.0 * lam
+            frames.append(rows)
+    bt = pd.concat(frames, ignore_index=True)
+    validation, test = bt[bt["role"] == "validation"], bt[bt["role"] == "test"]
+    board, choice = with_champion_row(
+        leaderboard(test, quantiles), validation, test, segments, "rmsse", quantiles, "seasonal_naive"
+    )
+    rows = board.set_index("model")
+    assert rows.loc["sparse", "coverage_80"] > 0.97
+    assert 0.77 <= rows.loc[CHAMPION, "coverage_80"] <= 0.83
+    assert 0.87 <= rows.loc[CHAMPION, "coverage_90"] <= 0.93
+    assert choice["interval_80_upper"].iloc[0] < 0.7

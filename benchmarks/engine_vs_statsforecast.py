@@ -94,7 +94,7 @@ def run_statsforecast(data, cutoffs, sf_model, cfg, season_length, n_jobs):
     from statsforecast import StatsForecast
     from statsforecast.models import SeasonalNaive
 
-    from forecasting.backtest.metrics import quantile_column
+    from forecasting.vocabulary.column_names import quantile_column
 
     b = cfg.backtest
     days = pd.DatetimeIndex(np.sort(data.panel["date"].unique()))

@@ -33,7 +33,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from forecasting.backtest.metrics import quantile_column, score  # noqa: E402
+from forecasting.backtest.metrics import score  # noqa: E402
+from forecasting.vocabulary.column_names import quantile_column  # noqa: E402
 
 PER_SKU = ["arima", "ets", "croston"]
 GLOBAL = ["lightgbm", "lightgbm_direct", "lightgbm_level"]

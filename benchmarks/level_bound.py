@@ -31,8 +31,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from forecasting.backtest.metrics import quantile_column, score  # noqa: E402
+from forecasting.backtest.metrics import score  # noqa: E402
 from forecasting.models.level_boosting import History  # noqa: E402
+from forecasting.vocabulary.column_names import quantile_column  # noqa: E402
 
 QUANTILES = [0.05, 0.1, 0.5, 0.9, 0.95]
 MA_SEASONS = (2, 4, 8, 16, 26)

@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 
 from forecasting.backtest.folds import make_cutoffs
-from forecasting.backtest.metrics import interval_pairs, quantile_column, score, series_losses
+from forecasting.backtest.metrics import interval_pairs, score, series_losses
 from forecasting.backtest.runner import backtest
 from forecasting.models.base import Forecast, LocalForecaster
 from forecasting.models.naive import SeasonalNaive
+from forecasting.vocabulary.column_names import quantile_column
 from tests.test_backtest import panel
 
 QUANTILES = [0.1, 0.5, 0.9]

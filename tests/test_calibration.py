@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.backtest.cumulative import calibration_score
 from forecasting.planning.calibration import calibrate, recalibrated
 from forecasting.planning.policy import protection_level, protection_levels
+from forecasting.vocabulary.calibration_score import calibration_score
 
 
 def windows(rng, skus, cutoffs, truth_scale, truth_shape, forecast_shape=20.0, n=200):

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from forecasting.data.prepare import prepare_data
-from forecasting.planning.cover import spread_to_days, window_sums
 from forecasting.storage import read_csv
+from forecasting.vocabulary.windows import spread_to_days, window_sums
 from tests.frequency_tables import monthly_parts, weekly
 from tests.test_run import run_cli
 

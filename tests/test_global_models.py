@@ -211,7 +211,8 @@ def test_cover_pinball_prefers_calibrated_window_sums_and_weighs_skus_alike():
     """The plan-aware champion metric: pinball of the window sums' quantiles per segment, each SKU on its own
     scale. A model stating the sums' real quantiles beats one whose upper quantiles run far above them, and a
     SKU selling 1,000x more scores on the same scale."""
-    from forecasting.backtest.cumulative import COVER_LEVELS, cover_pinball, sum_quantile_column
+    from forecasting.backtest.cumulative import COVER_LEVELS, cover_pinball
+    from forecasting.vocabulary.column_names import sum_quantile_column
 
     rng = np.random.default_rng(0)
     true = np.quantile(rng.gamma(4.0, 0.25, 200_000), COVER_LEVELS)  # the sums' real quantiles, per unit of size

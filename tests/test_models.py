@@ -10,11 +10,11 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from forecasting.backtest.metrics import quantile_column
 from forecasting.models.base import LocalForecaster
 from forecasting.models.intermittent import Croston
 from forecasting.models.local_fit import fit_predict
 from forecasting.models.naive import SeasonalNaive
+from forecasting.vocabulary.column_names import quantile_column
 
 GLOBAL_KINDS = ("NeuralForecaster", "LightGBMForecaster", "LevelBooster", "ensemble.Ensemble")
 MODEL_CONFIGS = [

@@ -9,11 +9,12 @@ import pytest
 from forecasting.data.calendar import TradingCalendar
 from forecasting.errors import InputError
 from forecasting.planning.calibration import Calibration, levels
-from forecasting.planning.cover import sample_lead_times, window_sums
+from forecasting.planning.cover import sample_lead_times
 from forecasting.planning.inputs import policy_table, stock_position
 from forecasting.planning.plan import plan_sku
 from forecasting.planning.policy import economic_order_quantity, protection_level, round_order
 from forecasting.planning.replay import aggregate, simulate, summarise
+from forecasting.vocabulary.windows import window_sums
 
 TODAY = pd.Timestamp("2024-01-07")  # a Sunday
 DATES = pd.date_range("2024-01-08", periods=90, freq="D")

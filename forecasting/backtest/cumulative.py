@@ -10,25 +10,21 @@ planning recalibrates every service level from (see planning.calibration).
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from forecasting.backtest.text_columns import encode_text, join_column
 from forecasting.models.base import Forecast
-from forecasting.planning.cover import window_fractions, window_sums
+from forecasting.vocabulary.calibration_score import calibration_score
+from forecasting.vocabulary.column_names import sum_quantile_column
+from forecasting.vocabulary.text_columns import encode_text, join_column
+from forecasting.vocabulary.windows import window_fractions, window_sums
 
 COVER_LEVELS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99)
 #: how a record's sample sums are stored: float32 halves the records' memory and keeps 7 significant digits of a
 #: sum; its score is taken from the float64 sums before that, and calibration computes in float64 from them.
 SUMS_DTYPE = np.float32
-
-
-def sum_quantile_column(q: float) -> str:
-    """A cover record's column of the window sum's quantile `q`: 'q' + percent (0.95 -> 'q95')."""
-    return f"q{round(q * 100, 6):g}"
 
 
 def cover_record(
@@ -63,22 +59,6 @@ def cover_record(
     for q, v in zip(levels, np.quantile(sums, levels), strict=True):
         record[sum_quantile_column(q)] = float(v)
     return record
-
-
-def calibration_score(sums: np.ndarray, actual: float, key: str) -> float:
-    """The actual's randomised PIT among the sample `sums`, or 1 + (actual - max) / (max - median) above them all.
-
-    Ties (intermittent demand: many sums, and often the actual, are exactly 0) get a uniform draw across the
-    tied share, so scores of a calibrated forecast are uniform; the draw is seeded by `key`, so reruns agree.
-    """
-    sums = np.asarray(sums, dtype=float)
-    top = sums.max()
-    if actual > top:
-        spread = top - np.median(sums)
-        return 1.0 + (actual - top) / (spread if spread > 0 else max(top, 1.0))
-    below, tied = (sums < actual).mean(), (sums == actual).mean()
-    u = np.random.default_rng(zlib.crc32(key.encode())).random()
-    return float(below + u * tied)
 
 
 def cover_columns(records: Sequence[dict]) -> dict[str, np.ndarray]:

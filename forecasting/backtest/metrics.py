@@ -12,13 +12,10 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from forecasting.vocabulary.column_names import quantile_column
+
 # Metrics where lower is better, in leaderboard order; coverage is read against its nominal level.
 LOWER_IS_BETTER = ("rmsse", "mae", "rmse", "wape", "mape_nonzero", "pinball", "abs_bias")
-
-
-def quantile_column(q: float) -> str:
-    """The forecast-table column of quantile `q`: 'p' + percent (0.05 -> 'p5', 0.025 -> 'p2.5')."""
-    return f"p{round(q * 100, 6):g}"
 
 
 def mae(y, f) -> float:

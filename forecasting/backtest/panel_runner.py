@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 
 from forecasting.backtest.cumulative import cover_columns, cover_record
-from forecasting.backtest.metrics import quantile_column, rmsse_scale
-from forecasting.backtest.text_columns import encode_text
+from forecasting.backtest.metrics import rmsse_scale
 from forecasting.models.base import Forecast, LocalForecaster, sample_quantiles
 from forecasting.models.local_fit import SkuResult, concat_columns
 from forecasting.models.panel import PanelForecaster, forecast_batch, history_matrix
+from forecasting.vocabulary.column_names import quantile_column
+from forecasting.vocabulary.text_columns import encode_text
 
 #: path values held at once per batch (SKUs x samples x horizon), about 32 MB of float64.
 BATCH_VALUES = 4_000_000

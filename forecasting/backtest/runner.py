@@ -16,12 +16,12 @@ from forecasting.backtest.cumulative import cover_columns, cover_record, cover_t
 from forecasting.backtest.folds import train_length
 from forecasting.backtest.metrics import rmsse_scale
 from forecasting.backtest.panel_runner import backtest_panel
-from forecasting.backtest.text_columns import TEXT, encode_text, join_codes
 from forecasting.data.panel import sku_series, split_covariates
 from forecasting.models.base import LocalForecaster
 from forecasting.models.local_fit import SkuResult, concat_columns, fit_predict
 from forecasting.models.panel import PanelForecaster
 from forecasting.parallel import run_per_sku
+from forecasting.vocabulary.text_columns import TEXT, encode_text, join_codes
 
 #: the order of the backtest table's rows
 ROW_ORDER = ["model", "sku", "cutoff", "date"]

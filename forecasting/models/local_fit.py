@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from forecasting.backtest.metrics import quantile_column
 from forecasting.models.base import Forecast, LocalForecaster, check_plausible, sample_quantiles
+from forecasting.vocabulary.column_names import quantile_column
 
 
 @dataclass

@@ -14,7 +14,7 @@ from forecasting.backtest.champion_row import log_champion, with_champion_row
 from forecasting.backtest.cumulative import cover_pinball
 from forecasting.backtest.global_runner import backtest_global
 from forecasting.backtest.leaderboard import leaderboard, robust_scores
-from forecasting.backtest.metrics import quantile_column, score
+from forecasting.backtest.metrics import score
 from forecasting.backtest.runner import backtest
 from forecasting.data.prepare import PreparedData
 from forecasting.errors import InputError
@@ -23,6 +23,7 @@ from forecasting.models.ensemble import add_ensembles
 from forecasting.parallel import release_memory
 from forecasting.pipeline.common import BASELINE, build_ensembles, build_models, cutoffs_from_config
 from forecasting.storage import write_csv, write_json, write_parquet
+from forecasting.vocabulary.column_names import quantile_column
 
 log = logging.getLogger(__name__)
 

@@ -18,13 +18,13 @@ from forecasting.pipeline.backtest_task import BacktestResult
 from forecasting.pipeline.common import BASELINE, replay_settings
 from forecasting.planning.allocation import level_table, portfolio_levels, portfolio_scope, with_service_scope
 from forecasting.planning.calibration import METHODS
-from forecasting.planning.cover import period_lengths
 from forecasting.planning.decision import Decision, decide, decision_table
 from forecasting.planning.global_final import planning_models
 from forecasting.planning.inputs import policy_table, stock_position
 from forecasting.planning.replay import aggregate, saving_summary, stock_at_equal_fill
 from forecasting.planning.runner import plan_pass
 from forecasting.storage import read_csv, write_csv, write_parquet
+from forecasting.vocabulary.windows import period_lengths
 
 log = logging.getLogger(__name__)
 

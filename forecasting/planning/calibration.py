@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecasting.backtest.cumulative import calibration_score
+from forecasting.vocabulary.calibration_score import calibration_score
 
 # Score quantiles kept per model and segment: the calibrated sample of a window's demand has this many values.
 GRID = 200

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from forecasting.planning.calibration import Calibration, recalibrated
-from forecasting.planning.cover import window_fractions
 from forecasting.planning.policy import protection_levels
+from forecasting.vocabulary.windows import window_fractions
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 
 from forecasting.planning.calibration import Calibration, recalibrated
-from forecasting.planning.cover import cumulative_quantiles, sample_lead_times, window_sums
+from forecasting.planning.cover import cumulative_quantiles, sample_lead_times
 from forecasting.planning.lost_sales import arrivals_by_day, cycle_order, daily_paths, recalibrated_paths
 from forecasting.planning.policy import economic_order_quantity, protection_level, round_order
+from forecasting.vocabulary.windows import window_sums
 
 
 def protection(

@@ -22,10 +22,10 @@ from forecasting.data.frequency import PERIOD_DAYS
 from forecasting.models.base import LocalForecaster
 from forecasting.models.local_fit import safe_forecast
 from forecasting.planning.calibration import Calibration, recalibrated, running_bias
-from forecasting.planning.cover import spread_to_days, window_counts, window_sums
 from forecasting.planning.lost_sales import cycle_order, daily_paths, recalibrated_paths
 from forecasting.planning.policy import protection_levels
 from forecasting.planning.replay import simulate, summarise
+from forecasting.vocabulary.windows import spread_to_days, window_counts, window_sums
 
 
 def replay_span_days(window: int, review: int, refit_every: int) -> int:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecasting.backtest.text_columns import encode_text, join_columns
 from forecasting.data.calendar import TradingCalendar
 from forecasting.data.panel import sku_series, split_covariates
 from forecasting.models.base import LocalForecaster
@@ -22,6 +21,7 @@ from forecasting.parallel import run_per_sku
 from forecasting.planning.calibration import Calibration
 from forecasting.planning.plan import plan_sku
 from forecasting.planning.replay_sku import replay_sku
+from forecasting.vocabulary.text_columns import encode_text, join_columns
 
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ import yaml
 
 from forecasting.errors import InputError
 from forecasting.storage import read_csv
+from forecasting.vocabulary.column_names import band_columns
 
 BASELINE = "seasonal_naive"
 PLAN_DATES = ("order_by", "stockout_date_p50", "stockout_date_p90")
@@ -106,8 +107,6 @@ def load_run(run_dir: str | Path, with_backtest: bool = True) -> RunFolder:
 def _charted_rows(path: Path, role: str) -> pd.DataFrame:
     """The backtest rows of the scored folds, with the columns the report's charts read: at 30,000 SKUs the whole
     table is 10 million rows of 20 columns, and reading it all made the report the run's peak of memory."""
-    from forecasting.reports.tables import band_columns  # here: tables imports this module
-
     names = pq.read_schema(path).names
     wanted = ["sku", "model", "role", "cutoff", "date", "demand", "mean", "scale", *(band_columns(names) or ())]
     table = pd.read_parquet(path, columns=[c for c in wanted if c in names], filters=[("role", "==", role)])

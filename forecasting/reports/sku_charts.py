@@ -7,7 +7,8 @@ import pandas as pd
 from forecasting.reports.formatting import metric_text, safe
 from forecasting.reports.run_folder import RunFolder
 from forecasting.reports.svg import Window, forecast_chart
-from forecasting.reports.tables import band_columns, sku_rmsse_at_last_cutoff, top_revenue_skus
+from forecasting.reports.tables import sku_rmsse_at_last_cutoff, top_revenue_skus
+from forecasting.vocabulary.column_names import band_columns
 
 CHARTS_PER_GROUP = 6
 

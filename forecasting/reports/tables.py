@@ -79,18 +79,6 @@ def coverage_table(board: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def band_columns(columns) -> tuple[str, str] | None:
-    """The p10-p90 band when the run has those quantiles, else the widest central interval it has."""
-    qs = sorted(float(c[1:]) for c in columns if re.fullmatch(r"p\d+(\.\d+)?", c))
-    if 10.0 in qs and 90.0 in qs:
-        return "p10", "p90"
-    pairs = [(lo, 100 - lo) for lo in qs if lo < 50 and (100 - lo) in qs]
-    if not pairs:
-        return None
-    lo, hi = pairs[0]
-    return f"p{lo:g}", f"p{hi:g}"
-
-
 def sku_rmsse_at_last_cutoff(bt: pd.DataFrame) -> pd.Series:
     """RMSSE per SKU at the last cutoff of `bt` (one model each), worst first; unscaled SKUs left out."""
     if bt.empty:

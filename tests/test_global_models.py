@@ -7,10 +7,12 @@ import pandas as pd
 import pytest
 
 from forecasting.errors import InputError
-from forecasting.models.base import Forecast
+from forecasting.models.base import Forecast, TrainingContext
+from forecasting.models.count_paths import PathRecipe, fit_dispersion, sample_paths
 from forecasting.models.ensemble import Ensemble
-from forecasting.models.gradient_boosting import LightGBMForecaster, PathRecipe, fit_dispersion, sample_paths
-from forecasting.models.neural import TrainingContext
+from forecasting.models.gradient_boosting import LightGBMForecaster
+from forecasting.models.level_boosting import LevelBooster
+from forecasting.models.neural import NeuralForecaster
 from forecasting.planning.champion_choice import choose_champions
 from forecasting.planning.global_final import StoredForecasts, review_cutoffs
 from forecasting.storage import read_csv
@@ -22,6 +24,25 @@ def lightgbm(cal, **kw):
     params = {"n_estimators": 40, "num_leaves": 7, "min_child_samples": 5}
     model = LightGBMForecaster(params=params, val_days=14, num_threads=1, **kw)
     return model.configure(TrainingContext("unused", {}, QUANTILES, seed=3, calendar=cal))
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        (LightGBMForecaster(retrain="every_fold"), "model.m.retrain=every_fold is unknown; use one of every_cutoff"),
+        (LevelBooster(retrain="every_fold"), "model.m.retrain=every_fold is unknown; use one of every_cutoff"),
+        (NeuralForecaster("darts.models.TCNModel", retrain="x"), "model.m.retrain=x is unknown; use one of"),
+        (LightGBMForecaster(future_covariates="guess"), "set data.future_covariates to known"),
+        (LevelBooster(start_window=9.0), "model.m.start_window=9.0 must be one of its windows"),
+    ],
+    ids=["lightgbm", "level", "neural", "future_covariates", "start_window"],
+)
+def test_global_models_store_parameters_and_check_them_when_configured(model, message):
+    # `__init__` stores what it is given (scikit-learn's rule); the check is the base's `configure`, one InputError
+    # for every family, naming the setting.
+    model.name = "m"
+    with pytest.raises(InputError, match=message):
+        model.configure(TrainingContext("unused", {}, QUANTILES))
 
 
 def test_lightgbm_forecasts_every_sku_on_its_own_scale_without_leaks():

@@ -8,8 +8,8 @@ import pytest
 
 from forecasting.data.calendar import PeriodCalendar
 from forecasting.errors import InputError
+from forecasting.models.base import TrainingContext
 from forecasting.models.level_boosting import LevelBooster, rmsse_objective
-from forecasting.models.neural import TrainingContext
 from forecasting.storage import read_csv
 from tests.test_neural import QUANTILES, tiny_panel
 from tests.test_run import run_cli

@@ -10,7 +10,8 @@ import torch
 
 from forecasting.data.calendar import TradingCalendar
 from forecasting.data.segments import segment_skus
-from forecasting.models.neural import NeuralForecaster, TrainingContext, effective_kwargs
+from forecasting.models.base import GlobalForecaster, TrainingContext
+from forecasting.models.neural import NeuralForecaster, effective_kwargs
 
 QUANTILES = [0.05, 0.1, 0.5, 0.9, 0.95]
 TINY = {"input_chunk_length": 14, "output_chunk_length": 7, "batch_size": 32}
@@ -47,9 +48,7 @@ def make(kind, tmp_path, likelihood="quantile", **trainer):
     cls, kwargs = MODELS[kind]
     model = NeuralForecaster(cls, kwargs, likelihood=likelihood, max_samples_per_ts=20, name=kind)
     _, _, cal = tiny_panel()
-    return model.configure(
-        TrainingContext(str(tmp_path), {**TINY_TRAINER, **trainer}, QUANTILES, seed=1, calendar=cal)
-    )
+    return model.configure(TrainingContext(str(tmp_path), {**TINY_TRAINER, **trainer}, QUANTILES, seed=1, calendar=cal))
 
 
 @pytest.mark.parametrize("kind", ["lstm", "tcn"])
@@ -65,9 +64,7 @@ def test_tiny_training_predicts_sane_paths(kind, tmp_path):
         assert (np.diff(q, axis=0) >= 0).all()
     # Mean scaling is undone: the SKU selling 4x more gets a clearly larger forecast.
     assert out["s3"].mean.mean() > 1.5 * out["s0"].mean.mean()
-    assert (
-        tmp_path / "logs" / f"{kind}_{pd.Timestamp(cutoff):%Y%m%d}"
-    ).is_dir()  # CSV logs in the run folder
+    assert (tmp_path / "logs" / f"{kind}_{pd.Timestamp(cutoff):%Y%m%d}").is_dir()  # CSV logs in the run folder
 
 
 @pytest.mark.parametrize("kind", ["lstm", "tcn"])
@@ -127,7 +124,7 @@ def test_model_configs_train_from_hydra(kind, tmp_path):
         f"model.{kind}.max_samples_per_ts=10",
     )
     model = instantiate(cfg.model[kind], _convert_="all")
-    assert model.output_chunk_length == 7 and model.is_global
+    assert model.output_chunk_length == 7 and isinstance(model, GlobalForecaster)
     panel, seg, cal = tiny_panel()
     model.configure(TrainingContext(str(tmp_path), TINY_TRAINER, QUANTILES, seed=1, calendar=cal))
     cutoff = panel["date"].unique()[-8]

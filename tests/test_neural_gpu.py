@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.models.neural import NeuralForecaster, TrainingContext
+from forecasting.models.base import TrainingContext
+from forecasting.models.neural import NeuralForecaster
 from tests.test_neural import MODELS, QUANTILES, TINY_TRAINER, tiny_panel
 from tests.test_run import composed, run_cli
 

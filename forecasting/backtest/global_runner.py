@@ -17,15 +17,15 @@ from forecasting.backtest.folds import eligible
 from forecasting.backtest.metrics import rmsse_scale
 from forecasting.data.panel import sku_series
 from forecasting.errors import InputError
+from forecasting.models.base import GlobalForecaster
 from forecasting.models.local_fit import forecast_rows
-from forecasting.models.neural import NeuralForecaster
 
 log = logging.getLogger(__name__)
 
 
 def backtest_global(
     name: str,
-    model: NeuralForecaster,
+    model: GlobalForecaster,
     panel: pd.DataFrame,
     segments: pd.DataFrame | None,
     cutoffs: pd.DataFrame,

@@ -1,19 +1,26 @@
-"""The interface of per-SKU forecasters.
+"""The interfaces of forecasters: per-SKU (`LocalForecaster`; the panel-wide `PanelForecaster` in models/panel.py
+extends it) and global (`GlobalForecaster`).
 
-Following scikit-learn's rules, `__init__` only stores parameters, `fit` returns self and fitted state ends
-in `_`. A model sees one SKU's history on the trading-day axis (closed days absent), so its weekly season is
-`season_length` trading days. `predict` returns a point forecast and sample paths; quantiles, and quantiles of
-sums over lead times, are taken from the paths downstream.
+Following scikit-learn's rules, `__init__` only stores parameters (checks happen in `fit`, or for a global model in
+`configure`), `fit` returns self and fitted state ends in `_`. A per-SKU model sees one SKU's history on the
+trading-day axis (closed days absent), so its weekly season is `season_length` trading days. `predict` returns a
+point forecast and sample paths; quantiles, and quantiles of sums over lead times, are taken from the paths
+downstream.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from forecasting.errors import InputError
 
 
 @dataclass
@@ -115,6 +122,76 @@ class LocalForecaster(ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
+
+
+#: when a global model trains: afresh at every cutoff, or once at the first cutoff and only predicts at later ones
+RETRAIN_POLICIES = ("every_cutoff", "first_cutoff")
+
+
+@dataclass
+class TrainingContext:
+    """What the pipeline supplies a global model at run time: where to write, how to train, which calendar."""
+
+    work_dir: str
+    trainer: Mapping[str, Any]
+    quantiles: Sequence[float]
+    seed: int = 0
+    calendar: Any = None  # forecasting.data.calendar.TradingCalendar
+    threads: int | None = None  # cores a global model may use (those the per-SKU workers leave)
+    # Boosters keep their latest forecast's booster and rows under work_dir to explain it later (SHAP): runs do,
+    # a library user's model writes nothing unasked (forecasting.models.explainable).
+    explainable: bool = False
+
+
+class GlobalForecaster(ABC):
+    """A model trained across all SKUs at a cutoff, which forecasts every SKU from a cutoff at once.
+
+    `configure` checks the parameters and hands over the run's `TrainingContext`; it comes before `fit`. The
+    retrain policy (`retrain`, one of RETRAIN_POLICIES) says whether a backtest trains afresh at every cutoff or
+    predicts later cutoffs from the first one's model; `threads` is the model's thread budget.
+    """
+
+    #: the model's name in tables and messages; the pipeline sets the config key
+    name: str = "global"
+    #: one of RETRAIN_POLICIES
+    retrain: str = "every_cutoff"
+    #: threads the model's own config asks for (None: the cores the per-SKU workers leave)
+    num_threads: int | None = None
+    context: TrainingContext | None = None
+
+    def configure(self, context: TrainingContext) -> GlobalForecaster:
+        """Check the parameters and keep the run's training context."""
+        self.check_params()
+        self.context = context
+        return self
+
+    def check_params(self) -> None:
+        """One sentence (InputError) naming the setting that is not allowed; a model adds its own checks."""
+        if self.retrain not in RETRAIN_POLICIES:
+            raise InputError(
+                f"model.{self.name}.retrain={self.retrain} is unknown; use one of {', '.join(RETRAIN_POLICIES)}."
+            )
+
+    def own_threads(self) -> int | None:
+        """The thread count the model's own settings give (None: none)."""
+        return self.num_threads
+
+    @property
+    def threads(self) -> int:
+        """Threads to train and predict with: the model's own setting, else the cores the per-SKU workers leave
+        (they are idle while a global model trains), else every core."""
+        return max(1, int(self.own_threads() or self.context.threads or os.cpu_count() or 1))
+
+    @abstractmethod
+    def fit(self, panel: pd.DataFrame, segments: pd.DataFrame | None, cutoff: pd.Timestamp) -> GlobalForecaster:
+        """Train on every SKU's history up to `cutoff` (the panel's rows after it are never read)."""
+
+    @abstractmethod
+    def predict(
+        self, panel: pd.DataFrame, segments: pd.DataFrame | None, cutoff: pd.Timestamp, horizon: int, num_samples: int
+    ) -> dict[str, Forecast]:
+        """Per SKU, the forecast of the `horizon` periods after `cutoff`, which may be later than the training
+        cutoff (the model reads the newer history without retraining)."""
 
 
 def simulated_forecast(result, horizon: int, num_samples: int, rng: np.random.Generator) -> Forecast:

@@ -23,6 +23,9 @@ FUTURE_COVARIATE_MODES = ("known", "carried")
 #: panel columns that may be read after a cutoff, and what a day without a known value takes
 FUTURE_COLUMNS = ("promo", "price")
 
+#: segment columns a global model may read as static features, and their levels in order
+STATIC_LEVELS = {"abc": ("A", "B", "C"), "demand_class": ("smooth", "erratic", "intermittent", "lumpy")}
+
 CALENDAR_FEATURES = (
     "dow_sin",
     "dow_cos",
@@ -123,3 +126,17 @@ def future_covariates(rows: pd.DataFrame, cutoff: pd.Timestamp, dates: pd.Dateti
         carried = out["sku"].map(last).to_numpy(dtype=float)
         out["price"] = out["price"].fillna(pd.Series(carried, index=out.index)) if "price" in out else carried
     return out
+
+
+def static_codes(segments: pd.DataFrame) -> pd.DataFrame:
+    """The segment columns of STATIC_LEVELS that `segments` has, as ordinal float codes by SKU (text index): what
+    tree models read; a level outside STATIC_LEVELS is NaN, for the caller to fill."""
+    seg = segments.assign(sku=segments["sku"].astype(str)).set_index("sku")
+    return pd.DataFrame(
+        {
+            col: seg[col].map({lvl: float(i) for i, lvl in enumerate(levels)})
+            for col, levels in STATIC_LEVELS.items()
+            if col in seg
+        },
+        index=seg.index,
+    )

@@ -14,24 +14,13 @@ without refitting (`new_df`), which the replay and `retrain: first_cutoff` need.
 Series live on the trading-day axis (closed days absent) as integer positions, so every SKU and the calendar line
 up by position and lags count trading days; season-based lags and windows come from the calendar's season length.
 
-Probabilistic output, and why it is shaped this way: plans take quantiles of SUMS over lead times from sample
-paths, so the paths must carry the right correlation across days, not only the right daily quantiles.
-Independent daily quantile boosters would make lead-time sums far too narrow. Instead the booster (Tweedie
-objective, which suits counts with many zeros) gives the mean, and each path is
-
-    y_t = Poisson(mean_t x L x G_t),  L ~ Gamma(mean 1, var v_level) per path,  G_t ~ Gamma(mean 1, var v_day)
-
-L is the forecast's level uncertainty, shared by every day of a path (it widens sums as much as real level
-errors do); G_t makes the daily counts over-dispersed (a negative binomial given L). Both variances are fitted
-by moments, per demand class, on a held-out window: the booster is first trained on the data up to `val_days`
-before the cutoff and forecasts that window, then retrained on everything up to the cutoff.
+Probabilistic output: count paths around the booster's means (models/count_paths.py).
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-import os
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -43,14 +32,14 @@ import pandas as pd
 
 from forecasting.errors import InputError
 from forecasting.models import explainable
-from forecasting.models.base import Forecast
+from forecasting.models.count_paths import CountPaths, held_out_dispersion
 from forecasting.models.covariates import (
     CALENDAR_FEATURES,
     calendar_features,
     check_future_covariates,
     future_covariates,
+    static_codes,
 )
-from forecasting.models.neural import RETRAIN_POLICIES, TrainingContext, static_codes
 
 log = logging.getLogger(__name__)
 
@@ -58,40 +47,8 @@ log = logging.getLogger(__name__)
 ANNUAL_FEATURES = ("month_sin", "month_cos", "woy_sin", "woy_cos")
 
 
-class CountPaths:
-    """`predict_lazy` and `predict` of a global model whose `predict_means` gives the means (SKU x horizon) and
-    whose `dispersion_` (`fit_dispersion`, per demand class) the variances of its count paths."""
-
-    def predict_lazy(
-        self, panel: pd.DataFrame, segments: pd.DataFrame | None, cutoff: pd.Timestamp, horizon: int
-    ) -> dict[str, PathRecipe]:
-        """Per SKU, what it takes to draw paths later (the mean and two variances: a few numbers, not paths)."""
-        means = self.predict_means(panel, segments, cutoff, horizon)
-        classes = _classes(segments, means.index)
-        disp = self.dispersion_
-        out = {}
-        for sku, row in zip(means.index, means.to_numpy(), strict=True):
-            v = disp.loc[classes.get(sku)] if classes.get(sku) in disp.index else disp.loc["all"]
-            out[str(sku)] = PathRecipe(row, float(v["v_day"]), float(v["v_level"]))
-        return out
-
-    def predict(
-        self,
-        panel: pd.DataFrame,
-        segments: pd.DataFrame | None,
-        cutoff: pd.Timestamp,
-        horizon: int,
-        num_samples: int,
-    ) -> dict[str, Forecast]:
-        recipes = self.predict_lazy(panel, segments, cutoff, horizon)
-        rng = np.random.default_rng([self.context.seed, int(pd.Timestamp(cutoff).value // 86_400_000_000_000)])
-        return {sku: r(horizon, num_samples, rng) for sku, r in recipes.items()}
-
-
 class LightGBMForecaster(CountPaths):
     """One LightGBM booster for every SKU; `params` go to lightgbm.LGBMRegressor."""
-
-    is_global = True
 
     def __init__(
         self,
@@ -111,39 +68,35 @@ class LightGBMForecaster(CountPaths):
         retrain: str = "every_cutoff",
         name: str = "lightgbm",
     ) -> None:
-        if retrain not in RETRAIN_POLICIES:
-            raise InputError(f"retrain '{retrain}' is unknown; use one of {', '.join(RETRAIN_POLICIES)}.")
-        self.params = dict(params or {})
-        self.lags = list(lags)
-        self.season_lags = list(season_lags)
-        self.rolling_seasons = list(rolling_seasons)
-        self.min_lag = max(int(min_lag), 1)
-        self.val_days = int(val_days)
+        self.params = params
+        self.lags = lags
+        self.season_lags = season_lags
+        self.rolling_seasons = rolling_seasons
+        self.min_lag = min_lag
+        self.val_days = val_days
         self.num_threads = num_threads
         self.use_price = use_price
         self.use_promo = use_promo
-        self.future_covariates = check_future_covariates(future_covariates, name)
+        self.future_covariates = future_covariates
         self.use_static = use_static
-        self.annual_min_years = float(annual_min_years)
+        self.annual_min_years = annual_min_years
         self.scale = scale
         self.retrain = retrain
         self.name = name
-        self.context: TrainingContext | None = None
 
-    def configure(self, context: TrainingContext) -> LightGBMForecaster:
-        self.context = context
-        return self
+    def check_params(self) -> None:
+        super().check_params()
+        check_future_covariates(self.future_covariates, self.name)
 
     # ---- features -----------------------------------------------------------------------------------
     @property
     def _season(self) -> int:
         return int(self.context.calendar.season_length)
 
-    def _threads(self) -> int:
-        """Config first; else the cores the per-SKU workers leave (they are idle while this trains)."""
-        if self.num_threads:
-            return int(self.num_threads)
-        return max(1, int(getattr(self.context, "threads", None) or os.cpu_count() or 1))
+    @property
+    def _min_lag(self) -> int:
+        # 0 would read the day being forecast: the shortest lag is 1.
+        return max(int(self.min_lag), 1)
 
     def _lags_windows(self) -> tuple[list[int], list[int]]:
         """Lags and rolling windows that leave at least half of the training history as rows to learn from.
@@ -153,8 +106,8 @@ class LightGBMForecaster(CountPaths):
         so is one shorter than `min_lag` (the rolling windows end `min_lag` periods back).
         """
         m = self._season
-        limit = max((getattr(self, "history_", 0) - self.val_days) // 2, self.min_lag)
-        lags = sorted({*self.lags, *(k * m for k in self.season_lags)} - set(range(self.min_lag))) or [self.min_lag]
+        limit = max((getattr(self, "history_", 0) - self.val_days) // 2, self._min_lag)
+        lags = sorted({*self.lags, *(k * m for k in self.season_lags)} - set(range(self._min_lag))) or [self._min_lag]
         windows = sorted({k * m for k in self.rolling_seasons})
         kept_lags = [lag for lag in lags if lag <= limit] or [min(lags[0], limit)]
         kept_windows = [w for w in windows if w <= limit] or [max(min(windows[0], limit), 2)]
@@ -166,16 +119,22 @@ class LightGBMForecaster(CountPaths):
         from mlforecast.lag_transforms import RollingMean, RollingStd
 
         lags, windows = self._lags_windows()
-        params = {"objective": "tweedie", "n_estimators": 300, "learning_rate": 0.05, "verbosity": -1, **self.params}
-        booster = LGBMRegressor(random_state=self.context.seed, n_jobs=self._threads(), **params)
+        params = {
+            "objective": "tweedie",
+            "n_estimators": 300,
+            "learning_rate": 0.05,
+            "verbosity": -1,
+            **(self.params or {}),
+        }
+        booster = LGBMRegressor(random_state=self.context.seed, n_jobs=self.threads, **params)
         transforms = [RollingMean(window_size=w) for w in windows] + [RollingStd(window_size=windows[-1])]
         return MLForecast(
             models={"lgb": booster},
             freq=1,
             lags=lags,
-            lag_transforms={self.min_lag: transforms},
+            lag_transforms={self._min_lag: transforms},
             target_transforms=[_mean_scaler()] if self.scale else None,
-            num_threads=self._threads(),
+            num_threads=self.threads,
         )
 
     def _calendar_columns(self, days: pd.DatetimeIndex) -> list[str]:
@@ -317,83 +276,12 @@ class LightGBMForecaster(CountPaths):
         return means.clip(lower=0.0)
 
 
-class PathRecipe:
-    """A SKU's mean forecast and the two variances of `sample_paths`; called like a model's predict."""
-
-    __slots__ = ("mean", "v_day", "v_level")
-
-    def __init__(self, mean: np.ndarray, v_day: float, v_level: float) -> None:
-        self.mean, self.v_day, self.v_level = np.asarray(mean, dtype=float), v_day, v_level
-
-    def __call__(self, horizon: int, num_samples: int, rng: np.random.Generator) -> Forecast:
-        mean = self.mean[:horizon]
-        return Forecast(mean=mean, paths=sample_paths(mean, self.v_day, self.v_level, num_samples, rng))
-
-
-def sample_paths(
-    mean: np.ndarray, v_day: float, v_level: float, num_samples: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Count paths around `mean` with a per-path level factor and over-dispersed days (see the module doc)."""
-    mean = np.asarray(mean, dtype=float)
-    level = rng.gamma(1 / v_level, v_level, size=(num_samples, 1)) if v_level > 1e-9 else np.ones((num_samples, 1))
-    day = rng.gamma(1 / v_day, v_day, size=(num_samples, mean.size)) if v_day > 1e-9 else 1.0
-    return rng.poisson(mean[None, :] * level * day).astype(float)
-
-
-def fit_dispersion(means: pd.DataFrame, actual: pd.DataFrame, segments: pd.DataFrame | None) -> pd.DataFrame:
-    """Method-of-moments variances per demand class (and `all`), from a held-out window.
-
-    With mu the mean and S, M a SKU's actual and forecast sums over the window, the model of the module doc has
-    E[(y - mu)^2] = mu + c mu^2 with c = (1 + v_day)(1 + v_level) - 1, and
-    E[(S - M)^2 - M - c sum(mu^2)] = v_level (M^2 - sum(mu^2)). Pooled sums keep the estimates stable for the
-    many SKUs that sell a few units; both are floored at small positive values.
-    """
-    skus = means.index.intersection(actual.index)
-    mu = means.loc[skus].to_numpy(dtype=float)
-    y = actual.loc[skus].to_numpy(dtype=float)[:, : mu.shape[1]]
-    mu = mu[:, : y.shape[1]]
-    ok = np.isfinite(y).all(axis=1)
-    classes = _classes(segments, skus)
-    group = np.array([classes.get(s, "all") for s in skus], dtype=object)
-    rows = {}
-    for name in ["all", *sorted(set(group[ok]) - {"all"})]:
-        sel = ok & ((group == name) if name != "all" else True)
-        if sel.sum() < 5 and name != "all":
-            continue
-        m, a = mu[sel], y[sel]
-        sq = (m**2).sum()
-        c = max(0.0, float(((a - m) ** 2 - m).sum() / sq)) if sq > 0 else 0.0
-        big_m, big_s = m.sum(axis=1), a.sum(axis=1)
-        denom = float((big_m**2 - (m**2).sum(axis=1)).sum())
-        num = float(((big_s - big_m) ** 2 - big_m - c * (m**2).sum(axis=1)).sum())
-        v_level = float(np.clip(num / denom, 0.01, 4.0)) if denom > 0 else 0.1
-        v_day = float(np.clip((1 + c) / (1 + v_level) - 1, 0.01, 50.0))
-        rows[name] = {"v_day": v_day, "v_level": v_level, "skus": int(sel.sum())}
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def held_out_dispersion(
-    means: pd.DataFrame, panel: pd.DataFrame, segments: pd.DataFrame | None, held_cut: pd.Timestamp, cutoff
-) -> pd.DataFrame:
-    """`fit_dispersion` of a model's means (SKU x the held-out periods, in order) for the periods after `held_cut`
-    up to `cutoff`, against the panel's demand there."""
-    actual = panel[(panel["date"] > held_cut) & (panel["date"] <= cutoff)]
-    actual = actual.assign(sku=actual["sku"].astype(str)).pivot(index="sku", columns="date", values="demand")
-    return fit_dispersion(means, actual, segments)
-
-
 @contextmanager
 def _quiet():
     """Short series have no long rolling windows yet: LightGBM takes the missing values as they are."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Found null values")
         yield
-
-
-def _classes(segments: pd.DataFrame | None, skus) -> dict:
-    if segments is None or "demand_class" not in segments:
-        return {}
-    return segments.assign(sku=segments["sku"].astype(str)).set_index("sku")["demand_class"].to_dict()
 
 
 def _mean_scaler():

@@ -37,8 +37,8 @@ import pandas as pd
 
 from forecasting.errors import InputError
 from forecasting.models import explainable
-from forecasting.models.gradient_boosting import CountPaths, held_out_dispersion
-from forecasting.models.neural import RETRAIN_POLICIES, TrainingContext, static_codes
+from forecasting.models.count_paths import CountPaths, held_out_dispersion
+from forecasting.models.covariates import static_codes
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +98,6 @@ class History:
 class LevelBooster(CountPaths):
     """One LightGBM across all SKUs that forecasts the horizon's level; `params` go to lightgbm.LGBMRegressor."""
 
-    is_global = True
-
     def __init__(
         self,
         params: Mapping[str, Any] | None = None,
@@ -117,33 +115,31 @@ class LevelBooster(CountPaths):
         retrain: str = "every_cutoff",
         name: str = "lightgbm_level",
     ) -> None:
-        if retrain not in RETRAIN_POLICIES:
-            raise InputError(f"retrain '{retrain}' is unknown; use one of {', '.join(RETRAIN_POLICIES)}.")
-        if start_window not in windows:
-            raise InputError(f"start_window {start_window} must be one of windows {list(windows)}.")
-        self.params = dict(params or {})
-        self.windows = [float(w) for w in windows]
-        self.start_window = float(start_window)
-        self.bias_penalty = float(bias_penalty)
-        self.stride = max(int(stride), 1)
-        self.max_rows = int(max_rows)
-        self.horizon = max(int(horizon), 1)
+        self.params = params
+        self.windows = windows
+        self.start_window = start_window
+        self.bias_penalty = bias_penalty
+        self.stride = stride
+        self.max_rows = max_rows
+        self.horizon = horizon
         self.min_history = min_history
-        self.val_days = int(val_days)
-        self.profile_min_seasons = int(profile_min_seasons)
+        self.val_days = val_days
+        self.profile_min_seasons = profile_min_seasons
         self.use_static = use_static
         self.num_threads = num_threads
         self.retrain = retrain
         self.name = name
-        self.context: TrainingContext | None = None
 
-    def configure(self, context: TrainingContext) -> LevelBooster:
-        self.context = context
-        return self
+    def check_params(self) -> None:
+        super().check_params()
+        if self.start_window not in self.windows:
+            raise InputError(
+                f"model.{self.name}.start_window={self.start_window} must be one of its windows {list(self.windows)}."
+            )
 
-    def _threads(self) -> int:
-        """Config first; else the cores the per-SKU workers leave (they are idle while this trains)."""
-        return int(self.num_threads or getattr(self.context, "threads", None) or 1)
+    @property
+    def _horizon(self) -> int:
+        return max(int(self.horizon), 1)
 
     # ---- features -----------------------------------------------------------------------------------
     def _features(self, h: History, t: int, horizon: int, statics: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
@@ -179,7 +175,7 @@ class LevelBooster(CountPaths):
         horizon = min(horizon, len(h.days) - min_days)
         if horizon < 1:
             return None
-        ends = list(range(min_days - 1, len(h.days) - horizon, self.stride))
+        ends = list(range(min_days - 1, len(h.days) - horizon, max(int(self.stride), 1)))
         step = max(1, int(np.ceil(len(ends) * len(h.skus) / self.max_rows)))
         xs, q, terms = [], [], []
         for t in ends[::-1][::step]:  # from the latest, so the cap keeps the recent periods
@@ -197,7 +193,7 @@ class LevelBooster(CountPaths):
         """The booster on `h` (the history up to a cutoff), or `NoCorrection` when its rows are too few."""
         from lightgbm import LGBMRegressor
 
-        cutoff, horizon = h.days[-1], self.horizon
+        cutoff, horizon = h.days[-1], self._horizon
         rows = self._training_rows(h, horizon, self._statics(h.skus, segments))
         if rows is None or len(rows[1]) == 0:
             unit = getattr(self.context.calendar, "unit", "trading day")
@@ -221,7 +217,7 @@ class LevelBooster(CountPaths):
             "num_leaves": 63,
             "min_child_samples": 100,
             "verbosity": -1,
-            **self.params,
+            **(self.params or {}),
         }
         # A small panel (a few SKUs, an early cutoff) has fewer rows than the leaves' minimum asks for; LightGBM
         # then drops every feature and fails. Leaves of a twentieth of the rows still split it.
@@ -229,7 +225,7 @@ class LevelBooster(CountPaths):
         booster = LGBMRegressor(
             objective=rmsse_objective(terms[:, 0], terms[:, 1], terms[:, 2], self.bias_penalty),
             random_state=self.context.seed,
-            n_jobs=self._threads(),
+            n_jobs=self.threads,
             **params,
         )
         booster.fit(x, q, init_score=self._start(x))
@@ -240,7 +236,7 @@ class LevelBooster(CountPaths):
 
     def _levels(self, booster, h: History, segments) -> pd.Series:
         """The level per SKU from the history `h`, in units."""
-        f, m = self._features(h, len(h.days) - 1, self.horizon, self._statics(h.skus, segments))
+        f, m = self._features(h, len(h.days) - 1, self._horizon, self._statics(h.skus, segments))
         level = np.clip(booster.predict(f) + self._start(f), 0.0, None) * m
         return pd.Series(level, index=h.skus)
 
@@ -294,11 +290,11 @@ class LevelBooster(CountPaths):
         h = History(panel, pd.Timestamp(cutoff))
         if explainable.wanted(self.context):
             # The level's rows, kept to explain the forecast (SHAP): one row per SKU, the forecast origin's.
-            rows, scale = self._features(h, len(h.days) - 1, self.horizon, self._statics(h.skus, segments))
+            rows, scale = self._features(h, len(h.days) - 1, self._horizon, self._statics(h.skus, segments))
             rows = rows.assign(sku=h.skus, step=0, scale=scale, start=self._start(rows))
             unit = getattr(self.context.calendar, "unit", "trading day")
             explainable.keep(self.context, self.name, self.booster_, rows, cutoff, output="level", unit=unit,
-                             horizon=int(self.horizon), start_window=self.start_window)  # fmt: skip
+                             horizon=self._horizon, start_window=self.start_window)  # fmt: skip
         return self._means(panel, segments, pd.Timestamp(cutoff), horizon, history=h)
 
 

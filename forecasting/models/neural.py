@@ -14,9 +14,8 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,50 +23,17 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import InputError
-from forecasting.models.base import Forecast
-from forecasting.models.covariates import CALENDAR_FEATURES, calendar_features, carried_price
+from forecasting.models.base import Forecast, GlobalForecaster
+from forecasting.models.covariates import CALENDAR_FEATURES, STATIC_LEVELS, calendar_features, carried_price
 
 log = logging.getLogger(__name__)
 
-RETRAIN_POLICIES = ("every_cutoff", "first_cutoff")
 COUNT_LIKELIHOODS = ("poisson", "negbin")
-STATIC_LEVELS = {"abc": ("A", "B", "C"), "demand_class": ("smooth", "erratic", "intermittent", "lumpy")}
 
 
-def static_codes(segments: pd.DataFrame) -> pd.DataFrame:
-    """The segment columns of STATIC_LEVELS that `segments` has, as ordinal float codes by SKU (text index): what
-    tree models read; a level outside STATIC_LEVELS is NaN, for the caller to fill."""
-    seg = segments.assign(sku=segments["sku"].astype(str)).set_index("sku")
-    return pd.DataFrame(
-        {
-            col: seg[col].map({lvl: float(i) for i, lvl in enumerate(levels)})
-            for col, levels in STATIC_LEVELS.items()
-            if col in seg
-        },
-        index=seg.index,
-    )
-
-
-@dataclass
-class TrainingContext:
-    """What the pipeline supplies at run time: where to write, how to train, which calendar."""
-
-    work_dir: str
-    trainer: Mapping[str, Any]
-    quantiles: Sequence[float]
-    seed: int = 0
-    calendar: Any = None  # forecasting.data.calendar.TradingCalendar
-    threads: int | None = None  # cores a global model may use (those the per-SKU workers leave)
-    # Boosters keep their latest forecast's booster and rows under work_dir to explain it later (SHAP): runs do,
-    # a library user's model writes nothing unasked (forecasting.models.explainable).
-    explainable: bool = False
-
-
-class NeuralForecaster:
+class NeuralForecaster(GlobalForecaster):
     """A global darts torch model. `model_class` names it (e.g. darts.models.TCNModel), `model_kwargs` are its
     parameters; the wrapper adds the likelihood, covariates, scaling, early stopping and checkpoints."""
-
-    is_global = True
 
     def __init__(
         self,
@@ -80,29 +46,20 @@ class NeuralForecaster:
         retrain: str = "every_cutoff",
         name: str | None = None,
     ) -> None:
-        if retrain not in RETRAIN_POLICIES:
-            raise ValueError(f"retrain '{retrain}' is unknown; use one of {', '.join(RETRAIN_POLICIES)}.")
         self.model_class = model_class
-        self.model_kwargs = dict(model_kwargs or {})
+        self.model_kwargs = model_kwargs
         self.likelihood = likelihood
         self.use_price = use_price
         self.use_static = use_static
         self.max_samples_per_ts = max_samples_per_ts
         self.retrain = retrain
+        # The darts class's name until the pipeline names the model after its config key.
         self.name = name or model_class.rsplit(".", 1)[-1]
-        self.context: TrainingContext | None = None
 
     # ---- configuration -------------------------------------------------------------------------------
-    def configure(self, context: TrainingContext) -> NeuralForecaster:
-        self.context = context
-        return self
-
-    @property
-    def threads(self) -> int | None:
-        """torch's CPU threads: the trainer config's `threads` where set, else the cores the per-SKU workers
-        leave (from the pipeline); None leaves torch's own choice (every core)."""
-        threads = self.context.trainer.get("threads") or self.context.threads
-        return int(threads) if threads else None
+    def own_threads(self) -> int | None:
+        """torch's CPU threads as the trainer config sets them (`trainer.threads`; null: the thread budget's)."""
+        return self.context.trainer.get("threads")
 
     @property
     def level(self) -> float:
@@ -114,11 +71,11 @@ class NeuralForecaster:
 
     @property
     def input_chunk_length(self) -> int:
-        return int(self.model_kwargs.get("input_chunk_length", 60))
+        return int((self.model_kwargs or {}).get("input_chunk_length", 60))
 
     @property
     def output_chunk_length(self) -> int:
-        return int(self.model_kwargs.get("output_chunk_length", 30))
+        return int((self.model_kwargs or {}).get("output_chunk_length", 30))
 
     def _darts_class(self):
         import importlib
@@ -155,9 +112,7 @@ class NeuralForecaster:
             try:
                 from pytorch_lightning.loggers import TensorBoardLogger
 
-                loggers.append(
-                    TensorBoardLogger(save_dir=os.path.join(self.context.work_dir, "logs"), name=model_name)
-                )
+                loggers.append(TensorBoardLogger(save_dir=os.path.join(self.context.work_dir, "logs"), name=model_name))
             except (ImportError, ModuleNotFoundError):  # tensorboard is optional
                 pass
         kwargs = {
@@ -167,9 +122,7 @@ class NeuralForecaster:
             "num_nodes": int(t.get("num_nodes", 1)),
             "precision": t.get("precision", "32-true"),
             "callbacks": [
-                EarlyStopping(
-                    "val_loss", patience=int(t.get("patience", 3)), min_delta=float(t.get("min_delta", 0.0))
-                ),
+                EarlyStopping("val_loss", patience=int(t.get("patience", 3)), min_delta=float(t.get("min_delta", 0.0))),
                 CheaperDropout(),
             ],
             "logger": loggers,
@@ -205,9 +158,7 @@ class NeuralForecaster:
             axis,
             getattr(self.context.calendar, "holiday_country", None),
             getattr(self.context.calendar, "frequency", "daily"),
-        ).astype(
-            "float32"
-        )
+        ).astype("float32")
         level = self.level if level is None else level
         model_cls = self._darts_class()
         supports_future = _supports(model_cls, "future")
@@ -265,9 +216,7 @@ class NeuralForecaster:
         return out
 
     # ---- fit / predict ---------------------------------------------------------------------------------
-    def fit(
-        self, panel: pd.DataFrame, segments: pd.DataFrame | None, cutoff: pd.Timestamp
-    ) -> NeuralForecaster:
+    def fit(self, panel: pd.DataFrame, segments: pd.DataFrame | None, cutoff: pd.Timestamp) -> NeuralForecaster:
         """Train one model on every SKU's history up to `cutoff`; early stopping watches the last `val_days`."""
         import pytorch_lightning as pl
 
@@ -412,11 +361,11 @@ def torch_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def effective_kwargs(model_kwargs: Mapping[str, Any]) -> dict:
+def effective_kwargs(model_kwargs: Mapping[str, Any] | None) -> dict:
     """The model's parameters as darts should get them. A recurrent model's dropout acts only between stacked
     recurrent layers (torch warns that it does nothing with one); a config or tuning trial that sets it with one
     layer gets no dropout instead of the warning."""
-    kwargs = dict(model_kwargs)
+    kwargs = dict(model_kwargs or {})
     if "n_rnn_layers" in kwargs and int(kwargs["n_rnn_layers"]) < 2 and kwargs.get("dropout"):
         kwargs["dropout"] = 0.0
     return kwargs
@@ -435,7 +384,5 @@ def _supports(model_cls, kind: str) -> bool:
 
 def _static_row(row: pd.Series) -> pd.DataFrame:
     """One-hot ABC class and demand class as numeric static covariates (darts rejects text)."""
-    values = {
-        f"{col}_{lvl}": float(row.get(col) == lvl) for col, levels in STATIC_LEVELS.items() for lvl in levels
-    }
+    values = {f"{col}_{lvl}": float(row.get(col) == lvl) for col, levels in STATIC_LEVELS.items() for lvl in levels}
     return pd.DataFrame([values])

@@ -17,8 +17,7 @@ from forecasting.backtest.folds import make_cutoffs
 from forecasting.data.frequency import SEASON
 from forecasting.data.prepare import PreparedData, prepare_data
 from forecasting.errors import InputError
-from forecasting.models.base import LocalForecaster
-from forecasting.models.neural import NeuralForecaster, TrainingContext
+from forecasting.models.base import GlobalForecaster, LocalForecaster, TrainingContext
 from forecasting.planning.inputs import check_files, check_settings
 from forecasting.planning.runner import ReplaySettings
 from forecasting.reports import write_plan_workbook, write_report
@@ -112,14 +111,14 @@ def apply_frequency_defaults(cfg: DictConfig, frequency: str) -> None:
 
 def build_models(
     cfg: DictConfig, data: PreparedData, work_dir: str | Path
-) -> tuple[dict[str, LocalForecaster], dict[str, NeuralForecaster], LocalForecaster]:
+) -> tuple[dict[str, LocalForecaster], dict[str, GlobalForecaster], LocalForecaster]:
     """Per-SKU models (the baseline always among them, for FVA), global models, and the fallback model."""
     if not cfg.get("model"):
         raise InputError("no model is selected; pick some, e.g. model=[arima,ets].")
     season = data.calendar.season_length
     fallback = instantiate(cfg.baseline).with_season(season)
     local: dict[str, LocalForecaster] = {BASELINE: fallback}
-    global_: dict[str, NeuralForecaster] = {}
+    global_: dict[str, GlobalForecaster] = {}
     default_seasons = cfg.backtest.get("history_seasons")
     for name, mcfg in cfg.model.items():
         # `history_seasons` is how the run fits a per-SKU model, not the model's own parameter: it is taken out
@@ -129,7 +128,7 @@ def build_models(
         model = instantiate(params, _convert_="all")
         if getattr(model, "is_ensemble", False):
             continue  # combined after the backtest: build_ensembles
-        if getattr(model, "is_global", False):
+        if isinstance(model, GlobalForecaster):
             context = TrainingContext(
                 work_dir=str(Path(work_dir) / "models"),
                 trainer=OmegaConf.to_container(cfg.trainer, resolve=True),

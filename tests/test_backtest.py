@@ -8,23 +8,12 @@ import pytest
 
 from forecasting.backtest.folds import make_cutoffs
 from forecasting.backtest.leaderboard import leaderboard
-from forecasting.backtest.metrics import (
-    bias,
-    coverage,
-    interval_pairs,
-    mae,
-    mape_nonzero,
-    pinball,
-    quantile_column,
-    rmse,
-    rmsse_scale,
-    score,
-    wape,
-)
+from forecasting.backtest.metrics import interval_pairs, rmsse_scale, score
 from forecasting.backtest.runner import backtest
 from forecasting.errors import InputError
 from forecasting.models.base import Forecast, LocalForecaster
 from forecasting.models.naive import SeasonalNaive
+from forecasting.vocabulary.column_names import quantile_column
 
 QUANTILES = [0.1, 0.5, 0.9]
 
@@ -116,22 +105,31 @@ Y = np.array([0.0, 2.0, 4.0, 0.0])
 F = np.array([1.0, 1.0, 5.0, 1.0])  # errors +1, -1, +1, +1
 
 
+def one_series(y, f, **quantile_columns) -> pd.DataFrame:
+    """A backtest table of one model, SKU and cutoff, with an RMSSE scale of 1."""
+    cutoff = pd.Timestamp("2024-01-01")
+    return pd.DataFrame(
+        {"model": "m", "sku": "s", "cutoff": cutoff, "demand": y, "mean": f, "scale": 1.0, **quantile_columns}
+    )
+
+
 def test_point_metrics_by_hand():
-    assert mae(Y, F) == 1.0
-    assert rmse(Y, F) == 1.0
-    assert wape(Y, F) == pytest.approx(4 / 6)
-    assert bias(Y, F) == pytest.approx(2 / 6)
-    assert mape_nonzero(Y, F) == pytest.approx((1 / 2 + 1 / 4) / 2)
-    assert np.isnan(wape(np.zeros(3), np.ones(3)))
+    m = score(one_series(Y, F), ["model"], []).iloc[0]
+    assert m["mae"] == 1.0
+    assert m["rmse"] == 1.0 and m["rmsse"] == 1.0
+    assert m["wape"] == pytest.approx(4 / 6)
+    assert m["bias"] == pytest.approx(2 / 6)
+    assert m["mape_nonzero"] == pytest.approx((1 / 2 + 1 / 4) / 2)
+    assert np.isnan(score(one_series(np.zeros(3), np.ones(3)), ["model"], [])["wape"].iloc[0])
 
 
 def test_pinball_and_coverage_by_hand():
     y = np.array([10.0, 0.0])
-    qf = np.array([[8.0, 12.0], [1.0, 3.0]])  # quantiles 0.1 and 0.9
     # y=10: q.1 at 8 -> .1*2 ; q.9 at 12 -> .1*2 ; y=0: q.1 at 1 -> .9*1 ; q.9 at 3 -> .1*3
     expected = np.mean([0.1 * 2, 0.1 * 2, 0.9 * 1, 0.1 * 3])
-    assert pinball(y, qf, [0.1, 0.9]) == pytest.approx(expected)
-    assert coverage(y, qf[:, 0], qf[:, 1]) == 0.5
+    m = score(one_series(y, y, p10=[8.0, 1.0], p90=[12.0, 3.0]), ["model"], [0.1, 0.9]).iloc[0]
+    assert m["pinball"] == pytest.approx(expected)
+    assert m["coverage_80"] == 0.5
     assert interval_pairs([0.05, 0.1, 0.5, 0.9, 0.95]) == [(0.05, 0.95), (0.1, 0.9)]
     assert quantile_column(0.05) == "p5" and quantile_column(0.025) == "p2.5"
 
@@ -146,9 +144,7 @@ def test_score_and_leaderboard_by_hand():
     rows = []
     for model, f in [("seasonal_naive", [2.0, 2.0]), ("good", [1.0, 3.0])]:
         for y, fi in zip([1.0, 3.0], f, strict=True):
-            rows.append(
-                {**base, "model": model, "demand": y, "mean": fi, "p10": fi - 1, "p50": fi, "p90": fi + 1}
-            )
+            rows.append({**base, "model": model, "demand": y, "mean": fi, "p10": fi - 1, "p50": fi, "p90": fi + 1})
     bt = pd.DataFrame(rows)
     board = leaderboard(bt, QUANTILES).set_index("model")
     # naive: errors 1,1 -> RMSSE sqrt(1/4) = .5 ; good: perfect.

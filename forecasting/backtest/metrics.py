@@ -1,8 +1,10 @@
-"""Point and probabilistic accuracy metrics over a backtest table.
+"""Point and probabilistic accuracy metrics over a backtest table, each written once and applied by group.
 
-Each metric is a small function of arrays; `score` applies them per group. Errors are forecast minus actual,
-so a positive bias means over-forecasting. RMSSE follows the M5 competition: each (SKU, cutoff) series'
-RMSE is scaled by the RMS of one-step differences of its own training data, then averaged over series.
+Every metric is built from per-row terms (`row_terms`: errors, absolute and squared errors, actuals, the pinball
+loss, interval hits) summed or averaged per group, so `score` computes any grouping of a table of millions of rows
+as grouped sums rather than a Python loop per group. Errors are forecast minus actual, so a positive bias means
+over-forecasting. RMSSE follows the M5 competition: each (SKU, cutoff) series' RMSE is scaled by the RMS of
+one-step differences of its own training data (`rmsse_scale`), then averaged over series.
 """
 
 from __future__ import annotations
@@ -13,49 +15,6 @@ import numpy as np
 import pandas as pd
 
 from forecasting.vocabulary.column_names import quantile_column
-
-# Metrics where lower is better, in leaderboard order; coverage is read against its nominal level.
-LOWER_IS_BETTER = ("rmsse", "mae", "rmse", "wape", "mape_nonzero", "pinball", "abs_bias")
-
-
-def mae(y, f) -> float:
-    return float(np.mean(np.abs(np.asarray(f) - np.asarray(y))))
-
-
-def rmse(y, f) -> float:
-    return float(np.sqrt(np.mean((np.asarray(f) - np.asarray(y)) ** 2)))
-
-
-def wape(y, f) -> float:
-    """Sum of absolute errors over sum of actuals (NaN when nothing sold)."""
-    total = np.sum(np.abs(y))
-    return float(np.sum(np.abs(np.asarray(f) - np.asarray(y))) / total) if total > 0 else float("nan")
-
-
-def bias(y, f) -> float:
-    """Net error relative to actual volume: +0.1 means 10% over-forecast."""
-    total = np.sum(y)
-    return float(np.sum(np.asarray(f) - np.asarray(y)) / total) if total > 0 else float("nan")
-
-
-def mape_nonzero(y, f) -> float:
-    """MAPE over the days with non-zero actuals only (undefined on zero days, which dominate here)."""
-    y, f = np.asarray(y, dtype=float), np.asarray(f, dtype=float)
-    nz = y > 0
-    return float(np.mean(np.abs(f[nz] - y[nz]) / y[nz])) if nz.any() else float("nan")
-
-
-def pinball(y, qf: np.ndarray, quantiles: Sequence[float]) -> float:
-    """Mean pinball loss over points and quantiles; `qf` has one column per quantile."""
-    y = np.asarray(y, dtype=float)[:, None]
-    q = np.asarray(quantiles, dtype=float)[None, :]
-    diff = y - np.asarray(qf, dtype=float)
-    return float(np.mean(np.maximum(q * diff, (q - 1) * diff)))
-
-
-def coverage(y, lower, upper) -> float:
-    y = np.asarray(y)
-    return float(np.mean((y >= np.asarray(lower)) & (y <= np.asarray(upper))))
 
 
 def rmsse_scale(train: np.ndarray) -> float:

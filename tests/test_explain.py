@@ -20,8 +20,8 @@ from forecasting.explain.drivers import (
     shap_values,
     top_drivers,
 )
+from forecasting.models.base import TrainingContext
 from forecasting.models.explainable import keep, kept_models, load
-from forecasting.models.neural import TrainingContext
 
 
 def test_components_recover_level_trend_and_weekday_profile():

@@ -22,7 +22,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from forecasting.backtest.metrics import interval_pairs, quantile_column
+from forecasting.backtest.metrics import interval_pairs
+from forecasting.vocabulary.column_names import quantile_column
 
 MIN_FACTOR, MAX_FACTOR = 0.2, 5.0
 ALL_SEGMENTS = "*"

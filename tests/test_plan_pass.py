@@ -11,9 +11,9 @@ from forecasting.data.calendar import TradingCalendar
 from forecasting.datasets.synthetic import synthetic_demand
 from forecasting.models.naive import SeasonalNaive
 from forecasting.models.statsforecast_adapter import StatsForecastModel
-from forecasting.pipeline.plan_task import sku_history
 from forecasting.planning.inputs import policy_table, stock_position
-from forecasting.planning.runner import ReplaySettings, plan_pass
+from forecasting.planning.runner import PlanSettings, ReplaySettings, plan_pass
+from forecasting.planning.sales_history import sku_history
 from tests.test_planning import DEFAULTS
 
 
@@ -39,16 +39,12 @@ def small_plan_inputs(n_skus: int = 6):
         models=models,
         fallback=fallback,
         calendar=TradingCalendar(closed_weekdays=()),
-        horizon_days=70,
-        num_samples=40,
-        seed=7,
-        quantiles=[0.1, 0.5, 0.9],
+        settings=PlanSettings(horizon_days=70, num_samples=40, seed=7, quantiles=[0.1, 0.5, 0.9], rules={}),
         params=params,
         on_hand=on_hand,
         open_orders=orders,
         calibration={},
         history=sku_history(panel, "daily"),
-        rules={},
         replay=ReplaySettings(weeks=4, targets=[0.8, 0.95]),
     )
 

@@ -19,12 +19,14 @@ from forecasting.pipeline.common import BASELINE, replay_settings
 from forecasting.planning.allocation import level_table, portfolio_levels, portfolio_scope, with_service_scope
 from forecasting.planning.calibration import METHODS
 from forecasting.planning.decision import Decision, decide, decision_table
+from forecasting.planning.exception_codes import skus_per_code
 from forecasting.planning.global_final import planning_models
 from forecasting.planning.inputs import policy_table, stock_position
 from forecasting.planning.replay import aggregate, saving_summary, stock_at_equal_fill
-from forecasting.planning.runner import plan_pass
+from forecasting.planning.replay_misses import flag_replay_misses, target_not_met
+from forecasting.planning.runner import PlanSettings, plan_pass
+from forecasting.planning.sales_history import mean_daily_demand, sku_history
 from forecasting.storage import read_csv, write_csv, write_parquet
-from forecasting.vocabulary.windows import period_lengths
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +59,9 @@ def plan_inputs(cfg: DictConfig, data: PreparedData) -> PlanInputs:
         pcfg.get("overrides_csv"),
         bool(pcfg.get("require_moq_multiple_of_pack")),
     )
-    recent = panel[panel["date"] > today - pd.Timedelta(days=56)]
-    mean_daily = recent.groupby("sku")["demand"].sum() / recent_days(panel, recent, data.calendar.frequency)
     on_hand, open_orders, stock_source = stock_position(
         skus,
-        mean_daily,
+        mean_daily_demand(panel, data.calendar.frequency),
         pcfg.get("stock_csv"),
         pcfg.get("open_orders_csv"),
         float(pcfg["assumed_cover_days"]),
@@ -212,16 +212,14 @@ def run_plan(
         models,
         result.fallback,
         data.calendar,
-        int(pcfg["horizon_days"]),
-        int(cfg.num_samples),
-        seed,
-        [float(q) for q in cfg.quantiles],
+        PlanSettings(
+            int(pcfg["horizon_days"]), int(cfg.num_samples), seed, [float(q) for q in cfg.quantiles], pcfg["exceptions"]
+        ),
         plan_params,
         inputs.on_hand,
         inputs.open_orders,
         plan_decision.calibration,
         history,
-        pcfg["exceptions"],
         replay,
         n_jobs,
         replay_champions=replay_decision.champions.dropna(),
@@ -248,7 +246,7 @@ def run_plan(
         },
         "orders": int((plan["order_qty"] > 0).sum()),
         "order_value": round(float(plan["order_value"].sum()), 2),
-        "exceptions": exception_counts(plan["exceptions"]),
+        "exceptions": skus_per_code(plan["exceptions"]),
         "champions": champions.value_counts().to_dict(),
         "replay_champions": replay_decision.champions.value_counts().to_dict(),
         "protocol": protocol(result, today, replay.start(today) if replay else None, proof),
@@ -303,64 +301,10 @@ def run_plan(
     return {"plan": summary}
 
 
-# A SKU whose replayed fill rate falls further than this below the target is flagged (REPLAY_MISSED_TARGET).
-MISS_TOLERANCE = 0.02
-
-
-def flag_replay_misses(plan: pd.DataFrame, per_sku: pd.DataFrame, target: float) -> pd.DataFrame:
-    """The champion's replayed fill rate at the plan's target per SKU (`replay_fill_rate`), and the code
-    REPLAY_MISSED_TARGET where it fell more than MISS_TOLERANCE short of a fill-rate target set on the SKU itself
-    (over the assortment a SKU's own fill is meant to differ from the target)."""
-    champ = per_sku[(per_sku["policy"] == "champion") & np.isclose(per_sku["target"], target)]
-    fill = (champ["sales"] / champ["demand"].where(champ["demand"] > 0)).groupby(champ["sku"]).first()
-    plan = plan.assign(replay_fill_rate=plan["sku"].map(fill).round(4))
-    own = (plan["service_measure"] == "fill_rate") & (plan.get("service_scope", "sku") == "sku")
-    if own.any():
-        missed = own & (plan["replay_fill_rate"] < target - MISS_TOLERANCE)
-        codes = plan["exceptions"].fillna("")
-        plan["exceptions"] = codes.where(~missed, (codes + ";REPLAY_MISSED_TARGET").str.lstrip(";"))
-    return plan
-
-
-def target_not_met(plan: pd.DataFrame) -> dict:
-    """Where the target cannot be met: SKUs per code, and per segment."""
-    out = {}
-    for code in ("TARGET_UNREACHABLE_BEFORE_RECEIPT", "REPLAY_MISSED_TARGET"):
-        hit = plan["exceptions"].fillna("").str.split(";").apply(lambda c, code=code: code in c)
-        out[code] = {"skus": int(hit.sum()), "by_segment": plan.loc[hit, "segment"].value_counts().to_dict()}
-    return out
-
-
-def sku_history(panel: pd.DataFrame, frequency: str) -> pd.DataFrame:
-    """Per SKU: trading days of history (days, for weekly and monthly data) and the last day with a sale."""
-    today = panel["date"].max()
-    by_sku = panel.groupby("sku", observed=True, sort=True)
-    history = pd.DataFrame({"trading_days": by_sku.size()})
-    history["last_sale"] = panel.loc[panel["demand"] > 0].groupby("sku", observed=True)["date"].max()
-    if frequency != "daily":
-        # The short-history rule counts days: from the first day of the SKU's first week or month.
-        history["trading_days"] = (today - by_sku["date"].min()).dt.days + (7 if frequency == "weekly" else 30)
-    return history
-
-
 def split_seconds(wall: float, cpu: dict[str, float]) -> dict[str, float]:
     """The pass's wall time split in proportion to the time the workers spent on each part."""
     total = sum(cpu.values()) or 1.0
     return {"plan_pass": round(wall, 2), **{k: round(wall * v / total, 2) for k, v in cpu.items()}}
-
-
-def recent_days(panel: pd.DataFrame, recent: pd.DataFrame, frequency: str) -> float:
-    """Days the `recent` rows cover: the 56-day window for trading days, the whole weeks or months ending in it
-    otherwise (a month that ends in the window holds all its days)."""
-    if frequency == "daily" or recent.empty:
-        return 56.0
-    dates = pd.DatetimeIndex(panel["date"].drop_duplicates().sort_values())
-    return float(period_lengths(dates)[dates.isin(recent["date"].unique())].sum())
-
-
-def exception_counts(codes: pd.Series) -> dict:
-    exploded = codes.fillna("").str.split(";").explode()
-    return exploded[exploded != ""].value_counts().to_dict()
 
 
 def previous_plan_p50(out: Path, skus: pd.Index) -> pd.Series:

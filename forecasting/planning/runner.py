@@ -44,6 +44,18 @@ class ReplaySettings:
         return pd.Timestamp(today) - pd.Timedelta(weeks=self.weeks)
 
 
+@dataclass(frozen=True)
+class PlanSettings:
+    """How the pass forecasts and plans: the plan's horizon in days, sample paths per SKU, the run's seed, the
+    forecast table's quantiles, and the exception rules (plan.exceptions)."""
+
+    horizon_days: int
+    num_samples: int
+    seed: int
+    quantiles: Sequence[float]
+    rules: Mapping
+
+
 @dataclass
 class PlanPass:
     """What the pass returns: the forecast table, the plan rows, the replay rows, and how the workers' time
@@ -61,16 +73,12 @@ def plan_pass(
     models: Mapping[str, LocalForecaster],
     fallback: LocalForecaster,
     calendar: TradingCalendar,
-    horizon_days: int,
-    num_samples: int,
-    seed: int,
-    quantiles: Sequence[float],
+    settings: PlanSettings,
     params: pd.DataFrame,
     on_hand: pd.Series,
     open_orders: pd.DataFrame,
     calibration: Mapping[str, Calibration],
     history: pd.DataFrame,
-    rules: Mapping,
     replay: ReplaySettings | None,
     n_jobs: int,
     replay_champions: pd.Series | None = None,
@@ -81,7 +89,7 @@ def plan_pass(
     `replay_champions` and `replay_calibration` where given (the choices a run made at the replay's start
     would have taken), else the plan's own; `replay_levels` (SKUs x targets) the champion's own cycle service
     levels where a fill-rate target is met over the assortment (planning.allocation)."""
-    today = panel["date"].max()
+    today, horizon_days = panel["date"].max(), settings.horizon_days
     series = sku_series(panel, [c for m in set(champions) for c in getattr(models.get(m), "covariates", ())])
     skus = [s for s in series if s in champions.index]
     results = run_per_sku(
@@ -95,16 +103,16 @@ def plan_pass(
         calendar=calendar,
         final_dates=calendar.trading_days(today + pd.Timedelta(days=1), today + pd.Timedelta(days=horizon_days)),
         horizon_days=horizon_days,
-        num_samples=num_samples,
-        seed=seed,
-        quantiles=quantiles,
+        num_samples=settings.num_samples,
+        seed=settings.seed,
+        quantiles=settings.quantiles,
         params=params,
         on_hand=on_hand,
         open_orders=open_orders,
         orders_at=open_orders.groupby("sku", sort=False).indices if len(open_orders) else {},
         calibration=calibration,
         history=history,
-        rules=rules,
+        rules=settings.rules,
         today=today,
         replay=replay,
         replay_start=replay.start(today) if replay else None,

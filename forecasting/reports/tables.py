@@ -7,25 +7,10 @@ import re
 import numpy as np
 import pandas as pd
 
+from forecasting.planning.exception_codes import EXCEPTION_MEANINGS, skus_per_code, split_codes
 from forecasting.reports.run_folder import BASELINE
 
 CLASS_ORDER = {"smooth": 0, "erratic": 1, "intermittent": 2, "lumpy": 3}
-
-# Most urgent first: the order in which a planner should work through the exceptions.
-EXCEPTION_MEANINGS = {
-    "STOCKOUT_BEFORE_RECEIPT": "Projected to run out before an order placed today arrives: expedite it.",
-    "TARGET_UNREACHABLE_BEFORE_RECEIPT": "Stock on hand and on order serves less than the service target before an "
-    "order placed today can arrive: the target cannot be met this cycle; expedite or accept the shortfall.",
-    "REPLAY_MISSED_TARGET": "Replayed on history, the plan's policy fell more than 2 points short of the fill-rate "
-    "target on this SKU (replay_fill_rate): check its forecast and lead time before trusting its orders.",
-    "OVERDUE_ORDER": "An open order is past its arrival date: chase the supplier or correct the open-orders file "
-    "(stock_source says whether the plan counted it).",
-    "EXCESS_STOCK": "Stock far above the order-up-to level: hold orders, consider a markdown or transfer.",
-    "NO_RECENT_SALES": "No recent sales: check the listing, availability, or whether the SKU is phased out.",
-    "FORECAST_MOVED": "The forecast moved sharply since the last plan: check for a promotion or data error.",
-    "SHORT_HISTORY": "Little sales history: the forecast is uncertain; review the order by hand.",
-}
-
 
 def sort_segments(frame: pd.DataFrame) -> pd.DataFrame:
     key = frame["demand_class"].map(CLASS_ORDER).fillna(len(CLASS_ORDER))
@@ -100,10 +85,6 @@ def orders_to_place(plan: pd.DataFrame) -> pd.DataFrame:
     return orders.sort_values(keys, na_position="last", kind="stable").reset_index(drop=True)
 
 
-def split_codes(text: str) -> list[str]:
-    return [c.strip() for c in str(text).split(";") if c.strip()]
-
-
 def exception_long(plan: pd.DataFrame) -> pd.DataFrame:
     """One row per SKU and exception code, the most urgent codes first, so a sheet filters by code."""
     rows = [
@@ -124,11 +105,15 @@ def exception_long(plan: pd.DataFrame) -> pd.DataFrame:
 
 
 def exception_counts(plan: pd.DataFrame) -> pd.DataFrame:
-    long = exception_long(plan)
-    if long.empty:
+    """SKUs per exception code with its meaning, the most urgent code first."""
+    counts = skus_per_code(plan["exceptions"])
+    if not counts:
         return pd.DataFrame(columns=["code", "meaning", "skus"])
-    counts = long.groupby("code", sort=False).agg(meaning=("meaning", "first"), skus=("sku", "nunique"))
-    return counts.reset_index()
+    table = pd.DataFrame({"code": list(counts), "skus": list(counts.values())})
+    table.insert(1, "meaning", table["code"].map(EXCEPTION_MEANINGS).fillna(""))
+    order = {code: i for i, code in enumerate(EXCEPTION_MEANINGS)}
+    urgency = table["code"].map(order).fillna(len(order))
+    return table.assign(_k=urgency).sort_values(["_k", "code"], kind="stable").drop(columns="_k").reset_index(drop=True)
 
 
 def skus_with_exceptions(plan: pd.DataFrame) -> pd.DataFrame:

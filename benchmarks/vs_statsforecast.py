@@ -156,7 +156,7 @@ def run_statsforecast(
     from statsforecast import StatsForecast
     from statsforecast.models import SeasonalNaive
 
-    from forecasting.backtest.metrics import quantile_column
+    from forecasting.vocabulary.column_names import quantile_column
 
     m = data.calendar.season_length
     horizon = int(cfg.backtest.horizon)
@@ -216,7 +216,7 @@ def run_statsforecast(
 
 def true_mean_rows(syn, test: pd.DataFrame, quantiles, draws: int = 2000) -> pd.DataFrame:
     """The generator's expected demand (promo days known) and its daily quantiles, on our test rows."""
-    from forecasting.backtest.metrics import quantile_column
+    from forecasting.vocabulary.column_names import quantile_column
 
     promo = syn.table.assign(sku=syn.table["sku"].astype(str)).set_index(["sku", "date"])["promo"]
     rows = test[["sku", "cutoff", "date"]].drop_duplicates().sort_values(["sku", "date"])

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+from forecasting.planning.exception_codes import split_codes
 from forecasting.reports.columns import Column
 from forecasting.reports.formatting import Table, format_value, safe
 from forecasting.reports.run_folder import RunFolder
 from forecasting.reports.svg import hbar_chart, percent, short_number, xy_chart
-from forecasting.reports.tables import exception_counts, orders_to_place, skus_with_exceptions, split_codes
+from forecasting.reports.tables import exception_counts, orders_to_place, skus_with_exceptions
 
 # The columns a buyer needs to place the order and judge its urgency; the rest are in plan.xlsx.
 ORDER_COLUMNS = [

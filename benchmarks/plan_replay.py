@@ -2,6 +2,7 @@
 equal fill rate against the naive and the empirical-quantile policies.
 
     python benchmarks/plan_replay.py --skus 200 --full --synthetic-skus 100 --seeds 0 1 --n-jobs 2
+    python benchmarks/plan_replay.py --skus 0 --synthetic-skus 0 --mixed-skus 280   # daily, weekly, monthly
 
 Each data set runs `python run.py task=plan` in a fresh process (the real command a user runs, default config:
 champions and calibration chosen on validation folds that end before the replayed weeks): the bundled Online
@@ -139,6 +140,14 @@ def main(argv=None) -> None:
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1], help="synthetic seeds")
     parser.add_argument("--full", action="store_true", help="also the bundled data's full panel")
+    parser.add_argument(
+        "--mixed-skus",
+        type=int,
+        default=0,
+        help="a mixed panel of every class with a yearly season (an item-store table's shape), planned daily, "
+        "weekly and monthly (0 skips)",
+    )
+    parser.add_argument("--mixed-years", type=float, default=5.0, help="years of history of the mixed panel")
     parser.add_argument("--out", help="where run folders go (default: a temporary folder)")
     parser.add_argument("overrides", nargs="*", help="extra run.py overrides for every run (key=value)")
     args = parser.parse_args(argv)
@@ -170,10 +179,29 @@ def main(argv=None) -> None:
             truth = true_distribution_replay(data, folder, 0.95)
             show(f"synthetic {cls} seed {seed}, {args.synthetic_skus} SKUs x {args.days} days", res, truth)
             summary.append(_summary_row(f"synthetic {cls} s{seed}", res, truth))
+    if args.mixed_skus:
+        summary += mixed_panel(root, args.mixed_skus, args.mixed_years, common)
     table = pd.DataFrame(summary)
     print("\n### Summary: champion fill at the 95% target; stock saved at equal fill (median / worst over the curve)")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"\nrun folders: {root}")
+
+
+def mixed_panel(root: Path, skus: int, years: float, common: list[str]) -> list[dict]:
+    """Every demand class in one panel with a yearly season (amplitude up to 0.4), read as a user's table and
+    planned on its days, summed to weeks (`data.aggregate_to=W`) and to months (`M`): the same demand, three
+    frequencies a user's ERP may export."""
+    data = synthetic_demand(skus, int(365 * years), seed=7, start="2019-01-07", yearly=0.4)
+    path, costs = root / "mixed.parquet", root / "mixed_costs.csv"
+    data.table.assign(sku=data.table["sku"].astype(str)).to_parquet(path, index=False)
+    (0.6 * data.truth["price"]).rename("unit_cost").to_csv(costs)
+    rows = []
+    for name, extra in (("daily", []), ("weekly", ["data.aggregate_to=W"]), ("monthly", ["data.aggregate_to=M"])):
+        overrides = ["data=demand_table", f"data.path={path}", "data.columns.price=price", "data.columns.promo=promo"]
+        res = run_plan(root / f"mixed_{name}", [*overrides, f"plan.overrides_csv={costs}", *extra, *common])
+        show(f"mixed panel {name}, {skus} SKUs x {years:g} years", res)
+        rows.append(_summary_row(f"mixed {name}", res))
+    return rows
 
 
 def _summary_row(name: str, res: dict, truth: pd.DataFrame | None = None) -> dict:

@@ -283,6 +283,12 @@ def markdown(board: pd.DataFrame, seconds: dict) -> str:
     return "\n".join(lines)
 
 
+def arima_note(args) -> str:
+    if "AutoARIMA" not in args.sf_models:
+        return "not run"
+    return "approximation=True" if args.sf_approximation else "defaults (exact search)"
+
+
 def one_data_set(name: str, args) -> str:
     from forecasting.pipeline.common import apply_frequency_defaults, load_data
 
@@ -342,7 +348,7 @@ def one_data_set(name: str, args) -> str:
         f"- chosen on: validation cutoffs {', '.join(folds.loc[folds['role'] == 'validation', 'cutoff'])}; "
         f"scored on: test cutoffs {', '.join(folds.loc[folds['role'] == 'test', 'cutoff'])}; "
         f"horizon {cfg.backtest.horizon}, season {data.calendar.season_length}; statsforecast AutoARIMA "
-        f"{'approximation=True' if args.sf_approximation else 'defaults (exact search)'}; sf median ensemble of "
+        f"{arima_note(args)}; sf median ensemble of "
         f"{', '.join(m for m in SF_MODELS if m in board.index)}",
         f"- champion per segment (interval factors lower/upper side): {picks}",
         f"- ours: {t_ours:.1f} s for the whole default backtest (every fold); champion row's `s` is that time",

@@ -51,6 +51,14 @@ def _table(errors: dict[tuple[str, str], dict[str, float]]) -> pd.DataFrame:
     )
 
 
+def _choice(bt: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame:
+    """The champion choice per segment of a table with validation and test rows."""
+    validation, test = bt[bt["role"] == "validation"], bt[bt["role"] == "test"]
+    return with_champion_row(
+        leaderboard(test, QUANTILES), validation, test, segments, "rmsse", QUANTILES, "seasonal_naive"
+    )[1]
+
+
 def test_each_segment_gets_its_validation_winner_scored_on_test():
     # Segment X: "smooth" wins on validation, Y: "spiky" does. On test both reverse: the champion row scores the
     # validation choice (what a user following the run gets), not the test winner.
@@ -93,10 +101,7 @@ def test_a_thin_segment_takes_the_model_best_over_all_segments():
             ("seasonal_naive", "test"): dict.fromkeys(xs + few, 5.0),
         }
     )
-    validation, test = bt[bt["role"] == "validation"], bt[bt["role"] == "test"]
-    _, choice = with_champion_row(
-        leaderboard(test, QUANTILES), validation, test, segments, "rmsse", QUANTILES, "seasonal_naive"
-    )
+    choice = _choice(bt, segments)
     thin = choice.set_index("segment").loc["C-lumpy"]
     assert thin["model"] == "smooth" and thin["chosen_by"] == "overall" and thin["skus"] == 2
 
@@ -247,10 +252,7 @@ def test_a_segment_winner_by_a_margin_within_the_noise_gives_way_to_the_overall_
             ("seasonal_naive", "test"): dict.fromkeys(xs + ys, 5.0),
         }
     )
-    validation, test = bt[bt["role"] == "validation"], bt[bt["role"] == "test"]
-    _, choice = with_champion_row(
-        leaderboard(test, QUANTILES), validation, test, segments, "rmsse", QUANTILES, "seasonal_naive"
-    )
+    choice = _choice(bt, segments)
     by_segment = choice.set_index("segment")
     assert by_segment.loc["B-lumpy", "model"] == "smooth" and by_segment.loc["B-lumpy", "chosen_by"] == "overall"
     assert 0 < by_segment.loc["B-lumpy", "margin_se"] < 2

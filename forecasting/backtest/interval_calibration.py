@@ -7,9 +7,12 @@ end before any day they are scored on), each row says how far its interval's sid
 around its median to hold the actual: `(p50 - y) / (p50 - lo)` below the median, `(y - p50) / (hi - p50)` above.
 Per model, segment and interval, the lower side's factor is the smallest that leaves at most half the nominal
 miss below the interval, and the upper side's the smallest that leaves the rest of the nominal miss above it, so
-the interval holds its nominal share of the validation days. The two sides are fitted apart because daily demand
-is lopsided: where zero is the commonest day and the lower bound is 0, no narrowing of the lower side can miss
-"10%" of days (it misses either none or all the zeros), so the upper side takes the whole miss. The test rows'
+the interval holds its nominal share of the validation days. Factors are used only where they earn it out of
+sample: fitted on all validation folds but one, they must bring the held-out fold's coverage nearer its level than
+the model's own intervals do, on average over the folds; otherwise the model's intervals stand (factor 1). The
+two sides are fitted apart because daily demand is lopsided: where zero is the commonest day and the lower bound
+is 0, no narrowing of the lower side can miss "10%" of days (it misses either none or all the zeros), so the upper
+side takes the whole miss. The test rows'
 bounds become `p50 - lower factor x` and `p50 + upper factor x` their own distance from it (never below 0), so
 each SKU keeps its own scale. A segment with fewer than `min_skus` SKUs on the validation folds takes the
 model's factors over all segments; a factor stays within [MIN_FACTOR, MAX_FACTOR].
@@ -54,15 +57,34 @@ def _side_factors(lower: np.ndarray, upper: np.ndarray, level: float) -> tuple[f
     return f_lo, _factor(upper, (1.0 - level) - missed_below)
 
 
-COLUMNS = ["model", "segment", "lo", "hi", "level", "factor_lower", "factor_upper", "skus", "coverage_before"]
+def _calibration_helps(lower: np.ndarray, upper: np.ndarray, folds: np.ndarray, level: float) -> bool:
+    """Whether factors fitted on the other validation folds bring each fold's coverage nearer `level` than the
+    model's own intervals do, on average over the folds (out of sample, as the test folds will be); with one fold
+    there is nothing to check against, and the factors are kept."""
+    names = np.unique(folds)
+    if len(names) < 2:
+        return True
+    fitted, own = [], []
+    for fold in names:
+        held = folds == fold
+        f_lo, f_hi = _side_factors(lower[~held], upper[~held], level)
+        fitted.append(abs(np.mean((lower[held] <= f_lo) & (upper[held] <= f_hi)) - level))
+        own.append(abs(np.mean((lower[held] <= 1.0) & (upper[held] <= 1.0)) - level))
+    return float(np.mean(fitted)) < float(np.mean(own))
+
+
+COLUMNS = [
+    "model", "segment", "lo", "hi", "level", "factor_lower", "factor_upper", "calibrated", "skus", "coverage_before"
+]  # fmt: skip
 
 
 def fit_interval_factors(
     validation: pd.DataFrame, segments: pd.DataFrame, quantiles: Sequence[float], min_skus: int
 ) -> pd.DataFrame:
     """One row per model, segment (ALL_SEGMENTS: the model over all segments) and interval: `lo`, `hi`, `level`,
-    `factor_lower`, `factor_upper`, `skus` and `coverage_before` (the validation share the interval held as the
-    model gave it)."""
+    `factor_lower`, `factor_upper` (1 where `calibrated` is false: fitted on the other folds, the factors did not
+    bring a held-out validation fold's coverage nearer its level than the model's own intervals), `skus` and
+    `coverage_before` (the validation share the interval held as the model gave it)."""
     pairs = interval_pairs(quantiles)
     if 0.5 not in quantiles or not pairs or validation.empty:
         return pd.DataFrame(columns=COLUMNS)
@@ -79,6 +101,7 @@ def fit_interval_factors(
                 "sku": validation["sku"].to_numpy(),
                 "lower": _needed(y, mid, validation[quantile_column(lo)].to_numpy(dtype=float), upper=False),
                 "upper": _needed(y, mid, validation[quantile_column(hi)].to_numpy(dtype=float), upper=True),
+                "fold": validation["cutoff"].to_numpy(),
             }
         )
         for model, part in frame.groupby("model", sort=True):
@@ -87,7 +110,8 @@ def fit_interval_factors(
                 if segment != ALL_SEGMENTS and n_skus < min_skus:
                     continue
                 lower, upper = group["lower"].to_numpy(), group["upper"].to_numpy()
-                f_lo, f_hi = _side_factors(lower, upper, level)
+                helps = _calibration_helps(lower, upper, group["fold"].to_numpy(), level)
+                f_lo, f_hi = _side_factors(lower, upper, level) if helps else (1.0, 1.0)
                 rows.append(
                     {
                         "model": model,
@@ -97,6 +121,7 @@ def fit_interval_factors(
                         "level": round(level, 6),
                         "factor_lower": f_lo,
                         "factor_upper": f_hi,
+                        "calibrated": helps,
                         "skus": n_skus,
                         "coverage_before": float(np.mean((lower <= 1.0) & (upper <= 1.0))),
                     }

@@ -288,3 +288,41 @@ def test_intervals_of_zero_heavy_skus_are_narrowed_on_their_upper_side_to_their_
     assert 0.77 <= rows.loc[CHAMPION, "coverage_80"] <= 0.83
     assert 0.87 <= rows.loc[CHAMPION, "coverage_90"] <= 0.93
     assert choice["interval_80_upper"].iloc[0] < 0.7
+
+
+def test_intervals_that_already_hold_their_level_are_left_about_as_the_model_gave_them():
+    quantiles = [0.05, 0.1, 0.5, 0.9, 0.95]
+    skus = [f"S{i}" for i in range(40)]
+    segments = pd.DataFrame({"sku": skus, "segment": "A-smooth"})
+    folds = [("2024-01-01", "validation", 1), ("2024-02-01", "validation", 2), ("2024-03-01", "test", 3)]
+    bt = pd.concat(
+        [_gaussian_rows(m, skus, c, role, 1.0, seed) for m in ("right", "seasonal_naive") for c, role, seed in folds],
+        ignore_index=True,
+    )
+    validation, test = bt[bt["role"] == "validation"], bt[bt["role"] == "test"]
+    board, choice = with_champion_row(
+        leaderboard(test, quantiles), validation, test, segments, "rmsse", quantiles, "seasonal_naive"
+    )
+    rows = board.set_index("model")
+    # 1, or within the noise of 2 folds x 40 SKUs where a factor fitted on one fold did hold the other's better
+    assert all(0.9 <= f <= 1.1 for f in choice.filter(like="interval_").iloc[0])
+    assert rows.loc[CHAMPION, "pinball"] == pytest.approx(rows.loc["right", "pinball"], rel=0.01)
+
+
+def test_factors_that_do_not_hold_up_from_one_validation_fold_to_the_next_are_not_used():
+    # One validation fold's intervals are twice too wide, the next's twice too narrow: a factor learnt on either
+    # misses the other by more than the model's own intervals do, so the model's intervals stand.
+    from forecasting.backtest.interval_calibration import fit_interval_factors
+
+    skus = [f"S{i}" for i in range(40)]
+    segments = pd.DataFrame({"sku": skus, "segment": "A-smooth"})
+    validation = pd.concat(
+        [
+            _gaussian_rows("shifty", skus, "2024-01-01", "validation", 2.0, 1),
+            _gaussian_rows("shifty", skus, "2024-02-01", "validation", 0.5, 2),
+        ],
+        ignore_index=True,
+    )
+    factors = fit_interval_factors(validation, segments, [0.05, 0.1, 0.5, 0.9, 0.95], min_skus=10)
+    assert not factors["calibrated"].any()
+    assert (factors[["factor_lower", "factor_upper"]] == 1.0).all().all()

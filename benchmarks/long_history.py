@@ -48,7 +48,7 @@ def compose(path: Path, models: list[str], window: str, n_jobs: int, extra: list
         f"model=[{','.join(models)}]",
         "trainer=cpu",
         "trainer.progress_bar=false",
-        "trainer.tensorboard=false",
+        "logger=csv",
         *extra,
     ]
     if window != "default":

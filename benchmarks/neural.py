@@ -96,7 +96,7 @@ def measure(kind: str, likelihood: str, args) -> dict:
         f"trainer={args.trainer}",
         f"trainer.max_epochs={args.max_epochs}",
         "trainer.progress_bar=false",
-        "trainer.tensorboard=false",
+        "logger=csv",
         f"model.{kind}.likelihood={likelihood}",
         f"model.{kind}.retrain=first_cutoff",
         f"model.{kind}.model_kwargs.batch_size={args.batch_size}",

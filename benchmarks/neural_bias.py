@@ -2,7 +2,7 @@
 data, at the validation cutoff(s): the evidence behind the centred mean scaling in `NeuralForecaster.level`.
 
     python benchmarks/neural_bias.py tcn                      # 200 SKUs, backtest.validation_folds=1
-    python benchmarks/neural_bias.py lstm trainer.patience=100 trainer.max_epochs=12   # any Hydra override
+    python benchmarks/neural_bias.py lstm callbacks.early_stopping.patience=100 trainer.max_epochs=12  # any override
 
 Prints the validation-fold RMSSE, MAE and bias; then volume per day (history mean, last 60 days, actual,
 forecast) overall and by how the last 60 days compare with the SKU's history mean (a model that reverts to the
@@ -39,7 +39,7 @@ def main() -> None:
             "backtest.validation_folds=1",
             "trainer.threads=1",
             "trainer.progress_bar=false",
-            "trainer.tensorboard=false",
+            "logger=csv",
             *extra,
         ]
     )

@@ -82,9 +82,9 @@ def prepare(kind: str, args):
         f"data.panel.max_skus={'null' if args.skus_now is None else args.skus_now}",
         f"trainer={'gpu' if args.accelerator == 'gpu' else 'cpu'}",
         f"trainer.max_epochs={args.epochs}",
-        f"trainer.patience={args.epochs + 1}",  # the same number of epochs for both: no early stop
+        f"callbacks.early_stopping.patience={args.epochs + 1}",  # the same number of epochs for both: no early stop
         "trainer.progress_bar=false",
-        "trainer.tensorboard=false",
+        "logger=csv",
         f"trainer.threads={args.threads}",
         f"model.{kind}.likelihood=gaussian",
         *args.override,

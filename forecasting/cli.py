@@ -151,10 +151,21 @@ def _options(conf_dir: Path, group: str) -> list[str]:
     return sorted({p.stem for d in dirs if d.is_dir() for p in d.glob("*.yaml")})
 
 
-def check_group_overrides(argv: list[str], conf_dir: str | Path) -> None:
-    """Stop on a config-group choice that does not exist (`model=[prophet]`), naming the choices there are.
+# Settings that became config groups: Hydra would refuse the old key with advice to add it with `+`, where
+# nothing reads it.
+MOVED = {
+    "trainer.patience": "set callbacks.early_stopping.patience instead (conf/callbacks/)",
+    "trainer.min_delta": "set callbacks.early_stopping.min_delta instead (conf/callbacks/)",
+    "trainer.tensorboard": "choose logger=csv for CSV logs only, or logger=default for CSV and TensorBoard "
+    "(conf/logger/)",
+}
 
-    Hydra's own message for it names neither the group's options nor the fix; this runs before Hydra starts.
+
+def check_group_overrides(argv: list[str], conf_dir: str | Path) -> None:
+    """Stop on a config-group choice that does not exist (`model=[prophet]`), naming the choices there are, and on
+    a setting that moved into a group (MOVED).
+
+    Hydra's own message for either names no fix; this runs before Hydra starts.
     """
     conf_dir = Path(conf_dir)
     groups = {p.name for p in conf_dir.iterdir() if p.is_dir()}
@@ -164,6 +175,8 @@ def check_group_overrides(argv: list[str], conf_dir: str | Path) -> None:
         key, value = arg.split("=", 1)
         deleting = key.startswith("~")
         key = key.lstrip("+~").split("@", 1)[0]
+        if key in MOVED:
+            _refuse(f"{key} is no longer a setting: {MOVED[key]}.")
         if key not in groups or any(ch in value for ch in "$(*"):
             continue
         if "null" in (v.strip() for v in value.strip("[]").split(",")) and not deleting:

@@ -44,6 +44,18 @@ def test_unknown_setting_says_how_to_add_it():
     assert_one_sentence(run_py("no_such_key=1"), 2, "no_such_key", "+no_such_key=1")
 
 
+@pytest.mark.parametrize(
+    ("override", "fix"),
+    [
+        ("trainer.patience=5", "callbacks.early_stopping.patience"),
+        ("trainer.min_delta=0.1", "callbacks.early_stopping.min_delta"),
+        ("+trainer.tensorboard=false", "logger=csv"),
+    ],
+)
+def test_a_setting_that_became_a_config_group_names_its_new_place(override, fix):
+    assert_one_sentence(run_py(override), 2, "is no longer a setting", fix)
+
+
 def test_an_unexpected_exception_is_one_sentence_and_a_logged_traceback(tmp_path):
     # A real run.py process whose pipeline raises an error nobody anticipated (a stand-in for a bug).
     wrapper = tmp_path / "buggy_run.py"

@@ -53,6 +53,8 @@ BAD = [
     "trainer.precision=8-mixed",
     "trainer.max_epochs=0",
     "trainer.threads=0",
+    "callbacks.early_stopping.patience=-1",
+    "callbacks.early_stopping.min_delta=-0.1",
     "plan.calibrate=maybe",
     "plan.replay.refit_every_reviews=0",
     "plan.exceptions.no_sales_days=abc",
@@ -275,7 +277,7 @@ def test_ctrl_c_during_per_sku_fits_stops_within_seconds(tmp_path, backend, whol
 
 def test_ctrl_c_during_neural_training_exits_130(tmp_path):
     pytest.importorskip("torch")
-    args = [*FAST, "model=[tcn]", "trainer=cpu", "trainer.max_epochs=200", "trainer.patience=200"]
+    args = [*FAST, "model=[tcn]", "trainer=cpu", "trainer.max_epochs=200", "callbacks.early_stopping.patience=200"]
     status, seconds, out = _interrupt_when(args, "Epoch 0", True, tmp_path)
     assert status == 130, out[-2000:]  # Lightning ends a Ctrl-C with sys.exit(1); run.py reports the interrupt
     assert seconds < 5, seconds

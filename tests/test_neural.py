@@ -16,7 +16,13 @@ from forecasting.models.neural import NeuralForecaster, effective_kwargs
 QUANTILES = [0.05, 0.1, 0.5, 0.9, 0.95]
 TINY = {"input_chunk_length": 14, "output_chunk_length": 7, "batch_size": 32}
 # One CPU epoch, a one-week validation window, no logging extras: seconds per training.
-TINY_TRAINER = {"accelerator": "cpu", "max_epochs": 1, "val_days": 7, "progress_bar": False, "tensorboard": False}
+TINY_TRAINER = {
+    "accelerator": "cpu",
+    "max_epochs": 1,
+    "val_days": 7,
+    "progress_bar": False,
+    "logger": {"csv": {"_target_": "pytorch_lightning.loggers.CSVLogger"}},
+}
 MODELS = {
     "lstm": ("darts.models.BlockRNNModel", {**TINY, "model": "LSTM", "hidden_dim": 8}),
     "tcn": ("darts.models.TCNModel", {**TINY, "kernel_size": 3, "num_filters": 4}),
@@ -130,6 +136,35 @@ def test_model_configs_train_from_hydra(kind, tmp_path):
     cutoff = panel["date"].unique()[-8]
     out = model.fit(panel, seg, cutoff).predict(panel, seg, cutoff, 7, 10)
     assert len(out) == 4
+
+
+def test_callbacks_and_loggers_come_from_their_config_groups(tmp_path):
+    import importlib.util
+
+    from omegaconf import OmegaConf
+    from pytorch_lightning.callbacks import EarlyStopping
+    from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+
+    from forecasting.models.fast_dropout import CheaperDropout
+    from tests.test_run import composed
+
+    def trainer_kwargs(*overrides: str) -> dict:
+        trainer = OmegaConf.to_container(composed("model=[tcn]", *overrides).trainer, resolve=True)
+        model = NeuralForecaster("darts.models.TCNModel", name="tcn")
+        return model.configure(TrainingContext(str(tmp_path), trainer, QUANTILES))._trainer_kwargs("tcn")
+
+    kwargs = trainer_kwargs()
+    stop, dropout = kwargs["callbacks"]
+    assert isinstance(stop, EarlyStopping) and isinstance(dropout, CheaperDropout)
+    assert (stop.monitor, stop.patience, stop.min_delta) == ("val_loss", 3, 0.0)
+    tensorboard = any(importlib.util.find_spec(m) for m in ("tensorboard", "tensorboardX"))
+    assert [type(x) for x in kwargs["logger"]] == [CSVLogger, *[TensorBoardLogger] * tensorboard]
+    assert {(x.save_dir, x.name) for x in kwargs["logger"]} == {(str(tmp_path / "logs"), "tcn")}
+    assert trainer_kwargs()["callbacks"][0] is not stop  # every training counts its own epochs without gain
+    kwargs = trainer_kwargs("callbacks.early_stopping.patience=7", "logger=csv")
+    assert kwargs["callbacks"][0].patience == 7 and [type(x) for x in kwargs["logger"]] == [CSVLogger]
+    kwargs = trainer_kwargs("callbacks=none", "logger=none")
+    assert [type(c) for c in kwargs["callbacks"]] == [CheaperDropout] and kwargs["logger"] is False
 
 
 def test_lstm_with_one_layer_and_dropout_trains_without_the_dropout_warning(tmp_path):

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from openpyxl import load_workbook
 from forecasting.errors import InputError
 from forecasting.reports import find_runs, write_comparison, write_plan_workbook, write_report
 from forecasting.reports.formatting import format_value
+from forecasting.reports.svg import Window, forecast_chart, hbar_chart, xy_chart
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCURACY_IDS = {
@@ -163,12 +165,8 @@ def fake_plan(segments: pd.DataFrame) -> pd.DataFrame:
             "unit_cost": unit_cost,
             "order_value": order_qty * unit_cost,
             "order_by": order_by.dt.strftime("%Y-%m-%d"),
-            "stockout_date_p50": (pd.Timestamp("2011-12-20") + pd.to_timedelta(i, unit="D")).strftime(
-                "%Y-%m-%d"
-            ),
-            "stockout_date_p90": (pd.Timestamp("2011-12-15") + pd.to_timedelta(i, unit="D")).strftime(
-                "%Y-%m-%d"
-            ),
+            "stockout_date_p50": (pd.Timestamp("2011-12-20") + pd.to_timedelta(i, unit="D")).strftime("%Y-%m-%d"),
+            "stockout_date_p90": (pd.Timestamp("2011-12-15") + pd.to_timedelta(i, unit="D")).strftime("%Y-%m-%d"),
             "days_of_cover": 5.5 + i,
             "demand_30d_p10": 80.0,
             "demand_30d_p50": 120.0,
@@ -254,19 +252,14 @@ def test_report_leaderboard_numbers_are_leaderboard_csv(run_copy):
 def test_report_charts_the_top_sellers_and_the_worst_forecasts(run_copy):
     parsed = parse(write_report(run_copy).read_text(encoding="utf-8"))
     segments = pd.read_csv(run_copy / "segments.csv", dtype={"sku": str})
-    assert (
-        parsed.figures["top-revenue"]
-        == segments.sort_values("value", ascending=False)["sku"].head(6).tolist()
-    )
+    assert parsed.figures["top-revenue"] == segments.sort_values("value", ascending=False)["sku"].head(6).tolist()
     # worst: the champion's RMSSE per SKU at the last test cutoff, computed here from backtest.parquet
     champion = pd.read_csv(run_copy / "leaderboard.csv").sort_values("rank")["model"].iloc[0]
     bt = pd.read_parquet(run_copy / "backtest.parquet")
     bt = bt[(bt["model"] == champion) & (bt["role"] == "test")]
     bt = bt[bt["cutoff"] == bt["cutoff"].max()]
     rmsse = ((bt["mean"] - bt["demand"]) ** 2 / bt["scale"]).groupby(bt["sku"].astype(str)).mean() ** 0.5
-    assert (
-        parsed.figures["worst-forecast"] == rmsse.dropna().sort_values(ascending=False).head(6).index.tolist()
-    )
+    assert parsed.figures["worst-forecast"] == rmsse.dropna().sort_values(ascending=False).head(6).index.tolist()
 
 
 def test_report_plan_sections(planned_run):
@@ -274,9 +267,7 @@ def test_report_plan_sections(planned_run):
     parsed = parse(html)
     assert ACCURACY_IDS | PLAN_IDS <= parsed.ids
     plan = pd.read_csv(planned_run / "plan.csv", dtype={"sku": str}, parse_dates=["order_by"])
-    expected = plan[plan["order_qty"] > 0].sort_values(
-        ["order_by", "stockout_date_p90", "sku"], na_position="last"
-    )
+    expected = plan[plan["order_qty"] > 0].sort_values(["order_by", "stockout_date_p90", "sku"], na_position="last")
     orders = section_rows(parsed, "orders")
     assert [r["key"] for r in orders] == expected["sku"].tolist()
     assert orders[-1]["cells"]["order_by"]["text"] == "–"  # the order with no date comes last
@@ -316,9 +307,7 @@ def test_plan_workbook(planned_run, run_copy):
         headers = [c.value for c in ws[1]]
         return [
             row[0]
-            for row in ws.iter_rows(
-                min_row=2, min_col=headers.index(label) + 1, max_col=headers.index(label) + 1
-            )
+            for row in ws.iter_rows(min_row=2, min_col=headers.index(label) + 1, max_col=headers.index(label) + 1)
         ]
 
     orders = wb["Orders to place"]
@@ -341,6 +330,32 @@ def test_plan_workbook(planned_run, run_copy):
     assert 'href="plan.xlsx"' in write_report(planned_run).read_text(encoding="utf-8")
 
 
+HOSTILE = ["<script>alert(1)</script>", '=HYPERLINK("http://x","click")', "$\\alpha$ & <b>", 'a" onload="x']
+
+
+def test_chart_text_is_escaped_and_kept_as_written():
+    """Hostile SKU codes and model names reach a chart as text: escaped, never markup, never mathtext."""
+    days = pd.date_range("2024-01-01", periods=10, freq="D")
+    window = Window(days[5:], np.arange(5.0), np.zeros(5), np.arange(5.0) + 2)
+    charts = {
+        hbar_chart(HOSTILE[0], HOSTILE, {"bias": [1.0, -0.5, float("nan"), 2.0]}, str, [(1.5, HOSTILE[1], "red")]): (
+            HOSTILE[0],
+            set(HOSTILE),
+        ),
+        forecast_chart(HOSTILE[3], days, np.arange(10.0), [window], [days[4]], HOSTILE[2]): (HOSTILE[3], {HOSTILE[2]}),
+        xy_chart(HOSTILE[1], {HOSTILE[0]: ([1.0, 2.0], [0.5, 0.9], HOSTILE[2:])}, str, str, "x", "y"): (
+            HOSTILE[1],
+            {HOSTILE[0], HOSTILE[2], HOSTILE[3]},
+        ),
+    }
+    for chart, (label, texts) in charts.items():
+        assert "<script" not in chart and "<b>" not in chart and not EXTERNAL.findall(chart)
+        root = ElementTree.fromstring(chart)  # well-formed: nothing in a label opened or closed an element
+        assert {e.tag for e in root.iter()} <= {"svg", "title", "path", "text", "defs", "clipPath", "rect", "use", "g"}
+        assert root.get("class") == "chart" and root.get("aria-label") == root.find("title").text == label
+        assert texts <= {t.text for t in root.iter("text")}
+
+
 def test_no_workbook_without_a_plan(run_copy):
     assert write_plan_workbook(run_copy) is None
     assert not (run_copy / "plan.xlsx").exists()
@@ -355,11 +370,7 @@ def test_find_runs_and_compare(tiny_run, tmp_path):
     # make run b's croston best in one segment, so the best model per segment comes from different runs
     seg = pd.read_csv(b / "metrics_by_segment.csv")
     first = seg[["abc", "demand_class"]].iloc[0]
-    target = (
-        (seg["model"] == "croston")
-        & (seg["abc"] == first["abc"])
-        & (seg["demand_class"] == first["demand_class"])
-    )
+    target = (seg["model"] == "croston") & (seg["abc"] == first["abc"]) & (seg["demand_class"] == first["demand_class"])
     seg.loc[target, "rmsse"] = seg["rmsse"].min() / 2
     seg.to_csv(b / "metrics_by_segment.csv", index=False)
 
@@ -373,9 +384,7 @@ def test_find_runs_and_compare(tiny_run, tmp_path):
     assert len(table) == 2 * len(board)
     assert set(table["run"]) == {"arima/multirun/2026-01-02_00-00-00/3", "default/2026-01-01_00-00-00"}
     merged = table.merge(board, on="model", suffixes=("", "_csv"))
-    assert np.allclose(merged["rmsse"], merged["rmsse_csv"]) and np.allclose(
-        merged["wape"], merged["wape_csv"]
-    )
+    assert np.allclose(merged["rmsse"], merged["rmsse_csv"]) and np.allclose(merged["wape"], merged["wape_csv"])
     assert table.groupby("run")["champion"].sum().eq(1).all()
     best = pd.read_csv(out / "comparison_by_segment.csv")
     row = best[(best["abc"] == first["abc"]) & (best["demand_class"] == first["demand_class"])].iloc[0]

@@ -166,6 +166,29 @@ def test_baseline_trial_is_the_config_as_it_stands():
     assert not trial.user_attrs.get("baseline")
 
 
+def test_the_sweeper_plugin_is_the_pinned_one():
+    """`forecasting.tuning.sweeper` replaces the plugin's sweep loop and calls its private helpers: a plugin release
+    that renames one or changes its parameters must fail here, by name, rather than mid-sweep."""
+    import inspect
+    from importlib.metadata import version
+
+    from hydra_plugins.hydra_optuna_sweeper import _impl
+
+    from forecasting.tuning.sweeper import PRIVATE_API
+
+    assert version("hydra-optuna-sweeper") == "1.3.0", "the sweeper's private helpers are checked for 1.3.0 only"
+    for name, params in PRIVATE_API.items():
+        helper = getattr(_impl.OptunaSweeperImpl, name, None) or getattr(_impl, name, None)
+        assert helper is not None, f"hydra-optuna-sweeper no longer has {name}"
+        assert list(inspect.signature(helper).parameters) == params, f"{name} changed its parameters"
+    impl = _impl.OptunaSweeperImpl(None, "minimize", None, None, 1, 1, 0.0, None, None, None)
+    used = ("sampler", "storage", "study_name", "n_trials", "n_jobs", "max_failure_rate", "job_idx")
+    missing = [a for a in (*used, "search_space_distributions", "custom_search_space_extender") if a not in vars(impl)]
+    assert not missing, f"OptunaSweeperImpl no longer sets {missing}"
+    setup = inspect.getsource(_impl.OptunaSweeperImpl.setup)
+    assert "self.config = " in setup and "self.launcher = " in setup, "OptunaSweeperImpl.setup changed"
+
+
 @pytest.mark.parametrize("search", ["tcn_optuna", "lstm_optuna", "arima_optuna"])
 def test_search_configs_compose(search):
     from tests.test_run import composed

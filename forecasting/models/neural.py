@@ -33,7 +33,8 @@ COUNT_LIKELIHOODS = ("poisson", "negbin")
 
 class NeuralForecaster(GlobalForecaster):
     """A global darts torch model. `model_class` names it (e.g. darts.models.TCNModel), `model_kwargs` are its
-    parameters; the wrapper adds the likelihood, covariates, scaling, early stopping and checkpoints."""
+    parameters; the wrapper adds the likelihood, covariates, scaling and checkpoints, and trains with the
+    callbacks (early stopping) and loggers its trainer settings carry (`lightning_config`)."""
 
     def __init__(
         self,
@@ -101,31 +102,20 @@ class NeuralForecaster(GlobalForecaster):
         }[self.likelihood]()
 
     def _trainer_kwargs(self, model_name: str) -> dict:
-        from pytorch_lightning.callbacks import EarlyStopping
-        from pytorch_lightning.loggers import CSVLogger
-
         from forecasting.models.fast_dropout import CheaperDropout
+        from forecasting.models.lightning_config import build_callbacks, build_loggers
 
         t = dict(self.context.trainer)
-        loggers = [CSVLogger(save_dir=os.path.join(self.context.work_dir, "logs"), name=model_name)]
-        if t.get("tensorboard", True):
-            try:
-                from pytorch_lightning.loggers import TensorBoardLogger
-
-                loggers.append(TensorBoardLogger(save_dir=os.path.join(self.context.work_dir, "logs"), name=model_name))
-            except (ImportError, ModuleNotFoundError):  # tensorboard is optional
-                pass
+        loggers = build_loggers(t.get("logger"), os.path.join(self.context.work_dir, "logs"), model_name)
         kwargs = {
             "accelerator": t.get("accelerator", "auto"),
             "devices": t.get("devices", 1),
             "strategy": t.get("strategy", "auto"),
             "num_nodes": int(t.get("num_nodes", 1)),
             "precision": t.get("precision", "32-true"),
-            "callbacks": [
-                EarlyStopping("val_loss", patience=int(t.get("patience", 3)), min_delta=float(t.get("min_delta", 0.0))),
-                CheaperDropout(),
-            ],
-            "logger": loggers,
+            # CheaperDropout is how this wrapper trains, not a choice of the run's: it is not in the config group.
+            "callbacks": [*build_callbacks(t.get("callbacks")), CheaperDropout()],
+            "logger": loggers or False,
             "enable_progress_bar": bool(t.get("progress_bar", True)),
             "enable_model_summary": False,
         }

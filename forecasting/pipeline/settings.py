@@ -93,13 +93,21 @@ class Trainer:
     num_nodes: int = setting(1, _whole(1), "machines, 1 or more")
     precision: Any = setting("32-true", lambda v: str(v) in PRECISIONS, f"one of {', '.join(PRECISIONS)}")
     max_epochs: int = setting(20, lambda v: v >= 1 or v == -1, "epochs, 1 or more (-1: until early stopping)")
-    patience: int = setting(3, _whole(0), "epochs without improvement, 0 or more")
-    min_delta: float = setting(0.0, lambda v: v >= 0, "a loss change of 0 or more")
     val_days: int | None = setting(30, _whole(1), "periods, 1 or more")
     num_workers: int = setting(0, _whole(0), "data-loader workers, 0 or more")
     progress_bar: bool = True
-    tensorboard: bool = True
     threads: int | None = setting(None, _whole(1), "torch threads, 1 or more (null: what is left of the cores)")
+
+
+@dataclass
+class EarlyStopping:
+    patience: int = setting(3, _whole(0), "epochs without improvement, 0 or more")
+    min_delta: float = setting(0.0, lambda v: v >= 0, "a loss change of 0 or more")
+
+
+@dataclass
+class Callbacks:
+    early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
 
 
 @dataclass
@@ -163,6 +171,7 @@ class Settings:
     parallel: Parallel = field(default_factory=Parallel)
     backtest: Backtest = field(default_factory=Backtest)
     trainer: Trainer = field(default_factory=Trainer)
+    callbacks: Callbacks = field(default_factory=Callbacks)
     plan: Plan = field(default_factory=Plan)
     reforecast: Reforecast = field(default_factory=Reforecast)
     serve: Serve = field(default_factory=Serve)

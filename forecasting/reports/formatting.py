@@ -120,5 +120,5 @@ def render(template: str, **context) -> str:
 
 
 def safe(svg_markup: str) -> Markup:
-    """Charts are built from escaped pieces in `svg`; mark them so Jinja does not escape them again."""
+    """Charts come from `svg` with their text escaped by matplotlib; mark them so Jinja does not escape it again."""
     return Markup(svg_markup)

@@ -1,11 +1,18 @@
-"""Static SVG charts drawn in Python, so a report opens offline and by e-mail with no chart library.
+"""Report charts drawn with matplotlib and inlined as SVG, so a report opens offline and by e-mail.
 
-Coordinates are rounded to 0.1 px: the charts stay sharp and the file stays small.
+Text stays text (`svg.fonttype: none`): the file stays small, the page's own font draws it, and matplotlib
+escapes it as XML. Matplotlib lays labels and legends out with its bundled DejaVu Sans, as wide as or wider
+than a browser's sans-serif, so nothing measured there overflows on the page. Sizes are in points at 72 dpi,
+so one point is one unit of the chart's viewBox, as the page's CSS scales it. matplotlib is imported where a
+chart is drawn, not with the package: it takes most of a second, and most imports of the package draw nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -15,7 +22,33 @@ import pandas as pd
 
 PALETTE = ("#1f5fa8", "#e08a2c", "#2e8b57", "#8e44ad", "#c0392b", "#5d6d7e")
 INK, GRID, MUTED = "#1f2933", "#e4e7eb", "#6b7280"
-CHAR_W = 6.2  # average glyph width at 11 px, to lay out labels and legends without measuring text
+NICE_STEPS = (1, 2, 2.5, 5, 10)  # tick steps: 1, 2, 2.5 or 5 x 10^k
+STYLE = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "forecasting.reports",  # the random default would make every report differ byte-wise
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans"],  # bundled with matplotlib: measured the same everywhere, no font warnings
+    "font.size": 11,
+    "text.color": INK,
+    "axes.labelcolor": MUTED,
+    "axes.axisbelow": True,
+    "xtick.color": MUTED,
+    "ytick.color": MUTED,
+    "xtick.labelsize": 11,
+    "ytick.labelsize": 11,
+    "legend.frameon": False,
+    "legend.fontsize": 11,
+    "legend.handlelength": 1.5,
+    "legend.columnspacing": 1.2,
+    "legend.handletextpad": 0.5,
+    "legend.borderaxespad": 0.2,
+}
+# The metadata block names matplotlib's URL and the DCMI vocabulary: a report holds no URL at all.
+NO_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}
+FONT_FAMILY = re.compile(r"font-family:[^;\"]*;?\s*")  # the page's font, inherited, draws the text
+# Coordinates to 0.1 pt, as sharp on screen and a third smaller; styles (opacities) keep every digit.
+GEOMETRY = re.compile(r'(\b(?:d|x|y|width|height|viewBox)=")([^"]*)')
+DECIMALS = re.compile(r"(\d\.\d)\d+")
 
 
 def short_number(v: float) -> str:
@@ -33,112 +66,138 @@ def percent(v: float) -> str:
     return f"{v * 100:.0f}%" if math.isfinite(v) else ""
 
 
-def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    """Round tick values covering [lo, hi] with about `count` steps of 1, 2, 2.5 or 5 x 10^k."""
+def _locator(bins: int):
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(nbins=bins, steps=list(NICE_STEPS))
+
+
+def _span(lo: float, hi: float, bins: int) -> tuple[float, float]:
+    """The axis range from the first to the last round tick covering [lo, hi], so the axis ends on a label."""
     if not (math.isfinite(lo) and math.isfinite(hi)):
         lo, hi = 0.0, 1.0
     if hi <= lo:
         hi = lo + (abs(lo) or 1.0)
-    raw = (hi - lo) / count
-    mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw * (1 - 1e-9))
-    start = math.floor(lo / step + 1e-9) * step
-    n = int(math.ceil((hi - start) / step - 1e-9))
-    return [round(start + i * step, 12) for i in range(n + 1)]
+    ticks = _locator(bins).tick_values(lo, hi)
+    return float(ticks[0]), float(ticks[-1])
 
 
-@dataclass
-class Area:
-    """The plotting rectangle and the data range it shows."""
+def _formatter(fmt: Callable[[float], str]):
+    from matplotlib.ticker import FuncFormatter
 
-    left: float
-    top: float
-    width: float
-    height: float
-    x0: float
-    x1: float
-    y0: float
-    y1: float
-
-    def x(self, v: float) -> float:
-        return round(self.left + (v - self.x0) / ((self.x1 - self.x0) or 1.0) * self.width, 1)
-
-    def y(self, v: float) -> float:
-        return round(self.top + self.height - (v - self.y0) / ((self.y1 - self.y0) or 1.0) * self.height, 1)
-
-    @property
-    def right(self) -> float:
-        return self.left + self.width
-
-    @property
-    def bottom(self) -> float:
-        return self.top + self.height
+    return FuncFormatter(lambda v, _pos: fmt(float(v)))
 
 
-def svg(width: float, height: float, label: str, body: Sequence[str]) -> str:
-    # No xmlns: inline SVG in HTML5 needs none, and the report then holds no URL at all.
-    return (
-        f'<svg class="chart" viewBox="0 0 {width:g} {height:g}" role="img" aria-label="{escape(label)}" '
-        f'font-size="11" fill="{INK}"><title>{escape(label)}</title>{"".join(body)}</svg>'
-    )
+def _plain_axes(ax, grid: str) -> None:
+    """No frame: light grid lines across the plot, muted labels, as the rest of the page."""
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.grid(axis=grid, color=GRID, linewidth=1)
+    ax.tick_params(length=0)
 
 
-def text(
-    x: float,
-    y: float,
-    s: str,
-    anchor: str = "start",
-    color: str = INK,
-    size: int | None = None,
-    extra: str = "",
+def _render(
+    width: float,
+    height: float,
+    label: str,
+    draw: Callable,
+    plot_height: float | None = None,
+    margins: tuple[float, float, float, float] | None = None,
 ) -> str:
-    size_attr = f' font-size="{size}"' if size else ""
-    return (
-        f'<text x="{x:g}" y="{y:g}" text-anchor="{anchor}" fill="{color}"{size_attr}{extra}>'
-        f"{escape(s)}</text>"
-    )
+    """Draw on a width x height figure (points = viewBox units) and return the inline <svg class="chart">.
 
+    The layout makes room for the labels and legend (matplotlib measures them), except where `margins` (left,
+    top, right, bottom) are given: charts whose labels are short numbers skip that work, most of the time a
+    chart takes. With `plot_height`, the figure's height is set so that the plot itself is that tall once the
+    layout has made room around it: bars keep their thickness whatever surrounds them.
+    """
+    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
 
-def line(x1: float, y1: float, x2: float, y2: float, color: str = GRID, extra: str = "") -> str:
-    return f'<line x1="{x1:g}" y1="{y1:g}" x2="{x2:g}" y2="{y2:g}" stroke="{color}"{extra}/>'
-
-
-def polyline(
-    xs: Sequence[float], ys: Sequence[float], color: str, width: float = 1.5, extra: str = ""
-) -> str:
-    pts = " ".join(f"{x:g},{y:g}" for x, y in zip(xs, ys, strict=True))
-    return f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="{width:g}"{extra}/>'
-
-
-def legend(items: Sequence[tuple[str, str, str]], x: float, y: float) -> str:
-    """Swatches in a row: (label, color, shape) with shape 'line', 'band', 'dash' or 'box'."""
-    parts = []
-    for label, color, shape in items:
-        if shape == "line":
-            parts.append(line(x, y - 4, x + 16, y - 4, color, ' stroke-width="2"'))
-        elif shape == "dash":
-            parts.append(line(x, y - 4, x + 16, y - 4, color, ' stroke-dasharray="3 3"'))
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(width / 72, height / 72), dpi=72, layout=None if margins else "constrained")
+        if margins:
+            left, top, right, bottom = margins
+            fig.subplots_adjust(
+                left=left / width, top=1 - top / height, right=1 - right / width, bottom=bottom / height
+            )
         else:
-            opacity = ' fill-opacity="0.25"' if shape == "band" else ""
-            parts.append(f'<rect x="{x:g}" y="{y - 9:g}" width="16" height="10" fill="{color}"{opacity}/>')
-        parts.append(text(x + 20, y, label))
-        x += 20 + len(label) * CHAR_W + 14
-    return "".join(parts)
+            fig.get_layout_engine().set(w_pad=4 / 72, h_pad=4 / 72)
+        draw(fig)
+        if plot_height is not None:
+            fig.get_layout_engine().execute(fig)
+            around = height * (1 - fig.axes[0].get_position().height)
+            fig.set_size_inches(width / 72, (around + plot_height) / 72)
+        # SKU descriptions and model names are data: a "$" in one must not start mathtext.
+        for t in fig.findobj(Text):
+            t.set_parse_math(False)
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata=NO_METADATA)
+    return inline_svg(buf.getvalue(), label)
 
 
-def y_axis(area: Area, ticks: Sequence[float], fmt: Callable[[float], str]) -> str:
-    return "".join(
-        line(area.left, area.y(t), area.right, area.y(t))
-        + text(area.left - 6, area.y(t) + 4, fmt(t), "end", MUTED)
-        for t in ticks
+def _tag(tag: str, prefix: str, referenced: set[str]) -> str:
+    def rename(m: re.Match) -> str:
+        return f' id="{prefix}{m.group(1)}"' if m.group(1) in referenced else ""
+
+    tag = re.sub(r' id="([^"]*)"', rename, tag)
+    tag = re.sub(r'xlink:href="#([^"]*)"', lambda m: f'href="#{prefix}{m.group(1)}"', tag)
+    tag = re.sub(r"url\(#([^)]*)\)", lambda m: f"url(#{prefix}{m.group(1)})", tag)
+    tag = FONT_FAMILY.sub("", tag)
+    tag = re.sub(r' transform="rotate\(-0 [^"]*\)"', "", tag)
+    tag = GEOMETRY.sub(lambda m: m.group(1) + DECIMALS.sub(r"\1", m.group(2)), tag)
+    return re.sub(r"\s+", " ", tag)
+
+
+def _drop_bare_groups(body: str) -> str:
+    """Unwrap <g> elements left with no attribute (matplotlib's ids, dropped): a third of the markup."""
+    out, kept = [], []
+    for part in re.split(r"(<g/>|<g>|<g\s[^>]*>|</g>)", body):
+        if part in ("<g/>", "<g>"):
+            if part == "<g>":
+                kept.append(False)
+            continue
+        if part == "</g>":
+            if kept.pop():
+                out.append(part)
+            continue
+        if part.startswith("<g "):
+            kept.append(True)
+        out.append(part)
+    return "".join(out)
+
+
+def inline_svg(document: str, label: str) -> str:
+    """Matplotlib's SVG file as an element of an HTML page.
+
+    Dropped: the XML prolog, DTD and namespaces (HTML needs none, and they are URLs), the metadata, and the
+    <style> matplotlib puts in <defs> (inline, it would apply to the whole page; its two stroke settings move
+    to the <svg> element, where they inherit). Ids are kept only where referenced, prefixed by a digest of the
+    chart, so two charts on a page never share one. Only tags are rewritten: text between them, already
+    escaped by matplotlib, passes as it is.
+    """
+    body = document[document.index("<svg") :]
+    opening, body = body[: body.index(">") + 1], body[body.index(">") + 1 :]
+    view_box = DECIMALS.sub(r"\1", re.search(r'viewBox="([^"]*)"', opening).group(1))
+    body = re.sub(r"<metadata>.*?</metadata>|<style[^>]*>.*?</style>", "", body, flags=re.S)
+    body = body[: body.rindex("</svg>")]
+    referenced = set(re.findall(r'(?:href="#|url\(#)([^")]*)', body))
+    prefix = "c" + hashlib.sha256(body.encode()).hexdigest()[:8]
+    body = re.sub(r"<[^>]+>", lambda m: _tag(m.group(0), prefix, referenced), body)
+    body = _drop_bare_groups(re.sub(r">\s+<", "><", body).replace("<defs></defs>", "").strip())
+    return (
+        f'<svg class="chart" viewBox="{view_box}" role="img" aria-label="{escape(label)}" '
+        f'stroke-linejoin="round" stroke-linecap="butt"><title>{escape(label)}</title>{body}</svg>'
     )
 
 
-def date_ticks(start: int, stop: int) -> list[int]:
-    """Day numbers for about five date labels across [start, stop]."""
-    span = max(stop - start, 1)
-    step = next((s for s in (1, 2, 7, 14, 28, 56, 91, 182, 365) if span / s <= 6), 730)
-    return list(range(start, stop + 1, step))
+def _top_legend(fig, handles: list) -> None:
+    """One row of swatches above the plot, from its left edge."""
+    if fig.get_layout_engine() is None:
+        fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(fig.subplotpars.left, 1), ncols=len(handles))
+    else:
+        fig.legend(handles=handles, loc="outside upper left", ncols=len(handles))
 
 
 @dataclass
@@ -149,10 +208,6 @@ class Window:
     mean: np.ndarray
     lo: np.ndarray | None
     hi: np.ndarray | None
-
-
-def _days(dates) -> np.ndarray:
-    return np.asarray(pd.DatetimeIndex(dates).values.astype("datetime64[D]").astype(np.int64))
 
 
 def forecast_chart(
@@ -166,60 +221,48 @@ def forecast_chart(
     height: int = 230,
 ) -> str:
     """Actual demand against each cutoff's forecast mean, with the forecast band shaded."""
-    ad = _days(actual_dates)
-    all_days = (
-        np.concatenate([ad, *[_days(w.dates) for w in windows], _days(cutoffs)])
-        if len(ad)
-        else _days(cutoffs)
-    )
+    from matplotlib.dates import AutoDateLocator, DateFormatter
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    dates = [pd.DatetimeIndex(actual_dates), *[pd.DatetimeIndex(w.dates) for w in windows], pd.DatetimeIndex(cutoffs)]
+    every_date = dates[0].append(dates[1:])
     highs = [np.nanmax(actual) if len(actual) else 0.0]
     for w in windows:
         highs.append(np.nanmax(w.hi if w.hi is not None else w.mean))
         highs.append(np.nanmax(w.mean))
     ymax = max(float(np.nanmax(highs)), 1.0)
-    yticks = nice_ticks(0.0, ymax, 4)
-    area = Area(
-        48,
-        30,
-        width - 48 - 12,
-        height - 30 - 26,
-        float(all_days.min()),
-        float(all_days.max()),
-        0.0,
-        yticks[-1],
-    )
-    body = [y_axis(area, yticks, short_number)]
-    for w in windows:
-        xs = [area.x(d) for d in _days(w.dates)]
-        if w.lo is not None and w.hi is not None:
-            upper = [f"{x:g},{area.y(v):g}" for x, v in zip(xs, w.hi, strict=True)]
-            lower = [f"{x:g},{area.y(v):g}" for x, v in zip(xs[::-1], w.lo[::-1], strict=True)]
-            body.append(
-                f'<polygon points="{" ".join(upper + lower)}" fill="{PALETTE[0]}" fill-opacity="0.18"/>'
-            )
-        body.append(polyline(xs, [area.y(v) for v in w.mean], PALETTE[0], 1.6))
-    for c in _days(cutoffs):
-        body.append(line(area.x(c), area.top, area.x(c), area.bottom, MUTED, ' stroke-dasharray="3 3"'))
-    if len(ad):
-        body.append(polyline([area.x(d) for d in ad], [area.y(v) for v in actual], INK, 1.2))
-    for t in date_ticks(int(area.x0), int(area.x1)):
-        when = pd.Timestamp(np.datetime64(t, "D"))
-        body.append(line(area.x(t), area.bottom, area.x(t), area.bottom + 4, MUTED))
-        anchor = "end" if area.x(t) > area.right - 16 else "middle"  # keep the last date inside the chart
-        body.append(text(area.x(t), area.bottom + 16, when.strftime("%d %b"), anchor, MUTED))
-    body.append(
-        legend(
+
+    def draw(fig) -> None:
+        ax = fig.add_subplot()
+        _plain_axes(ax, "y")
+        for w in windows:
+            if w.lo is not None and w.hi is not None:
+                ax.fill_between(w.dates, w.lo, w.hi, color=PALETTE[0], alpha=0.18, linewidth=0)
+            ax.plot(w.dates, w.mean, color=PALETTE[0], linewidth=1.6)
+        for c in cutoffs:
+            ax.axvline(pd.Timestamp(c), color=MUTED, linewidth=1, linestyle=(0, (3, 3)))
+        if len(actual_dates):
+            ax.plot(pd.DatetimeIndex(actual_dates), actual, color=INK, linewidth=1.2)
+        if len(every_date):
+            ax.set_xlim(every_date.min(), every_date.max())
+        ax.set_ylim(*_span(0.0, ymax, 4))
+        ax.yaxis.set_major_locator(_locator(4))
+        ax.yaxis.set_major_formatter(_formatter(short_number))
+        ax.xaxis.set_major_locator(AutoDateLocator(minticks=3, maxticks=7))
+        ax.xaxis.set_major_formatter(DateFormatter("%d %b"))
+        ax.tick_params(axis="x", length=4)
+        _top_legend(
+            fig,
             [
-                ("Actual", INK, "line"),
-                ("Forecast mean", PALETTE[0], "line"),
-                (band_label, PALETTE[0], "band"),
-                ("Cutoff", MUTED, "dash"),
+                Line2D([], [], color=INK, linewidth=2, label="Actual"),
+                Line2D([], [], color=PALETTE[0], linewidth=2, label="Forecast mean"),
+                Patch(facecolor=PALETTE[0], alpha=0.25, label=band_label),
+                Line2D([], [], color=MUTED, linewidth=1, linestyle=(0, (3, 3)), label="Cutoff"),
             ],
-            area.left,
-            14,
         )
-    )
-    return svg(width, height, label, body)
+
+    return _render(width, height, label, draw, margins=(48, 30, 12, 26))  # y labels: short numbers
 
 
 def hbar_chart(
@@ -235,54 +278,66 @@ def hbar_chart(
 
     `ceiling` caps the axis where values cannot go beyond it, e.g. 1.0 for a coverage or fill rate.
     """
+    from matplotlib.patches import Patch
+
     names = list(series)
-    bar_h, gap = 13, 10
+    bar_h, gap = 13, 10  # points; the y axis counts points too, so the height follows the number of bars
     group_h = len(names) * bar_h + gap
-    label_w = min(max((len(c) for c in categories), default=4) * CHAR_W + 12, 200)
     values = [v for vs in series.values() for v in vs if v is not None and math.isfinite(v)]
     refs = [r[0] for r in references]
+    plot_height = max(len(categories), 1) * group_h
     lo, hi = min([0.0, *values, *refs]), max([0.0, *values, *refs])
     pad = (hi - lo) * 0.18 or 1.0  # room for the value labels at the bar ends
     upper = hi + (pad if hi > 0 else 0)
     if ceiling is not None:
         upper = max(min(upper, ceiling), hi)
-    ticks = nice_ticks(lo - (pad if lo < 0 else 0), upper, 5)
-    top = 40 if references else 28 if len(names) > 1 else 12  # room for the legend and reference labels
-    area = Area(label_w, top, width - label_w - 36, len(categories) * group_h, ticks[0], ticks[-1], 0, 1)
-    height = area.bottom + 24
-    body = []
-    for t in ticks:
-        body.append(line(area.x(t), area.top, area.x(t), area.bottom))
-        body.append(text(area.x(t), area.bottom + 15, fmt(t), "middle", MUTED))
-    zero = area.x(0.0)
-    for i, cat in enumerate(categories):
-        y0 = area.top + i * group_h + gap / 2
-        body.append(text(area.left - 8, y0 + len(names) * bar_h / 2 + 4, cat, "end"))
+
+    def draw(fig) -> None:
+        ax = fig.add_subplot()
+        _plain_axes(ax, "x")
+        ax.set_xlim(*_span(lo - (pad if lo < 0 else 0), upper, 5))
+        ax.xaxis.set_major_locator(_locator(5))
+        ax.xaxis.set_major_formatter(_formatter(fmt))
+        ax.set_ylim(plot_height, 0)
+        ax.set_yticks([i * group_h + group_h / 2 for i in range(len(categories))], [str(c) for c in categories])
+        ax.tick_params(axis="y", labelcolor=INK)
         for j, name in enumerate(names):
-            v = series[name][i]
-            y = y0 + j * bar_h
-            if v is None or not math.isfinite(v):
-                body.append(text(zero + 4, y + bar_h - 3, "n/a", color=MUTED))
-                continue
-            x = area.x(v)
-            body.append(
-                f'<rect x="{min(x, zero):g}" y="{y:g}" width="{abs(x - zero):g}" height="{bar_h - 2}" '
-                f'fill="{PALETTE[j % len(PALETTE)]}"/>'
+            color = PALETTE[j % len(PALETTE)]
+            for i, v in enumerate(series[name]):
+                y = i * group_h + gap / 2 + j * bar_h
+                mid = y + (bar_h - 2) / 2
+                if v is None or not math.isfinite(v):
+                    ax.annotate("n/a", (0, mid), xytext=(4, 0), textcoords="offset points", va="center", color=MUTED)
+                    continue
+                ax.barh(y, v, height=bar_h - 2, align="edge", color=color)
+                ax.annotate(
+                    fmt(v),
+                    (v, mid),
+                    xytext=(4 if v >= 0 else -4, 0),
+                    textcoords="offset points",
+                    ha="left" if v >= 0 else "right",
+                    va="center",
+                    fontsize=10,
+                    annotation_clip=False,
+                )
+        ax.axvline(0.0, color=MUTED, linewidth=1)
+        for value, ref_label, color in references:
+            ax.axvline(value, color=color, linewidth=1.5, linestyle=(0, (4, 3)), clip_on=False)
+            ax.annotate(
+                ref_label,
+                (value, 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(0, 3),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=10,
+                color=color,
             )
-            anchor, dx = ("start", 4) if v >= 0 else ("end", -4)
-            body.append(text(x + dx, y + bar_h - 3, fmt(v), anchor, size=10))
-    body.append(line(zero, area.top, zero, area.bottom, MUTED))
-    for value, ref_label, color in references:
-        x = area.x(value)
-        body.append(
-            line(x, area.top - 4, x, area.bottom, color, ' stroke-dasharray="4 3" stroke-width="1.5"')
-        )
-        body.append(text(x, area.top - 7, ref_label, "middle", color, size=10))
-    if len(names) > 1:
-        body.append(
-            legend([(n, PALETTE[j % len(PALETTE)], "box") for j, n in enumerate(names)], area.left, 14)
-        )
-    return svg(width, height, label, body)
+        if len(names) > 1:
+            _top_legend(fig, [Patch(color=PALETTE[j % len(PALETTE)], label=n) for j, n in enumerate(names)])
+
+    return _render(width, plot_height + 100, label, draw, plot_height=plot_height)
 
 
 def xy_chart(
@@ -296,35 +351,40 @@ def xy_chart(
     height: int = 280,
 ) -> str:
     """Lines with labelled markers, e.g. fill rate against stock value per policy, labelled by target."""
+    from matplotlib.lines import Line2D
+
     xs = [float(x) for s in series.values() for x in s[0]]
     ys = [float(y) for s in series.values() for y in s[1]]
-    xt, yt = (
-        nice_ticks(min(xs, default=0.0), max(xs, default=1.0), 5),
-        nice_ticks(min(ys, default=0.0), max(ys, default=1.0), 4),
-    )
-    area = Area(56, 30, width - 56 - 20, height - 30 - 44, xt[0], xt[-1], yt[0], yt[-1])
-    body = [y_axis(area, yt, y_fmt)]
-    for t in xt:
-        body.append(line(area.x(t), area.bottom, area.x(t), area.bottom + 4, MUTED))
-        body.append(text(area.x(t), area.bottom + 16, x_fmt(t), "middle", MUTED))
-    body.append(text(area.left + area.width / 2, height - 6, x_title, "middle", MUTED))
-    body.append(
-        text(
-            12,
-            area.top + area.height / 2,
-            y_title,
-            "middle",
-            MUTED,
-            extra=f' transform="rotate(-90 12 {area.top + area.height / 2:g})"',
+
+    def draw(fig) -> None:
+        ax = fig.add_subplot()
+        _plain_axes(ax, "y")
+        ax.set_xlim(*_span(min(xs, default=0.0), max(xs, default=1.0), 5))
+        ax.set_ylim(*_span(min(ys, default=0.0), max(ys, default=1.0), 4))
+        ax.xaxis.set_major_locator(_locator(5))
+        ax.yaxis.set_major_locator(_locator(4))
+        ax.xaxis.set_major_formatter(_formatter(x_fmt))
+        ax.yaxis.set_major_formatter(_formatter(y_fmt))
+        ax.tick_params(axis="x", length=4)
+        ax.set_xlabel(x_title)
+        ax.set_ylabel(y_title)
+        for j, (points_x, points_y, labels) in enumerate(series.values()):
+            color = PALETTE[j % len(PALETTE)]
+            px, py = [float(v) for v in points_x], [float(v) for v in points_y]
+            ax.plot(px, py, color=color, linewidth=1.8, marker="o", markersize=6, clip_on=False)
+            for x, y, point_label in zip(px, py, labels, strict=True):
+                if point_label:
+                    ax.annotate(
+                        point_label,
+                        (x, y),
+                        xytext=(0, 5),
+                        textcoords="offset points",
+                        ha="center",
+                        fontsize=9,
+                        color=color,
+                    )
+        _top_legend(
+            fig, [Line2D([], [], color=PALETTE[j % len(PALETTE)], linewidth=2, label=n) for j, n in enumerate(series)]
         )
-    )
-    for j, (points_x, points_y, labels) in enumerate(series.values()):
-        color = PALETTE[j % len(PALETTE)]
-        px, py = [area.x(float(v)) for v in points_x], [area.y(float(v)) for v in points_y]
-        body.append(polyline(px, py, color, 1.8))
-        for x, y, point_label in zip(px, py, labels, strict=True):
-            body.append(f'<circle cx="{x:g}" cy="{y:g}" r="3" fill="{color}"/>')
-            if point_label:
-                body.append(text(x, y - 6, point_label, "middle", color, size=9))
-    body.append(legend([(n, PALETTE[j % len(PALETTE)], "line") for j, n in enumerate(series)], area.left, 14))
-    return svg(width, height, label, body)
+
+    return _render(width, height, label, draw)

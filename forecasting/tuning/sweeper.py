@@ -13,6 +13,12 @@ replaced here by one that:
 - queues the baseline (`baseline_trial: true`: the config as it stands, see `baseline.py`) once per study.
 
 Without a storage (an in-memory study, nothing to share) and with the grid sampler, the plugin's own loop runs.
+
+The plugin has no hook for its loop, and Hydra takes a replacement sweeper only from the `hydra_plugins`
+namespace package (a second top-level package), so `install` replaces `OptunaSweeperImpl.sweep` and
+`shared_sweep` calls the plugin's private helpers (`PRIVATE_API`). The plugin is pinned (README's set-up line:
+hydra-optuna-sweeper==1.3.0, the newest release), and tests/test_tuning.py fails, naming the helper, where an
+installed version changes one of them.
 """
 
 from __future__ import annotations
@@ -25,6 +31,16 @@ from omegaconf import OmegaConf
 
 log = logging.getLogger(__name__)
 
+# The plugin's private names this module relies on (OptunaSweeperImpl methods, then a module function), with their
+# parameters in hydra-optuna-sweeper 1.3.0.
+PRIVATE_API = {
+    "sweep": ["self", "arguments"],
+    "_process_searchspace_config": ["self"],
+    "_parse_sweeper_params_config": ["self"],
+    "_get_directions": ["self"],
+    "_configure_trials": ["self", "trials", "search_space_distributions", "fixed_params"],
+    "create_params_from_overrides": ["arguments"],
+}
 # Resamples in a row that only repeat tried parameters before a worker concludes the space is used up.
 MAX_REPEATS = 20
 

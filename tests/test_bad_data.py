@@ -48,6 +48,21 @@ def with_days(days):
     return write
 
 
+def unquoted_thousands(path: Path) -> Path:
+    # An ERP export that writes 1,540 unquoted in a comma-separated file: the row has a field more than the header.
+    lines = table().to_csv(index=False).splitlines()
+    item, day, _ = lines[40].split(",")
+    lines[40] = f"{item},{day},1,540"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def trailing_separators(path: Path) -> Path:
+    # Every line ends in a separator: an empty last field, not a longer row.
+    path.write_text("".join(f"{line}," + "\n" for line in table().to_csv(index=False).splitlines()))
+    return path
+
+
 def excel(path: Path) -> Path:
     xlsx = path.with_suffix(".xlsx")
     table().to_excel(xlsx, index=False)
@@ -172,6 +187,13 @@ ERRORS = [
         r".*data.read_options.sep=';'",
     ),
     (
+        "unquoted_thousands",
+        unquoted_thousands,
+        {},
+        r"1 row\(s\) have more fields than the header's 3 columns \(first: data row 40, extra field '540'\).*"
+        r"export the table again with such values quoted",
+    ),
+    (
         "encoding_named_wrong",
         latin1,
         {"read_options": {"encoding": "utf-8"}},
@@ -225,6 +247,7 @@ REPAIRED = [
     ("zip_named_csv", zipped, ("read", "compression"), "zip"),
     ("parquet_named_csv", parquet_named_csv, None, None),
     ("semicolons", lambda p: csv(p, table(), sep=";"), ("read", "separator"), ";"),
+    ("trailing_separators", trailing_separators, None, None),
     ("tabs", lambda p: csv(p, table(), sep="\t"), ("read", "separator"), "\t"),
     ("decimal_commas", semicolons_with_decimal_commas, ("read", "numbers"), "units"),
     ("epoch_seconds", with_days(lambda d: d.astype("int64") // 10**9), ("read", "dates"), "Unix epoch seconds"),

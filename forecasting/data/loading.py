@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -137,6 +138,7 @@ def read_table(
         raw = _read_parquet(path, wanted)
     else:
         raw = _read_csv(path, options, notes, guessed, usecols=wanted, **_text_as_written(mapping))
+        _refuse_rows_longer_than_the_header(path, options, len(available))
     if raw.empty:
         raise InputError(f"{path}: the table has a header but no rows; point data.path at a file with data.")
 
@@ -222,6 +224,31 @@ def _refuse_duplicate_names(path: Path, kind: str, options: dict, notes: dict, g
                 f"{path}: {len(where)} columns are named '{src}' (columns {', '.join(map(str, where))}), the column "
                 f"data.columns.{name} names, so which one holds the {name} is unclear; {fix}."
             )
+
+
+def _refuse_rows_longer_than_the_header(path: Path, options: dict, width: int) -> None:
+    """A row with more fields than the header: reading only the mapped columns, pandas drops the extra fields
+    silently, so an unquoted `1,540` in a comma-separated file would sell 1 instead of 1,540. One more pass, with
+    the options the table was just read with, that reads only the field past the header's last (empty where a
+    row has none, or ends in a separator)."""
+    if {"header", "skiprows", "names", "usecols"} & set(options):
+        return  # a layout of the user's own (read options): the header is not simply the first line
+    try:
+        past = pd.read_csv(path, **options, header=None, skiprows=1, names=range(width + 1), usecols=[width], dtype=str)
+    except pd.errors.ParserError as exc:
+        if "Too many columns specified" in str(exc):
+            return  # pandas' way of saying that no row has a field past the header's
+        raise
+    values = past[width].astype("string").str.strip()
+    longer = values.notna() & values.ne("")
+    if longer.any():
+        first = int(np.flatnonzero(longer.to_numpy())[0])
+        raise InputError(
+            f"{path}: {int(longer.sum())} row(s) have more fields than the header's {width} columns (first: data "
+            f"row {first + 1}, extra field '{values.iloc[first][:40]}'): an unquoted number whose thousands mark is "
+            "the field separator (1,540 in a comma-separated file) or an unquoted text holding a separator; export "
+            "the table again with such values quoted, or without thousands marks."
+        )
 
 
 def _absent_columns_message(path: Path, absent: list[str], mapping: Mapping[str, str], available: list) -> str:

@@ -14,6 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from forecasting.backtest.folds import make_cutoffs
+from forecasting.backtest.settings import BacktestSettings
 from forecasting.data.frequency import SEASON
 from forecasting.data.prepare import PreparedData, prepare_data
 from forecasting.errors import InputError
@@ -187,6 +188,20 @@ def replay_settings(cfg: DictConfig) -> ReplaySettings | None:
         bool(rcfg.get("backorders", False)),
         int(rcfg.get("refit_every_reviews", 1)),
         bool(rcfg.get("learn_bias", True)),
+    )
+
+
+def backtest_settings(cfg: DictConfig, cover_days: int | None = None) -> BacktestSettings:
+    """The run's backtest settings; `cover_days` (plan runs) records the demand summed over that many days."""
+    b = cfg.backtest
+    return BacktestSettings(
+        horizon=int(b.horizon),
+        quantiles=[float(q) for q in cfg.quantiles],
+        num_samples=int(cfg.num_samples),
+        seed=int(cfg.seed),
+        min_train_days=int(b.min_train_days),
+        n_jobs=int(cfg.parallel.n_jobs),
+        cover_days=cover_days,
     )
 
 

@@ -72,22 +72,13 @@ def statsforecast_twin(model, season_length: int):
 
 
 def run_ours(data, cutoffs, name, model, fallback, cfg, n_jobs):
-    from forecasting.backtest.runner import backtest
+    from dataclasses import replace
 
-    b = cfg.backtest
-    table, failures = backtest(
-        data.panel,
-        cutoffs,
-        horizon=int(b.horizon),
-        models={name: model},
-        fallback=fallback,
-        quantiles=[float(q) for q in cfg.quantiles],
-        num_samples=int(cfg.num_samples),
-        seed=int(cfg.seed),
-        min_train_days=int(b.min_train_days),
-        n_jobs=n_jobs,
-    )
-    return table, len(failures)
+    from forecasting.backtest.runner import backtest
+    from forecasting.pipeline.common import backtest_settings
+
+    run = backtest(data.panel, cutoffs, {name: model}, fallback, replace(backtest_settings(cfg), n_jobs=n_jobs))
+    return run.table, len(run.failures)
 
 
 def run_statsforecast(data, cutoffs, sf_model, cfg, season_length, n_jobs):

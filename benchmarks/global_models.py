@@ -188,6 +188,7 @@ def compare_variants(skus: int) -> None:
     from omegaconf import OmegaConf
 
     from forecasting.backtest.global_runner import backtest_global
+    from forecasting.backtest.settings import BacktestSettings
     from forecasting.datasets import bundled_path
     from forecasting.pipeline.common import build_models, cutoffs_from_config, load_data
 
@@ -210,9 +211,8 @@ def compare_variants(skus: int) -> None:
             kw["params"] = {**base["params"], **change.get("params", {})}
             model = instantiate(kw).configure(models["lightgbm"].context)
         t0 = time.perf_counter()
-        bt, _, _ = backtest_global(
-            name, model, data.panel, data.segments, cutoffs, int(b.horizon), QUANTILES, 100, int(b.min_train_days)
-        )
+        settings = BacktestSettings(int(b.horizon), QUANTILES, 100, min_train_days=int(b.min_train_days))
+        bt, _, _ = backtest_global(name, model, data.panel, data.segments, cutoffs, settings)
         print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
         parts.append(bt)
     bt = pd.concat(parts).merge(data.segments[["sku", "demand_class"]].astype({"sku": str}), on="sku", how="left")

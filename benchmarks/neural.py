@@ -89,6 +89,7 @@ def measure(kind: str, likelihood: str, args) -> dict:
     from forecasting.backtest.global_runner import backtest_global
     from forecasting.backtest.metrics import score
     from forecasting.pipeline import build_models, cutoffs_from_config, load_data
+    from forecasting.pipeline.common import backtest_settings
 
     overrides = [
         f"model={kind}",
@@ -115,17 +116,7 @@ def measure(kind: str, likelihood: str, args) -> dict:
     sampler = threading.Thread(target=gpu_sampler, args=(stop, util), daemon=True)
     sampler.start()
     t0 = time.perf_counter()
-    rows, record, _ = backtest_global(
-        kind,
-        model,
-        data.panel,
-        data.segments,
-        cutoffs,
-        int(cfg.backtest.horizon),
-        quantiles,
-        int(cfg.num_samples),
-        int(cfg.backtest.min_train_days),
-    )
+    rows, record, _ = backtest_global(kind, model, data.panel, data.segments, cutoffs, backtest_settings(cfg))
     backtest_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     model.predict(data.panel, data.segments, data.panel["date"].max(), 60, int(cfg.num_samples))
@@ -156,9 +147,12 @@ def measure(kind: str, likelihood: str, args) -> dict:
 
 def local_rows(args) -> list[dict]:
     """The per-SKU models on the same test folds (retrained at every cutoff, as they always are)."""
+    from dataclasses import replace
+
     from forecasting.backtest.metrics import score
     from forecasting.backtest.runner import backtest
     from forecasting.pipeline import build_models, cutoffs_from_config, load_data
+    from forecasting.pipeline.common import backtest_settings
 
     cfg = compose([f"data.panel.max_skus={args.skus}", "model=[arima,ets,croston]", f"parallel.n_jobs={args.n_jobs}"])
     data = load_data(cfg)
@@ -166,18 +160,7 @@ def local_rows(args) -> list[dict]:
     cutoffs = cutoffs_from_config(cfg, data.panel)
     quantiles = [float(q) for q in cfg.quantiles]
     t0 = time.perf_counter()
-    bt, _ = backtest(
-        data.panel,
-        cutoffs,
-        int(cfg.backtest.horizon),
-        local,
-        fallback,
-        quantiles,
-        int(cfg.num_samples),
-        int(cfg.seed),
-        int(cfg.backtest.min_train_days),
-        args.n_jobs,
-    )
+    bt = backtest(data.panel, cutoffs, local, fallback, replace(backtest_settings(cfg), n_jobs=args.n_jobs)).table
     seconds = time.perf_counter() - t0
     table = score(bt[bt["role"] == "test"], ["model"], quantiles)
     return [

@@ -29,6 +29,7 @@ def main() -> None:
     from forecasting.backtest.global_runner import backtest_global
     from forecasting.backtest.metrics import score
     from forecasting.pipeline import build_models, cutoffs_from_config, load_data
+    from forecasting.pipeline.common import backtest_settings
 
     logging.basicConfig(level=logging.WARNING)
     kind, extra = sys.argv[1], sys.argv[2:]
@@ -47,20 +48,11 @@ def main() -> None:
     _, models, _ = build_models(cfg, data, tempfile.mkdtemp(prefix=f"bias_{kind}_"))
     model = models[kind]
     cutoffs = cutoffs_from_config(cfg, data.panel)
-    horizon, quantiles = int(cfg.backtest.horizon), [float(q) for q in cfg.quantiles]
+    settings = backtest_settings(cfg)
+    horizon, quantiles = settings.horizon, settings.quantiles
     panel, days = data.panel, np.sort(data.panel["date"].unique())
     for fold in cutoffs[cutoffs["role"] == "validation"].itertuples(index=False):
-        rows, _, _ = backtest_global(
-            kind,
-            model,
-            panel,
-            data.segments,
-            pd.DataFrame([fold._asdict()]),
-            horizon,
-            quantiles,
-            int(cfg.num_samples),
-            int(cfg.backtest.min_train_days),
-        )
+        rows, _, _ = backtest_global(kind, model, panel, data.segments, pd.DataFrame([fold._asdict()]), settings)
         m = score(rows.assign(model=kind), ["model"], quantiles).iloc[0]
         print(
             f"{kind} cutoff {fold.cutoff.date()}: {model.epochs_} epochs; RMSSE {m['rmsse']:.4f} "

@@ -33,6 +33,7 @@ QUANTILES = [0.05, 0.1, 0.5, 0.9, 0.95]
 
 def main() -> None:
     from forecasting.backtest.runner import backtest
+    from forecasting.backtest.settings import BacktestSettings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skus", type=int, default=100)
@@ -54,9 +55,9 @@ def main() -> None:
     rows, classes = [], []
     for name, model in models.items():
         t0 = time.perf_counter()
-        table, failures = backtest(
-            panel, cutoffs, args.horizon, {name: model}, SeasonalNaive(7), QUANTILES, 200, args.seed, n_jobs=args.n_jobs
-        )
+        settings = BacktestSettings(args.horizon, QUANTILES, 200, args.seed, n_jobs=args.n_jobs)
+        run = backtest(panel, cutoffs, {name: model}, SeasonalNaive(7), settings)
+        table, failures = run.table, run.failures
         seconds = time.perf_counter() - t0
         table["sku"] = table["sku"].astype(str)
         on_promo = promo.reindex(pd.MultiIndex.from_arrays([table["sku"], table["date"]])).to_numpy() == 1

@@ -102,11 +102,11 @@ def one(skus: int, n_jobs: int, extra: list[str]) -> dict:
     after = {}
 
     def timed_backtest(*args, **kwargs):
-        table = stage("backtest", lambda: runner_backtest(*args, **kwargs))
-        after["rows"], after["t"], after["cpu"] = len(table[0]), time.perf_counter(), cpu_seconds()
+        run = stage("backtest", lambda: runner_backtest(*args, **kwargs))
+        after["rows"], after["t"], after["cpu"] = len(run.table), time.perf_counter(), cpu_seconds()
         after["parent_cpu"] = cpu_seconds(workers=False)
         after["mem"] = PeakMemory().__enter__()
-        return table
+        return run
 
     backtest_task.backtest = timed_backtest
     _metrics, result = backtest_task.run_backtest(cfg, data, out, started, cover_days=cover_days)

@@ -11,6 +11,7 @@ import pytest
 
 from forecasting.backtest.folds import make_cutoffs
 from forecasting.backtest.runner import backtest
+from forecasting.backtest.settings import BacktestSettings
 from forecasting.datasets.synthetic import synthetic_demand
 from forecasting.errors import InputError
 from forecasting.models.arima_covariates import CovariateARIMA
@@ -40,7 +41,8 @@ def panel_of(data, skus=None) -> pd.DataFrame:
 
 def run_backtest(panel: pd.DataFrame, future: str = "known", folds: int = 4) -> pd.DataFrame:
     cutoffs = make_cutoffs(pd.DatetimeIndex(panel["date"].unique()), horizon=30, folds=folds, step=30)
-    table, failures = backtest(panel, cutoffs, 30, models(future), SeasonalNaive(7), QUANTILES, num_samples=100)
+    run = backtest(panel, cutoffs, models(future), SeasonalNaive(7), BacktestSettings(30, QUANTILES, num_samples=100))
+    table, failures = run.table, run.failures
     assert failures.empty, failures
     return table.assign(sku=table["sku"].astype(str), model=table["model"].astype(str))
 

@@ -10,6 +10,7 @@ from forecasting.backtest.folds import make_cutoffs
 from forecasting.backtest.leaderboard import leaderboard
 from forecasting.backtest.metrics import interval_pairs, rmsse_scale, score
 from forecasting.backtest.runner import backtest
+from forecasting.backtest.settings import BacktestSettings
 from forecasting.errors import InputError
 from forecasting.models.base import Forecast, LocalForecaster
 from forecasting.models.naive import SeasonalNaive
@@ -68,9 +69,8 @@ def test_no_model_sees_data_after_its_cutoff():
     p = p[~((p["sku"] == "s2") & (p["date"] < "2024-02-03"))]
     cuts = make_cutoffs(pd.DatetimeIndex(p["date"].unique()), horizon=7, folds=3, step=7)
     Spy.seen = []
-    bt, failures = backtest(
-        p, cuts, 7, {"spy": Spy()}, SeasonalNaive(season_length=7), QUANTILES, 10, n_jobs=1, min_train_days=28
-    )
+    run = backtest(p, cuts, {"spy": Spy()}, SeasonalNaive(season_length=7), BacktestSettings(7, QUANTILES, 10))
+    bt, failures = run.table, run.failures
     assert failures.empty
     rows = bt[bt["model"] == "spy"]
     trained_until = EPOCH + pd.to_timedelta(rows["mean"].round().astype(int), unit="D")
@@ -87,17 +87,9 @@ def test_no_model_sees_data_after_its_cutoff():
 def test_parallel_backtest_equals_serial():
     p = panel(4, 70)
     cuts = make_cutoffs(pd.DatetimeIndex(p["date"].unique()), horizon=7, folds=2, step=7)
-    args = (
-        p,
-        cuts,
-        7,
-        {"naive": SeasonalNaive(season_length=7)},
-        SeasonalNaive(season_length=7),
-        QUANTILES,
-        30,
-    )
-    serial, _ = backtest(*args, seed=3, n_jobs=1)
-    parallel, _ = backtest(*args, seed=3, n_jobs=2)
+    models = {"naive": SeasonalNaive(season_length=7)}
+    serial = backtest(p, cuts, models, SeasonalNaive(7), BacktestSettings(7, QUANTILES, 30, seed=3, n_jobs=1)).table
+    parallel = backtest(p, cuts, models, SeasonalNaive(7), BacktestSettings(7, QUANTILES, 30, seed=3, n_jobs=2)).table
     pd.testing.assert_frame_equal(serial, parallel)
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 from forecasting.backtest.folds import make_cutoffs
 from forecasting.backtest.metrics import interval_pairs, score, series_losses
 from forecasting.backtest.runner import backtest
+from forecasting.backtest.settings import BacktestSettings
 from forecasting.models.base import Forecast, LocalForecaster
 from forecasting.models.naive import SeasonalNaive
 from forecasting.vocabulary.column_names import quantile_column
@@ -32,7 +33,8 @@ def run(n_jobs: int):
     p = panel(6, 90)
     cuts = make_cutoffs(pd.DatetimeIndex(p["date"].unique()), horizon=14, folds=2, step=7, validation_folds=1)
     models = {"noisy": Noisy(), "naive": SeasonalNaive(season_length=7)}
-    return backtest(p, cuts, 14, models, SeasonalNaive(season_length=7), QUANTILES, 50, n_jobs=n_jobs, cover_days=10)
+    run = backtest(p, cuts, models, SeasonalNaive(7), BacktestSettings(14, QUANTILES, 50, n_jobs=n_jobs, cover_days=10))
+    return run.table, run.failures, run.covers
 
 
 def test_rows_from_workers_hold_one_string_per_value_and_equal_a_serial_run():

@@ -13,6 +13,7 @@ from distributed import get_task_stream
 
 from forecasting.backtest.folds import make_cutoffs
 from forecasting.backtest.runner import backtest
+from forecasting.backtest.settings import BacktestSettings
 from forecasting.datasets.synthetic import synthetic_demand
 from forecasting.errors import InputError
 from forecasting.models.naive import SeasonalNaive
@@ -31,13 +32,15 @@ def test_dask_localcluster_backtest_equals_local():
         "ets": StatsForecastModel("AutoETS", model="ANN", season_length=7),
         "croston_sf": StatsForecastModel("CrostonSBA", paths="intermittent", min_history=1),
     }
-    args = (panel, cuts, 14, models, SeasonalNaive(season_length=7), [0.1, 0.5, 0.9], 30)
-    local, local_failures = backtest(*args, seed=11, n_jobs=1)
+    args = (panel, cuts, models, SeasonalNaive(season_length=7), BacktestSettings(14, [0.1, 0.5, 0.9], 30, seed=11))
+    run = backtest(*args)
+    local, local_failures = run.table, run.failures
     with dask_backend("dask", n_workers=2) as client:
         workers = set(client.scheduler_info()["workers"])
         assert len(workers) == 2
         with get_task_stream(client) as stream:
-            on_dask, dask_failures = backtest(*args, seed=11, n_jobs=1)
+            run = backtest(*args)
+            on_dask, dask_failures = run.table, run.failures
     # The per-SKU models ran on the cluster's workers (one batch per SKU here), not in this process.
     batches = [t for t in stream.data if t["key"].startswith("_chunk_list")]
     assert len(batches) == panel["sku"].nunique()

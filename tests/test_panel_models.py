@@ -8,7 +8,9 @@ import pytest
 import statsforecast.models as sf
 
 from forecasting.backtest.folds import make_cutoffs
-from forecasting.backtest.runner import backtest, backtest_sku
+from forecasting.backtest.runner import backtest
+from forecasting.backtest.settings import BacktestSettings
+from forecasting.backtest.sku_runner import backtest_sku
 from forecasting.datasets.synthetic import synthetic_demand
 from forecasting.models.intermittent import Croston
 from forecasting.models.naive import SeasonalNaive
@@ -43,10 +45,11 @@ def test_panel_backtest_equals_one_sku_at_a_time():
     panel = ragged_panel()
     cuts = make_cutoffs(pd.DatetimeIndex(panel["date"].unique()), horizon=14, folds=3, step=30)
     options = dict(
-        cutoffs=cuts, horizon=14, models=models(), fallback=SeasonalNaive(season_length=7), quantiles=QUANTILES,
-        num_samples=40, seed=7, min_train_days=28,
+        cutoffs=cuts, models=models(), fallback=SeasonalNaive(season_length=7),
+        settings=BacktestSettings(14, QUANTILES, num_samples=40, seed=7, min_train_days=28),
     )  # fmt: skip
-    table, failures = backtest(panel, **options)
+    run = backtest(panel, **options)
+    table, failures = run.table, run.failures
     one_by_one = pd.concat(
         [backtest_sku(sku, s.set_index("date")["demand"], **options).rows for sku, s in panel.groupby("sku")]
     )
@@ -111,7 +114,8 @@ class Exploding(PanelForecaster):
 def test_a_sku_the_panel_model_fails_on_falls_back_alone():
     panel = ragged_panel(12, 150)
     cuts = make_cutoffs(pd.DatetimeIndex(panel["date"].unique()), horizon=14, folds=1, step=14)
-    table, failures = backtest(panel, cuts, 14, {"x": Exploding()}, SeasonalNaive(season_length=7), QUANTILES, 20)
+    run = backtest(panel, cuts, {"x": Exploding()}, SeasonalNaive(season_length=7), BacktestSettings(14, QUANTILES, 20))
+    table, failures = run.table, run.failures
     history = panel[panel["date"] <= cuts["cutoff"].iloc[0]]
     bad = set(history.groupby("sku")["demand"].max().loc[lambda m: m > 30].index)
     assert 0 < len(bad) < panel["sku"].nunique()

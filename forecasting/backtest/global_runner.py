@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
 
 import pandas as pd
 
 from forecasting.backtest.cumulative import cover_columns, cover_record, cover_table
 from forecasting.backtest.folds import eligible
 from forecasting.backtest.metrics import rmsse_scale
+from forecasting.backtest.settings import BacktestSettings
 from forecasting.data.panel import sku_series
 from forecasting.errors import InputError
 from forecasting.models.base import GlobalForecaster
@@ -29,14 +29,11 @@ def backtest_global(
     panel: pd.DataFrame,
     segments: pd.DataFrame | None,
     cutoffs: pd.DataFrame,
-    horizon: int,
-    quantiles: Sequence[float],
-    num_samples: int,
-    min_train_days: int,
-    cover_days: int | None = None,
+    settings: BacktestSettings,
 ) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
     """Backtest rows of one global model, its training record (epochs and seconds per cutoff), and the
-    cumulative-demand records over `cover_days` (empty without)."""
+    cumulative-demand records over `settings.cover_days` (empty without)."""
+    horizon, cover_days = settings.horizon, settings.cover_days
     series = sku_series(panel)
     parts, covers, record = [], [], {"retrain": model.retrain, "fits": []}
     fitted = False
@@ -63,13 +60,13 @@ def backtest_global(
             )
             log.info("%s: trained at cutoff %s, %d epochs", name, fold.cutoff.date(), model.epochs_)
         t0 = time.perf_counter()
-        forecasts = model.predict(panel, segments, fold.cutoff, horizon, num_samples)
+        forecasts = model.predict(panel, segments, fold.cutoff, horizon, settings.num_samples)
         record.setdefault("predict_seconds", []).append(round(time.perf_counter() - t0, 2))
         for sku, s in series.items():
-            if not eligible(s, fold.cutoff, horizon, min_train_days):
+            if not eligible(s, fold.cutoff, horizon, settings.min_train_days):
                 continue
             test = s[s.index > fold.cutoff].iloc[:horizon]
-            rows = pd.DataFrame(forecast_rows(sku, name, test.index, forecasts[sku], quantiles))
+            rows = pd.DataFrame(forecast_rows(sku, name, test.index, forecasts[sku], settings.quantiles))
             rows.insert(0, "cutoff", fold.cutoff)
             rows["fallback"] = False
             rows["fold"] = fold.fold

@@ -7,13 +7,14 @@ batches sized so that the sample paths of a batch stay in a few tens of megabyte
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from forecasting.backtest.cumulative import cover_columns, cover_record
 from forecasting.backtest.metrics import rmsse_scale
+from forecasting.backtest.settings import BacktestSettings
 from forecasting.models.base import Forecast, LocalForecaster, sample_quantiles
 from forecasting.models.local_fit import SkuResult, concat_columns
 from forecasting.models.panel import PanelForecaster, forecast_batch, history_matrix
@@ -27,16 +28,12 @@ BATCH_VALUES = 4_000_000
 def backtest_panel(
     panel: pd.DataFrame,
     cutoffs: pd.DataFrame,
-    horizon: int,
     models: Mapping[str, PanelForecaster],
     fallback: LocalForecaster,
-    quantiles: Sequence[float],
-    num_samples: int,
-    seed: int,
-    min_train_days: int,
-    cover_days: int | None = None,
+    settings: BacktestSettings,
 ) -> SkuResult:
     """Backtest rows of the panel-wide `models` for every eligible SKU and fold (columns as `backtest_sku`)."""
+    horizon, num_samples, min_train_days = settings.horizon, settings.num_samples, settings.min_train_days
     values = panel["demand"].to_numpy(dtype=float)
     dates = panel["date"].to_numpy()
     starts = np.flatnonzero(np.r_[True, panel["sku"].to_numpy()[1:] != panel["sku"].to_numpy()[:-1]])
@@ -61,10 +58,10 @@ def backtest_panel(
                 horizon,
                 models,
                 fallback,
-                quantiles,
+                settings.quantiles,
                 num_samples,
-                seed,
-                cover_days,
+                settings.seed,
+                settings.cover_days,
             )
             parts.append(part.columns)
             failures += part.failures

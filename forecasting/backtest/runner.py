@@ -1,129 +1,98 @@
-"""Rolling-origin backtest of per-SKU models, parallel over SKUs.
+"""The one backtest entry point: every kind of model on the same folds, SKUs and metrics, in one table.
 
-Each SKU's job sees only its own series; at each cutoff the models are fitted on the days up to and including
-the cutoff and scored on the next `horizon` trading days, so nothing after a cutoff reaches a model.
+Per-SKU models (LocalForecaster) run one SKU per job on the parallel backend (backtest.sku_runner), panel-wide
+models (PanelForecaster) on the whole panel at once in this process (backtest.panel_runner), and global models
+(GlobalForecaster) one after another, each trained across SKUs (backtest.global_runner). The kinds give the same
+rows for a SKU, so they share one table and one leaderboard.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from forecasting.backtest.cumulative import cover_columns, cover_record, cover_table
-from forecasting.backtest.folds import train_length
-from forecasting.backtest.metrics import rmsse_scale
+from forecasting.backtest.cumulative import cover_table
+from forecasting.backtest.global_runner import backtest_global
 from forecasting.backtest.panel_runner import backtest_panel
-from forecasting.data.panel import sku_series, split_covariates
-from forecasting.models.base import LocalForecaster
-from forecasting.models.local_fit import SkuResult, concat_columns, fit_predict
+from forecasting.backtest.settings import BacktestSettings
+from forecasting.backtest.sku_runner import backtest_sku
+from forecasting.data.panel import sku_series
+from forecasting.models.base import GlobalForecaster, LocalForecaster
 from forecasting.models.panel import PanelForecaster
-from forecasting.parallel import run_per_sku
-from forecasting.vocabulary.text_columns import TEXT, encode_text, join_codes
+from forecasting.parallel import release_memory, run_per_sku
+from forecasting.vocabulary.text_columns import TEXT, join_codes
 
-#: the order of the backtest table's rows
+#: the order of the per-SKU and panel-wide rows (a global model's rows follow them, in its own order)
 ROW_ORDER = ["model", "sku", "cutoff", "date"]
 
 log = logging.getLogger(__name__)
 
 
-def backtest_sku(
-    sku: str,
-    series: pd.Series,
-    cutoffs: pd.DataFrame | Sequence,
-    horizon: int,
-    models: Mapping[str, LocalForecaster],
-    fallback: LocalForecaster,
-    quantiles: Sequence[float],
-    num_samples: int,
-    seed: int,
-    min_train_days: int,
-    cover_days: int | None = None,
-) -> SkuResult:
-    """All folds of one SKU (`cutoffs` as a table or its rows as tuples): rows with `cutoff`, `fold`, `role`, the
-    actual `demand` and the RMSSE `scale`;
-    with `cover_days`, also the cumulative-demand records planning calibrates on (in `extra`)."""
-    parts, failures, covers = [], [], []
-    # Covariate rows run past the cutoff (promo and price only, never demand): a model reads them after the
-    # cutoff only where its `future_covariates` says they are known ahead.
-    series, covariates = split_covariates(series)
-    folds = cutoffs.itertuples(index=False) if isinstance(cutoffs, pd.DataFrame) else cutoffs
-    for fold in folds:
-        n_train = train_length(series, fold.cutoff, horizon, min_train_days)
-        if n_train is None:
-            continue
-        train = series.iloc[:n_train]
-        test = series.iloc[n_train : n_train + horizon]
-        res = fit_predict(
-            sku, train, test.index, models, fallback, quantiles, num_samples, seed, int(fold.fold), covariates
-        )
-        n = len(res.columns["sku"])
-        parts.append(
-            {
-                "cutoff": np.full(n, np.datetime64(fold.cutoff, "ns")),
-                **res.columns,
-                "fold": np.full(n, fold.fold),
-                "role": np.full(n, fold.role, dtype=object),
-                "demand": np.tile(test.to_numpy(), len(models)),
-                "scale": np.full(n, rmsse_scale(train.to_numpy())),
-            }
-        )
-        failures += [{**f, "cutoff": fold.cutoff} for f in res.failures]
-        if cover_days:
-            for name, forecast in res.forecasts.items():
-                record = cover_record(sku, name, fold.cutoff, forecast, test, cover_days)
-                if record:
-                    covers.append({**record, "role": fold.role})
-    return SkuResult(columns=encode_text(concat_columns(parts)), failures=failures, extra=[cover_columns(covers)])
+@dataclass
+class BacktestRun:
+    """What one backtest gives: the backtest table (forecast table + cutoff, fold, role, demand, scale,
+    fallback), the fits that fell back to the baseline, the cumulative-demand records over
+    `settings.cover_days` after each cutoff (empty without), each global model's training record (epochs and
+    seconds per cutoff) and the seconds each part took (`local_seconds` for the per-SKU and panel-wide models
+    together, `<name>_seconds` per global model)."""
+
+    table: pd.DataFrame
+    failures: pd.DataFrame
+    covers: pd.DataFrame
+    training: dict[str, dict] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def backtest(
     panel: pd.DataFrame,
     cutoffs: pd.DataFrame,
-    horizon: int,
-    models: Mapping[str, LocalForecaster],
+    models: Mapping[str, LocalForecaster | PanelForecaster | GlobalForecaster],
     fallback: LocalForecaster,
-    quantiles: Sequence[float],
-    num_samples: int = 200,
-    seed: int = 0,
-    min_train_days: int = 28,
-    n_jobs: int = 1,
-    cover_days: int | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame] | tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Backtest table (forecast table + cutoff, fold, role, demand, scale, fallback) and the failure list;
-    with `cover_days`, a third table of cumulative demand over that many days after each cutoff.
-
-    Panel-wide models (seasonal naive, Croston, SES) run on the whole panel at once in this process; the others
-    run per SKU on the parallel backend. Both give the same rows for a SKU, so they share one table.
-    """
+    settings: BacktestSettings,
+    segments: pd.DataFrame | None = None,
+) -> BacktestRun:
+    """Every model of `models` over every fold of `cutoffs`; `segments` (the SKUs' segment table) is what
+    global models train with."""
+    global_models = {name: m for name, m in models.items() if isinstance(m, GlobalForecaster)}
     panel_models = {name: m for name, m in models.items() if isinstance(m, PanelForecaster)}
-    sku_models = {name: m for name, m in models.items() if name not in panel_models}
-    options = dict(
-        cutoffs=cutoffs,
-        horizon=horizon,
-        fallback=fallback,
-        quantiles=quantiles,
-        num_samples=num_samples,
-        seed=seed,
-        min_train_days=min_train_days,
-        cover_days=cover_days,
-    )
+    sku_models = {name: m for name, m in models.items() if name not in panel_models and name not in global_models}
+    t0 = time.perf_counter()
     results = []
     if sku_models:
         # Folds as plain tuples: iterating the DataFrame again for every SKU cost more than a cheap model's fit.
-        per_sku = {**options, "cutoffs": list(cutoffs.itertuples(index=False))}
+        folds = list(cutoffs.itertuples(index=False))
         series = sku_series(panel, [c for m in sku_models.values() for c in getattr(m, "covariates", ())])
-        results += run_per_sku(backtest_sku, series, n_jobs=n_jobs, desc="backtest", models=sku_models, **per_sku)
+        results += run_per_sku(
+            backtest_sku,
+            series,
+            n_jobs=settings.n_jobs,
+            desc="backtest",
+            cutoffs=folds,
+            models=sku_models,
+            fallback=fallback,
+            settings=settings,
+        )
     if panel_models:
         log.info("backtest: %s on all %d SKUs at once", ", ".join(panel_models), panel["sku"].nunique())
-        results.append(backtest_panel(panel, models=panel_models, **options))
+        results.append(backtest_panel(panel, cutoffs, panel_models, fallback, settings))
     table = sorted_table([r.columns for r in results if r.columns])
     failures = pd.DataFrame([f for r in results for f in r.failures], columns=["sku", "model", "cutoff", "error"])
-    if cover_days:
-        return table, failures, cover_table([c for r in results for c in r.extra])
-    return table, failures
+    covers = cover_table([c for r in results for c in r.extra]) if settings.cover_days else pd.DataFrame()
+    del results
+    release_memory()  # the workers' results, now joined into one table
+    run = BacktestRun(table, failures, covers, seconds={"local_seconds": round(time.perf_counter() - t0, 2)})
+    for name, model in global_models.items():
+        t1 = time.perf_counter()
+        rows, run.training[name], model_covers = backtest_global(name, model, panel, segments, cutoffs, settings)
+        run.seconds[f"{name}_seconds"] = round(time.perf_counter() - t1, 2)
+        run.table = pd.concat([run.table, rows], ignore_index=True)
+        run.covers = pd.concat([run.covers, model_covers], ignore_index=True)
+    return run
 
 
 def sorted_table(parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:

@@ -30,8 +30,6 @@ KEYS = ["sku", "cutoff", "date"]
 class Ensemble:
     """The ensemble's recipe: how members are chosen and combined; `choose` fits it on validation scores."""
 
-    is_ensemble = True
-
     def __init__(
         self,
         combine: str = "median",

@@ -12,7 +12,6 @@ from omegaconf import DictConfig
 
 from forecasting.backtest.champion_row import log_champion, with_champion_row
 from forecasting.backtest.cumulative import cover_pinball
-from forecasting.backtest.global_runner import backtest_global
 from forecasting.backtest.leaderboard import leaderboard, robust_scores
 from forecasting.backtest.metrics import score
 from forecasting.backtest.runner import backtest
@@ -21,7 +20,13 @@ from forecasting.errors import InputError
 from forecasting.models.base import LocalForecaster
 from forecasting.models.ensemble import add_ensembles
 from forecasting.parallel import release_memory
-from forecasting.pipeline.common import BASELINE, build_ensembles, build_models, cutoffs_from_config
+from forecasting.pipeline.common import (
+    BASELINE,
+    backtest_settings,
+    build_ensembles,
+    build_models,
+    cutoffs_from_config,
+)
 from forecasting.storage import write_csv, write_json, write_parquet
 from forecasting.vocabulary.column_names import quantile_column
 
@@ -64,8 +69,8 @@ def run_backtest(
     replay_start: pd.Timestamp | None = None,
 ) -> tuple[dict, BacktestResult]:
     """The backtest; `replay_start` (a plan's replay start T) bounds where the validation folds' horizons end."""
-    bcfg = cfg.backtest
-    quantiles = [float(q) for q in cfg.quantiles]
+    settings = backtest_settings(cfg, cover_days)
+    quantiles = list(settings.quantiles)
     local, global_, fallback = build_models(cfg, data, out)
     cutoffs = cutoffs_from_config(cfg, data.panel, validation_end=replay_start)
     log.info(
@@ -73,41 +78,9 @@ def run_backtest(
         len(local) + len(global_),
         ", ".join(str(c.date()) for c in cutoffs["cutoff"]),
     )
-    t0 = time.perf_counter()
-    bt, failures, *rest = backtest(
-        data.panel,
-        cutoffs,
-        horizon=int(bcfg.horizon),
-        models=local,
-        fallback=fallback,
-        quantiles=quantiles,
-        num_samples=int(cfg.num_samples),
-        seed=int(cfg.seed),
-        min_train_days=int(bcfg.min_train_days),
-        n_jobs=int(cfg.parallel.n_jobs),
-        cover_days=cover_days,
-    )
-    covers = rest[0] if rest else pd.DataFrame()
-    release_memory()  # the workers' results, now joined into one table
-    timings = {"local_seconds": round(time.perf_counter() - t0, 2)}
-    training = {}
-    for name, model in global_.items():
-        t1 = time.perf_counter()
-        rows, training[name], model_covers = backtest_global(
-            name,
-            model,
-            data.panel,
-            data.segments,
-            cutoffs,
-            int(bcfg.horizon),
-            quantiles,
-            int(cfg.num_samples),
-            int(bcfg.min_train_days),
-            cover_days,
-        )
-        timings[f"{name}_seconds"] = round(time.perf_counter() - t1, 2)
-        bt = pd.concat([bt, rows], ignore_index=True)
-        covers = pd.concat([covers, model_covers], ignore_index=True)
+    run = backtest(data.panel, cutoffs, {**local, **global_}, fallback, settings, data.segments)
+    bt, failures, covers, training, timings = run.table, run.failures, run.covers, run.training, run.seconds
+    del run  # the table is released before planning (the end of this function): nothing else may hold it
     if bt.empty:
         raise InputError("no SKU had enough history before the first cutoff; lower backtest.min_train_days or folds.")
     ensembles = build_ensembles(cfg)

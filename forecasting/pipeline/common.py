@@ -14,13 +14,16 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from forecasting.backtest.folds import make_cutoffs
+from forecasting.backtest.settings import BacktestSettings
 from forecasting.data.frequency import SEASON
 from forecasting.data.prepare import PreparedData, prepare_data
 from forecasting.errors import InputError
 from forecasting.models.base import GlobalForecaster, LocalForecaster, TrainingContext
+from forecasting.models.ensemble import Ensemble
 from forecasting.planning.inputs import check_files, check_settings
 from forecasting.planning.runner import ReplaySettings
 from forecasting.reports import write_plan_workbook, write_report
+from forecasting.vocabulary.model_names import BASELINE
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +34,6 @@ def pause_point(stage: str) -> None:
         log.info("paused at %s", stage)
         time.sleep(float(os.environ.get("FORECASTING_PAUSE_SECONDS", "60")))
     log.info("stage: %s", stage)
-
-
-BASELINE = "seasonal_naive"
 
 
 def seed_everything(seed: int) -> None:
@@ -126,7 +126,7 @@ def build_models(
         params = OmegaConf.to_container(mcfg, resolve=True)
         seasons = params.pop("history_seasons", default_seasons)
         model = instantiate(params, _convert_="all")
-        if getattr(model, "is_ensemble", False):
+        if isinstance(model, Ensemble):
             continue  # combined after the backtest: build_ensembles
         if isinstance(model, GlobalForecaster):
             context = TrainingContext(
@@ -160,11 +160,11 @@ def history_periods(seasons: int | None, calendar) -> int | None:
 
 
 def build_ensembles(cfg: DictConfig) -> dict:
-    """The configured ensembles (models with `is_ensemble`), by name."""
+    """The configured ensembles, by name."""
     out = {}
     for name, mcfg in (cfg.get("model") or {}).items():
         model = instantiate(mcfg, _convert_="all")
-        if getattr(model, "is_ensemble", False):
+        if isinstance(model, Ensemble):
             model.name = str(name)
             out[str(name)] = model
     return out
@@ -187,6 +187,20 @@ def replay_settings(cfg: DictConfig) -> ReplaySettings | None:
         bool(rcfg.get("backorders", False)),
         int(rcfg.get("refit_every_reviews", 1)),
         bool(rcfg.get("learn_bias", True)),
+    )
+
+
+def backtest_settings(cfg: DictConfig, cover_days: int | None = None) -> BacktestSettings:
+    """The run's backtest settings; `cover_days` (plan runs) records the demand summed over that many days."""
+    b = cfg.backtest
+    return BacktestSettings(
+        horizon=int(b.horizon),
+        quantiles=[float(q) for q in cfg.quantiles],
+        num_samples=int(cfg.num_samples),
+        seed=int(cfg.seed),
+        min_train_days=int(b.min_train_days),
+        n_jobs=int(cfg.parallel.n_jobs),
+        cover_days=cover_days,
     )
 
 

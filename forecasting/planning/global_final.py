@@ -21,6 +21,7 @@ import pandas as pd
 
 from forecasting.data.calendar import TradingCalendar
 from forecasting.models.base import Forecast, LocalForecaster
+from forecasting.models.count_paths import CountPaths
 from forecasting.models.ensemble import EnsembleForecaster
 from forecasting.planning.replay_sku import replay_span_days
 
@@ -58,7 +59,7 @@ class StoredForecasts(LocalForecaster):
 
 
 class _Fixed:
-    """A forecast already drawn (models without `predict_lazy`), cut to what is asked."""
+    """A forecast already drawn (models other than CountPaths), cut to what is asked."""
 
     def __init__(self, forecast: Forecast) -> None:
         self.forecast = forecast
@@ -70,7 +71,7 @@ class _Fixed:
 def recipes_at(model, panel, segments, cutoff, horizon: int, num_samples: int) -> dict[str, Recipe]:
     """Per SKU, a recipe for its forecast from `cutoff`: lazy where the model offers it (a mean and a few
     numbers per SKU instead of the sample paths), else the drawn forecast."""
-    if hasattr(model, "predict_lazy"):
+    if isinstance(model, CountPaths):
         return model.predict_lazy(panel, segments, cutoff, horizon)
     return {s: _Fixed(f) for s, f in model.predict(panel, segments, cutoff, horizon, num_samples).items()}
 

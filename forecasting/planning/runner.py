@@ -102,17 +102,13 @@ def plan_pass(
         fallback=fallback,
         calendar=calendar,
         final_dates=calendar.trading_days(today + pd.Timedelta(days=1), today + pd.Timedelta(days=horizon_days)),
-        horizon_days=horizon_days,
-        num_samples=settings.num_samples,
-        seed=settings.seed,
-        quantiles=settings.quantiles,
+        settings=settings,
         params=params,
         on_hand=on_hand,
         open_orders=open_orders,
         orders_at=open_orders.groupby("sku", sort=False).indices if len(open_orders) else {},
         calibration=calibration,
         history=history,
-        rules=settings.rules,
         today=today,
         replay=replay,
         replay_start=replay.start(today) if replay else None,
@@ -135,17 +131,13 @@ def _plan_one(
     fallback,
     calendar,
     final_dates,
-    horizon_days,
-    num_samples,
-    seed,
-    quantiles,
+    settings,
     params,
     on_hand,
     open_orders,
     orders_at,
     calibration,
     history,
-    rules,
     today,
     replay,
     replay_start,
@@ -154,18 +146,19 @@ def _plan_one(
     replay_levels,
 ):
     t0 = time.perf_counter()
+    num_samples, seed = settings.num_samples, settings.seed
     model_name = champions[sku]
     model = models[model_name]
     series, covariates = split_covariates(series)  # promo / price rows for a model that reads them
     series = series.rename(sku)  # named: global models look their forecasts up by SKU
     end = series.index.max()
     if end != today:  # every SKU of a panel ends on its last day; a hand-made one need not
-        final_dates = calendar.trading_days(end + pd.Timedelta(days=1), end + pd.Timedelta(days=horizon_days))
+        final_dates = calendar.trading_days(end + pd.Timedelta(days=1), end + pd.Timedelta(days=settings.horizon_days))
     forecast, error = safe_forecast(
         sku, series, len(final_dates), model, fallback, num_samples, seed, 10_000, covariates, final_dates
     )
     # Text as codes: unpickled in the parent, an array of strings would be a new string per row.
-    columns = encode_text(forecast_rows(sku, model_name, final_dates, forecast, quantiles))
+    columns = encode_text(forecast_rows(sku, model_name, final_dates, forecast, settings.quantiles))
     columns["fallback"] = np.repeat(error is not None, len(final_dates))
     p = params.loc[sku].to_dict()
     row = plan_sku(
@@ -179,7 +172,7 @@ def _plan_one(
         sku_rng(seed, sku, 20_000),
         calibration=calibration.get(sku),
         history=history.loc[sku].to_dict() if sku in history.index else None,
-        rules=rules,
+        rules=settings.rules,
     )
     row["model"] = model_name
     row["forecast_fallback"] = error is not None

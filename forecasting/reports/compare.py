@@ -13,10 +13,11 @@ import yaml
 from forecasting.errors import InputError
 from forecasting.reports.columns import Column
 from forecasting.reports.formatting import Table, render, safe
-from forecasting.reports.run_folder import BASELINE, RunFolder, load_run
+from forecasting.reports.run_folder import RunFolder, load_run
 from forecasting.reports.svg import hbar_chart
 from forecasting.reports.tables import sort_segments
 from forecasting.storage import atomic_path, write_csv
+from forecasting.vocabulary.model_names import BASELINE
 
 log = logging.getLogger(__name__)
 

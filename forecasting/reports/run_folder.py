@@ -14,7 +14,6 @@ from forecasting.errors import InputError
 from forecasting.storage import read_csv
 from forecasting.vocabulary.column_names import band_columns
 
-BASELINE = "seasonal_naive"
 PLAN_DATES = ("order_by", "stockout_date_p50", "stockout_date_p90")
 
 

@@ -8,9 +8,10 @@ import pandas as pd
 
 from forecasting.reports.columns import Column
 from forecasting.reports.formatting import Table, format_value, safe
-from forecasting.reports.run_folder import BASELINE, RunFolder
+from forecasting.reports.run_folder import RunFolder
 from forecasting.reports.svg import PALETTE, hbar_chart, percent
 from forecasting.reports.tables import coverage_columns, coverage_table, nominal, segment_accuracy
+from forecasting.vocabulary.model_names import BASELINE
 
 LEADERBOARD_COLUMNS = [
     "rank",

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.planning.exception_codes import EXCEPTION_MEANINGS, skus_per_code, split_codes
-from forecasting.reports.run_folder import BASELINE
+from forecasting.vocabulary.model_names import BASELINE
 
 CLASS_ORDER = {"smooth": 0, "erratic": 1, "intermittent": 2, "lumpy": 3}
 

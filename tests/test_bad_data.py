@@ -351,3 +351,20 @@ def test_run_py_exits_2_with_one_line(name, write, message, tmp_path):
     assert res.returncode == 2, out
     assert "Traceback" not in out
     assert len([line for line in out.splitlines() if message in line]) == 1, out
+
+
+def test_week_ending_sets_the_weeks_a_daily_table_is_summed_to_and_is_refused_where_no_week_is_made(tmp_path):
+    path = csv(tmp_path / "t.csv", table())
+    options = {"kind": "demand", "columns": COLS, "panel": {"min_history_days": 4, "min_nonzero_days": 2}}
+    weeks = prepare_data(path, aggregate_to="W", week_ending="saturday", **options).panel
+    assert set(weeks["date"].dt.day_name()) == {"Saturday"}
+    assert weeks["demand"].sum() <= table()["units"].sum()  # incomplete first and last weeks are dropped, counted
+    sundays = prepare_data(path, aggregate_to="W", **options).panel
+    assert set(sundays["date"].dt.day_name()) == {"Sunday"}
+    with pytest.raises(
+        InputError,
+        match=r"data.week_ending=saturday names the day weeks end on, but .* is planned "
+        r"in daily periods; set data.week_ending=null, or data.aggregate_to=W to sum its days to "
+        r"weeks ending saturday\.$",
+    ):
+        prepare_data(path, week_ending="saturday", **options)

@@ -63,15 +63,23 @@ def to_period_ends(dates: pd.Series, kind: str) -> pd.Series:
     return dates
 
 
-def complete_periods(dates: pd.Series, kind: str) -> pd.Series:
-    """Whether each date's week (ending Sunday) or month ends by the data's last day."""
-    ends = dates.dt.to_period(AGGREGATE_CODES[kind]).dt.end_time.dt.normalize()
+def aggregate_code(kind: str, week_end_day: int | None = None) -> str:
+    """The period alias daily data is summed to: weeks ending Sunday (or on `week_end_day`, Monday 0), months."""
+    if kind == "weekly" and week_end_day is not None:
+        return f"W-{WEEKDAY_CODES[week_end_day]}"
+    return AGGREGATE_CODES[kind]
+
+
+def complete_periods(dates: pd.Series, kind: str, week_end_day: int | None = None) -> pd.Series:
+    """Whether each date's week (ending Sunday or on `week_end_day`) or month ends by the data's last day."""
+    ends = dates.dt.to_period(aggregate_code(kind, week_end_day)).dt.end_time.dt.normalize()
     return ends <= dates.max().normalize()
 
 
-def aggregate_daily(daily: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """Sum a daily SKU table to weeks ending Sunday or calendar months, each dated on its last day."""
-    ends = daily["date"].dt.to_period(AGGREGATE_CODES[kind]).dt.end_time.dt.normalize()
+def aggregate_daily(daily: pd.DataFrame, kind: str, week_end_day: int | None = None) -> pd.DataFrame:
+    """Sum a daily SKU table to weeks ending Sunday (or on `week_end_day`) or calendar months, each dated on its
+    last day."""
+    ends = daily["date"].dt.to_period(aggregate_code(kind, week_end_day)).dt.end_time.dt.normalize()
     df = daily.assign(date=ends)
     agg = {c: ("max" if c == "promo" else "sum") for c in ("demand", "revenue", "promo") if c in df}
     out = df.groupby(["sku", "date"], observed=True, sort=True).agg(**{c: (c, f) for c, f in agg.items()})

@@ -33,7 +33,7 @@ from forecasting.data.panel import (
 from forecasting.data.plausibility import screen_implausible
 from forecasting.data.quality import DataQuality, row_list
 from forecasting.data.segments import segment_skus
-from forecasting.data.table_frequency import resolve_frequency
+from forecasting.data.table_frequency import WEEKDAYS, resolve_frequency, week_end_day
 from forecasting.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -142,6 +142,18 @@ def prepare_data(
         frame, panel_opts["outlier_multiple"], panel_opts["outlier_action"], dq, path, columns["quantity"]
     )
     target = frequency_kind(aggregate_to, "data.aggregate_to") or source_kind
+    week_end = week_end_day(week_ending)
+    if week_end is not None and target != "weekly":
+        # Said once here: ignored, it would leave a user who meant weeks ending Saturday with days or Sunday weeks.
+        fix = (
+            f", or data.aggregate_to=W to sum its days to weeks ending {WEEKDAYS[week_end]}"
+            if source_kind == "daily"
+            else ""
+        )
+        raise InputError(
+            f"data.week_ending={week_ending} names the day weeks end on, but {path} is planned in {target} periods; "
+            f"set data.week_ending=null{fix}."
+        )
     if target != source_kind:
         if source_kind != "daily":
             raise InputError(
@@ -149,7 +161,7 @@ def prepare_data(
                 "only a daily table can be aggregated: drop data.aggregate_to."
             )
         # The period the data ends inside is incomplete: its low total would read as a drop in demand.
-        incomplete = ~complete_periods(frame["date"], target)
+        incomplete = ~complete_periods(frame["date"], target, week_end)
         if incomplete.any() and str(incomplete_period).strip().lower() == "error":
             raise InputError(
                 f"{path}: the data ends on {frame['date'].max():%Y-%m-%d}, inside a {target[:-2]} (data.aggregate_to); "
@@ -165,7 +177,7 @@ def prepare_data(
     else:
         daily = validate_demand_table(frame, path, columns["date"], source_kind, columns["sku"])
     if target != source_kind:
-        daily = aggregate_daily(daily, target)
+        daily = aggregate_daily(daily, target, week_end)
         dq.notes["aggregated"] = f"daily demand summed to {target} periods, each dated on its last day"
     if target == "daily":
         cal = infer_calendar(

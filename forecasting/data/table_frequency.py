@@ -39,7 +39,7 @@ def resolve_frequency(
     """('daily' | 'weekly' | 'monthly', `frame` with each date on its period's last day)."""
     kind = frequency_kind(requested)
     explicit = kind is not None  # 'auto' (the config's default) and null are not a choice
-    end_day = _weekday(week_ending)
+    end_day = week_end_day(week_ending)
     shapes = _shapes(frame)
     if kind is None:
         kind = _vote(shapes, frame["date"], path, column)
@@ -52,7 +52,8 @@ def resolve_frequency(
     return kind, _months(frame, path, column, explicit=explicit, dq=dq)
 
 
-def _weekday(value) -> int | None:
+def week_end_day(value) -> int | None:
+    """The weekday number (Monday 0) `data.week_ending` names, or None where it is unset."""
     if value is None or str(value).strip().lower() in ("", "none", "null"):
         return None
     name = str(value).strip().lower()

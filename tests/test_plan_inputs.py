@@ -292,3 +292,19 @@ def test_plan_run_states_assumed_stock_and_overdue_orders(tmp_path, tiny):
     rows = [[c.value for c in r] for r in sheet.iter_rows()]
     overdue = [r for r in rows if "OVERDUE_ORDER" in r]
     assert len(overdue) == 1 and any("past its arrival date" in str(v) for v in overdue[0])
+
+
+def test_an_open_order_due_after_the_cycle_is_named_when_an_order_is_placed_without_it():
+    # Lead time 14 + review 7: an order due on day 30 cannot serve this cycle, so today's order is sized without it
+    # and the planner is told (one due on day 10 counts, and reduces the order).
+    paths = np.full((20, 90), 1.0)
+    dates = pd.date_range(TODAY + pd.Timedelta(days=1), periods=90, freq="D")
+    p = {**PLAN, "unit_cost": 1.0, "stockout_cost": 1.0, "lead_time_std_days": 0}
+
+    def plan(days_out: int) -> dict:
+        orders = pd.DataFrame({"quantity": [40.0], "arrival_date": [TODAY + pd.Timedelta(days=days_out)]})
+        return plan_sku("a", paths, dates, TODAY, p, 5.0, orders, np.random.default_rng(0))
+
+    late, soon = plan(30), plan(10)
+    assert late["order_qty"] > 0 and "OPEN_ORDER_AFTER_CYCLE" in late["exceptions"].split(";")
+    assert "OPEN_ORDER_AFTER_CYCLE" not in soon["exceptions"] and soon["order_qty"] < late["order_qty"]

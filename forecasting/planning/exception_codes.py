@@ -15,6 +15,8 @@ EXCEPTION_MEANINGS = {
     "target on this SKU (replay_fill_rate): check its forecast and lead time before trusting its orders.",
     "OVERDUE_ORDER": "An open order is past its arrival date: chase the supplier or correct the open-orders file "
     "(stock_source says whether the plan counted it).",
+    "OPEN_ORDER_AFTER_CYCLE": "An open order arrives after the lead time + review period of the order placed today, "
+    "so that order is sized without it: pull the open order in and order less, or confirm both are wanted.",
     "EXCESS_STOCK": "Stock far above the order-up-to level: hold orders, consider a markdown or transfer.",
     "NO_RECENT_SALES": "No recent sales: check the listing, availability, or whether the SKU is phased out.",
     "FORECAST_MOVED": "The forecast moved sharply since the last plan: check for a promotion or data error.",

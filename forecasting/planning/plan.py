@@ -54,6 +54,8 @@ def protection(
         orders = open_orders if open_orders is not None else pd.DataFrame({"quantity": [], "arrival_date": []})
         days_out = (pd.DatetimeIndex(orders["arrival_date"]) - today).days.to_numpy()
         arrivals = arrivals_by_day(days_out, orders["quantity"].to_numpy(float), int(lead.max()) + review)
+        # Open orders due after the cycle cannot serve it, so today's order is sized without them: say so.
+        late = int(np.count_nonzero(days_out > int(lead.max()) + review))
         order = cycle_order(daily, lead, review, on_hand, arrivals, p["service_measure"], [p["service_target"]])
         return {
             "reorder_point": level,
@@ -65,6 +67,7 @@ def protection(
             "order": float(order.quantity[0]),
             "fill_before_receipt": order.fill_before_receipt,
             "net_need": order.net_need,
+            "orders_after_cycle": late,
         }
     eoq = economic_order_quantity(mean_daily * 365, p["order_cost"], p["unit_cost"], p["holding_cost_rate"])
     lot = round_order(max(eoq, 1.0), p.get("moq") or 0.0, p.get("pack_size") or 1.0)
@@ -160,6 +163,8 @@ def plan_sku(
         exceptions.append("TARGET_UNREACHABLE_BEFORE_RECEIPT")
     if "overdue" in open_orders and open_orders["overdue"].any():
         exceptions.append("OVERDUE_ORDER")
+    if levels.get("orders_after_cycle", 0) > 0 and qty > 0:
+        exceptions.append("OPEN_ORDER_AFTER_CYCLE")
     if cover_days > rules.get("excess_cover_days", 180):
         exceptions.append("EXCESS_STOCK")
     last_sale = history.get("last_sale")

@@ -52,3 +52,13 @@ def _quarterly_swing(data) -> pd.Series:
     """Per SKU: its largest calendar quarter's demand over its smallest's."""
     quarters = data.table.groupby(["sku", data.table["date"].dt.quarter], observed=True)["demand"].sum()
     return quarters.groupby("sku", observed=True).agg(lambda s: s.max() / s.min())
+
+
+def test_promo_share_sets_how_often_skus_are_on_promotion_and_the_default_is_unchanged():
+    default, same, heavy = (
+        synthetic_demand(40, 365, seed=3, **kw) for kw in ({}, {"promo_share": 0.05}, {"promo_share": 0.25})
+    )
+    pd.testing.assert_frame_equal(default.table, same.table)
+    share = heavy.table.groupby("sku", observed=True)["promo"].mean()
+    assert 0.09 < share.mean() < 0.16 and share.max() < 0.3  # each SKU's share uniform below 25%
+    assert default.table["promo"].mean() < 0.04

@@ -108,9 +108,11 @@ def synthetic_demand(
     trend: bool = True,
     promo: bool = True,
     yearly: float = 0.0,
+    promo_share: float = 0.05,
 ) -> SyntheticDemand:
     """`n_skus` SKUs (classes in equal shares, in turn) over `days` consecutive calendar days, all trading.
 
+    `promo_share`: the largest share of days a SKU is on promotion (each SKU's share drawn uniformly below it).
     `yearly` > 0 adds a yearly season: per SKU an amplitude drawn uniformly in [yearly / 2, yearly] (at most 0.9)
     and a random phase, from a generator of its own, so every other draw (and the default table) is unchanged.
     """
@@ -132,7 +134,7 @@ def synthetic_demand(
             "base": np.exp(rng.normal(np.log(6.0), 0.9, n_skus)) + 1.0,
             "trend": rng.normal(0.0, 0.15, n_skus) if trend else np.zeros(n_skus),
             "promo_lift": rng.uniform(1.8, 3.0, n_skus) if promo else np.ones(n_skus),
-            "promo_share": rng.uniform(0.0, 0.05, n_skus) if promo else np.zeros(n_skus),
+            "promo_share": rng.uniform(0.0, promo_share, n_skus) if promo else np.zeros(n_skus),
             "weekly": rng.integers(0, len(WEEKLY_SHAPES), n_skus),
             "price": np.round(np.exp(rng.normal(np.log(8.0), 0.7, n_skus)), 2),
         },

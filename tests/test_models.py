@@ -17,11 +17,19 @@ from forecasting.models.naive import SeasonalNaive
 from forecasting.vocabulary.column_names import quantile_column
 
 GLOBAL_KINDS = ("NeuralForecaster", "LightGBMForecaster", "LevelBooster", "ensemble.Ensemble")
+
+
+def _composed_text(path: Path) -> str:
+    """The YAML's text with the texts of the model YAMLs its Hydra defaults compose (lightgbm_direct: lightgbm)."""
+    bases = [str(d).split("@")[0] for d in OmegaConf.load(path).get("defaults", []) if str(d) != "_self_"]
+    return path.read_text() + "".join((path.parent / f"{base}.yaml").read_text() for base in bases)
+
+
 MODEL_CONFIGS = [
     p
     for p in sorted((Path(__file__).parents[1] / "conf" / "model").glob("*.yaml"))
     # Global models and ensembles have their own tests (test_neural.py, test_global_models.py, test_level_boosting.py).
-    if not any(kind in p.read_text() for kind in GLOBAL_KINDS)
+    if not any(kind in _composed_text(p) for kind in GLOBAL_KINDS)
 ]
 QUANTILES = [0.05, 0.1, 0.5, 0.9, 0.95]
 

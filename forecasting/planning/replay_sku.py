@@ -89,7 +89,9 @@ def replay_sku(
     # The naive policy's look-back in periods. A weekly table's season is a year: its mean over the last year
     # would lag every trend and season, which no planner ordering weekly does.
     mean_periods = m if frequency == "daily" else max(1, round(28 / PERIOD_DAYS[frequency]))
-    spread_periods = max(8, round(7 * naive_weeks / PERIOD_DAYS[frequency]))
+    # The spread over `naive_weeks` weeks: of trading days (m a week) on a daily table, of periods (8 or more) else.
+    weeks_of_periods = max(8, round(7 * naive_weeks / PERIOD_DAYS[frequency]))
+    spread_periods = naive_weeks * m if frequency == "daily" else weeks_of_periods
     # The calendar once for the whole replay (holiday look-ups are slow), sliced per review.
     open_days = calendar.trading_days(start, end + pd.Timedelta(days=31 * horizon + 60))
     values, index = series.to_numpy(dtype=float), series.index

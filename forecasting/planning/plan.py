@@ -50,12 +50,13 @@ def protection(
         cycle = max(d_cover.mean() - d_lead.mean(), 0.0) if calibration is not None else mean_daily * review
         level = protection_level(d_cover, p["service_measure"], p["service_target"], cycle_demand=cycle, base=d_lead)
         window = int(round(float(lead.mean()))) + review
-        daily = recalibrated_paths(daily_paths(paths, dates, today, int(lead.max()) + review), calibration, window)
+        cycle_end = int(lead.max()) + review  # the last day the order placed today serves
+        daily = recalibrated_paths(daily_paths(paths, dates, today, cycle_end), calibration, window)
         orders = open_orders if open_orders is not None else pd.DataFrame({"quantity": [], "arrival_date": []})
         days_out = (pd.DatetimeIndex(orders["arrival_date"]) - today).days.to_numpy()
-        arrivals = arrivals_by_day(days_out, orders["quantity"].to_numpy(float), int(lead.max()) + review)
+        arrivals = arrivals_by_day(days_out, orders["quantity"].to_numpy(float), cycle_end)
         # Open orders due after the cycle cannot serve it, so today's order is sized without them: say so.
-        late = int(np.count_nonzero(days_out > int(lead.max()) + review))
+        late = int(np.count_nonzero(days_out > cycle_end))
         order = cycle_order(daily, lead, review, on_hand, arrivals, p["service_measure"], [p["service_target"]])
         return {
             "reorder_point": level,

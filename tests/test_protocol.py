@@ -68,7 +68,7 @@ def replay_rows(folder: Path, name: str) -> pd.DataFrame:
 def test_changing_demand_after_the_replay_start_changes_no_choice_it_used(two_runs):
     folders, start = two_runs
     a, b = folders["original"], folders["changed"]
-    for name in ("champion_choice.csv", "calibration.csv", "service_levels.csv"):
+    for name in ("champion_choice.csv", "calibration.csv", "service_levels.csv", "rehearsal.csv"):
         first, second = replay_rows(a, name), replay_rows(b, name)
         assert len(first), name
         pd.testing.assert_frame_equal(first, second, check_exact=False, rtol=1e-9, obj=name)

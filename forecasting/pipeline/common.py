@@ -181,6 +181,13 @@ def replay_settings(cfg: DictConfig) -> ReplaySettings | None:
     rcfg = cfg.plan.replay
     if not (rcfg.get("enabled", True) and cfg.get("task") == "plan"):
         return None
+    return rehearsal_settings(cfg)
+
+
+def rehearsal_settings(cfg: DictConfig) -> ReplaySettings:
+    """How a decision is replayed (plan.replay), for the replay itself or a rehearsal (planning.rehearsal), which
+    plays the same way whether or not the replay runs."""
+    rcfg = cfg.plan.replay
     return ReplaySettings(
         int(rcfg.weeks),
         [float(t) for t in rcfg.targets],

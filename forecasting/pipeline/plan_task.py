@@ -15,13 +15,14 @@ from forecasting.data.prepare import PreparedData
 from forecasting.errors import InputError
 from forecasting.explain.drivers import keep_drivers
 from forecasting.pipeline.backtest_task import BacktestResult
-from forecasting.pipeline.common import BASELINE, replay_settings
-from forecasting.planning.allocation import level_table, portfolio_levels, portfolio_scope, with_service_scope
+from forecasting.pipeline.common import BASELINE, rehearsal_settings, replay_settings
+from forecasting.planning.allocation import expected_k, level_frame, level_table, portfolio_scope, with_service_scope
 from forecasting.planning.calibration import METHODS
 from forecasting.planning.decision import Decision, decide, decision_table
 from forecasting.planning.exception_codes import skus_per_code
 from forecasting.planning.global_final import planning_models
 from forecasting.planning.inputs import policy_table, stock_position
+from forecasting.planning.rehearsal import rehearsed_k
 from forecasting.planning.replay import aggregate, saving_summary, stock_at_equal_fill
 from forecasting.planning.replay_misses import flag_replay_misses, target_not_met
 from forecasting.planning.runner import PlanSettings, plan_pass
@@ -182,27 +183,41 @@ def run_plan(
     scope = portfolio_scope(
         pcfg.get("service_scope", "portfolio"), pcfg["service_measure"], pcfg["service_target"], params
     )
+    # Rehearsals (planning.rehearsal) replay each decision on the weeks before the day it was made.
+    rehearsal = rehearsal_settings(cfg) if scope.any() and pcfg.get("service_level_fit") == "rehearsal" else None
+    periods = replay or rehearsal
+    # The replay's champions too: a global one among them is trained for its reviews (and its rehearsal's).
+    models = planning_models(
+        pd.concat([champions, replay_decision.champions]), result.local, result.global_, result.ensembles, panel,
+        segments, data.calendar,
+        int(pcfg["horizon_days"]), periods.weeks if periods else None, params, int(cfg.num_samples),
+        periods.refit_every if periods else 1, rehearsal=rehearsal is not None and replay is not None,
+    )  # fmt: skip
     plan_params, replay_levels, sku_levels = params, None, None
     if scope.any():
         target = float(pcfg["service_target"])
-        sku_levels = portfolio_levels(
-            plan_decision.champion_windows(), plan_decision.calibration, params[scope], [target]
-        )[target]
+
+        def levels(decision: Decision, decided_on: pd.Timestamp, targets: list[float], name: str) -> pd.DataFrame:
+            k = expected_k(decision.champion_windows(), decision.calibration, params[scope], [*targets, target])
+            if rehearsal is not None:  # fitted at the decision's target; the curve's other targets shift with it
+                fitted, curve = rehearsed_k(
+                    panel, decided_on, decision.champions, models, result.fallback, data.calendar, params[scope],
+                    decision.calibration, rehearsal, target, k[-1], int(cfg.num_samples), seed, n_jobs,
+                )  # fmt: skip
+                k = k * fitted / k[-1]
+                curves.append(curve.assign(decision=name, decided_on=str(pd.Timestamp(decided_on).date())))
+            return level_frame(k[:-1], params[scope], targets)
+
+        curves: list[pd.DataFrame] = []
+        sku_levels = levels(plan_decision, today, [target], "plan")[target]
         plan_params = params.copy()
         plan_params.loc[scope, "service_measure"] = "cycle_service_level"
         plan_params.loc[sku_levels.index, "service_target"] = sku_levels
         if replay is not None:
-            replay_levels = portfolio_levels(
-                replay_decision.champion_windows(), replay_decision.calibration, params[scope], replay.targets
-            )
+            replay_levels = levels(replay_decision, replay.start(today), replay.targets, "replay")
         write_csv(level_table(sku_levels, replay_levels), out / "service_levels.csv")
-    # The replay's champions too: a global one among them is trained for its reviews.
-    models = planning_models(
-        pd.concat([champions, replay_decision.champions]), result.local, result.global_, result.ensembles, panel,
-        segments, data.calendar,
-        int(pcfg["horizon_days"]), replay.weeks if replay else None, params, int(cfg.num_samples),
-        replay.refit_every if replay else 1,
-    )  # fmt: skip
+        if curves:
+            write_csv(pd.concat(curves, ignore_index=True), out / "rehearsal.csv")
     history = sku_history(panel, data.calendar.frequency)
     history["previous_p50_60d"] = previous_plan_p50(out, history.index)
     t0 = time.perf_counter()

@@ -43,6 +43,7 @@ Metric = Enum("Metric", {m: m for m in SERIES_LOSS})
 ChampionMetric = Enum("ChampionMetric", {m: m for m in CHAMPION_METRICS})
 Backend = Enum("Backend", {b: b for b in ("local", "dask")})
 Accelerator = Enum("Accelerator", {a: a for a in ACCELERATORS})
+LevelFit = Enum("LevelFit", {f: f for f in ("rehearsal", "expected")})  # planning.rehearsal, planning.allocation
 
 
 def setting(default: Any, check: Callable[[Any], bool] | None = None, means: str = "") -> Any:
@@ -130,6 +131,7 @@ class Exceptions:
 class Plan:
     # The policy's numbers and the plan files are checked by planning.inputs.check_settings.
     champion_metric: ChampionMetric = ChampionMetric.pinball
+    service_level_fit: LevelFit = LevelFit.rehearsal
     calibrate: bool = True
     min_calibration_windows: int = setting(30, _whole(1), "windows, 1 or more")
     exceptions: Exceptions = field(default_factory=Exceptions)

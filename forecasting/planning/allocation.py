@@ -47,11 +47,24 @@ def portfolio_levels(
 ) -> pd.DataFrame:
     """Per SKU of `params` (rows) and fill-rate target (columns): the cycle service level that meets the target
     over the assortment at the least stock value, fitted on the windows of `covers` (the champions' records)."""
-    targets = [float(t) for t in targets]
-    skus = params.index.astype(str)
+    return level_frame(expected_k(covers, calibration, params, targets), params, targets)
+
+
+def expected_k(
+    covers: pd.DataFrame, calibration: Mapping[str, Calibration], params: pd.DataFrame, targets: Sequence[float]
+) -> np.ndarray:
+    """Per target, the k whose expected fill rate over the windows of `covers` meets it (see fit_k)."""
+    return np.array([fit_k(covers, calibration, params, float(t)) for t in targets])
+
+
+def level_frame(k: np.ndarray, params: pd.DataFrame, targets: Sequence[float]) -> pd.DataFrame:
+    """Per SKU of `params` (rows) and target (columns): the cycle service level of the target's k."""
     cost = params["unit_cost"].astype(float).to_numpy()
-    k = np.array([fit_k(covers, calibration, params, t) for t in targets])
-    return pd.DataFrame(service_levels(k, cost).T, index=skus, columns=targets)
+    return pd.DataFrame(
+        service_levels(np.asarray(k, dtype=float), cost).T,
+        index=params.index.astype(str),
+        columns=[float(t) for t in targets],
+    )
 
 
 def fit_k(covers: pd.DataFrame, calibration: Mapping[str, Calibration], params: pd.DataFrame, target: float) -> float:

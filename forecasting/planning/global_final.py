@@ -101,9 +101,12 @@ def planning_models(
     params: pd.DataFrame,
     num_samples: int,
     refit_every: int = 1,
+    rehearsal: bool = False,
 ) -> dict[str, LocalForecaster]:
     """Per-SKU forecasters for every champion: the per-SKU models as they are, global models as stored
-    forecasts at the plan's and the replay's cutoffs, ensembles over their members."""
+    forecasts at the plan's and the replay's cutoffs, ensembles over their members. With `rehearsal`, also at
+    the cutoffs of the `replay_weeks` before the replay's start (planning.rehearsal), from a model trained to
+    that earlier start."""
     models: dict[str, LocalForecaster] = dict(local)
     wanted = set(champions.dropna().unique())
     needed_global = {m for m in wanted if m in global_}
@@ -116,19 +119,34 @@ def planning_models(
         model = global_[name]
         by_cutoff: dict[pd.Timestamp, dict[str, Recipe]] = {}
         if replay_weeks:
-            start = today - pd.Timedelta(weeks=int(replay_weeks))
+            weeks = pd.Timedelta(weeks=int(replay_weeks))
+            starts = [today - 2 * weeks, today - weeks] if rehearsal else [today - weeks]
             # As long as the longest replay forecast of any SKU must last.
             window = replay_span_days(
                 (params["lead_time_days"] + params["review_period_days"]).max(),
                 params["review_period_days"].max(),
                 refit_every,
             )
-            replay_model = copy.deepcopy(model).fit(panel, segments, days[days <= start][-1])
-            for cutoff in review_cutoffs(days, start, params["review_period_days"]):
-                by_cutoff[cutoff] = recipes_at(replay_model, panel, segments, cutoff, window, num_samples)
-            log.info(
-                "%s: replay forecasts at %d review dates from a model trained to %s", name, len(by_cutoff), start.date()
-            )
+            # Earlier starts first: where two periods share a review date, the later start's model (trained on
+            # the history up to it) forecasts it, as the later period's replay asks.
+            for start in starts:
+                trained = days[days <= start]
+                try:
+                    replay_model = copy.deepcopy(model).fit(panel, segments, trained[-1])
+                except Exception as error:  # noqa: BLE001 - only the rehearsal's start: the SKUs take the fallback
+                    if start == starts[-1]:
+                        raise
+                    log.warning("%s: no rehearsal forecasts (%s); its SKUs rehearse on the fallback", name, error)
+                    continue
+                cutoffs = review_cutoffs(days[days <= start + weeks], start, params["review_period_days"])
+                for cutoff in cutoffs:
+                    by_cutoff[cutoff] = recipes_at(replay_model, panel, segments, cutoff, window, num_samples)
+                log.info(
+                    "%s: replay forecasts at %d review dates from a model trained to %s",
+                    name,
+                    len(cutoffs),
+                    start.date(),
+                )
         model.fit(panel, segments, today)
         by_cutoff[today] = recipes_at(model, panel, segments, today, final_horizon, num_samples)
         per_sku: dict[str, dict[pd.Timestamp, Recipe]] = {}

@@ -58,6 +58,7 @@ def replay_sku(
     champion_levels: Sequence[float] | None = None,
     covariates: pd.DataFrame | None = None,
     learn_bias: bool = True,
+    baselines: bool = True,
 ) -> list[dict]:
     """Replay rows (one per policy and target) for one SKU; `series` is its demand on trading days (`covariates`:
     its promo / price rows, for a model that reads them).
@@ -71,7 +72,9 @@ def replay_sku(
 
     With `learn_bias`, each review's calibrated window demand is multiplied by the SKU's `running_bias` over the
     windows of earlier reviews that have ended by then (demand known on the review day only), as the nightly job
-    learns from the plans whose windows have passed."""
+    learns from the plans whose windows have passed.
+
+    Without `baselines`, only the champion is played (a rehearsal: planning.rehearsal): one row per target."""
     end = series.index.max()
     lead, review = int(params["lead_time_days"]), int(params["review_period_days"])
     window = lead + review
@@ -201,13 +204,19 @@ def replay_sku(
         ends = np.cumsum([levels[p].shape[1] for p in policies])
         return {p: shops[end - levels[p].shape[1] : end] for p, end in zip(policies, ends, strict=True)}
 
+    others = ["naive", "empirical", "oracle"] if baselines else []
     if backorders:  # every policy orders up to a level: one simulation
-        played = play(["champion", "naive", "empirical", "oracle"])
+        played = play(["champion", *others])
     else:
         # Under lost sales the champion orders for its cycle from the stock it has (see planning.lost_sales).
-        played = play(["naive", "empirical", "oracle"])
+        played = play(others) if others else {}
         order = _lost_sales_order(champion_paths, lead, review, measure, own)
         played |= play(["champion"], order)
+    if not baselines:
+        return [
+            {"sku": sku, "policy": "champion", "target": t, **played["champion"][j]}
+            for j, t in enumerate(targets.tolist())
+        ]
     # Rows as the planner reads them: champion and naive per target, then the oracle.
     rows = []
     for j, target in enumerate(targets.tolist()):

@@ -101,15 +101,13 @@ def _render(
     height: float,
     label: str,
     draw: Callable,
-    plot_height: float | None = None,
     margins: tuple[float, float, float, float] | None = None,
 ) -> str:
     """Draw on a width x height figure (points = viewBox units) and return the inline <svg class="chart">.
 
     The layout makes room for the labels and legend (matplotlib measures them), except where `margins` (left,
-    top, right, bottom) are given: charts whose labels are short numbers skip that work, most of the time a
-    chart takes. With `plot_height`, the figure's height is set so that the plot itself is that tall once the
-    layout has made room around it: bars keep their thickness whatever surrounds them.
+    top, right, bottom) are given: charts whose labels are short numbers, or measured beforehand, skip that
+    work, most of the time a chart takes.
     """
     import matplotlib
     from matplotlib.figure import Figure
@@ -125,10 +123,6 @@ def _render(
         else:
             fig.get_layout_engine().set(w_pad=4 / 72, h_pad=4 / 72)
         draw(fig)
-        if plot_height is not None:
-            fig.get_layout_engine().execute(fig)
-            around = height * (1 - fig.axes[0].get_position().height)
-            fig.set_size_inches(width / 72, (around + plot_height) / 72)
         # SKU descriptions and model names are data: a "$" in one must not start mathtext.
         for t in fig.findobj(Text):
             t.set_parse_math(False)
@@ -337,7 +331,23 @@ def hbar_chart(
         if len(names) > 1:
             _top_legend(fig, [Patch(color=PALETTE[j % len(PALETTE)], label=n) for j, n in enumerate(names)])
 
-    return _render(width, plot_height + 100, label, draw, plot_height=plot_height)
+    # Margins from the labels' measured widths, not a layout engine: constrained layout drew each bar chart
+    # twice (a third of a report's chart time) to find what one measurement gives.
+    left = min(max([_text_width(str(c), 11) for c in categories] + [0.0]) + 14, width / 2)
+    top = (22 if len(names) > 1 else 4) + (16 if len(references) else 0)
+    # Right: where a ceiling caps the axis, a bar can end on it and its value label runs past it.
+    right = 14 if ceiling is None else 8 + max([_text_width(fmt(v), 10) for v in values if v >= 0] + [6.0])
+    margins = (left, top, right, 24)  # bottom: the x tick labels
+    return _render(width, plot_height + top + 24, label, draw, margins=margins)
+
+
+def _text_width(text: str, size: float) -> float:
+    """The width in points of `text` in the charts' font (DejaVu Sans) at `size` points."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    font = FontProperties(family=STYLE["font.sans-serif"][0], size=size)
+    return float(text_to_path.get_text_width_height_descent(text, font, ismath=False)[0])
 
 
 def xy_chart(

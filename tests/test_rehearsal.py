@@ -1,0 +1,80 @@
+"""Service levels fitted on a rehearsal (planning.rehearsal): the k whose rehearsed fill rate meets the target,
+a correction that stands where the miss is systematic and is shrunk where it is within the rehearsal's noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from forecasting.planning.rehearsal import GRID_STEPS, fill_and_error, k_from_rehearsal, k_grid
+
+
+def fill_curve(k: np.ndarray, k_half: float) -> np.ndarray:
+    """A fill rate rising with log k: 50% at k_half, 95% about 3 e-folds above it."""
+    return 1 / (1 + np.exp(-(np.log(k) - np.log(k_half))))
+
+
+def rehearsal_rows(grid: np.ndarray, fills_per_sku: np.ndarray, demand: np.ndarray) -> pd.DataFrame:
+    """One row per SKU and k: `fills_per_sku[s, j]` the SKU's fill at grid[j]."""
+    rows = [
+        {"sku": f"s{s}", "k": k, "demand": demand[s], "sales": demand[s] * fills_per_sku[s, j]}
+        for s in range(len(demand))
+        for j, k in enumerate(grid)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_a_systematic_miss_is_corrected_to_the_target():
+    # 60 alike SKUs whose rehearsed fill at the expected-fill k is 98.2%: the formula overshoots a 95% target.
+    k_expected = 10.0
+    grid = k_grid(k_expected)
+    fills = np.tile(fill_curve(grid, 0.2), (60, 1))
+    rehearsed = rehearsal_rows(grid, fills, np.full(60, 100.0))
+    fill_at, se = fill_and_error(rehearsed, k_expected)
+    assert fill_at > 0.975 and se < 1e-9
+    k = k_from_rehearsal(rehearsed, 0.95, k_expected)
+    assert k < k_expected
+    assert abs(fill_curve(np.array([k]), 0.2)[0] - 0.95) < 0.01  # linear in log k between grid points
+
+
+def test_a_miss_within_the_rehearsals_noise_is_taken_for_noise():
+    # The same mean fill (about 3 points short of 95% at the expected k), once from SKUs alike and once from SKUs
+    # that scatter widely around it (a few weeks of intermittent demand): the scattered miss could be the draw.
+    k_expected = 10.0
+    grid = k_grid(k_expected)
+    base = fill_curve(grid, 0.9)
+    offsets = np.array([-0.12, -0.08, -0.04, 0.04, 0.08, 0.12])[:, None]
+    scattered = rehearsal_rows(grid, np.clip(base[None, :] + offsets, 0.0, 1.0), np.full(6, 100.0))
+    alike = rehearsal_rows(grid, np.tile(base, (6, 1)), np.full(6, 100.0))
+    fill_at, se = fill_and_error(scattered, k_expected)
+    assert 0.02 < 0.95 - fill_at < 2 * se
+    assert k_from_rehearsal(scattered, 0.95, k_expected) == k_expected
+    assert k_from_rehearsal(alike, 0.95, k_expected) > 1.5 * k_expected  # the same miss from alike SKUs: no noise
+
+
+def test_a_miss_a_few_standard_errors_wide_is_corrected_most_of_the_way():
+    # 3 standard errors: the correction keeps 1 - (2/3)^2 of its way to the target.
+    k_expected = 10.0
+    grid = k_grid(k_expected)
+    base = fill_curve(grid, 0.9)
+    offsets = np.array([-0.03, -0.02, -0.01, 0.01, 0.02, 0.03])[:, None] * 0.9
+    rehearsed = rehearsal_rows(grid, base[None, :] + offsets, np.full(6, 100.0))
+    fill_at, se = fill_and_error(rehearsed, k_expected)
+    gap = 0.95 - fill_at
+    assert 2.5 * se < gap
+    k = k_from_rehearsal(rehearsed, 0.95, k_expected)
+    reached = fill_curve(np.array([k]), 0.9)[0]
+    assert abs(reached - (fill_at + (1 - (2 * se / gap) ** 2) * gap)) < 0.005
+
+
+def test_nothing_rehearsed_keeps_the_expected_fill_k():
+    empty = pd.DataFrame(columns=["sku", "k", "demand", "sales"])
+    assert k_from_rehearsal(empty, 0.95, 7.5) == 7.5
+
+
+def test_a_target_out_of_the_grids_reach_takes_its_end():
+    k_expected = 10.0
+    grid = k_grid(k_expected)
+    fills = np.tile(fill_curve(grid, 100.0), (30, 1))  # at most 40%: a 95% target is out of reach
+    rehearsed = rehearsal_rows(grid, fills, np.full(30, 50.0))
+    assert np.isclose(k_from_rehearsal(rehearsed, 0.95, k_expected), k_expected * GRID_STEPS.max())

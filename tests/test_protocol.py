@@ -98,6 +98,11 @@ def test_the_log_and_the_report_name_the_choosing_and_replayed_dates(two_runs):
     report = (out / "report.html").read_text()
     assert f"the days after {start.date()} up to {protocol['replay_end']}" in report
     assert ", ".join(chosen) in report and "Trade-off" in report
+    # The replay's service levels were rehearsed on the weeks before T, and the report says so.
+    rehearsal = protocol["service_levels"]["replay"]
+    assert rehearsal["decided_on"] == str(start.date())
+    assert rehearsal["start"] == str((start - pd.Timedelta(weeks=WEEKS)).date())
+    assert f"replayed on {rehearsal['start']} to {rehearsal['decided_on']}" in report
     saved = pd.read_csv(out / "stock_at_equal_fill.csv")
     assert set(saved["reference"]) == {"naive", "empirical"}
 

@@ -138,6 +138,22 @@ def protocol(result: BacktestResult, today: pd.Timestamp, replay_start: pd.Times
     }
 
 
+def rehearsal_summary(curves: list[pd.DataFrame]) -> dict:
+    """Per decision (plan, replay), the rehearsal its service levels were fitted on (planning.rehearsal): the days
+    it replayed, its fill rate at the expected-fill k, and the factor it applied to k; {} where none ran."""
+    out = {}
+    for curve in curves:
+        first = curve.iloc[0]
+        at_expected = curve.loc[np.isclose(curve["k"], first["expected_k"]), "fill_rate"]
+        out[str(first["decision"])] = {
+            "start": str(first["start"]),
+            "decided_on": str(first["decided_on"]),
+            "fill_at_expected_k": round(float(at_expected.iloc[0]), 4) if len(at_expected) else None,
+            "k_factor": round(float(first["fitted_k"] / first["expected_k"]), 4),
+        }
+    return out
+
+
 def days(dates) -> list[str]:
     return [str(pd.Timestamp(d).date()) for d in dates]
 
@@ -194,6 +210,7 @@ def run_plan(
         periods.refit_every if periods else 1, rehearsal=rehearsal is not None and replay is not None,
     )  # fmt: skip
     plan_params, replay_levels, sku_levels = params, None, None
+    curves: list[pd.DataFrame] = []
     if scope.any():
         target = float(pcfg["service_target"])
 
@@ -205,10 +222,15 @@ def run_plan(
                     decision.calibration, rehearsal, target, k[-1], int(cfg.num_samples), seed, n_jobs,
                 )  # fmt: skip
                 k = k * fitted / k[-1]
-                curves.append(curve.assign(decision=name, decided_on=str(pd.Timestamp(decided_on).date())))
+                curves.append(
+                    curve.assign(
+                        decision=name,
+                        start=str(rehearsal.start(decided_on).date()),
+                        decided_on=str(pd.Timestamp(decided_on).date()),
+                    )
+                )
             return level_frame(k[:-1], params[scope], targets)
 
-        curves: list[pd.DataFrame] = []
         sku_levels = levels(plan_decision, today, [target], "plan")[target]
         plan_params = params.copy()
         plan_params.loc[scope, "service_measure"] = "cycle_service_level"
@@ -264,7 +286,10 @@ def run_plan(
         "exceptions": skus_per_code(plan["exceptions"]),
         "champions": champions.value_counts().to_dict(),
         "replay_champions": replay_decision.champions.value_counts().to_dict(),
-        "protocol": protocol(result, today, replay.start(today) if replay else None, proof),
+        "protocol": {
+            **protocol(result, today, replay.start(today) if replay else None, proof),
+            "service_levels": rehearsal_summary(curves),
+        },
         # One pass does both, so its wall time is split by the time the workers spent on each.
         "seconds": split_seconds(wall, done.seconds),
     }

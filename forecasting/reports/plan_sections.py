@@ -184,12 +184,29 @@ def protocol_note(protocol: dict | None) -> str:
             f"champions and the calibration it used were chosen on the backtest windows from the cutoffs {chosen}, "
             "whose horizons all end before the replayed days start: no choice saw the days it is judged on. The "
             "plan below applies the same rules at the last date, learning from every fold."
-        )
+        ) + rehearsal_note((protocol.get("service_levels") or {}).get("replay"))
     return (
         f"No proof: this data is too short to hold out validation windows before the replayed days ({played}), so "
         f"the replay's champions and calibration were chosen on windows (cutoffs {chosen}) that overlap the days "
         "it replays. Its figures show how the policy behaves, not what it would have saved; no stock saving is "
         "claimed. Give the run more history, or lower backtest.horizon or plan.replay.weeks."
+    )
+
+
+def rehearsal_note(rehearsal: dict | None) -> str:
+    """How the replay's service levels were set on a rehearsal (planning.rehearsal), in words."""
+    if not rehearsal or rehearsal.get("fill_at_expected_k") is None:
+        return ""
+    fill, factor = rehearsal.get("fill_at_expected_k"), rehearsal.get("k_factor")
+    moved = (
+        "the miss was within that rehearsal's noise, so they were kept"
+        if factor == 1
+        else f"the value of a unit served they are set from was scaled by {factor:.2f} toward the target"
+    )
+    return (
+        f" Its per-SKU service levels were set on a rehearsal: the same decision replayed on {rehearsal.get('start')} "
+        f"to {rehearsal.get('decided_on')}, where the levels the calibrated forecasts expected gave a fill rate of "
+        f"{fill:.1%}; {moved}."
     )
 
 

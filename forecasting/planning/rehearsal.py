@@ -3,9 +3,9 @@
 planning.allocation sets each SKU's cycle service level from one number k (the value of a unit served), fitted so
 that the fill rate the calibrated window distributions EXPECT over the decision's windows meets the target. That
 expectation is a formula: it knows neither the stock each order meets under lost sales nor the running bias the
-replay learns, nor how far the calibrated tails are from the demand that comes. Those errors do not cancel: on a
-grocery-like panel with promotions the replay landed 2.5 points above a 95% target (stock paid for nothing), on
-an intermittent panel 2.3 points below.
+replay learns, nor how far the calibrated tails are from the demand that comes. Where it is off systematically,
+stock is paid for nothing: with the expected-fill k the replay landed at 97.5% for a 95% target on a grocery-like
+panel with promotions and at 98.1% on a monthly table (95.9% and 94.6% with the rehearsal; benchmarks/README.md).
 
 So k is fitted where the plan is judged: the decision (its champions and calibration, as they stood on the
 decision day D) is replayed exactly as the replay plays it, on the `weeks` before D, with a grid of k around the
@@ -15,6 +15,10 @@ targets of the replay's service curve keep their expected-fill k times the same 
 decisions). Only demand up to D is read: the replay's levels are rehearsed on the weeks before its start T, the
 production plan's on the last weeks of history. Where no SKU has the history to rehearse, k stays the
 expected-fill one (logged).
+
+A known optimism: the calibration the rehearsal plays was fitted on windows inside the weeks it rehearses, so
+the rehearsed fill is a little better than the weeks after D will give (on the full bundled panel it lowered k to
+0.68x from a 96.5% summer rehearsal, and the autumn then filled 92.8% where the expected-fill k gave 94.0%).
 """
 
 from __future__ import annotations

@@ -56,6 +56,7 @@ BAD = [
     "callbacks.early_stopping.patience=-1",
     "callbacks.early_stopping.min_delta=-0.1",
     "plan.calibrate=maybe",
+    "plan.service_level_fit=replay",
     "plan.replay.refit_every_reviews=0",
     "plan.exceptions.no_sales_days=abc",
     "plan.exceptions.excess_cover_days=-5",
@@ -86,7 +87,8 @@ def test_a_bad_setting_is_named_with_a_fix_that_passes(override):
 @pytest.mark.parametrize(
     "override",
     ["parallel.n_jobs=-1", "trainer.devices=[0,1]", "trainer.devices=auto", "trainer.precision=16", "seed=0"]
-    + [f"plan.champion_metric={m}" for m in CHAMPION_METRICS],
+    + [f"plan.champion_metric={m}" for m in CHAMPION_METRICS]
+    + ["plan.service_level_fit=expected", "plan.service_level_fit=rehearsal"],
 )
 def test_good_settings_pass(override):
     check_config(config(override))

@@ -103,6 +103,8 @@ def test_the_log_and_the_report_name_the_choosing_and_replayed_dates(two_runs):
     assert rehearsal["decided_on"] == str(start.date())
     assert rehearsal["start"] == str((start - pd.Timedelta(weeks=WEEKS)).date())
     assert f"replayed on {rehearsal['start']} to {rehearsal['decided_on']}" in report
+    plan = protocol["service_levels"]["plan"]
+    assert plan["decided_on"] == protocol["replay_end"] and plan["start"] == str(start.date())
     saved = pd.read_csv(out / "stock_at_equal_fill.csv")
     assert set(saved["reference"]) == {"naive", "empirical"}
 

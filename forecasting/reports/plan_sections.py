@@ -184,7 +184,7 @@ def protocol_note(protocol: dict | None) -> str:
             f"champions and the calibration it used were chosen on the backtest windows from the cutoffs {chosen}, "
             "whose horizons all end before the replayed days start: no choice saw the days it is judged on. The "
             "plan below applies the same rules at the last date, learning from every fold."
-        ) + rehearsal_note((protocol.get("service_levels") or {}).get("replay"))
+        ) + rehearsal_notes(protocol.get("service_levels") or {})
     return (
         f"No proof: this data is too short to hold out validation windows before the replayed days ({played}), so "
         f"the replay's champions and calibration were chosen on windows (cutoffs {chosen}) that overlap the days "
@@ -193,8 +193,14 @@ def protocol_note(protocol: dict | None) -> str:
     )
 
 
-def rehearsal_note(rehearsal: dict | None) -> str:
-    """How the replay's service levels were set on a rehearsal (planning.rehearsal), in words."""
+def rehearsal_notes(rehearsals: dict) -> str:
+    """How the replay's and the plan's service levels were set on rehearsals (planning.rehearsal), in words."""
+    whose = {"replay": "The replay's per-SKU service levels", "plan": "The plan's own"}
+    return "".join(rehearsal_note(whose[name], rehearsals.get(name)) for name in whose)
+
+
+def rehearsal_note(whose: str, rehearsal: dict | None) -> str:
+    """One rehearsal: the days it replayed, the fill rate the expected levels gave there, and what it changed."""
     if not rehearsal or rehearsal.get("fill_at_expected_k") is None:
         return ""
     fill, factor = rehearsal.get("fill_at_expected_k"), rehearsal.get("k_factor")
@@ -204,8 +210,8 @@ def rehearsal_note(rehearsal: dict | None) -> str:
         else f"the value of a unit served they are set from was scaled by {factor:.2f} toward the target"
     )
     return (
-        f" Its per-SKU service levels were set on a rehearsal: the same decision replayed on {rehearsal.get('start')} "
-        f"to {rehearsal.get('decided_on')}, where the levels the calibrated forecasts expected gave a fill rate of "
+        f" {whose} were set on a rehearsal: the same decision replayed on {rehearsal.get('start')} to "
+        f"{rehearsal.get('decided_on')}, where the levels the calibrated forecasts expected gave a fill rate of "
         f"{fill:.1%}; {moved}."
     )
 

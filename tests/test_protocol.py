@@ -119,6 +119,8 @@ def test_data_too_short_for_validation_windows_claims_no_proof(tmp_path):
     protocol = json.loads((out / "metrics.json").read_text())["plan"]["protocol"]
     assert protocol["proof"] is False
     assert not (out / "stock_at_equal_fill.csv").exists()
+    # No history to rehearse before T: the replay's levels stay the expected-fill ones, and nothing says otherwise.
+    assert "replay" not in protocol["service_levels"] and "NaN" not in (out / "metrics.json").read_text()
     assert "claims no proof" in (out / "run.log").read_text()
     assert "No proof" in (out / "report.html").read_text()
 

@@ -143,6 +143,8 @@ def rehearsal_summary(curves: list[pd.DataFrame]) -> dict:
     it replayed, its fill rate at the expected-fill k, and the factor it applied to k; {} where none ran."""
     out = {}
     for curve in curves:
+        if not curve["skus"].max():  # no SKU had the history to rehearse: the expected-fill k stood
+            continue
         first = curve.iloc[0]
         at_expected = curve.loc[np.isclose(curve["k"], first["expected_k"]), "fill_rate"]
         out[str(first["decision"])] = {

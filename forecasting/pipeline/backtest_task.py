@@ -10,8 +10,9 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
-from forecasting.backtest.champion_row import log_champion, with_champion_row
+from forecasting.backtest.champion_row import MIN_SEGMENT_SKUS, log_champion, with_champion_row
 from forecasting.backtest.cumulative import cover_pinball
+from forecasting.backtest.interval_calibration import fit_interval_factors
 from forecasting.backtest.leaderboard import leaderboard, robust_scores
 from forecasting.backtest.metrics import score
 from forecasting.backtest.runner import backtest
@@ -58,6 +59,8 @@ class BacktestResult:
     all_by_segment: pd.DataFrame | None = None
     #: the folds (cutoff, role) the run backtested
     cutoffs: pd.DataFrame | None = None
+    #: interval factors per model and segment fitted on every fold (plan runs; None otherwise): the final forecast's
+    interval_factors: pd.DataFrame | None = None
 
 
 def run_backtest(
@@ -151,6 +154,13 @@ def run_backtest(
         else None
     )
 
+    # The final forecast's intervals are scaled as the champion row's are (backtest.interval_calibration), fitted
+    # on every fold: all end by the last date (plan runs only).
+    interval_factors = None
+    if cover_days is not None:
+        interval_factors = fit_interval_factors(bt, data.segments, quantiles, MIN_SEGMENT_SKUS)
+        write_csv(interval_factors, out / "interval_factors.csv")
+
     if val_rank is None:
         metrics = objective(cfg, board.set_index("model")["rank_value"], "test")
     else:
@@ -191,6 +201,7 @@ def run_backtest(
         validation_segments=val_segments,
         all_by_segment=all_by_segment,
         cutoffs=cutoffs,
+        interval_factors=interval_factors,
     )
 
 

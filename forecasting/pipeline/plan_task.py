@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from forecasting.backtest.interval_calibration import apply_interval_factors
 from forecasting.data.prepare import PreparedData
 from forecasting.errors import InputError
 from forecasting.explain.drivers import keep_drivers
@@ -266,7 +267,8 @@ def run_plan(
         replay_levels=replay_levels,
     )
     wall = time.perf_counter() - t0
-    write_parquet(done.forecast, out / "forecast.parquet")
+    forecast = calibrated_intervals(done.forecast, segments, result.interval_factors, [float(q) for q in cfg.quantiles])
+    write_parquet(forecast, out / "forecast.parquet")
     plan = segments[["sku", "abc", "demand_class", "segment"] + [c for c in ("description",) if c in segments]].merge(
         done.plan, on="sku", how="right"
     )
@@ -341,6 +343,22 @@ def run_plan(
         )
     write_csv(plan, out / "plan.csv")
     return {"plan": summary}
+
+
+def calibrated_intervals(
+    forecast: pd.DataFrame, segments: pd.DataFrame, factors: pd.DataFrame | None, quantiles: list[float]
+) -> pd.DataFrame:
+    """The final forecast with each interval scaled by its model and segment's factors, fitted on every fold
+    (backtest.interval_calibration), as the leaderboard's champion row is: the forecast table's 80% and 90%
+    intervals then cover what the backtest showed they cover. A day the fallback forecast is scaled as the
+    baseline's."""
+    if factors is None or factors.empty or forecast.empty:
+        return forecast
+    model = forecast["model"]
+    scaled = apply_interval_factors(
+        forecast.assign(model=model.where(~forecast["fallback"].astype(bool), BASELINE)), segments, factors, quantiles
+    )
+    return scaled.assign(model=model)
 
 
 def split_seconds(wall: float, cpu: dict[str, float]) -> dict[str, float]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from forecasting.backtest.interval_calibration import apply_interval_factors
 from forecasting.pipeline.common import BASELINE
-from forecasting.pipeline.plan_task import calibrated_intervals
 
 QUANTILES = [0.1, 0.5, 0.9]
 
@@ -32,8 +32,8 @@ def test_each_days_interval_is_scaled_by_the_factors_of_the_model_that_made_it()
     )
     segments = pd.DataFrame({"sku": ["a", "b"], "segment": ["A-smooth", "A-smooth"]})
     table = pd.DataFrame([factors("ets", 0.5, 0.75), factors(BASELINE, 2.0, 1.5)])
-    out = calibrated_intervals(forecast, segments, table, QUANTILES)
+    out = apply_interval_factors(forecast, segments, table, QUANTILES, fallback_as=BASELINE)
     # ets narrows: p50 -/+ its factors x the distance; the fallback day (b) widens as the baseline's.
     assert np.allclose(out["p10"], [8.0, 8.0, 0.0]) and np.allclose(out["p90"], [16.0, 16.0, 11.0])
     assert out["model"].tolist() == ["ets", "ets", "ets"] and out["p50"].equals(forecast["p50"])
-    assert calibrated_intervals(forecast, segments, None, QUANTILES) is forecast
+    assert apply_interval_factors(forecast, segments, None, QUANTILES, fallback_as=BASELINE) is forecast

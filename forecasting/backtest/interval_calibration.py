@@ -130,17 +130,24 @@ def fit_interval_factors(
 
 
 def apply_interval_factors(
-    rows: pd.DataFrame, segments: pd.DataFrame, factors: pd.DataFrame, quantiles
+    rows: pd.DataFrame,
+    segments: pd.DataFrame,
+    factors: pd.DataFrame | None,
+    quantiles,
+    fallback_as: str | None = None,
 ) -> pd.DataFrame:
     """`rows` (a forecast table with a `model` column) with each interval's bounds scaled by their model and
     segment's factors (the model's over all segments where its segment has none; unchanged for a model without
-    factors), quantiles kept in order."""
-    if factors.empty or 0.5 not in quantiles:
+    factors), quantiles kept in order. With `fallback_as`, a row whose `fallback` is set (the fallback model
+    forecast it) is scaled by that model's factors."""
+    if factors is None or factors.empty or rows.empty or 0.5 not in quantiles:
         return rows
     rows = rows.copy()
     seg = rows["sku"].map(segments.set_index("sku")["segment"]).astype(object).fillna(ALL_SEGMENTS).to_numpy()
     mid = rows[quantile_column(0.5)].to_numpy(dtype=float)
     models = rows["model"].to_numpy()
+    if fallback_as is not None:
+        models = np.where(rows["fallback"].to_numpy(dtype=bool), fallback_as, models)
     keys = pd.MultiIndex.from_arrays([models, seg])
     for (lo, hi), part in factors.groupby(["lo", "hi"], sort=True):
         for q, side in ((lo, "factor_lower"), (hi, "factor_upper")):

@@ -245,6 +245,7 @@ def run_plan(
             write_csv(pd.concat(curves, ignore_index=True), out / "rehearsal.csv")
     history = sku_history(panel, data.calendar.frequency)
     history["previous_p50_60d"] = previous_plan_p50(out, history.index)
+    quantiles = [float(q) for q in cfg.quantiles]
     t0 = time.perf_counter()
     done = plan_pass(
         panel,
@@ -252,9 +253,7 @@ def run_plan(
         models,
         result.fallback,
         data.calendar,
-        PlanSettings(
-            int(pcfg["horizon_days"]), int(cfg.num_samples), seed, [float(q) for q in cfg.quantiles], pcfg["exceptions"]
-        ),
+        PlanSettings(int(pcfg["horizon_days"]), int(cfg.num_samples), seed, quantiles, pcfg["exceptions"]),
         plan_params,
         inputs.on_hand,
         inputs.open_orders,
@@ -267,7 +266,9 @@ def run_plan(
         replay_levels=replay_levels,
     )
     wall = time.perf_counter() - t0
-    forecast = calibrated_intervals(done.forecast, segments, result.interval_factors, [float(q) for q in cfg.quantiles])
+    # The final forecast's intervals scaled as the leaderboard's champion row is, by factors fitted on every fold;
+    # a day the fallback forecast is scaled as the baseline's.
+    forecast = apply_interval_factors(done.forecast, segments, result.interval_factors, quantiles, BASELINE)
     write_parquet(forecast, out / "forecast.parquet")
     plan = segments[["sku", "abc", "demand_class", "segment"] + [c for c in ("description",) if c in segments]].merge(
         done.plan, on="sku", how="right"
@@ -343,22 +344,6 @@ def run_plan(
         )
     write_csv(plan, out / "plan.csv")
     return {"plan": summary}
-
-
-def calibrated_intervals(
-    forecast: pd.DataFrame, segments: pd.DataFrame, factors: pd.DataFrame | None, quantiles: list[float]
-) -> pd.DataFrame:
-    """The final forecast with each interval scaled by its model and segment's factors, fitted on every fold
-    (backtest.interval_calibration), as the leaderboard's champion row is: the forecast table's 80% and 90%
-    intervals then cover what the backtest showed they cover. A day the fallback forecast is scaled as the
-    baseline's."""
-    if factors is None or factors.empty or forecast.empty:
-        return forecast
-    model = forecast["model"]
-    scaled = apply_interval_factors(
-        forecast.assign(model=model.where(~forecast["fallback"].astype(bool), BASELINE)), segments, factors, quantiles
-    )
-    return scaled.assign(model=model)
 
 
 def split_seconds(wall: float, cpu: dict[str, float]) -> dict[str, float]:

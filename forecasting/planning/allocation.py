@@ -53,8 +53,36 @@ def portfolio_levels(
 def expected_k(
     covers: pd.DataFrame, calibration: Mapping[str, Calibration], params: pd.DataFrame, targets: Sequence[float]
 ) -> np.ndarray:
-    """Per target, the k whose expected fill rate over the windows of `covers` meets it (see fit_k)."""
-    return np.array([fit_k(covers, calibration, params, float(t)) for t in targets])
+    """Per target, the value of a unit served at which the windows' expected fill rate is the target (the bounds'
+    end when out of reach); with no windows, the k that gives a SKU of median cost the target as its own service
+    level. The windows' calibrated samples are computed once for every target."""
+    targets = np.asarray(targets, dtype=float)
+    median_cost = max(float(np.nanmedian(params["unit_cost"].astype(float))) if len(params) else 1.0, 1e-9)
+    fallback = targets / (1 - targets) * median_cost
+    if covers.empty:
+        return fallback
+    samples, cost, share = _window_arrays(covers, calibration, params)
+    served = (samples.mean(axis=1) * share).sum()
+    if served <= 0:
+        return fallback
+
+    def fill(k: float) -> float:
+        level = service_levels(k, cost)
+        idx = np.minimum(np.floor(level * samples.shape[1]).astype(int), samples.shape[1] - 1)
+        stock = samples[np.arange(len(samples)), idx]
+        return 1.0 - np.maximum(samples - stock[:, None], 0.0).mean(axis=1).sum() / served
+
+    out = np.empty(len(targets))
+    for i, target in enumerate(targets):
+        lo, hi = np.log(1e-6 * median_cost), np.log(1e6 * median_cost)
+        for _ in range(60):  # the fill rises with k: bisection on log k
+            mid = 0.5 * (lo + hi)
+            if fill(np.exp(mid)) < target:
+                lo = mid
+            else:
+                hi = mid
+        out[i] = np.exp(hi)
+    return out
 
 
 def level_frame(k: np.ndarray, params: pd.DataFrame, targets: Sequence[float]) -> pd.DataFrame:
@@ -68,30 +96,8 @@ def level_frame(k: np.ndarray, params: pd.DataFrame, targets: Sequence[float]) -
 
 
 def fit_k(covers: pd.DataFrame, calibration: Mapping[str, Calibration], params: pd.DataFrame, target: float) -> float:
-    """The value of a unit served at which the windows' expected fill rate is `target` (the bounds' end when out
-    of reach); with no windows, the k that gives a SKU of median cost the target as its own service level."""
-    median_cost = float(np.nanmedian(params["unit_cost"].astype(float))) if len(params) else 1.0
-    if covers.empty:
-        return target / (1 - target) * max(median_cost, 1e-9)
-    samples, cost, share = _window_arrays(covers, calibration, params)
-    served = (samples.mean(axis=1) * share).sum()
-    if served <= 0:
-        return target / (1 - target) * max(median_cost, 1e-9)
-
-    def fill(k: float) -> float:
-        level = service_levels(k, cost)
-        idx = np.minimum(np.floor(level * samples.shape[1]).astype(int), samples.shape[1] - 1)
-        stock = samples[np.arange(len(samples)), idx]
-        return 1.0 - np.maximum(samples - stock[:, None], 0.0).mean(axis=1).sum() / served
-
-    lo, hi = np.log(1e-6 * max(median_cost, 1e-9)), np.log(1e6 * max(median_cost, 1e-9))
-    for _ in range(60):  # the fill rises with k: bisection on log k
-        mid = 0.5 * (lo + hi)
-        if fill(np.exp(mid)) < target:
-            lo = mid
-        else:
-            hi = mid
-    return float(np.exp(hi))
+    """The k of one target (see expected_k)."""
+    return float(expected_k(covers, calibration, params, [target])[0])
 
 
 def _window_arrays(covers: pd.DataFrame, calibration: Mapping[str, Calibration], params: pd.DataFrame):

@@ -24,7 +24,7 @@ the rehearsed fill is a little better than the weeks after D will give (on the f
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,7 @@ from forecasting.parallel import run_per_sku
 from forecasting.planning.allocation import service_levels
 from forecasting.planning.calibration import Calibration
 from forecasting.planning.replay_sku import replay_sku
-from forecasting.planning.runner import REPLAY_MIN_HISTORY, ReplaySettings
+from forecasting.planning.runner import ReplaySettings, has_replay_history
 
 log = logging.getLogger(__name__)
 
@@ -68,27 +68,42 @@ def fill_and_error(rehearsed: pd.DataFrame, k: float) -> tuple[float, float]:
     return float(fill), float(np.sqrt((residual**2).sum() / (n * (n - 1))))
 
 
+def rehearsal_curve(rehearsed: pd.DataFrame, grid: Sequence[float] | None = None) -> pd.DataFrame:
+    """Per k of `grid` (default: every k rehearsed, sorted): the rehearsal's fill rate over the assortment, its
+    standard error (fill_and_error) and the SKUs rehearsed."""
+    grid = np.unique(rehearsed["k"].to_numpy(dtype=float)) if grid is None else np.asarray(grid, dtype=float)
+    rows = [
+        (g, *fill_and_error(rehearsed, g), rehearsed.loc[np.isclose(rehearsed["k"], g, rtol=1e-9), "sku"].nunique())
+        for g in grid
+    ]
+    return pd.DataFrame(rows, columns=["k", "fill_rate", "fill_rate_se", "skus"])
+
+
 def k_from_rehearsal(rehearsed: pd.DataFrame, target: float, k_expected: float) -> float:
-    """The k at which the rehearsal's fill rate over the assortment (every SKU's units together) meets `target`,
-    linear in log k between the grid's points, its end where out of reach.
+    """The k at which the rehearsal's fill rate over the assortment (every SKU's units together) meets `target`
+    (see k_from_curve)."""
+    return k_from_curve(rehearsal_curve(rehearsed), target, k_expected)
+
+
+def k_from_curve(curve: pd.DataFrame, target: float, k_expected: float) -> float:
+    """The k at which the rehearsal's fill rate (`curve`: rehearsal_curve) meets `target`, linear in log k between
+    the grid's points, its end where out of reach.
 
     The rehearsed fill is one draw of a few weeks: the correction is shrunk toward none by the draw's noise,
     weight max(0, 1 - (NOISE_SE se / gap)^2) (se the fill's standard error over SKUs), so a miss within
     NOISE_SE standard errors is taken for noise."""
-    if rehearsed.empty:
+    at = curve[np.isclose(curve["k"], k_expected, rtol=1e-9)]
+    if at.empty or not np.isfinite(at["fill_rate"].iloc[0]):
         return float(k_expected)
-    fill_at, se = fill_and_error(rehearsed, float(k_expected))
-    if not np.isfinite(fill_at):
-        return float(k_expected)
+    fill_at, se = float(at["fill_rate"].iloc[0]), float(at["fill_rate_se"].iloc[0])
     gap = fill_at - target
     weight = max(0.0, 1.0 - (NOISE_SE * se / gap) ** 2) if gap else 0.0
     if weight == 0.0:
         return float(k_expected)
     wanted = fill_at - weight * gap  # the fill to reach in the rehearsal: the target, or short of it by the noise
-    total = rehearsed.groupby("k", sort=True)[["demand", "sales"]].sum()
-    log_k = np.log(total.index.to_numpy(dtype=float))
+    log_k = np.log(curve["k"].to_numpy(dtype=float))
     # More stock never serves less, but the lost-sales replay is not exactly monotone: the running maximum.
-    fill = np.maximum.accumulate((total["sales"] / total["demand"]).to_numpy())
+    fill = np.maximum.accumulate(curve["fill_rate"].to_numpy(dtype=float))
     reached = np.flatnonzero(fill >= wanted)
     if not len(reached):
         return float(np.exp(log_k[-1]))
@@ -104,7 +119,7 @@ def _rehearse_one(
 ):
     series, covariates = split_covariates(series)
     series = series.rename(sku)
-    if int(series.index.searchsorted(start, side="right")) < REPLAY_MIN_HISTORY:
+    if not has_replay_history(series, start):
         return None
     p = params.loc[sku].to_dict()
     levels = service_levels(grid, np.array([p["unit_cost"]]))[:, 0]
@@ -120,12 +135,10 @@ def _rehearse_one(
         calibration=calibration.get(sku),
         num_samples=num_samples,
         seed=seed,
-        backorders=replay.backorders,
-        refit_every=replay.refit_every,
-        learn_bias=replay.learn_bias,
         covariates=covariates,
         champion_levels=levels,
         baselines=False,
+        **replay.sku_options(),
     )
     return pd.DataFrame(
         {"sku": sku, "k": grid, "demand": [r["demand"] for r in rows], "sales": [r["sales"] for r in rows]}
@@ -157,7 +170,8 @@ def rehearsed_k(
     known = panel[panel["date"] <= decided_on]
     skus = [s for s in params.index.astype(str) if s in champions.index]
     covariates = [c for m in set(champions.reindex(skus).dropna()) for c in getattr(models.get(m), "covariates", ())]
-    series = {s: v for s, v in sku_series(known, covariates).items() if s in set(skus)}
+    wanted = set(skus)
+    series = {s: v for s, v in sku_series(known, covariates).items() if s in wanted}
     results = run_per_sku(
         _rehearse_one,
         series,
@@ -177,20 +191,16 @@ def rehearsed_k(
     )
     rows = [r for r in results if r is not None]
     rehearsed = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["sku", "k", "demand", "sales"])
-    k = k_from_rehearsal(rehearsed, target, k_expected)
-    curve = pd.DataFrame(
-        [
-            (g, *fill_and_error(rehearsed, g), rehearsed.loc[np.isclose(rehearsed["k"], g), "sku"].nunique())
-            for g in grid
-        ],
-        columns=["k", "fill_rate", "fill_rate_se", "skus"],
-    ).assign(expected_k=float(k_expected), fitted_k=k, target=float(target))
+    curve = rehearsal_curve(rehearsed, grid)
+    k = k_from_curve(curve, target, k_expected)
+    curve = curve.assign(expected_k=float(k_expected), fitted_k=k, target=float(target))
     if rehearsed.empty:
         log.warning(
             "rehearsal before %s: no SKU has the history; service levels from the expected fill", decided_on.date()
         )
     else:
-        fill_at, se = fill_and_error(rehearsed, float(k_expected))
+        at = curve[np.isclose(curve["k"], k_expected, rtol=1e-9)].iloc[0]
+        fill_at, se = at["fill_rate"], at["fill_rate_se"]
         log.info(
             "rehearsal %s to %s (%d SKUs): fill %.3f (se %.3f) at the expected-fill k %.4g; k %.4g for target %g",
             replay.start(decided_on).date(),

@@ -212,18 +212,15 @@ def replay_sku(
         played = play(others) if others else {}
         order = _lost_sales_order(champion_paths, lead, review, measure, own)
         played |= play(["champion"], order)
-    if not baselines:
-        return [
-            {"sku": sku, "policy": "champion", "target": t, **played["champion"][j]}
-            for j, t in enumerate(targets.tolist())
-        ]
-    # Rows as the planner reads them: champion and naive per target, then the oracle.
-    rows = []
-    for j, target in enumerate(targets.tolist()):
-        rows += [
-            {"sku": sku, "policy": p, "target": target, **played[p][j]} for p in ("champion", "naive", "empirical")
-        ]
-    rows.append({"sku": sku, "policy": "oracle", "target": 1.0, **played["oracle"][0]})
+    # Rows as the planner reads them: champion and baselines per target, then the oracle.
+    per_target = ("champion", "naive", "empirical") if baselines else ("champion",)
+    rows = [
+        {"sku": sku, "policy": p, "target": target, **played[p][j]}
+        for j, target in enumerate(targets.tolist())
+        for p in per_target
+    ]
+    if baselines:
+        rows.append({"sku": sku, "policy": "oracle", "target": 1.0, **played["oracle"][0]})
     return rows
 
 

@@ -25,7 +25,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from typing import Any
 
 from joblib import Parallel, delayed, effective_n_jobs
@@ -160,16 +160,24 @@ def dask_backend(backend: str = "local", scheduler_address: str | None = None, n
     try:
         yield client
     except BaseException:
-        # Ctrl-C reaches the LocalCluster's workers too: the scheduler then logs their loss with tracebacks,
-        # which are noise once the run is stopping (the user sees one sentence).
-        for name in ("distributed", "asyncio", "tornado"):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
+        # The run is stopping (Ctrl-C, a failure): closing the cluster now makes the scheduler log its workers'
+        # loss and the workers, whose heartbeats race the scheduler's close, log its loss, all with tracebacks.
+        _mute_shutdown_noise()
+        if cluster is not None:  # our own workers only: a shared scheduler's workers serve others too
+            with suppress(Exception):
+                client.run(_mute_shutdown_noise, on_error="ignore")
         raise
     finally:
         _DASK["client"] = None
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _mute_shutdown_noise() -> None:
+    """Once a run is stopping, Dask's logs of lost connections are noise (the user sees one sentence)."""
+    for name in ("distributed", "asyncio", "tornado"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def check_scheduler_address(address: str | None, backend: str | None = "dask") -> None:
@@ -253,11 +261,17 @@ def _stop_now(pool: ProcessPoolExecutor) -> None:
         terminate()
         return
     processes = list((getattr(pool, "_processes", None) or {}).values())  # before shutdown forgets them
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         process.terminate()
     for process in processes:
         process.join(timeout=5)
+    # The manager thread sees the killed workers and closes its wake-up pipe; if it still runs when the
+    # interpreter exits, Python 3.11's exit hook writes to that pipe unlocked and can print a traceback
+    # (EBADF) after the one-sentence message. Waiting for it here closes the race.
+    if manager is not None:
+        manager.join(timeout=5)
 
 
 def release_memory() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -90,3 +93,22 @@ def test_forked_workers_inherit_data_and_shared_arguments_and_let_go_after():
     with pytest.raises(RuntimeError, match="boom"):
         parallel.run_per_sku(_scaled, {**series, "boom": 0.0}, n_jobs=2, factor=2.0, table=table)
     assert parallel._FORKED == {}  # a failed run leaves nothing behind for the next pool to inherit
+
+
+def _sleep_unless_boom(sku, value):
+    if sku == "boom":
+        raise RuntimeError("boom")
+    time.sleep(60)
+    return value
+
+
+def test_a_stopped_pool_leaves_no_thread_for_the_exit_hook_to_race():
+    # Python 3.11's exit hook writes, unlocked, to the wake-up pipe of every pool thread still running; the
+    # thread closes that pipe once it sees its workers killed, and the race printed a traceback after Ctrl-C.
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="boom"):
+        parallel.run_per_sku(_sleep_unless_boom, {"boom": 0.0, "a": 1.0, "b": 2.0, "c": 3.0}, n_jobs=2)
+    assert time.monotonic() - started < 20  # the sleeping workers were killed, not waited for
+    from concurrent.futures.process import _ExecutorManagerThread
+
+    assert not [t for t in threading.enumerate() if isinstance(t, _ExecutorManagerThread)]

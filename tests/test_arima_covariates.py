@@ -78,6 +78,30 @@ def test_arima_x_without_covariate_variation_is_arima():
         np.testing.assert_allclose(x[col], plain[col])
 
 
+def test_with_carried_covariates_frequent_promotions_do_not_pull_the_forecast_down():
+    # A promo calendar nobody gave: a model that learned the promo lift and is fed "no promotion" (or the last,
+    # maybe discounted, price) forecasts every day as an ordinary one, while a third of the days are promoted.
+    from forecasting.data.calendar import TradingCalendar
+    from forecasting.data.segments import segment_skus
+
+    data = synthetic_demand(n_skus=12, days=400, seed=2, classes=("smooth",), trend=False, promo_share=0.6)
+    panel = panel_of(data)
+    assert panel["promo"].mean() > 0.2
+    segments = segment_skus(panel)
+    biases = []
+    for cutoff in panel["date"].unique()[[-31, -61, -91]]:
+        later = panel[(panel["date"] > cutoff) & (panel["date"] <= cutoff + pd.Timedelta(days=30))]
+        model = lightgbm(TradingCalendar(closed_weekdays=()), future_covariates="carried")
+        means = model.fit(panel, segments, cutoff).predict_means(panel, segments, cutoff, horizon=30)
+        biases.append(float(np.asarray(means).sum() / later["demand"].sum() - 1))
+    # Trained with promo and price: -4%, +13% and +34% (the last price carried was a promo day's discount).
+    assert max(map(abs, biases)) < 0.1, biases
+    table = run_backtest(panel, "carried", folds=1)
+    x = table[table["model"] == "arima_x"].reset_index(drop=True)
+    plain = table[table["model"] == "arima"].reset_index(drop=True)
+    np.testing.assert_allclose(x["mean"], plain["mean"])  # nothing known ahead: no regressor
+
+
 def test_carried_reads_nothing_after_the_cutoff_and_known_does():
     data = synthetic_demand(n_skus=12, days=500, seed=11, classes=("smooth",), trend=False)
     panel = panel_of(data, data.truth.index[data.truth["promo_share"] > 0.02][:3])

@@ -11,7 +11,7 @@ makes the price a copy of the promo), is left out: it would make the regression 
 regressor left is fitted as the plain ARIMA and forecasts exactly as `arima`.
 
 The horizon's promo and price come from `future_covariates` (known | carried; forecasting/models/covariates.py),
-the option the global booster reads too.
+the option the global booster reads too; with `carried` their future is unknown and the model is `arima`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,12 @@ import numpy as np
 import pandas as pd
 
 from forecasting.models.base import Forecast
-from forecasting.models.covariates import FUTURE_COLUMNS, check_future_covariates, future_covariates
+from forecasting.models.covariates import (
+    FUTURE_COLUMNS,
+    LEARNABLE_COLUMNS,
+    check_future_covariates,
+    future_covariates,
+)
 from forecasting.models.paths import gaussian_paths
 from forecasting.models.statsforecast_adapter import StatsForecastModel, innovation_weights
 
@@ -57,7 +62,8 @@ class CovariateARIMA(StatsForecastModel):
         self, y: pd.Series, covariates: pd.DataFrame | None, dates: pd.DatetimeIndex | None
     ) -> tuple[np.ndarray | None, np.ndarray | None]:
         """(training X, horizon X) of the regressors that vary over the training window, or (None, None)."""
-        columns = [c for c in FUTURE_COLUMNS if covariates is not None and c in covariates]
+        learnable = LEARNABLE_COLUMNS[self.future_covariates]
+        columns = [c for c in learnable if covariates is not None and c in covariates]
         if not columns or dates is None or len(y) == 0:
             return None, None
         cutoff = y.index[-1]

@@ -4,7 +4,8 @@ Calendar features are known ahead and may be used as future covariates. Whether 
 horizon are known is the user's statement about the data, not something a model may guess, so it is one option,
 `future_covariates`, read by every model that takes them through `future_covariates()`:
 
-- `carried`: nothing after the cutoff is read: no promotion, and the last price up to the cutoff carried forward.
+- `carried`: nothing after the cutoff is read, and no model learns from promo or price (LEARNABLE_COLUMNS): their
+  horizon values would be made up (no promotion, the last price carried forward).
 - `known`: the panel's promo and price on the horizon's days where the panel has rows there (a backtest, or a
   table that holds a promo calendar and list prices beyond its last sale); days it has no row for are taken as
   `carried` ones. Only right where price and promo are set ahead: a price computed from the day's own sales
@@ -22,6 +23,11 @@ from forecasting.errors import InputError
 FUTURE_COVARIATE_MODES = ("known", "carried")
 #: panel columns that may be read after a cutoff, and what a day without a known value takes
 FUTURE_COLUMNS = ("promo", "price")
+#: what a model may learn from, per mode. Under `carried` the horizon's promo and price are unknown: a model that
+#: learned their effects and is then fed made-up values (no promotion, today's price, which is a promo price on a
+#: promo day) forecasts every day as an unpromoted one, or as a promoted one (a grocery table with frequent
+#: promotions: bias -49%). Left out, a model learns demand with the usual share of promoted days.
+LEARNABLE_COLUMNS = {"known": ("promo", "price"), "carried": ()}
 
 #: segment columns a global model may read as static features, and their levels in order
 STATIC_LEVELS = {"abc": ("A", "B", "C"), "demand_class": ("smooth", "erratic", "intermittent", "lumpy")}

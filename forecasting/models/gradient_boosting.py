@@ -35,6 +35,7 @@ from forecasting.models import explainable
 from forecasting.models.count_paths import CountPaths, held_out_dispersion
 from forecasting.models.covariates import (
     CALENDAR_FEATURES,
+    LEARNABLE_COLUMNS,
     calendar_features,
     check_future_covariates,
     future_covariates,
@@ -168,14 +169,14 @@ class LightGBMForecaster(CountPaths):
         # What the horizon's promo and price are read from: each SKU's last row (its carried price) and, with
         # `known`, the panel's rows of the horizon's days.
         known = hist.groupby("sku", observed=True, sort=False).tail(1)[["sku", "date"]]
-        if self.use_price and "price" in hist:
+        if self.use_price and "price" in hist and "price" in LEARNABLE_COLUMNS[self.future_covariates]:
             price = hist.groupby("sku", observed=True)["price"].ffill().groupby(hist["sku"], observed=True).bfill()
             ref = price.groupby(hist["sku"], observed=True).transform("mean").replace(0, np.nan)
             df["rel_price"] = (price / ref).fillna(1.0).to_numpy()
             dynamic.append("rel_price")
             known["price"] = price[known.index]
             ref = pd.Series(ref[known.index].to_numpy(), index=known["sku"].astype(str).to_numpy())
-        if self.use_promo and "promo" in hist:
+        if self.use_promo and "promo" in hist and "promo" in LEARNABLE_COLUMNS[self.future_covariates]:
             df["promo"] = hist["promo"].fillna(0.0).to_numpy()
             dynamic.append("promo")
             known["promo"] = hist.loc[known.index, "promo"]

@@ -123,6 +123,9 @@ def test_data_too_short_for_validation_windows_claims_no_proof(tmp_path):
     assert "replay" not in protocol["service_levels"] and "NaN" not in (out / "metrics.json").read_text()
     assert "claims no proof" in (out / "run.log").read_text()
     assert "No proof" in (out / "report.html").read_text()
+    # The default's ensemble picks its members on validation folds: with none, it is left out and says so.
+    assert "ensemble_weighted left out" in (out / "run.log").read_text()
+    assert "ensemble_weighted" not in set(pd.read_csv(out / "leaderboard.csv")["model"])
 
 
 def test_validation_folds_are_sized_to_the_data_and_end_by_the_replay_start():

@@ -17,7 +17,7 @@ from forecasting.backtest.metrics import rmsse_scale
 from forecasting.backtest.settings import BacktestSettings
 from forecasting.data.panel import sku_series
 from forecasting.errors import InputError
-from forecasting.models.base import GlobalForecaster
+from forecasting.models.base import GlobalForecaster, Segments, segments_at
 from forecasting.models.local_fit import forecast_rows
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def backtest_global(
     name: str,
     model: GlobalForecaster,
     panel: pd.DataFrame,
-    segments: pd.DataFrame | None,
+    segments: Segments,
     cutoffs: pd.DataFrame,
     settings: BacktestSettings,
 ) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
@@ -38,10 +38,11 @@ def backtest_global(
     parts, covers, record = [], [], {"retrain": model.retrain, "fits": []}
     fitted = False
     for fold in cutoffs.itertuples(index=False):
+        at_cutoff = segments_at(segments, fold.cutoff)
         if not fitted or model.retrain == "every_cutoff":
             t0 = time.perf_counter()
             try:
-                model.fit(panel, segments, fold.cutoff)
+                model.fit(panel, at_cutoff, fold.cutoff)
             except InputError as exc:
                 # The validation folds are sized to the data, so the earliest can hold too little history for a
                 # global model: it sits that fold out (its validation scores cover fewer windows); a test fold
@@ -60,7 +61,7 @@ def backtest_global(
             )
             log.info("%s: trained at cutoff %s, %d epochs", name, fold.cutoff.date(), model.epochs_)
         t0 = time.perf_counter()
-        forecasts = model.predict(panel, segments, fold.cutoff, horizon, settings.num_samples)
+        forecasts = model.predict(panel, at_cutoff, fold.cutoff, horizon, settings.num_samples)
         record.setdefault("predict_seconds", []).append(round(time.perf_counter() - t0, 2))
         for sku, s in series.items():
             if not eligible(s, fold.cutoff, horizon, settings.min_train_days):

@@ -22,7 +22,7 @@ from forecasting.backtest.panel_runner import backtest_panel
 from forecasting.backtest.settings import BacktestSettings
 from forecasting.backtest.sku_runner import backtest_sku
 from forecasting.data.panel import sku_series
-from forecasting.models.base import GlobalForecaster, LocalForecaster
+from forecasting.models.base import GlobalForecaster, LocalForecaster, Segments
 from forecasting.models.panel import PanelForecaster
 from forecasting.parallel import release_memory, run_per_sku
 from forecasting.vocabulary.text_columns import TEXT, join_codes
@@ -54,10 +54,10 @@ def backtest(
     models: Mapping[str, LocalForecaster | PanelForecaster | GlobalForecaster],
     fallback: LocalForecaster,
     settings: BacktestSettings,
-    segments: pd.DataFrame | None = None,
+    segments: Segments = None,
 ) -> BacktestRun:
-    """Every model of `models` over every fold of `cutoffs`; `segments` (the SKUs' segment table) is what
-    global models train with."""
+    """Every model of `models` over every fold of `cutoffs`; `segments` (the SKUs' segment table, or a function of
+    the cutoff giving it as it stood then: models.base.segments_at) is what global models train with."""
     global_models = {name: m for name, m in models.items() if isinstance(m, GlobalForecaster)}
     panel_models = {name: m for name, m in models.items() if isinstance(m, PanelForecaster)}
     sku_models = {name: m for name, m in models.items() if name not in panel_models and name not in global_models}

@@ -56,14 +56,19 @@ class PreparedData:
     quality: DataQuality
     #: the `segments` options the run was given (ABC shares, demand-class cut-offs)
     segment_options: Mapping = field(default_factory=dict)
+    _segments_by_date: dict = field(default_factory=dict, repr=False, compare=False)
 
     def segments_as_of(self, date: pd.Timestamp) -> pd.DataFrame:
         """The panel's SKUs segmented on their history up to `date`: what a run made that day knew. ABC ranks
         the panel's SKUs among themselves (the assortment beyond the panel is not kept); SKUs with no history
-        by then are absent."""
-        seg = segment_skus(self.panel[self.panel["date"] <= date], **dict(self.segment_options))
-        static = [c for c in self.segments.columns if c not in seg.columns]
-        return seg.merge(self.segments[["sku", *static]], on="sku", how="left") if static else seg
+        by then are absent. Kept per date: the backtest and the plan ask for the same dates again."""
+        date = pd.Timestamp(date)
+        if date not in self._segments_by_date:
+            seg = segment_skus(self.panel[self.panel["date"] <= date], **dict(self.segment_options))
+            static = [c for c in self.segments.columns if c not in seg.columns]
+            seg = seg.merge(self.segments[["sku", *static]], on="sku", how="left") if static else seg
+            self._segments_by_date[date] = seg
+        return self._segments_by_date[date]
 
 
 def prepare_data(

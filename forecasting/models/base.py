@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,6 +141,18 @@ class TrainingContext:
     # Boosters keep their latest forecast's booster and rows under work_dir to explain it later (SHAP): runs do,
     # a library user's model writes nothing unasked (forecasting.models.explainable).
     explainable: bool = False
+
+
+#: what a global model reads its static features from: the SKUs' segment table, or a function of the cutoff giving
+#: the table as the SKUs stood then (`PreparedData.segments_as_of`)
+Segments = pd.DataFrame | Callable[[pd.Timestamp], pd.DataFrame] | None
+
+
+def segments_at(segments: Segments, cutoff: pd.Timestamp) -> pd.DataFrame | None:
+    """The segment table a global model trained or forecasting at `cutoff` reads. Given as a function of the date,
+    it holds only what was known then: a static feature (ABC class, demand class) of segments computed on the whole
+    history would carry demand after a validation cutoff into the model chosen there."""
+    return segments(pd.Timestamp(cutoff)) if callable(segments) else segments
 
 
 class GlobalForecaster(ABC):

@@ -15,6 +15,7 @@ members' paths would instead widen every interval by the spread between the memb
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -22,6 +23,8 @@ import pandas as pd
 
 from forecasting.errors import InputError
 from forecasting.models.base import Forecast, LocalForecaster
+
+log = logging.getLogger(__name__)
 
 COMBINES = ("mean", "median", "inverse")
 KEYS = ["sku", "cutoff", "date"]
@@ -145,6 +148,22 @@ class EnsembleForecaster(LocalForecaster):
 
     def predict(self, horizon: int, num_samples: int, rng: np.random.Generator) -> Forecast:
         return self.ensemble.combine_forecasts([m.predict(horizon, num_samples, rng) for m in self.fitted_])
+
+
+def runnable_ensembles(ensembles: Mapping[str, Ensemble], validation: pd.Series | None) -> dict[str, Ensemble]:
+    """The ensembles that can be built: one that picks its members on validation folds is left out, with a
+    warning, where the data held none (too short): picking on the test folds would flatter it."""
+    if validation is not None and not validation.dropna().empty:
+        return dict(ensembles)
+    left_out = [name for name, ens in ensembles.items() if not ens.members]
+    if left_out:
+        log.warning(
+            "%s left out: it picks its members on validation folds and this data is too short for any; to run "
+            "it with fixed members add 'model.%s.members=[arima,ets]' (models of the run)",
+            ", ".join(left_out),
+            left_out[0],
+        )
+    return {name: ens for name, ens in ensembles.items() if ens.members}
 
 
 def add_ensembles(

@@ -19,7 +19,7 @@ from forecasting.backtest.runner import backtest
 from forecasting.data.prepare import PreparedData
 from forecasting.errors import InputError
 from forecasting.models.base import LocalForecaster
-from forecasting.models.ensemble import add_ensembles
+from forecasting.models.ensemble import add_ensembles, runnable_ensembles
 from forecasting.parallel import release_memory
 from forecasting.pipeline.common import (
     BASELINE,
@@ -81,7 +81,8 @@ def run_backtest(
         len(local) + len(global_),
         ", ".join(str(c.date()) for c in cutoffs["cutoff"]),
     )
-    run = backtest(data.panel, cutoffs, {**local, **global_}, fallback, settings, data.segments)
+    # Global models read each cutoff's segments as they stood then: no static feature learnt from later demand.
+    run = backtest(data.panel, cutoffs, {**local, **global_}, fallback, settings, data.segments_as_of)
     bt, failures, covers, training, timings = run.table, run.failures, run.covers, run.training, run.seconds
     del run  # the table is released before planning (the end of this function): nothing else may hold it
     if bt.empty:
@@ -90,6 +91,8 @@ def run_backtest(
     validation = bt[bt["role"] == "validation"]
     if ensembles:
         val_scores = robust_scores(validation, str(cfg.optimized_metric), quantiles)[0] if len(validation) else None
+        ensembles = runnable_ensembles(ensembles, val_scores)
+    if ensembles:
         value_cols = ["mean", *(quantile_column(q) for q in quantiles)]
         bt, covers = add_ensembles(ensembles, bt, covers, val_scores, value_cols)
         for name, ens in ensembles.items():

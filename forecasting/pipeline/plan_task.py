@@ -208,7 +208,7 @@ def run_plan(
     # The replay's champions too: a global one among them is trained for its reviews (and its rehearsal's).
     models = planning_models(
         pd.concat([champions, replay_decision.champions]), result.local, result.global_, result.ensembles, panel,
-        segments, data.calendar,
+        data.segments_as_of, data.calendar,
         int(pcfg["horizon_days"]), periods.weeks if periods else None, params, int(cfg.num_samples),
         periods.refit_every if periods else 1, rehearsal=rehearsal is not None and replay is not None,
     )  # fmt: skip

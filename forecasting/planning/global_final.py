@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.data.calendar import TradingCalendar
-from forecasting.models.base import Forecast, LocalForecaster
+from forecasting.models.base import Forecast, LocalForecaster, Segments, segments_at
 from forecasting.models.count_paths import CountPaths
 from forecasting.models.ensemble import EnsembleForecaster
 from forecasting.planning.replay_sku import replay_span_days
@@ -94,7 +94,7 @@ def planning_models(
     global_: Mapping,
     ensembles: Mapping,
     panel: pd.DataFrame,
-    segments: pd.DataFrame,
+    segments: Segments,
     calendar: TradingCalendar,
     horizon_days: int,
     replay_weeks: int | None,
@@ -132,7 +132,7 @@ def planning_models(
             for start in starts:
                 trained = days[days <= start]
                 try:
-                    replay_model = copy.deepcopy(model).fit(panel, segments, trained[-1])
+                    replay_model = copy.deepcopy(model).fit(panel, segments_at(segments, trained[-1]), trained[-1])
                 except Exception as error:  # noqa: BLE001 - only the rehearsal's start: the SKUs take the fallback
                     if start == starts[-1]:
                         raise
@@ -140,15 +140,16 @@ def planning_models(
                     continue
                 cutoffs = review_cutoffs(days[days <= start + weeks], start, params["review_period_days"])
                 for cutoff in cutoffs:
-                    by_cutoff[cutoff] = recipes_at(replay_model, panel, segments, cutoff, window, num_samples)
+                    at_cutoff = segments_at(segments, cutoff)
+                    by_cutoff[cutoff] = recipes_at(replay_model, panel, at_cutoff, cutoff, window, num_samples)
                 log.info(
                     "%s: replay forecasts at %d review dates from a model trained to %s",
                     name,
                     len(cutoffs),
                     start.date(),
                 )
-        model.fit(panel, segments, today)
-        by_cutoff[today] = recipes_at(model, panel, segments, today, final_horizon, num_samples)
+        model.fit(panel, segments_at(segments, today), today)
+        by_cutoff[today] = recipes_at(model, panel, segments_at(segments, today), today, final_horizon, num_samples)
         per_sku: dict[str, dict[pd.Timestamp, Recipe]] = {}
         for cutoff, recipes in by_cutoff.items():
             for sku, recipe in recipes.items():

@@ -169,14 +169,15 @@ class LightGBMForecaster(CountPaths):
         # What the horizon's promo and price are read from: each SKU's last row (its carried price) and, with
         # `known`, the panel's rows of the horizon's days.
         known = hist.groupby("sku", observed=True, sort=False).tail(1)[["sku", "date"]]
-        if self.use_price and "price" in hist and "price" in LEARNABLE_COLUMNS[self.future_covariates]:
+        learnable = LEARNABLE_COLUMNS[self.future_covariates]
+        if self.use_price and "price" in hist and "price" in learnable:
             price = hist.groupby("sku", observed=True)["price"].ffill().groupby(hist["sku"], observed=True).bfill()
             ref = price.groupby(hist["sku"], observed=True).transform("mean").replace(0, np.nan)
             df["rel_price"] = (price / ref).fillna(1.0).to_numpy()
             dynamic.append("rel_price")
             known["price"] = price[known.index]
             ref = pd.Series(ref[known.index].to_numpy(), index=known["sku"].astype(str).to_numpy())
-        if self.use_promo and "promo" in hist and "promo" in LEARNABLE_COLUMNS[self.future_covariates]:
+        if self.use_promo and "promo" in hist and "promo" in learnable:
             df["promo"] = hist["promo"].fillna(0.0).to_numpy()
             dynamic.append("promo")
             known["promo"] = hist.loc[known.index, "promo"]

@@ -148,8 +148,9 @@ def planning_models(
                     len(cutoffs),
                     start.date(),
                 )
-        model.fit(panel, segments_at(segments, today), today)
-        by_cutoff[today] = recipes_at(model, panel, segments_at(segments, today), today, final_horizon, num_samples)
+        today_segments = segments_at(segments, today)
+        model.fit(panel, today_segments, today)
+        by_cutoff[today] = recipes_at(model, panel, today_segments, today, final_horizon, num_samples)
         per_sku: dict[str, dict[pd.Timestamp, Recipe]] = {}
         for cutoff, recipes in by_cutoff.items():
             for sku, recipe in recipes.items():

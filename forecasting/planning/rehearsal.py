@@ -36,7 +36,7 @@ from forecasting.parallel import run_per_sku
 from forecasting.planning.allocation import service_levels
 from forecasting.planning.calibration import Calibration
 from forecasting.planning.replay_sku import replay_sku
-from forecasting.planning.runner import ReplaySettings, has_replay_history
+from forecasting.planning.runner import ReplaySettings, champion_covariates, has_replay_history
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ def rehearsed_k(
     # costs set each shop's service levels): demand and sales per SKU and k.
     known = panel[panel["date"] <= decided_on]
     skus = [s for s in params.index.astype(str) if s in champions.index]
-    covariates = [c for m in set(champions.reindex(skus).dropna()) for c in getattr(models.get(m), "covariates", ())]
+    covariates = champion_covariates(champions.reindex(skus).dropna(), models)
     wanted = set(skus)
     series = {s: v for s, v in sku_series(known, covariates).items() if s in wanted}
     results = run_per_sku(

@@ -48,6 +48,11 @@ class ReplaySettings:
         return {"backorders": self.backorders, "refit_every": self.refit_every, "learn_bias": self.learn_bias}
 
 
+def champion_covariates(champions: pd.Series, models: Mapping[str, LocalForecaster]) -> list[str]:
+    """The panel columns (promo, price) that the champions' models read, for `sku_series` to carry."""
+    return [c for m in set(champions) for c in getattr(models.get(m), "covariates", ())]
+
+
 def has_replay_history(series: pd.Series, start: pd.Timestamp) -> bool:
     """Whether a SKU can be replayed from `start`: REPLAY_MIN_HISTORY trading days of history up to it."""
     return int(series.index.searchsorted(start, side="right")) >= REPLAY_MIN_HISTORY
@@ -99,7 +104,7 @@ def plan_pass(
     would have taken), else the plan's own; `replay_levels` (SKUs x targets) the champion's own cycle service
     levels where a fill-rate target is met over the assortment (planning.allocation)."""
     today, horizon_days = panel["date"].max(), settings.horizon_days
-    series = sku_series(panel, [c for m in set(champions) for c in getattr(models.get(m), "covariates", ())])
+    series = sku_series(panel, champion_covariates(champions, models))
     skus = [s for s in series if s in champions.index]
     results = run_per_sku(
         _plan_one,

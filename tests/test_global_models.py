@@ -34,8 +34,9 @@ def lightgbm(cal, **kw):
         (NeuralForecaster("darts.models.TCNModel", retrain="x"), "model.m.retrain=x is unknown; use one of"),
         (LightGBMForecaster(future_covariates="guess"), "set data.future_covariates to known"),
         (LevelBooster(start_window=9.0), "model.m.start_window=9.0 must be one of its windows"),
+        (LightGBMForecaster(scale_window=0), r"model.m.scale_window=0 must be a whole number of periods, 1 or more"),
     ],
-    ids=["lightgbm", "level", "neural", "future_covariates", "start_window"],
+    ids=["lightgbm", "level", "neural", "future_covariates", "start_window", "scale_window"],
 )
 def test_global_models_store_parameters_and_check_them_when_configured(model, message):
     # `__init__` stores what it is given (scikit-learn's rule); the check is the base's `configure`, one InputError
@@ -67,16 +68,20 @@ def test_lightgbm_forecasts_every_sku_on_its_own_scale_without_leaks():
 
 
 def test_lightgbm_learns_yearly_calendar_features_only_from_enough_years():
+    # ... and scales each SKU by its trailing year's mean only then, its recent level otherwise.
     panel, seg, cal = tiny_panel(n_skus=4, days=240)
     cutoff = panel["date"].unique()[-31]
-    short = lightgbm(cal).fit(panel, seg, cutoff)
+    short = lightgbm(cal, scale_window=30).fit(panel, seg, cutoff)
+    assert short.scale_periods_ == 30
     assert not {"month_sin", "woy_sin"} & set(short.forecaster_.models_["lgb"].feature_name_)
     assert {"dow_sin", "gap_after"} <= set(short.forecaster_.models_["lgb"].feature_name_)
     # A later cutoff on newer history keeps the trained features (policy first_cutoff).
     later = short.predict_means(panel, seg, panel["date"].unique()[-15], horizon=14)
     assert later.shape == (4, 14) and np.isfinite(later.to_numpy()).all()
-    enough = lightgbm(cal, annual_min_years=0.5).fit(panel, seg, cutoff)
+    enough = lightgbm(cal, annual_min_years=0.5, scale_window=30).fit(panel, seg, cutoff)
     assert {"month_sin", "woy_sin"} <= set(enough.forecaster_.models_["lgb"].feature_name_)
+    year = panel["date"].unique()
+    assert enough.scale_periods_ == ((year > cutoff - pd.Timedelta(days=365)) & (year <= cutoff)).sum()
 
 
 def test_lightgbm_direct_reads_no_forecast_within_min_lag():
@@ -261,3 +266,25 @@ def test_cover_pinball_prefers_calibrated_window_sums_and_weighs_skus_alike():
         "seasonal_naive",
     )
     assert set(champions) == {"calibrated"}
+
+
+def test_lightgbm_trained_before_a_rise_follows_it_from_a_later_origin():
+    # The replay (and `retrain: first_cutoff`) reuses a booster trained at T at later origins. Demand triples
+    # after T (a seasonal ramp). Scaled by the whole history's mean, the new days' lags lie far above anything the
+    # trees trained on and the forecast stays near the old level (-50%); scaled by the recent mean, refitted at
+    # each origin, the lags sit where training's did and the forecast follows.
+    panel, seg, cal = tiny_panel(n_skus=6, days=300)
+    dates = panel["date"].unique()
+    trained, origin = dates[-91], dates[-31]
+    rng = np.random.default_rng(5)
+    risen = panel["date"] > dates[-81]
+    panel.loc[risen, "demand"] += rng.poisson(2 * panel.loc[risen, "demand"].to_numpy())
+    actual = panel.loc[panel["date"] > origin, "demand"].sum()
+
+    def bias(**kw):
+        means = lightgbm(cal, **kw).fit(panel, seg, trained).predict_means(panel, seg, origin, horizon=30)
+        return float(np.asarray(means).sum() / actual - 1)
+
+    recent, whole = bias(scale_window=30), bias(scale_window=None)
+    assert abs(recent) < 0.15, recent
+    assert whole < -0.3, whole

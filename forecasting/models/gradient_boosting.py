@@ -14,6 +14,9 @@ without refitting (`new_df`), which the replay and `retrain: first_cutoff` need.
 Series live on the trading-day axis (closed days absent) as integer positions, so every SKU and the calendar line
 up by position and lags count trading days; season-based lags and windows come from the calendar's season length.
 
+Each SKU's demand is divided by its recent mean, refitted at every forecast origin (see `_mean_scaler`): a booster
+trained at T and reused through a seasonal ramp otherwise meets lags above anything it trained on.
+
 Probabilistic output: count paths around the booster's means (models/count_paths.py).
 """
 
@@ -66,6 +69,7 @@ class LightGBMForecaster(CountPaths):
         use_static: bool = True,
         annual_min_years: float = 2.0,
         scale: bool = True,
+        scale_window: int | None = None,
         retrain: str = "every_cutoff",
         name: str = "lightgbm",
     ) -> None:
@@ -82,12 +86,19 @@ class LightGBMForecaster(CountPaths):
         self.use_static = use_static
         self.annual_min_years = annual_min_years
         self.scale = scale
+        self.scale_window = scale_window
         self.retrain = retrain
         self.name = name
 
     def check_params(self) -> None:
         super().check_params()
         check_future_covariates(self.future_covariates, self.name)
+        window = self.scale_window
+        if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
+            raise InputError(
+                f"model.{self.name}.scale_window={window} must be a whole number of periods, 1 or more, or null "
+                "(the whole history's mean)."
+            )
 
     # ---- features -----------------------------------------------------------------------------------
     @property
@@ -134,7 +145,7 @@ class LightGBMForecaster(CountPaths):
             freq=1,
             lags=lags,
             lag_transforms={self._min_lag: transforms},
-            target_transforms=[_mean_scaler()] if self.scale else None,
+            target_transforms=[_mean_scaler(self.scale_periods_)] if self.scale else None,
             num_threads=self.threads,
         )
 
@@ -147,6 +158,17 @@ class LightGBMForecaster(CountPaths):
         if years >= self.annual_min_years:
             return list(CALENDAR_FEATURES)
         return [c for c in CALENDAR_FEATURES if c not in ANNUAL_FEATURES]
+
+    def _scale_periods(self, days: pd.DatetimeIndex) -> int | None:
+        """How many recent periods each SKU's scale is the mean of: `scale_window`, unless the yearly calendar
+        features are learnt (see `_calendar_columns`), then the last year's. With yearly features the booster learns
+        the season as a profile around the scale: a trailing year's mean holds every season once (a level without
+        the season), while a recent window's mean moves with the season it sits in and would count it twice."""
+        if self.scale_window is None:
+            return None
+        if set(ANNUAL_FEATURES) & set(self.calendar_):
+            return int((days > days[-1] - pd.Timedelta(days=365)).sum())
+        return int(self.scale_window)
 
     def _axis(self, panel: pd.DataFrame, extra: int) -> pd.DatetimeIndex:
         days = pd.DatetimeIndex(np.sort(panel["date"].unique()))
@@ -226,6 +248,7 @@ class LightGBMForecaster(CountPaths):
         days = pd.DatetimeIndex(np.sort(panel.loc[panel["date"] <= cutoff, "date"].unique()))
         self.history_ = len(days)
         self.calendar_ = self._calendar_columns(days)
+        self.scale_periods_ = self._scale_periods(days)
         if len(days) < self.val_days + 8:
             unit = getattr(self.context.calendar, "unit", "trading day")
             raise InputError(
@@ -286,12 +309,17 @@ def _quiet():
         yield
 
 
-def _mean_scaler():
-    """mlforecast target transform dividing each SKU by its mean demand (over the history it is given).
+def _mean_scaler(window: int | None = None):
+    """mlforecast target transform dividing each SKU by its mean demand over the last `window` periods of the
+    history it is given (all of it where `window` is None; all of it too where those periods sold nothing).
 
-    Why: on raw counts the loss is carried by the few SKUs that sell hundreds a day and the booster barely
+    Why a scale: on raw counts the loss is carried by the few SKUs that sell hundreds a day and the booster barely
     learns the shape of the rest; on the mean scale every SKU weighs alike, as in the RMSSE the leaderboard
     ranks on, and the values stay non-negative for the Tweedie objective (a standard scaler would not).
+    Why recent: the scale is refitted on the history at each forecast origin (mlforecast's `new_df`), so with the
+    mean of the whole history a SKU whose demand has risen (a seasonal ramp) reaches the booster with lags far
+    above the values it trained on, where trees cannot extrapolate; on the recent level its lags sit near 1, as
+    every SKU's last training rows did.
     """
     from mlforecast.target_transforms import GroupedArray, _BaseGroupedArrayTargetTransform
 
@@ -300,10 +328,7 @@ def _mean_scaler():
             return GroupedArray(ga.data * np.repeat(factor, np.diff(ga.indptr)), ga.indptr)
 
         def fit_transform(self, ga):
-            sizes = np.diff(ga.indptr)
-            sums = np.add.reduceat(np.nan_to_num(ga.data), ga.indptr[:-1]) if len(ga.data) else np.zeros(0)
-            mean = np.where(sizes > 0, sums / np.maximum(sizes, 1), 0.0)
-            self.scale_ = np.where(mean > 0, mean, 1.0)
+            self.scale_ = recent_means(np.nan_to_num(ga.data), ga.indptr, window)
             return self._apply(ga, 1.0 / self.scale_)
 
         def update(self, ga):
@@ -318,3 +343,18 @@ def _mean_scaler():
             return out
 
     return LocalMeanScaler()
+
+
+def recent_means(values: np.ndarray, indptr: np.ndarray, window: int | None) -> np.ndarray:
+    """Per series (values[indptr[i]:indptr[i+1]]), the mean of its last `window` values; the whole series' mean
+    where those are all zero or `window` is None; 1 where the series never sold (no scale to take)."""
+    total = np.concatenate([[0.0], np.cumsum(values)])
+    ends = indptr[1:]
+    sizes = np.diff(indptr)
+    whole = np.where(sizes > 0, (total[ends] - total[indptr[:-1]]) / np.maximum(sizes, 1), 0.0)
+    scale = whole
+    if window is not None:
+        starts = np.maximum(indptr[:-1], ends - int(window))
+        recent = (total[ends] - total[starts]) / np.maximum(ends - starts, 1)
+        scale = np.where(recent > 0, recent, whole)
+    return np.where(scale > 0, scale, 1.0)

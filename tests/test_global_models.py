@@ -68,20 +68,28 @@ def test_lightgbm_forecasts_every_sku_on_its_own_scale_without_leaks():
 
 
 def test_lightgbm_learns_yearly_calendar_features_only_from_enough_years():
-    # ... and scales each SKU by its trailing year's mean only then, its recent level otherwise.
     panel, seg, cal = tiny_panel(n_skus=4, days=240)
     cutoff = panel["date"].unique()[-31]
-    short = lightgbm(cal, scale_window=30).fit(panel, seg, cutoff)
-    assert short.scale_periods_ == 30
+    short = lightgbm(cal).fit(panel, seg, cutoff)
     assert not {"month_sin", "woy_sin"} & set(short.forecaster_.models_["lgb"].feature_name_)
     assert {"dow_sin", "gap_after"} <= set(short.forecaster_.models_["lgb"].feature_name_)
     # A later cutoff on newer history keeps the trained features (policy first_cutoff).
     later = short.predict_means(panel, seg, panel["date"].unique()[-15], horizon=14)
     assert later.shape == (4, 14) and np.isfinite(later.to_numpy()).all()
-    enough = lightgbm(cal, annual_min_years=0.5, scale_window=30).fit(panel, seg, cutoff)
+    enough = lightgbm(cal, annual_min_years=0.5).fit(panel, seg, cutoff)
     assert {"month_sin", "woy_sin"} <= set(enough.forecaster_.models_["lgb"].feature_name_)
-    year = panel["date"].unique()
-    assert enough.scale_periods_ == ((year > cutoff - pd.Timedelta(days=365)) & (year <= cutoff)).sum()
+
+
+def test_lightgbm_scales_by_the_trailing_year_once_the_history_spans_one():
+    # A year's mean is the level without the season; a shorter history has none and takes its recent window.
+    panel, seg, cal = tiny_panel(n_skus=3, days=420)
+    dates = panel["date"].unique()
+    cutoff = dates[-15]
+    year = lightgbm(cal, scale_window=30).fit(panel, seg, cutoff)
+    assert year.scale_periods_ == ((dates > cutoff - pd.Timedelta(days=365)) & (dates <= cutoff)).sum()
+    short = lightgbm(cal, scale_window=30).fit(panel[panel["date"] > dates[-200]], seg, cutoff)
+    assert short.scale_periods_ == 30
+    assert lightgbm(cal, scale_window=None).fit(panel, seg, cutoff).scale_periods_ is None
 
 
 def test_lightgbm_direct_reads_no_forecast_within_min_lag():

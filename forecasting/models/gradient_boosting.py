@@ -14,8 +14,9 @@ without refitting (`new_df`), which the replay and `retrain: first_cutoff` need.
 Series live on the trading-day axis (closed days absent) as integer positions, so every SKU and the calendar line
 up by position and lags count trading days; season-based lags and windows come from the calendar's season length.
 
-Each SKU's demand is divided by its recent mean, refitted at every forecast origin (see `_mean_scaler`): a booster
-trained at T and reused through a seasonal ramp otherwise meets lags above anything it trained on.
+Each SKU's demand is divided by its recent mean (the last year's once the history spans one), refitted at every
+forecast origin (see `_mean_scaler`): a booster trained at T and reused through a seasonal ramp otherwise meets
+lags above anything it trained on.
 
 Probabilistic output: count paths around the booster's means (models/count_paths.py).
 """
@@ -160,13 +161,13 @@ class LightGBMForecaster(CountPaths):
         return [c for c in CALENDAR_FEATURES if c not in ANNUAL_FEATURES]
 
     def _scale_periods(self, days: pd.DatetimeIndex) -> int | None:
-        """How many recent periods each SKU's scale is the mean of: `scale_window`, unless the yearly calendar
-        features are learnt (see `_calendar_columns`), then the last year's. With yearly features the booster learns
-        the season as a profile around the scale: a trailing year's mean holds every season once (a level without
-        the season), while a recent window's mean moves with the season it sits in and would count it twice."""
+        """How many recent periods each SKU's scale is the mean of: the last year's where the history spans one,
+        else `scale_window`. A trailing year's mean holds every season once, a level without the season (which the
+        lags, and from two years on the calendar features, describe around it) and, averaged over a year, little
+        noise; a shorter history holds no year, and its recent window follows a level the booster never saw."""
         if self.scale_window is None:
             return None
-        if set(ANNUAL_FEATURES) & set(self.calendar_):
+        if len(days) and days[-1] - days[0] >= pd.Timedelta(days=365):
             return int((days > days[-1] - pd.Timedelta(days=365)).sum())
         return int(self.scale_window)
 

@@ -187,6 +187,36 @@ def test_ensemble_paths_keep_the_quantiles_of_sums_consistent():
     assert np.quantile(combined.paths.sum(1), levels) == pytest.approx(expected, rel=0.02)
 
 
+def test_ensemble_window_records_are_the_ensembles_own_distribution():
+    # Planning calibrates and chooses on the window records' sample sums and scores: the ensemble's must be its
+    # combined distribution (members' sorted sums combined rank by rank), not a copy of its first member's.
+    from forecasting.backtest.cumulative import cover_record
+
+    rng = np.random.default_rng(3)
+    dates = pd.bdate_range("2024-01-02", periods=20)
+    test = pd.Series(rng.poisson(5.0, 20).astype(float), index=dates)
+    low = Forecast(mean=np.full(20, 2.0), paths=rng.poisson(2.0, (500, 20)).astype(float))
+    high = Forecast(mean=np.full(20, 8.0), paths=rng.poisson(8.0, (500, 20)).astype(float))
+    cutoff = pd.Timestamp("2024-01-01")
+    records = pd.DataFrame(
+        [
+            {**cover_record("s", name, cutoff, f, test, days=14), "role": "validation"}
+            for name, f in (("low", low), ("high", high))
+        ]
+    )
+    ens = Ensemble(combine="mean", k=2, name="ens").choose(pd.Series({"low": 1.0, "high": 1.0}), ["low", "high"])
+    row = ens.combine_covers(records).iloc[0]
+    own = cover_record("s", "ens", cutoff, ens.combine_forecasts([low, high]), test, days=14)
+    assert row["model"] == "ens" and row["mean"] == pytest.approx(own["mean"], rel=0.02)
+    assert np.quantile(row["sums"], [0.1, 0.5, 0.9]) == pytest.approx(
+        np.quantile(own["sums"], [0.1, 0.5, 0.9]), rel=0.05
+    )
+    assert row["score"] == pytest.approx(own["score"], abs=0.05)
+    assert row["q90"] == pytest.approx(np.quantile(row["sums"], 0.9))
+    first = records.iloc[0]
+    assert abs(row["score"] - first["score"]) > 0.2 and row["mean"] > 1.5 * first["mean"]
+
+
 def test_champions_are_chosen_on_the_scores_given_and_unscored_segments_fall_back():
     seg = pd.DataFrame({"sku": ["a", "b", "c"], "abc": ["A", "A", "C"], "demand_class": ["smooth", "smooth", "lumpy"]})
     val = pd.DataFrame({"model": ["ets", "lightgbm"], "abc": "A", "demand_class": "smooth", "rmsse": [0.9, 0.8]})

@@ -17,12 +17,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 
-import numpy as np
 import pandas as pd
 
 from forecasting.backtest.interval_calibration import ALL_SEGMENTS, apply_interval_factors, fit_interval_factors
 from forecasting.backtest.leaderboard import leaderboard, robust_scores
 from forecasting.backtest.metrics import score, series_losses
+from forecasting.vocabulary.paired_margin import MIN_MARGIN_SE, paired_margin
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,8 @@ CHAMPION = "champion"
 #: A segment with fewer SKUs than this on the validation folds takes the model that is best over all segments:
 #: a winner among a handful of SKUs is mostly noise (on a 200-SKU panel several ABC x class cells hold 2-5).
 MIN_SEGMENT_SKUS = 10
-#: ... and a segment whose own winner does not beat the overall model on its validation series by this many
-#: standard errors (paired over the segment's SKU-fold series) takes the overall model too: three models within
-#: 1% of each other swap places from fold to fold, and choosing by such margins cost 2% RMSSE on the bundled data.
-MIN_MARGIN_SE = 2.0
+#: ... and a segment whose own winner does not beat the overall model on its validation series by MIN_MARGIN_SE
+#: standard errors (paired over the segment's SKU-fold series) takes the overall model too.
 MAX_MARGIN_SE = 99.0
 
 
@@ -90,12 +88,7 @@ def paired_margins(
         if winner == overall:
             continue
         rows = wide[wide["segment"] == segment]
-        d = (rows[overall] - rows[winner]).dropna()
-        if len(d) < 2:
-            out[segment] = 0.0
-            continue
-        se = d.std(ddof=1) / np.sqrt(len(d))
-        out[segment] = float(d.mean() / se) if se > 0 else (np.inf if d.mean() > 0 else 0.0)
+        out[segment] = paired_margin((rows[overall] - rows[winner]).to_numpy(dtype=float))
     return pd.Series(out, dtype=float)
 
 

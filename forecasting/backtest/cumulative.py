@@ -19,12 +19,9 @@ from forecasting.models.base import Forecast
 from forecasting.vocabulary.calibration_score import calibration_score
 from forecasting.vocabulary.column_names import sum_quantile_column
 from forecasting.vocabulary.text_columns import encode_text, join_column
-from forecasting.vocabulary.windows import window_fractions, window_sums
+from forecasting.vocabulary.windows import SUMS_DTYPE, window_fractions, window_sums
 
 COVER_LEVELS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99)
-#: how a record's sample sums are stored: float32 halves the records' memory and keeps 7 significant digits of a
-#: sum; its score is taken from the float64 sums before that, and calibration computes in float64 from them.
-SUMS_DTYPE = np.float32
 
 
 def cover_record(

@@ -23,6 +23,8 @@ import pandas as pd
 
 from forecasting.errors import InputError
 from forecasting.models.base import Forecast, LocalForecaster
+from forecasting.vocabulary.calibration_score import calibration_score
+from forecasting.vocabulary.windows import SUMS_DTYPE
 
 log = logging.getLogger(__name__)
 
@@ -107,19 +109,35 @@ class Ensemble:
         return out.reset_index()[list(bt.columns)]
 
     def combine_covers(self, covers: pd.DataFrame) -> pd.DataFrame:
-        """Cumulative-demand records of the ensemble (mean and quantiles of the window's sum)."""
+        """Cumulative-demand records of the ensemble: the members' sorted sample sums of each window combined
+        rank by rank (as combine_forecasts combines paths), and its mean, quantiles and the actual's score taken
+        from those sums, so a plan calibrated on these records is calibrated on the ensemble's own distribution."""
         if covers.empty:
             return covers
         keys = ["sku", "cutoff", "window_days", "role"]
-        values = ["mean"] + [c for c in covers.columns if c.startswith("q")]
         parts = [covers[covers["model"] == m].set_index(keys) for m in self.members_]
         common = parts[0].index
         for p in parts[1:]:
             common = common.intersection(p.index)
         out = parts[0].loc[common].copy()
-        out[values] = self._reduce(np.stack([p.loc[common, values].to_numpy(dtype=float) for p in parts]))
         out["model"] = self.name
-        return out.reset_index()[list(covers.columns)]
+        if "sums" not in covers:
+            values = ["mean"] + [c for c in covers.columns if c.startswith("q")]
+            out[values] = self._reduce(np.stack([p.loc[common, values].to_numpy(dtype=float) for p in parts]))
+            return out.reset_index()[list(covers.columns)]
+        members = [[np.asarray(r, dtype=float) for r in p.loc[common, "sums"]] for p in parts]
+        size = min((len(r) for rows in members for r in rows), default=0)
+        sums = self._reduce(np.stack([_sample_block(rows, size) for rows in members]))
+        out["sums"] = list(sums.astype(SUMS_DTYPE))
+        out["mean"] = sums.mean(axis=1)
+        for column in (c for c in covers.columns if c.startswith("q")):
+            out[column] = np.quantile(sums, float(column[1:]) / 100, axis=1)
+        out = out.reset_index()
+        out["score"] = [
+            calibration_score(row, actual, f"{sku}|{self.name}|{cutoff}")
+            for row, actual, sku, cutoff in zip(sums, out["actual"], out["sku"], out["cutoff"], strict=True)
+        ]
+        return out[list(covers.columns)]
 
     def combine_forecasts(self, forecasts: Sequence[Forecast]) -> Forecast:
         """Members' forecasts of one SKU combined; paths matched by the rank of their horizon total."""
@@ -148,6 +166,13 @@ class EnsembleForecaster(LocalForecaster):
 
     def predict(self, horizon: int, num_samples: int, rng: np.random.Generator) -> Forecast:
         return self.ensemble.combine_forecasts([m.predict(horizon, num_samples, rng) for m in self.fitted_])
+
+
+def _sample_block(rows: Sequence[np.ndarray], size: int) -> np.ndarray:
+    """Sorted sample sums as one (records x size) block: a row of another length is taken at `size` mid-point
+    levels (members may draw different numbers of samples)."""
+    at = (np.arange(size) + 0.5) / size
+    return np.stack([r if len(r) == size else np.quantile(r, at) for r in rows]).reshape(len(rows), size)
 
 
 def runnable_ensembles(ensembles: Mapping[str, Ensemble], validation: pd.Series | None) -> dict[str, Ensemble]:

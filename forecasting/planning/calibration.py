@@ -109,6 +109,14 @@ def running_bias(forecast: np.ndarray, actual: np.ndarray, overlap: float = 1.0)
 def calibrate(
     covers: pd.DataFrame, segments: pd.DataFrame, min_windows: int = 30, methods=METHODS
 ) -> tuple[pd.DataFrame, dict[str, Calibration]]:
+    """Each SKU's Calibration and the table per model and segment (calibrate_with_losses)."""
+    table, out, _ = calibrate_with_losses(covers, segments, min_windows, methods)
+    return table, out
+
+
+def calibrate_with_losses(
+    covers: pd.DataFrame, segments: pd.DataFrame, min_windows: int = 30, methods=METHODS
+) -> tuple[pd.DataFrame, dict[str, Calibration], pd.DataFrame]:
     """Each SKU's Calibration, and a table per model and segment: windows scored, whether the model's windows of
     all segments stood in, the segment's volume ratio (actual / forecast), and the (volume-weighted) coverage of
     the forecast's own quantiles (`before_p95`, ...) and of the recalibrated ones (`after_p95`, ...).
@@ -118,10 +126,13 @@ def calibrate(
     persistent under- or over-forecast is corrected where it happens rather than spread over the whole segment
     as extra width. The actuals are then scored again against the rescaled forecasts, and those scores' quantiles
     per model and segment recalibrate the shape at every level.
+
+    Third: the out-of-sample loss of the chosen method on each window a segment was judged on (model, segment,
+    sku, cutoff, loss; a pooled segment's are the model's windows of all segments), for paired comparisons.
     """
     df = covers.merge(segments[["sku", "segment"]], on="sku", how="left")
     out: dict[str, Calibration] = {}
-    rows = []
+    rows, judged_losses = [], []
     for model, g in df.groupby("model"):
         scales = sku_scales(g)
         g = g.assign(raw_score=g["score"], score=rescore(g), loo_scale=sku_scales(g, leave_out=True).to_numpy())
@@ -129,13 +140,17 @@ def calibrate(
             source = s if len(s) >= min_windows else g
             # A segment too small to fit its own correction is judged on the windows it borrows from, too.
             judged = s if len(s) >= min_windows else source
-            loss = cross_validated_pinball(judged, source)
+            per_window = window_losses(judged, source)
+            loss = {m: float(per_window[m].mean()) if len(per_window) else 0.0 for m in METHODS}
             miss = {m: coverage_error(judged, source, m) for m in methods}
             # Calibrated first (a target is only met on a calibrated distribution), then the sharpest.
             near = [m for m in methods if miss[m] <= min(miss.values()) + COVERAGE_SLACK]
             method = min(near, key=lambda m: (loss[m], METHODS.index(m)))
             scores = source["raw_score" if method == "quantiles" else "score"].to_numpy()
             z = score_quantiles(scores, _weights(source)) if method in ("quantiles", "recalibrated") else levels()
+            judged_losses.append(
+                judged[["sku", "cutoff"]].assign(model=model, segment=segment, loss=per_window[method].to_numpy())
+            )
             for sku in s["sku"].unique():
                 out[sku] = Calibration(float(scales[sku]) if method in ("scale", "recalibrated") else 1.0, z)
             row = {
@@ -152,27 +167,34 @@ def calibrate(
                 row[f"before_p{q * 100:g}"] = float(np.average(s["raw_score"] <= q, weights=_weights(s)))
                 row[f"after_p{q * 100:g}"] = chosen_coverage(s, source, q, method)
             rows.append(row)
-    return pd.DataFrame(rows), out
+    losses = pd.concat(judged_losses, ignore_index=True) if judged_losses else pd.DataFrame()
+    return pd.DataFrame(rows), out, losses
 
 
-def cross_validated_pinball(windows: pd.DataFrame, source: pd.DataFrame) -> dict[str, float]:
-    """Mean pinball loss (units) over CV_LEVELS of each method's quantiles of the window sums, out of sample:
-    the scale from the SKU's other windows, the score quantiles from the other cutoffs of `source` (in-sample
-    when there is one cutoff)."""
-    totals = dict.fromkeys(METHODS, 0.0)
+def window_losses(windows: pd.DataFrame, source: pd.DataFrame) -> pd.DataFrame:
+    """Per window of `windows` (same index) and method: the pinball loss (units) over CV_LEVELS of the method's
+    quantiles of the window sum, out of sample: the scale from the SKU's other windows, the score quantiles from
+    the other cutoffs of `source` (in-sample when there is one cutoff)."""
+    out = pd.DataFrame(0.0, index=windows.index, columns=list(METHODS))
     for cutoff, w in windows.groupby("cutoff"):
         other = source[source["cutoff"] != cutoff]
         fit = other if len(other) else source
         z = score_quantiles(fit["score"].to_numpy(), _weights(fit), at=CV_LEVELS)
         z_raw = score_quantiles(fit["raw_score"].to_numpy(), _weights(fit), at=CV_LEVELS)
+        rows = []
         for r in w.itertuples(index=False):
             sums = np.asarray(r.sums, dtype=float)  # stored as float32; the arithmetic stays in float64
             raw = np.quantile(sums, CV_LEVELS)
-            totals["forecast"] += _pinball(raw, r.actual)
-            totals["scale"] += _pinball(raw * r.loo_scale, r.actual)
-            totals["quantiles"] += _pinball(recalibrated(sums, Calibration(1.0, z_raw)), r.actual)
-            totals["recalibrated"] += _pinball(recalibrated(sums * r.loo_scale, Calibration(1.0, z)), r.actual)
-    return {m: v / max(len(windows), 1) for m, v in totals.items()}
+            rows.append(
+                (
+                    _pinball(raw, r.actual),
+                    _pinball(raw * r.loo_scale, r.actual),
+                    _pinball(recalibrated(sums, Calibration(1.0, z_raw)), r.actual),
+                    _pinball(recalibrated(sums * r.loo_scale, Calibration(1.0, z)), r.actual),
+                )
+            )
+        out.loc[w.index, list(METHODS)] = np.array(rows, dtype=float).reshape(len(w), len(METHODS))
+    return out
 
 
 def _pinball(quantiles: np.ndarray, actual: float) -> float:

@@ -10,7 +10,11 @@ on the windows (planning.calibration: per segment the best-covering, then sharpe
 judged out of sample across cutoffs), and per segment the champion is the candidate whose calibrated window-sum
 quantiles cover best (within COVERAGE_SLACK of the best) and then have the lowest pinball loss at the upper levels
 a plan orders at (0.8-0.98), all measured out of sample across cutoffs on the same windows for every candidate. A
-segment with too few windows is judged on the candidate's windows of all segments (the best single model).
+segment with too few windows is judged on the candidate's windows of all segments (the best single model). A
+segment's own winner replaces the overall best candidate (overall_candidate) only where it beats it by
+MIN_MARGIN_SE standard errors, paired over the segment's windows: candidates within noise of each other swapped
+places between the replay's decision and the production plan's, segment by segment, and each swap moved the
+segment's stock.
 Daily pinball picked models whose plans were bad: 3% apart on daily pinball was 75 points apart in stock at equal
 fill rate on the bundled data, because daily quantiles say little about the tail of a three-week sum.
 """
@@ -23,8 +27,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from forecasting.planning.calibration import COVERAGE_SLACK, Calibration, calibrate
+from forecasting.planning.calibration import COVERAGE_SLACK, Calibration, calibrate, calibrate_with_losses
 from forecasting.planning.champion_choice import choose_champions
+from forecasting.vocabulary.paired_margin import MIN_MARGIN_SE, paired_margin
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +37,8 @@ PLAN_METRIC = "plan_pinball"
 # A candidate with cover records for fewer than this share of the most any candidate has is left out of a
 # `plan_pinball` choice (its loss would be averaged over other windows than its rivals').
 MIN_WINDOW_SHARE = 0.9
+# A segment's own winner clearly better on every window is infinitely many standard errors ahead: capped, for CSV.
+MAX_MARGIN_SE = 99.0
 
 
 @dataclass
@@ -87,20 +94,28 @@ def _decide_on_plan_pinball(
     methods: Sequence[str],
 ) -> Decision:
     covers = common_windows(covers[covers["model"].astype(str).isin(candidates)])
-    tables, calibrations = [], {}
+    tables, calibrations, losses = [], {}, []
     for model, part in covers.groupby(covers["model"].astype(str), sort=True):
-        table, calibrations[model] = calibrate(part, segments, min_windows, methods)
+        table, calibrations[model], window_loss = calibrate_with_losses(part, segments, min_windows, methods)
         tables.append(table)
+        losses.append(window_loss)
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     if table.empty:
         champions = pd.Series(fallback, index=segments["sku"].astype(str), name="model")
         return Decision(champions, {}, pd.DataFrame(), table, covers)
     table[PLAN_METRIC] = [row[f"pinball_{row['method']}"] for _, row in table.iterrows()]
     table["plan_coverage_error"] = [row[f"coverage_error_{row['method']}"] for _, row in table.iterrows()]
+    overall = overall_candidate(table)
+    losses = pd.concat(losses, ignore_index=True)
     rows = []
     for segment, seg in table.groupby("segment", sort=True):
         calibrated = seg[seg["plan_coverage_error"] <= seg["plan_coverage_error"].min() + COVERAGE_SLACK]
         best = calibrated.sort_values([PLAN_METRIC, "model"], kind="stable").iloc[0]
+        margin, chosen_by = float("nan"), "segment"
+        if best["model"] != overall and overall in set(calibrated["model"]):
+            margin = segment_margin(losses[losses["segment"] == segment], overall, best["model"])
+            if margin < MIN_MARGIN_SE:
+                best, chosen_by = calibrated[calibrated["model"] == overall].iloc[0], "overall"
         rows.append(
             {
                 "segment": segment,
@@ -110,6 +125,8 @@ def _decide_on_plan_pinball(
                 "pooled": bool(best["pooled"]),
                 PLAN_METRIC: float(best[PLAN_METRIC]),
                 "plan_coverage_error": float(best["plan_coverage_error"]),
+                "chosen_by": chosen_by,
+                "margin_se": min(margin, MAX_MARGIN_SE),
                 "runner_up": _runner_up(calibrated, best["model"]),
                 "candidates": ", ".join(f"{m}={v:.4g}" for m, v in zip(seg["model"], seg[PLAN_METRIC], strict=True)),
             }
@@ -120,6 +137,27 @@ def _decide_on_plan_pinball(
     champions = pd.Series(segments["segment"].map(by_segment).fillna(fallback).to_numpy(), index=sku, name="model")
     calibration = {s: calibrations[m][s] for s, m in champions.items() if m in calibrations and s in calibrations[m]}
     return Decision(champions, calibration, choice, table, covers)
+
+
+def overall_candidate(table: pd.DataFrame) -> str:
+    """The candidate a plan would take for every segment: among those whose calibrated window sums cover their
+    windows best over all segments (window-weighted, within COVERAGE_SLACK), the lowest total `plan_pinball`."""
+    weights = table["windows"].astype(float)
+    total = (table[PLAN_METRIC] * weights).groupby(table["model"]).sum()
+    miss = (table["plan_coverage_error"] * weights).groupby(table["model"]).sum() / weights.groupby(
+        table["model"]
+    ).sum()
+    covering = miss.index[miss <= miss.min() + COVERAGE_SLACK]
+    return str(total[covering].sort_index().idxmin())
+
+
+def segment_margin(losses: pd.DataFrame, overall: str, challenger: str) -> float:
+    """How many standard errors the challenger's window losses beat the overall candidate's by, paired over the
+    windows the segment was judged on."""
+    wide = losses.pivot_table(index=["sku", "cutoff"], columns="model", values="loss", observed=True)
+    if overall not in wide or challenger not in wide:
+        return 0.0
+    return paired_margin((wide[overall] - wide[challenger]).to_numpy(dtype=float))
 
 
 def _runner_up(table: pd.DataFrame, best: str) -> str | None:

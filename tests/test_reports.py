@@ -33,7 +33,7 @@ ACCURACY_IDS = {
     "worst-forecast",
     "data-quality",
 }
-PLAN_IDS = {"orders", "exceptions", "replay"}
+PLAN_IDS = {"orders", "exceptions", "champions", "replay"}
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 # What makes a browser fetch: src, href, url() or @import to an absolute or protocol-relative URL.
 EXTERNAL = re.compile(
@@ -202,6 +202,19 @@ def planned_run(run_copy) -> Path:
             "total_cost": [5000.0, 6400.0, 4100.0],
         }
     ).to_csv(run_copy / "replay.csv", index=False)
+    pd.DataFrame(
+        {
+            "decision": ["plan", "plan", "plan", "replay"],
+            "segment": ["A-smooth", "B-lumpy", "C-lumpy", "A-smooth"],
+            "model": ["ets", "ets", "croston", "arima"],
+            "windows": [300, 120, 12, 150],
+            "pooled": [False, False, True, False],
+            "plan_pinball": [12.5, 4.25, 3.0, 13.0],
+            "chosen_by": ["segment", "overall", "segment", "segment"],
+            "margin_se": [3.25, 1.4, float("nan"), float("nan")],
+            "runner_up": ["arima", "croston", "ets", "ets"],
+        }
+    ).to_csv(run_copy / "champion_choice.csv", index=False)
     targets = [0.8, 0.9, 0.95, 0.98]
     pd.DataFrame(
         {
@@ -274,6 +287,12 @@ def test_report_plan_sections(planned_run):
     assert "urgent" in next(r for r in orders if r["key"] == plan["sku"][0])["class"]
     flagged = [r["key"] for r in section_rows(parsed, "exceptions") if r["key"] in set(plan["sku"])]
     assert flagged == [plan["sku"][0], plan["sku"][2], plan["sku"][3]]  # most urgent code first
+    # Each segment's plan champion and why: the plan's decision rows, not the replay's.
+    champions = {r["key"]: r["cells"] for r in section_rows(parsed, "champions")}
+    assert set(champions) == {"A-smooth", "B-lumpy", "C-lumpy"} and champions["A-smooth"]["model"]["text"] == "ets"
+    assert "3.2 standard errors ahead" in champions["A-smooth"]["how_chosen"]["text"]
+    assert "croston scored better" in champions["B-lumpy"]["how_chosen"]["text"]
+    assert "too few windows" in champions["C-lumpy"]["how_chosen"]["text"]
     replay = {r["key"]: r for r in section_rows(parsed, "replay")}
     assert set(replay) == {"champion", "naive", "oracle"} and "champion" in replay["champion"]["class"]
     assert float(replay["naive"]["cells"]["fill_rate"]["value"]) == 0.9

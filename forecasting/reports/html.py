@@ -11,6 +11,7 @@ from pathlib import Path
 
 from forecasting.reports.formatting import format_value, render
 from forecasting.reports.plan_sections import (
+    champions_section,
     exceptions_section,
     orders_section,
     replay_section,
@@ -52,6 +53,7 @@ def report_context(run: RunFolder) -> dict:
         "orders": orders,
         "exceptions": exceptions,
         "why": why_section(run),
+        "champions": champions_section(run),
         "replay": replay_section(run),
         "leaderboard": leaderboard_section(run),
         "segments": segments,

@@ -1,4 +1,5 @@
-"""Report sections a planner acts on, shown when the run has a plan: orders, exceptions, policy replay."""
+"""Report sections a planner acts on, shown when the run has a plan: orders, exceptions, the champion per segment,
+policy replay."""
 
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ REPLAY_COLUMNS = [
     "total_cost",
 ]
 URGENT = "STOCKOUT_BEFORE_RECEIPT"
+CHAMPION_COLUMNS = ["segment", "model", "how_chosen", "windows", "plan_pinball", "runner_up"]
 
 
 def _urgency(exceptions: pd.Series) -> list[str]:
@@ -117,6 +119,32 @@ def exceptions_section(run: RunFolder) -> dict | None:
             row_css=_urgency(flagged["exceptions"]),
         ),
     }
+
+
+def champions_section(run: RunFolder) -> dict | None:
+    """The plan's champion per segment and why (champion_choice.csv, the plan's decision rows)."""
+    choice = run.champion_choice
+    if choice is None or choice.empty or run.plan is None:
+        return None
+    if "decision" in choice:
+        choice = choice[choice["decision"] == "plan"]
+    choice = choice.assign(how_chosen=[how_chosen(r) for r in choice.to_dict("records")])
+    return {"table": Table(choice, CHAMPION_COLUMNS, key="segment")}
+
+
+def how_chosen(row: dict) -> str:
+    """Why a segment's champion is the one it is, in words (planning.decision's `chosen_by` and `margin_se`)."""
+    margin, by, runner_up = row.get("margin_se"), row.get("chosen_by"), row.get("runner_up")
+    if by == "overall" and isinstance(runner_up, str) and not pd.isna(margin):
+        return (
+            f"Best over all segments; {runner_up} scored better on this segment's windows, but by only "
+            f"{float(margin):.1f} standard errors (2 needed)."
+        )
+    if str(row.get("pooled")) == "True":
+        return "Best over all segments (too few windows of its own)."
+    if by == "segment" and not pd.isna(margin):
+        return f"Best on this segment's windows, {float(margin):.1f} standard errors ahead of the best overall."
+    return "Best on this segment's windows." if by is not None else ""
 
 
 def replay_section(run: RunFolder) -> dict | None:

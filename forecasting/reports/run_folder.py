@@ -31,6 +31,7 @@ class RunFolder:
     plan: pd.DataFrame | None = None
     replay: pd.DataFrame | None = None
     service_curve: pd.DataFrame | None = None
+    champion_choice: pd.DataFrame | None = None
 
     @property
     def champion(self) -> str:
@@ -73,13 +74,9 @@ def _read_plan(path: Path) -> pd.DataFrame | None:
 def load_run(run_dir: str | Path, with_backtest: bool = True) -> RunFolder:
     path = Path(run_dir)
     if not (path / "leaderboard.csv").is_file():
-        raise InputError(
-            f"{path} is not a run folder: it has no leaderboard.csv; point at a folder a backtest wrote."
-        )
+        raise InputError(f"{path} is not a run folder: it has no leaderboard.csv; point at a folder a backtest wrote.")
     config = yaml.safe_load((path / "config.yaml").read_text()) if (path / "config.yaml").is_file() else {}
-    quality = (
-        json.loads((path / "data_quality.json").read_text()) if (path / "data_quality.json").is_file() else {}
-    )
+    quality = json.loads((path / "data_quality.json").read_text()) if (path / "data_quality.json").is_file() else {}
     metrics = json.loads((path / "metrics.json").read_text()) if (path / "metrics.json").is_file() else {}
     folds = _optional_csv(path / "folds.csv")
     if folds is None:
@@ -97,6 +94,7 @@ def load_run(run_dir: str | Path, with_backtest: bool = True) -> RunFolder:
         plan=_read_plan(path / "plan.csv"),
         replay=_optional_csv(path / "replay.csv"),
         service_curve=_optional_csv(path / "service_curve.csv"),
+        champion_choice=_optional_csv(path / "champion_choice.csv"),
     )
     if with_backtest and (path / "backtest.parquet").is_file():
         run.backtest = _charted_rows(path / "backtest.parquet", run.scored_role)

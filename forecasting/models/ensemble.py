@@ -130,7 +130,7 @@ class Ensemble:
             return covers.iloc[:0]
         size = min(len(r) for p in parts for r in p.loc[common, "sums"])
         quantile_columns = [c for c in covers.columns if c.startswith("q")]
-        sums, stats = [], []
+        sums, stats, scores = [], [], []
         # In blocks of records: the members' sums in float64 at once would take 8 x members x samples bytes per
         # record (about 900 MB for 30,000 SKUs x 6 cutoffs, 3 members of 200 samples).
         for start in range(0, len(common), RECORDS_PER_BLOCK):
@@ -138,16 +138,16 @@ class Ensemble:
             block = self._reduce(np.stack([_sample_block(p.loc[keys_block, "sums"], size) for p in parts]))
             sums.extend(block.astype(SUMS_DTYPE))
             stats.append(np.column_stack([block.mean(axis=1), *np.quantile(block, _levels(quantile_columns), axis=1)]))
-            del block
-        stats = np.concatenate(stats)
+            # the score from the float64 sums, as cover_record takes it before storing them as float32
+            actual = out.loc[keys_block, "actual"].to_numpy(dtype=float)
+            scores.extend(
+                calibration_score(row, a, f"{key[0]}|{self.name}|{key[1]}")
+                for row, a, key in zip(block, actual, keys_block, strict=True)
+            )
         out["sums"] = sums
-        out[["mean", *quantile_columns]] = stats
-        out = out.reset_index()
-        out["score"] = [
-            calibration_score(np.asarray(row, dtype=float), actual, f"{sku}|{self.name}|{cutoff}")
-            for row, actual, sku, cutoff in zip(out["sums"], out["actual"], out["sku"], out["cutoff"], strict=True)
-        ]
-        return out[list(covers.columns)]
+        out[["mean", *quantile_columns]] = np.concatenate(stats)
+        out["score"] = scores
+        return out.reset_index()[list(covers.columns)]
 
     def combine_forecasts(self, forecasts: Sequence[Forecast]) -> Forecast:
         """Members' forecasts of one SKU combined; paths matched by the rank of their horizon total."""

@@ -22,7 +22,7 @@ import pandas as pd
 from forecasting.backtest.interval_calibration import ALL_SEGMENTS, apply_interval_factors, fit_interval_factors
 from forecasting.backtest.leaderboard import leaderboard, robust_scores
 from forecasting.backtest.metrics import score, series_losses
-from forecasting.vocabulary.paired_margin import MIN_MARGIN_SE, paired_margin
+from forecasting.vocabulary.paired_margin import MAX_MARGIN_SE, MIN_MARGIN_SE, paired_margin
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,6 @@ CHAMPION = "champion"
 MIN_SEGMENT_SKUS = 10
 #: ... and a segment whose own winner does not beat the overall model on its validation series by MIN_MARGIN_SE
 #: standard errors (paired over the segment's SKU-fold series) takes the overall model too.
-MAX_MARGIN_SE = 99.0
 
 
 def choose_per_segment(

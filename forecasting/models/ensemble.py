@@ -24,6 +24,7 @@ import pandas as pd
 from forecasting.errors import InputError
 from forecasting.models.base import Forecast, LocalForecaster
 from forecasting.vocabulary.calibration_score import calibration_score
+from forecasting.vocabulary.column_names import sum_quantile_level
 from forecasting.vocabulary.windows import SUMS_DTYPE
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,7 @@ class Ensemble:
             return covers.iloc[:0]
         size = min(len(r) for p in parts for r in p.loc[common, "sums"])
         quantile_columns = [c for c in covers.columns if c.startswith("q")]
+        levels = [sum_quantile_level(c) for c in quantile_columns]
         sums, stats, scores = [], [], []
         # In blocks of records: the members' sums in float64 at once would take 8 x members x samples bytes per
         # record (about 900 MB for 30,000 SKUs x 6 cutoffs, 3 members of 200 samples).
@@ -137,7 +139,7 @@ class Ensemble:
             keys_block = common[start : start + RECORDS_PER_BLOCK]
             block = self._reduce(np.stack([_sample_block(p.loc[keys_block, "sums"], size) for p in parts]))
             sums.extend(block.astype(SUMS_DTYPE))
-            stats.append(np.column_stack([block.mean(axis=1), *np.quantile(block, _levels(quantile_columns), axis=1)]))
+            stats.append(np.column_stack([block.mean(axis=1), *np.quantile(block, levels, axis=1)]))
             # the score from the float64 sums, as cover_record takes it before storing them as float32
             actual = out.loc[keys_block, "actual"].to_numpy(dtype=float)
             scores.extend(
@@ -184,11 +186,6 @@ def _sample_block(rows, size: int) -> np.ndarray:
     at = (np.arange(size) + 0.5) / size
     block = [np.asarray(r, dtype=float) for r in rows]
     return np.stack([r if len(r) == size else np.quantile(r, at) for r in block]).reshape(len(block), size)
-
-
-def _levels(quantile_columns: Sequence[str]) -> list[float]:
-    """The levels of cover-record quantile columns ('q95' -> 0.95)."""
-    return [float(c[1:]) / 100 for c in quantile_columns]
 
 
 def runnable_ensembles(ensembles: Mapping[str, Ensemble], validation: pd.Series | None) -> dict[str, Ensemble]:

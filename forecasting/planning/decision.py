@@ -29,7 +29,7 @@ import pandas as pd
 
 from forecasting.planning.calibration import COVERAGE_SLACK, Calibration, calibrate, calibrate_with_losses
 from forecasting.planning.champion_choice import choose_champions
-from forecasting.vocabulary.paired_margin import MIN_MARGIN_SE, paired_margin
+from forecasting.vocabulary.paired_margin import MAX_MARGIN_SE, MIN_MARGIN_SE, paired_margin
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,6 @@ PLAN_METRIC = "plan_pinball"
 # A candidate with cover records for fewer than this share of the most any candidate has is left out of a
 # `plan_pinball` choice (its loss would be averaged over other windows than its rivals').
 MIN_WINDOW_SHARE = 0.9
-# A segment's own winner clearly better on every window is infinitely many standard errors ahead: capped, for CSV.
-MAX_MARGIN_SE = 99.0
 
 
 @dataclass

@@ -74,9 +74,13 @@ def _read_plan(path: Path) -> pd.DataFrame | None:
 def load_run(run_dir: str | Path, with_backtest: bool = True) -> RunFolder:
     path = Path(run_dir)
     if not (path / "leaderboard.csv").is_file():
-        raise InputError(f"{path} is not a run folder: it has no leaderboard.csv; point at a folder a backtest wrote.")
+        raise InputError(
+            f"{path} is not a run folder: it has no leaderboard.csv; point at a folder a backtest wrote."
+        )
     config = yaml.safe_load((path / "config.yaml").read_text()) if (path / "config.yaml").is_file() else {}
-    quality = json.loads((path / "data_quality.json").read_text()) if (path / "data_quality.json").is_file() else {}
+    quality = (
+        json.loads((path / "data_quality.json").read_text()) if (path / "data_quality.json").is_file() else {}
+    )
     metrics = json.loads((path / "metrics.json").read_text()) if (path / "metrics.json").is_file() else {}
     folds = _optional_csv(path / "folds.csv")
     if folds is None:

@@ -16,6 +16,11 @@ def sum_quantile_column(q: float) -> str:
     return f"q{round(q * 100, 6):g}"
 
 
+def sum_quantile_level(column: str) -> float:
+    """The level of a cover record's quantile column (sum_quantile_column's inverse: 'q95' -> 0.95)."""
+    return float(column[1:]) / 100
+
+
 def band_columns(columns) -> tuple[str, str] | None:
     """The p10-p90 band when the run has those quantiles, else the widest central interval it has."""
     qs = sorted(float(c[1:]) for c in columns if re.fullmatch(r"p\d+(\.\d+)?", c))

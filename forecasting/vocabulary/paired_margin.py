@@ -10,6 +10,9 @@ import numpy as np
 #: within 1% of each other swap places from fold to fold, and choosing by such margins cost 2% RMSSE on the
 #: bundled data.
 MIN_MARGIN_SE = 2.0
+#: A challenger better on every window alike is infinitely many standard errors ahead: tables cap it here (JSON and
+#: CSV have no infinity).
+MAX_MARGIN_SE = 99.0
 
 
 def paired_margin(differences: np.ndarray) -> float:

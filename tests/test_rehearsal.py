@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from forecasting.planning.rehearsal import GRID_STEPS, fill_and_error, k_from_rehearsal, k_grid
 
@@ -78,3 +79,61 @@ def test_a_target_out_of_the_grids_reach_takes_its_end():
     fills = np.tile(fill_curve(grid, 100.0), (30, 1))  # at most 40%: a 95% target is out of reach
     rehearsed = rehearsal_rows(grid, fills, np.full(30, 50.0))
     assert np.isclose(k_from_rehearsal(rehearsed, 0.95, k_expected), k_expected * GRID_STEPS.max())
+
+
+def _windows(cutoffs, actual, mean, days=14) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"sku": "s", "cutoff": pd.to_datetime(cutoffs), "window_days": days, "actual": actual, "mean": mean}
+    )
+
+
+def test_a_review_takes_the_scale_from_the_windows_it_does_not_overlap():
+    from forecasting.planning.calibration import PRIOR_WINDOWS, Calibration, held_out, levels, shrunk_scale
+
+    # Three windows of a SKU; the middle one sold three times its forecast (a one-off burst).
+    windows = _windows(["2024-03-01", "2024-04-01", "2024-05-01"], [100.0, 300.0, 100.0], [100.0, 100.0, 100.0])
+    in_sample = Calibration(float(shrunk_scale(500.0, 300.0, 3, 1.0)), levels(), prior=1.0)
+    assert in_sample.scale == pytest.approx(1 + (5 / 3 - 1) * 3 / (3 + PRIOR_WINDOWS))
+    # A review whose window covers the burst's days: the scale of the other two windows (no excess).
+    burst = held_out(in_sample, windows, pd.Timestamp("2024-04-05"), pd.Timestamp("2024-04-19"))
+    assert burst.scale == pytest.approx(1.0) and burst.z is in_sample.z
+    # Days no window covers keep the scale of all three; a calibration that keeps the forecast's volume is as is.
+    assert held_out(in_sample, windows, pd.Timestamp("2024-06-01"), pd.Timestamp("2024-06-15")).scale == pytest.approx(
+        in_sample.scale
+    )
+    unscaled = Calibration(1.0, levels())
+    assert held_out(unscaled, windows, pd.Timestamp("2024-04-05"), pd.Timestamp("2024-04-19")) is unscaled
+
+
+def test_a_rehearsal_does_not_credit_the_scale_with_the_weeks_it_was_fitted_on():
+    # A stationary SKU with one burst inside the rehearsed weeks. The calibration, fitted on windows that include
+    # the burst, scales the forecast up: rehearsed with it, the burst is met by stock bought because of the burst.
+    from forecasting.data.calendar import TradingCalendar
+    from forecasting.models.naive import SeasonalNaive
+    from forecasting.planning.calibration import Calibration, levels, shrunk_scale
+    from forecasting.planning.replay_sku import replay_sku
+
+    dates = pd.date_range("2024-01-01", periods=240)
+    y = pd.Series(np.random.default_rng(2).poisson(20, len(dates)), index=dates, dtype=float)
+    start = dates[-1] - pd.Timedelta(weeks=12)
+    burst = (dates > start + pd.Timedelta(days=28)) & (dates <= start + pd.Timedelta(days=42))
+    y[burst] *= 3
+    cutoffs = [start + pd.Timedelta(days=d) for d in (0, 28, 56)]
+    actual = [float(y[(dates > c) & (dates <= c + pd.Timedelta(days=14))].sum()) for c in cutoffs]
+    windows = _windows(cutoffs, actual, [280.0] * 3)
+    calibration = Calibration(float(shrunk_scale(sum(actual), 840.0, 3, 1.0)), levels(), prior=1.0)
+    params = {"lead_time_days": 7, "review_period_days": 7, "service_measure": "fill_rate", "unit_cost": 1.0}
+    params |= {"holding_cost_rate": 0.25, "order_cost": 0.0, "stockout_cost": 0.0}
+
+    def rehearse(fitted_on):
+        rows = replay_sku(
+            "s", y, SeasonalNaive(7), SeasonalNaive(7), TradingCalendar(), params, start, [0.95],
+            calibration=calibration, baselines=False, learn_bias=False, fitted_on=fitted_on,
+        )  # fmt: skip
+        return rows[0]["sales"] / rows[0]["demand"]
+
+    in_sample, honest = rehearse(None), rehearse(windows)
+    assert in_sample > honest + 0.01
+    # Windows that ended before the rehearsed days (the replay's own decision) change nothing.
+    before = windows.assign(cutoff=windows["cutoff"] - pd.Timedelta(weeks=13))
+    assert rehearse(before) == in_sample

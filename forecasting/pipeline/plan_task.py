@@ -222,7 +222,8 @@ def run_plan(
             if rehearsal is not None:  # fitted at the decision's target; the curve's other targets shift with it
                 fitted, curve = rehearsed_k(
                     panel, decided_on, decision.champions, models, result.fallback, data.calendar, params[scope],
-                    decision.calibration, rehearsal, target, k[-1], int(cfg.num_samples), seed, n_jobs,
+                    decision.calibration, decision.champion_windows(), rehearsal, target, k[-1],
+                    int(cfg.num_samples), seed, n_jobs,
                 )  # fmt: skip
                 k = k * fitted / k[-1]
                 curves.append(

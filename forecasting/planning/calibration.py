@@ -51,10 +51,13 @@ COVERAGE_SLACK = 0.02
 
 @dataclass(frozen=True)
 class Calibration:
-    """One SKU's correction: its forecast scaled by `scale`, then recalibrated by the score quantiles `z`."""
+    """One SKU's correction: its forecast scaled by `scale`, then recalibrated by the score quantiles `z`.
+    `prior`: the segment's volume ratio the SKU's own was shrunk toward (None where the method keeps the
+    forecast's volume), so that the scale can be taken again without some of its windows (held_out)."""
 
     scale: float
     z: np.ndarray
+    prior: float | None = None
 
 
 def levels(n: int = GRID) -> np.ndarray:
@@ -151,8 +154,10 @@ def calibrate_with_losses(
             judged_losses.append(
                 judged[["sku", "cutoff"]].assign(model=model, segment=segment, loss=per_window[method].to_numpy())
             )
+            scaled = method in ("scale", "recalibrated")
+            prior = segment_ratios(g).get(segment, 1.0) if scaled else None
             for sku in s["sku"].unique():
-                out[sku] = Calibration(float(scales[sku]) if method in ("scale", "recalibrated") else 1.0, z)
+                out[sku] = Calibration(float(scales[sku]) if scaled else 1.0, z, prior)
             row = {
                 "model": model,
                 "segment": segment,
@@ -210,13 +215,39 @@ def sku_scales(windows: pd.DataFrame, leave_out: bool = False) -> pd.Series:
     actual, mean, n = by["actual"].transform("sum"), by["mean"].transform("sum"), by["actual"].transform("size")
     if leave_out:
         actual, mean, n = actual - windows["actual"], mean - windows["mean"], n - 1
-    seg = windows.groupby("segment")[["actual", "mean"]].sum()
-    seg_ratio = (seg["actual"] / seg["mean"].where(seg["mean"] > 0)).fillna(1.0)
-    prior = windows["segment"].map(seg_ratio).fillna(1.0)
-    own = (actual / mean.where(mean > 0)).fillna(prior)
-    w = n / (n + PRIOR_WINDOWS)
-    scale = (w * own + (1 - w) * prior).clip(*SCALE_BOUNDS)
+    prior = windows["segment"].map(segment_ratios(windows)).fillna(1.0)
+    scale = pd.Series(shrunk_scale(actual, mean, n, prior), index=windows.index)
     return scale if leave_out else scale.groupby(windows["sku"]).first()
+
+
+def segment_ratios(windows: pd.DataFrame) -> pd.Series:
+    """Per segment of `windows`: actual / forecast volume (1 where nothing was forecast)."""
+    seg = windows.groupby("segment")[["actual", "mean"]].sum()
+    return (seg["actual"] / seg["mean"].where(seg["mean"] > 0)).fillna(1.0)
+
+
+def shrunk_scale(actual, mean, n, prior) -> np.ndarray:
+    """A SKU's volume ratio over `n` windows (`actual` and `mean`: their sums), shrunk toward `prior` by
+    PRIOR_WINDOWS windows and bounded; elementwise over arrays."""
+    actual, mean, n, prior = (np.asarray(x, dtype=float) for x in (actual, mean, n, prior))
+    own = np.where(mean > 0, actual / np.where(mean > 0, mean, 1.0), prior)
+    w = n / (n + PRIOR_WINDOWS)
+    return np.clip(w * own + (1 - w) * prior, *SCALE_BOUNDS)
+
+
+def held_out(calibration: Calibration | None, windows: pd.DataFrame, start, end) -> Calibration | None:
+    """The SKU's calibration with its scale taken again from only those of its `windows` (its cover records:
+    cutoff, window_days, actual, mean) that do not overlap the days (start, end]: what a rehearsal or an expected
+    fill on those days may use without having seen them. An in-sample scale had fitted the very weeks it was
+    judged on (the rehearsal of erratic s0 filled 95.5% where the weeks after gave 93.0%)."""
+    if calibration is None or calibration.prior is None:
+        return calibration
+    cutoff = windows["cutoff"].to_numpy(dtype="datetime64[ns]")
+    ends = cutoff + windows["window_days"].to_numpy(dtype="int64").astype("timedelta64[D]")
+    kept = ~((cutoff < pd.Timestamp(end).to_datetime64()) & (ends > pd.Timestamp(start).to_datetime64()))
+    actual, mean = windows["actual"].to_numpy(dtype=float)[kept], windows["mean"].to_numpy(dtype=float)[kept]
+    scale = shrunk_scale(actual.sum(), mean.sum(), int(kept.sum()), calibration.prior)
+    return Calibration(float(scale), calibration.z, calibration.prior)
 
 
 def rescore(windows: pd.DataFrame) -> np.ndarray:

@@ -21,7 +21,7 @@ from forecasting.data.calendar import TradingCalendar
 from forecasting.data.frequency import PERIOD_DAYS
 from forecasting.models.base import LocalForecaster
 from forecasting.models.local_fit import safe_forecast
-from forecasting.planning.calibration import Calibration, recalibrated, running_bias
+from forecasting.planning.calibration import Calibration, held_out, recalibrated, running_bias
 from forecasting.planning.lost_sales import cycle_order, daily_paths, recalibrated_paths
 from forecasting.planning.policy import protection_levels
 from forecasting.planning.replay import simulate, summarise
@@ -59,6 +59,7 @@ def replay_sku(
     covariates: pd.DataFrame | None = None,
     learn_bias: bool = True,
     baselines: bool = True,
+    fitted_on: pd.DataFrame | None = None,
 ) -> list[dict]:
     """Replay rows (one per policy and target) for one SKU; `series` is its demand on trading days (`covariates`:
     its promo / price rows, for a model that reads them).
@@ -74,7 +75,11 @@ def replay_sku(
     windows of earlier reviews that have ended by then (demand known on the review day only), as the nightly job
     learns from the plans whose windows have passed.
 
-    Without `baselines`, only the champion is played (a rehearsal: planning.rehearsal): one row per target."""
+    Without `baselines`, only the champion is played (a rehearsal: planning.rehearsal): one row per target.
+
+    `fitted_on`: the SKU's cover records the calibration was fitted on, where they may lie inside the days replayed
+    (a rehearsal): each review then takes the SKU's scale from the records its own window does not overlap
+    (calibration.held_out), so the calibration is not judged on the weeks it was fitted to."""
     end = series.index.max()
     lead, review = int(params["lead_time_days"]), int(params["review_period_days"])
     window = lead + review
@@ -138,19 +143,20 @@ def replay_sku(
         # The forecast's days after this review (windows count forecast dates from their start on).
         ahead = fitted_dates > r
         dates, paths = fitted_dates[ahead], forecast.paths[:, ahead]
+        cal = calibration if fitted_on is None else held_out(calibration, fitted_on, r, r + pd.Timedelta(days=window))
         ended = max(k - ended_after + 1, 0)
         bias = running_bias(window_means[:ended], future[:ended], window / review) if learn_bias else 1.0
         if backorders:
             # The backorder relation on the recalibrated window demand, and the cycle's demand from it.
-            cover = recalibrated(window_sums(paths, dates, r, window), calibration)
+            cover = recalibrated(window_sums(paths, dates, r, window), cal)
             window_means[k] = cover.mean()
             cover = bias * cover
-            base = bias * recalibrated(window_sums(paths, dates, r, lead), calibration)
+            base = bias * recalibrated(window_sums(paths, dates, r, lead), cal)
             review_mean = max(cover.mean() - base.mean(), 0.0)
             champion = protection_levels(cover, measure, own, review_mean, base)
         else:
             # As in the plan: recalibrated daily paths, from which each order is sized against the stock it meets.
-            calibrated = recalibrated_paths(daily_paths(paths, dates, r, window), calibration, window)
+            calibrated = recalibrated_paths(daily_paths(paths, dates, r, window), cal, window)
             window_means[k] = calibrated[:, :window].sum(axis=1).mean()
             champion_paths[r] = bias * calibrated
             # The opening stock (nothing on order yet) covers lead time and review period; later levels unused.

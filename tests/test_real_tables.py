@@ -29,7 +29,9 @@ WEEKLY = {"sku": "item", "date": "week_ending", "quantity": "qty"}
 MONTHLY = {"sku": "part", "date": "month", "quantity": "units"}
 SHORT = {"min_history_days": 4, "min_nonzero_days": 1}
 # Settings as `data.<key>`: prepare_data's keyword for each (the rest are nested: columns, read_options).
-TOP_LEVEL = ("start", "end", "as_of", "frequency", "week_ending", "missing", "incomplete_period", "date_format")
+TOP_LEVEL = (
+    "start", "end", "as_of", "frequency", "week_ending", "missing", "incomplete_period", "date_format", "duplicates"
+)  # fmt: skip
 
 
 # --- advice as typed ---------------------------------------------------------------------------------------------
@@ -287,6 +289,45 @@ def test_month_starts_and_ends_mixed_are_one_month_each(tmp_path):
     got = panel(write(mixed, tmp_path / "t.csv"), columns=MONTHLY)
     same_panel(got, clean)
     assert "month(s) on the first day" in got.quality.as_dict()["read"]["months"]
+
+
+@pytest.mark.parametrize("fmt", ["%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y"])
+def test_day_and_month_order_is_read_from_the_whole_column(fmt, tmp_path):
+    # Monthly dates on the 1st read both ways ('01/02/2024'); the field that never changes is the day. Weekly ones
+    # reach days above 12 in either order. Read by the first value alone, a British monthly table became
+    # January 1-12 of each year.
+    parts = monthly_parts(n_parts=6, months=24)
+    clean = panel(write(parts, tmp_path / "clean.csv"), columns=MONTHLY)
+    got = panel(write(parts.assign(month=parts["month"].dt.strftime(fmt)), tmp_path / "t.csv"), columns=MONTHLY)
+    same_panel(got, clean)
+    if fmt.startswith("%d"):
+        assert "read day first" in got.quality.as_dict()["read"]["date_order"]
+    weeks = weekly(n_skus=4, weeks=40)
+    clean = panel(write(weeks, tmp_path / "clean_w.csv"), columns=WEEKLY)
+    text = weeks.assign(week_ending=weeks["week_ending"].dt.strftime(fmt))
+    same_panel(panel(write(text, tmp_path / "w.csv"), columns=WEEKLY), clean)
+
+
+def test_dates_that_read_both_ways_name_both_formats(tmp_path):
+    rows = pd.DataFrame({"part": "a", "month": ["01/02/2024", "03/04/2024", "05/06/2024"], "units": [1, 2, 3]})
+    message = refused(write(rows, tmp_path / "t.csv"), columns=MONTHLY)
+    assert "\"data.date_format='%d/%m/%Y'\"" in message and "\"data.date_format='%m/%d/%Y'\"" in message
+    assert apply_typed(message, "data.date_format='%d/%m/%Y'")["date_format"] == "%d/%m/%Y"
+
+
+def test_rows_split_by_store_are_refused_or_summed_with_data_duplicates(tmp_path):
+    weeks = weekly(n_skus=4, weeks=40).assign(price=2.5)
+    clean = panel(write(weeks, tmp_path / "clean.csv"), columns={**WEEKLY, "price": "price"})
+    first = weeks.assign(qty=weeks["qty"] // 3, store="north")
+    split = pd.concat([first, weeks.assign(qty=weeks["qty"] - first["qty"], store="south")], ignore_index=True)
+    path = write(split.sample(frac=1.0, random_state=0), tmp_path / "t.csv")
+    message = refused(path, columns={**WEEKLY, "price": "price"}, panel=SHORT)
+    assert "data.duplicates=sum" in message
+    got = panel(path, **apply_typed(message, "duplicates", columns={**WEEKLY, "price": "price"}))
+    same_panel(got, clean)
+    quality = got.quality.as_dict()
+    assert quality["rows_in"] == quality["rows_kept"] == len(split)
+    assert quality["repairs"]["rows_summed_into_one_per_sku_and_period"] == len(weeks)
 
 
 def test_months_dated_mid_month_need_data_frequency_m(tmp_path):

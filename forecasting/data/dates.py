@@ -4,6 +4,12 @@ Sales days are business days in the shop's own time, so a UTC offset or time zon
 keeps its local wall-clock date (recorded in the notes). Integer dates are read only where their unit is
 unambiguous (YYYYMMDD, YYYYMM months, Unix seconds or milliseconds); anything else raises `InputError` with a bad
 value. ISO week labels ('2023-W47') are read as the week's Sunday.
+
+Day and month order ('01/02/2022': 1 February or January 2?) is decided by the whole column, never by its first
+value alone: the order every value reads in; where both do (no day above 12), the order in which one field never
+changes, which is the day of a monthly table dated on a fixed day ('01/02/2022', '01/03/2022', ...). Otherwise the
+run stops naming both formats. Read month first, a British monthly table dated on the 1st became January 1-12 of
+each year.
 """
 
 from __future__ import annotations
@@ -53,6 +59,8 @@ def parse_dates(values: pd.Series, path, column: str, date_format: str | None, n
             "each kept its own local date and time and the offset was dropped"
         )
     local, read_format = _iso_weeks(local, date_format, column, notes)
+    if read_format is None:
+        read_format = _day_month_order(local, path, column, notes)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pandas warns when it falls back to parsing value by value
@@ -68,6 +76,40 @@ def parse_dates(values: pd.Series, path, column: str, date_format: str | None, n
     if bad.any():
         raise InputError(_bad_dates_message(local, bad, path, column, date_format))
     return parsed.astype("datetime64[ns]")
+
+
+def _day_month_order(text: pd.Series, path, column: str, notes: dict) -> str | None:
+    """The format of a column of day-month or month-day dates, decided by every value (see the module's
+    docstring); None where the first value is not such a date (pandas then infers the format)."""
+    known = text[text.notna() & (text != "")]
+    if not len(known):
+        return None
+    first = known.iloc[0]
+    known = pd.Series(known.unique())  # order lines repeat their dates: each read once
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas warns of the day-first reading it is asked to guess
+        month_first, day_first = guess_datetime_format(first), guess_datetime_format(first, dayfirst=True)
+        if not month_first or not month_first.startswith("%m") or month_first == day_first:
+            return None  # year first (ISO), a month name, or a value only one order reads
+        readings = {f: pd.to_datetime(known, format=f, errors="coerce") for f in (month_first, day_first)}
+    whole = [f for f, parsed in readings.items() if parsed.notna().all()]
+    if len(whole) == 1:
+        chosen = whole[0]
+    elif not whole:
+        return month_first  # neither reads every value: the error names the values that do not fit
+    else:
+        fixed = [f for f, parsed in readings.items() if parsed.dt.day.nunique() == 1 and parsed.nunique() > 1]
+        if len(fixed) != 1:
+            example = readings[month_first].iloc[0], readings[day_first].iloc[0]
+            raise InputError(
+                f"{path}: column '{column}' reads both month first ('{first}' as {example[0]:%Y-%m-%d}) and day "
+                f"first (as {example[1]:%Y-%m-%d}), and no value tells which; set "
+                f"{override('data.date_format', day_first)} or {override('data.date_format', month_first)}."
+            )
+        chosen = fixed[0]
+    if chosen == day_first:
+        notes["date_order"] = f"column '{column}' read day first ('{first}' as {readings[chosen].iloc[0]:%Y-%m-%d})"
+    return chosen
 
 
 def _iso_weeks(text: pd.Series, date_format: str | None, column: str, notes: dict) -> tuple[pd.Series, str | None]:

@@ -34,11 +34,43 @@ def aggregate_lines(lines: pd.DataFrame) -> pd.DataFrame:
     return daily
 
 
+DUPLICATE_RULES = ("error", "sum")
+
+
+def sum_same_period(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per SKU and period of a demand table whose rows split a period (stores, channels, order types):
+    demand and revenue summed, price weighted by demand (the rows' mean where none sold), promo on if any row had
+    it, other columns from the first row."""
+    keys = ["sku", "date"]
+    df = frame.assign(_units=frame["demand"].clip(lower=0))
+    agg = {c: "first" for c in df.columns if c not in (*keys, "_units")}
+    agg |= {c: "sum" for c in ("demand", "revenue", "_units") if c in df}
+    if "promo" in df:
+        agg["promo"] = "max"
+    if "price" in df:
+        df = df.assign(_value=df["price"] * df["_units"])
+        agg |= {"_value": "sum", "price": "mean"}
+    out = df.groupby(keys, observed=True, sort=False).agg(agg).reset_index()
+    if "price" in out:
+        out["price"] = (out["_value"] / out["_units"]).where(out["_units"] > 0, out["price"])
+    return out.drop(columns=[c for c in ("_units", "_value") if c in out])[list(frame.columns)]
+
+
 def validate_demand_table(
-    frame: pd.DataFrame, path: str | Path, date_column: str = "date", frequency: str = "daily", sku_column: str = "sku"
+    frame: pd.DataFrame,
+    path: str | Path,
+    date_column: str = "date",
+    frequency: str = "daily",
+    sku_column: str = "sku",
+    duplicates: str | None = None,
+    dq: DataQuality | None = None,
 ) -> pd.DataFrame:
     """Check a SKU demand table (data.kind=demand: one row per SKU and day, week or month; `frequency` checks the
-    dates are regular) and return it with `demand` named."""
+    dates are regular) and return it with `demand` named. Rows that share a SKU and period stop it, or with
+    `duplicates` "sum" are added up (sum_same_period; counted in `dq`'s repairs)."""
+    rule = "error" if duplicates is None else str(duplicates).strip().lower()
+    if rule not in DUPLICATE_RULES:
+        raise InputError(f"data.duplicates is '{duplicates}'; use one of {', '.join(DUPLICATE_RULES)}.")
     df = frame.rename(columns={"quantity": "demand"})
     if df["sku"].isna().any():
         raise InputError(
@@ -51,11 +83,12 @@ def validate_demand_table(
             "period; aggregate it to days or load order lines with data.kind=transactions."
         )
     dup = df.duplicated(["sku", "date"], keep=False)
-    if dup.any():
+    if dup.any() and rule == "error":
         first = df.loc[dup].iloc[0]
         raise InputError(
             f"{path}: {int(dup.sum())} rows share a (SKU, date) key, e.g. SKU '{first['sku']}' on "
-            f"{first['date'].date()}; keep one row per SKU and period (sum them first if they are separate sales)."
+            f"{first['date'].date()}; set data.duplicates=sum if they are parts of one period's sales (stores, "
+            "channels, order types), or keep one row per SKU and period."
         )
     bad = df["demand"].isna() | (df["demand"] < 0)
     if bad.any():
@@ -69,6 +102,11 @@ def validate_demand_table(
                 else " (a period's demand is the units sold in it, 0 or more)."
             )
         )
+    if dup.any():
+        before = len(df)
+        df = sum_same_period(df)
+        if dq is not None:
+            dq.repair("rows_summed_into_one_per_sku_and_period", before - len(df))
     return df.sort_values(["sku", "date"], kind="stable").reset_index(drop=True)
 
 

@@ -89,6 +89,7 @@ def prepare_data(
     missing: str | None = None,
     incomplete_period: str | None = None,
     week_ending: str | None = None,
+    duplicates: str | None = None,
 ) -> PreparedData:
     """Load, clean (order lines) or validate (demand tables), build the panel, filter and segment SKUs.
 
@@ -101,7 +102,8 @@ def prepare_data(
     (W or M) sums a daily panel to weeks or months. History limits count periods of the panel's frequency
     (None takes the frequency's default). A demand table's frequency is checked SKU by SKU and its weeks and
     months that end after the cut-off are dropped (`table_frequency`, `date_checks`; `week_ending`,
-    `incomplete_period`); `missing` says what an empty quantity inside a SKU's history is (`missing`); rows
+    `incomplete_period`); `missing` says what an empty quantity inside a SKU's history is (`missing`);
+    `duplicates` whether rows that share a SKU and period stop the run or are summed (panel.sum_same_period); rows
     before `start` are ignored.
     """
     columns = dict(columns or {"sku": "sku", "date": "date", "quantity": "quantity"})
@@ -180,7 +182,7 @@ def prepare_data(
     if kind == "transactions":
         daily = aggregate_lines(frame)
     else:
-        daily = validate_demand_table(frame, path, columns["date"], source_kind, columns["sku"])
+        daily = validate_demand_table(frame, path, columns["date"], source_kind, columns["sku"], duplicates, dq)
     if target != source_kind:
         daily = aggregate_daily(daily, target, week_end)
         dq.notes["aggregated"] = f"daily demand summed to {target} periods, each dated on its last day"

@@ -91,6 +91,7 @@ def load_data(cfg: DictConfig) -> PreparedData:
         missing=d.get("missing"),
         incomplete_period=d.get("incomplete_period"),
         week_ending=d.get("week_ending"),
+        duplicates=d.get("duplicates"),
     )
     apply_frequency_defaults(cfg, data.calendar.frequency)
     return data

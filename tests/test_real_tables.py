@@ -531,3 +531,30 @@ def test_too_short_histories_print_limits_that_keep_a_sku(tmp_path):
     assert "no SKU has enough history" in message
     kwargs = apply_typed(message, "min_history_days", **apply_typed(message, "min_nonzero_days", columns=DAILY))
     assert panel(path, **kwargs).panel["sku"].nunique() >= 1
+
+
+def test_a_short_weekly_table_runs_as_the_printed_settings_say(tmp_path):
+    # 20 weeks: too few for the weekly backtest's default folds. The message counts weeks and prints settings
+    # that fit; typed as printed, the run plans, and with no SKU the history to be replayed from it says so
+    # instead of failing.
+    path = write(weekly(n_skus=4, weeks=20), tmp_path / "t.csv")
+    args = [sys.executable, "run.py", "data=demand_table", f"data.path={path}"]
+    args += [f"data.columns.{k}={v}" for k, v in WEEKLY.items()]
+    args += [
+        "model=[croston]",
+        "parallel.n_jobs=1",
+        "num_samples=20",
+        *[f"data.panel.{k}={v}" for k, v in SHORT.items()],
+    ]
+    first = subprocess.run([*args, f"hydra.run.dir={tmp_path / 'run1'}"], cwd=ROOT, capture_output=True, text=True)
+    said = [line for line in (first.stdout + first.stderr).splitlines() if "ERROR" in line]
+    assert first.returncode == 2 and len(said) == 1, (first.stdout + first.stderr)[-2000:]
+    assert "the data has 20 weeks" in said[0]
+    fixes = [text for text in re.findall(r"backtest\.\w+=\d+", said[0])]
+    assert "backtest.folds=1" in fixes
+    res = subprocess.run(
+        [*args, *fixes, f"hydra.run.dir={tmp_path / 'run'}"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert res.returncode == 0, (res.stdout + res.stderr)[-2000:]
+    assert (tmp_path / "run" / "plan.csv").exists() and not (tmp_path / "run" / "replay.csv").exists()
+    assert "nothing was replayed" in res.stdout + res.stderr

@@ -23,6 +23,7 @@ def make_cutoffs(
     skip_test: bool = False,
     validation_end: pd.Timestamp | None = None,
     max_validation_folds: int = 3,
+    unit: str = "trading day",
 ) -> pd.DataFrame:
     """One row per fold: `fold` (0 = oldest), `cutoff` (last training day), `role` (validation or test).
 
@@ -31,6 +32,7 @@ def make_cutoffs(
     so tuning on them never sees a day of the test period. `validation_folds=None` sizes them to the data: as
     many as fit after `min_train_days`, up to `max_validation_folds` (none when none fit: the caller says that
     its choices then claim no proof). `skip_test` leaves the test folds out (tuning trials need only validation).
+    `unit`: what one of `trading_days` is (trading day, week, month), for the message when they are too few.
     """
     auto = validation_folds is None
     if auto:
@@ -52,10 +54,11 @@ def make_cutoffs(
     val = [val_last - step * (validation_folds - 1 - j) for j in range(validation_folds)]
     positions = val + test
     if positions[0] < min_train_days - 1:
+        advice = fitting_folds(len(days), horizon, min_train_days, not auto and validation_folds > 0)
         raise InputError(
-            f"the data has {len(days)} trading days, too few for {folds} test and {validation_folds} validation "
-            f"folds of horizon {horizon} and step {step} after {min_train_days} training days; lower "
-            "backtest.folds, validation_folds, horizon or step."
+            f"the data has {len(days)} {unit}s, too few for {folds} test and {validation_folds} validation "
+            f"folds of horizon {horizon} and step {step} after {min_train_days} {unit}s of training; "
+            f"{advice}"
         )
     table = pd.DataFrame(
         {
@@ -65,6 +68,20 @@ def make_cutoffs(
         }
     )
     return table[table["role"] == "validation"].reset_index(drop=True) if skip_test else table
+
+
+def fitting_folds(n_days: int, horizon: int, min_train_days: int, explicit_validation: bool) -> str:
+    """Advice for `n_days` periods too few for the folds asked: one test fold, and the longest horizon that fits
+    after the training periods (both shortened where even a horizon of 1 does not)."""
+    settings = ["backtest.folds=1"] + (["backtest.validation_folds=0"] if explicit_validation else [])
+    if n_days - min_train_days >= 1:
+        settings.append(f"backtest.horizon={min(horizon, n_days - min_train_days)}")
+    elif n_days >= 2:
+        h = max(1, min(horizon, n_days // 4))
+        settings += [f"backtest.horizon={h}", f"backtest.min_train_days={n_days - h}"]
+    else:
+        return "give it a longer history (at least two periods per SKU)."
+    return f"set {' '.join(settings)} (shorter than the plan would need to claim a proof), or give it more history."
 
 
 def eligible(series: pd.Series, cutoff: pd.Timestamp, horizon: int, min_train_days: int) -> bool:

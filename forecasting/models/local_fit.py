@@ -78,7 +78,7 @@ def safe_forecast(
     horizon's days."""
     try:
         if len(y_train) < model.min_history:
-            raise ValueError(f"{len(y_train)} days of history, the model needs {model.min_history}")
+            raise ValueError(f"{len(y_train)} periods of history, the model needs {model.min_history}")
         reads = getattr(model, "covariates", ())  # stand-ins for global models and ensembles read none
         given = {"covariates": covariates, "dates": dates} if reads and covariates is not None else {}
         # The model's trailing window of history (`LocalForecaster.with_history`): the one place every per-SKU

@@ -213,9 +213,10 @@ def backtest_settings(cfg: DictConfig, cover_days: int | None = None) -> Backtes
 
 
 def cutoffs_from_config(
-    cfg: DictConfig, panel: pd.DataFrame, validation_end: pd.Timestamp | None = None
+    cfg: DictConfig, panel: pd.DataFrame, validation_end: pd.Timestamp | None = None, unit: str = "trading day"
 ) -> pd.DataFrame:
-    """The backtest's folds; validation folds end their horizons by `validation_end` (a replay's start) too."""
+    """The backtest's folds; validation folds end their horizons by `validation_end` (a replay's start) too.
+    `unit`: the panel's period (data.calendar.unit), for the message when its history is too short."""
     b = cfg.backtest
     validation_folds = b.get("validation_folds", 0)
     return make_cutoffs(
@@ -228,6 +229,7 @@ def cutoffs_from_config(
         skip_test=bool(b.get("skip_test", False)),
         validation_end=validation_end,
         max_validation_folds=int(b.get("max_validation_folds", 3)),
+        unit=unit,
     )
 
 

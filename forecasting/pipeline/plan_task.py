@@ -26,7 +26,7 @@ from forecasting.planning.inputs import policy_table, stock_position
 from forecasting.planning.rehearsal import rehearsed_k
 from forecasting.planning.replay import aggregate, saving_summary, stock_at_equal_fill
 from forecasting.planning.replay_misses import flag_replay_misses, target_not_met
-from forecasting.planning.runner import PlanSettings, plan_pass
+from forecasting.planning.runner import REPLAY_MIN_HISTORY, PlanSettings, plan_pass
 from forecasting.planning.sales_history import mean_daily_demand, sku_history
 from forecasting.storage import read_csv, write_csv, write_parquet
 
@@ -306,7 +306,17 @@ def run_plan(
         summary["order_value"],
         summary["exceptions"],
     )
-    if replay is not None:
+    if replay is not None and done.replay.empty:
+        # A short history (weeks or months of it) leaves no SKU the periods a replay forecasts from at its start.
+        log.warning(
+            "replay: no SKU has %d %ss of history before the replay's start %s, so nothing was replayed and no "
+            "proof is claimed; give the data more history, or lower plan.replay.weeks",
+            REPLAY_MIN_HISTORY,
+            data.calendar.unit,
+            replay.start(today).date(),
+        )
+        summary["replay"] = None
+    elif replay is not None:
         per_sku = done.replay
         write_csv(per_sku, out / "replay_by_sku.csv")
         curve = aggregate(per_sku)

@@ -475,9 +475,15 @@ def monday_and_sunday_weeks(path: Path) -> Path:
     return write(weeks.rename(columns=dict(zip(WEEKLY.values(), DAILY.values(), strict=True))), path)
 
 
+def quantity_named_in_capitals(path: Path) -> Path:
+    weeks = sunday_weeks().rename(columns=dict(zip(WEEKLY.values(), DAILY.values(), strict=True)))
+    return write(weeks.rename(columns={"units": "UNITS"}), path)
+
+
 SHELL = [
     ("ambiguous_thousands", ambiguous_thousands, "thousands", ("backtest.horizon=7", "data.panel.min_history_days=20")),
     ("monday_and_sunday_weeks", monday_and_sunday_weeks, "week_ending", ()),
+    ("quantity_named_in_capitals", quantity_named_in_capitals, "quantity", ()),
 ]
 
 

@@ -6,6 +6,7 @@ pipeline. Every problem raises `InputError` with one sentence naming the file, t
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -257,12 +258,22 @@ def _absent_columns_message(path: Path, absent: list[str], mapping: Mapping[str,
     names = ", ".join(f"data.columns.{name}='{mapping[name]}'" for name in absent)
     if len(available) == 1 and any(sep in str(available[0]) for sep in ";\t|"):
         fix = f"the file seems to use another field separator: set it, e.g. {override('data.read_options.sep', ';')}"
-    elif all(name in OPTIONAL for name in absent):
-        fix = f"set data.columns.{absent[0]} to one of them, or data.columns.{absent[0]}=null if the file has none"
     else:
-        fix = f"set data.columns.{absent[0]} to one of them"
+        key = f"data.columns.{absent[0]}"
+        near = _near_name(mapping[absent[0]], available)
+        # A name that differs in case, spacing or a letter or two: the setting to type, not a list to pick from.
+        fix = f"set {override(key, near)}" if near is not None else f"set {key} to one of them"
+        if all(name in OPTIONAL for name in absent):
+            fix += f", or {key}=null if the file has none"
     verb = "is not a column" if len(absent) == 1 else "are not columns"
     return f"{path}: {names} {verb} of the file (it has: {listed}); {fix}."
+
+
+def _near_name(wanted, available: list) -> str | None:
+    """The file's one column whose name is close to `wanted` (case and spacing aside), or None."""
+    lowered = {str(a).strip().lower(): str(a) for a in available}
+    near = difflib.get_close_matches(str(wanted).strip().lower(), list(lowered), n=1, cutoff=0.75)
+    return lowered[near[0]] if near else None
 
 
 def _parse_dates(values: pd.Series, path: Path, column: str, date_format: str | None, notes: dict) -> pd.Series:

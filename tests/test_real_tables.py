@@ -564,3 +564,20 @@ def test_a_short_weekly_table_runs_as_the_printed_settings_say(tmp_path):
     assert res.returncode == 0, (res.stdout + res.stderr)[-2000:]
     assert (tmp_path / "run" / "plan.csv").exists() and not (tmp_path / "run" / "replay.csv").exists()
     assert "nothing was replayed" in res.stdout + res.stderr
+
+
+def test_a_sku_of_item_and_store_columns(tmp_path):
+    # An item-store export: the SKU is the pair. Mapped as a list, each pair is one series, as a joined column is.
+    weeks = weekly(n_skus=3, weeks=40)
+    stores = pd.concat([weeks.assign(store=s, qty=weeks["qty"] + i) for i, s in enumerate(["CA_1", "TX_2"])])
+    joined = stores.assign(item=stores["item"] + "|" + stores["store"]).drop(columns="store")
+    clean = panel(write(joined, tmp_path / "joined.csv"), columns=WEEKLY)
+    columns = {**WEEKLY, "sku": ["item", "store"]}
+    path = write(stores, tmp_path / "t.csv")
+    got = panel(path, columns=columns)
+    same_panel(got, clean)
+    assert got.panel["sku"].nunique() == 6
+    # A part misspelt: the message prints the whole list to type.
+    message = refused(path, columns={**WEEKLY, "sku": ["item", "Store"]}, panel=SHORT)
+    assert "'data.columns.sku=[item,store]'" in message
+    same_panel(panel(path, **apply_typed(message, "sku", columns=WEEKLY)), clean)

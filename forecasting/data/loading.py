@@ -7,6 +7,7 @@ pipeline. Every problem raises `InputError` with one sentence naming the file, t
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -112,7 +113,7 @@ def read_table(
         raise InputError(f"{path}: the file is empty; point data.path at a table with a header row and data.")
     file_kind = _file_kind(path)
 
-    mapping = {name: src for name, src in columns.items() if src}
+    mapping = _flat_mapping(columns)
     missing_map = [name for name in REQUIRED[input_kind] if name not in mapping]
     if missing_map:
         raise InputError(
@@ -145,6 +146,9 @@ def read_table(
 
     frame = pd.DataFrame({name: raw[src] for name, src in mapping.items()})
     frame["sku"] = stripped_codes(frame["sku"])
+    for part in [name for name in mapping if name.startswith(SKU_PART)]:
+        # A key of several columns (item and store): one code per row, empty where any part is.
+        frame["sku"] = frame["sku"] + SKU_JOIN + stripped_codes(frame.pop(part))
     if frame["sku"].isna().all() or frame["sku"].eq("").all():
         raise InputError(
             f"{path}: column '{mapping['sku']}' (data.columns.sku) is empty in every row; map data.columns.sku to "
@@ -187,11 +191,33 @@ NA_MARKERS = [
 ]
 TEXT_COLUMNS = ("sku", "invoice", "category", "description")
 NUMBER_COLUMNS = ("quantity", "price", "promo")
+# `data.columns.sku=[item,store]`: the SKU is the columns' codes joined, e.g. FOODS_1_001|CA_1; the columns after
+# the first are read under these names.
+SKU_PART, SKU_JOIN = "sku@", "|"
+
+
+def _flat_mapping(columns: Mapping) -> dict[str, str]:
+    """Contract name -> one source column, the mapped ones only; a SKU of several columns (a list) maps `sku` to
+    the first and `sku@1`, `sku@2`, ... to the others."""
+    mapping = {}
+    for name, src in columns.items():
+        if isinstance(src, list | tuple) and name == "sku":
+            parts = [str(p) for p in src if p]
+            mapping |= {"sku": parts[0]} if parts else {}
+            mapping |= {f"{SKU_PART}{i}": p for i, p in enumerate(parts[1:], start=1)}
+        elif isinstance(src, list | tuple):
+            raise InputError(
+                f"data.columns.{name} names several columns, which only data.columns.sku may (e.g. [item,store]); "
+                f"map it to one, e.g. {override(f'data.columns.{name}', str(src[0]))}."
+            )
+        elif src:
+            mapping[name] = src
+    return mapping
 
 
 def _text_as_written(mapping: Mapping[str, str]) -> dict:
     """read_csv options that keep codes as written: part number 00123 keeps its zeros, SKU "NA" stays a SKU."""
-    text = {mapping[name] for name in TEXT_COLUMNS if name in mapping}
+    text = {src for name, src in mapping.items() if name in TEXT_COLUMNS or name.startswith(SKU_PART)}
     # Numbers as text too: pandas would read "1.540" as 1.54 before `numbers` could see the column's format.
     numbers = {mapping[name] for name in NUMBER_COLUMNS if name in mapping}
     return {
@@ -255,18 +281,29 @@ def _refuse_rows_longer_than_the_header(path: Path, options: dict, width: int) -
 
 def _absent_columns_message(path: Path, absent: list[str], mapping: Mapping[str, str], available: list) -> str:
     listed = _listed(available)
-    names = ", ".join(f"data.columns.{name}='{mapping[name]}'" for name in absent)
+    names = ", ".join(f"data.columns.{_contract_name(name)}='{mapping[name]}'" for name in absent)
     if len(available) == 1 and any(sep in str(available[0]) for sep in ";\t|"):
         fix = f"the file seems to use another field separator: set it, e.g. {override('data.read_options.sep', ';')}"
     else:
-        key = f"data.columns.{absent[0]}"
+        name = _contract_name(absent[0])
+        key = f"data.columns.{name}"
         near = _near_name(mapping[absent[0]], available)
         # A name that differs in case, spacing or a letter or two: the setting to type, not a list to pick from.
         fix = f"set {override(key, near)}" if near is not None else f"set {key} to one of them"
+        parts = [src for part, src in mapping.items() if _contract_name(part) == "sku"]
+        if name == "sku" and len(parts) > 1:  # one column of a SKU of several: the whole list, as typed
+            corrected = [near if src == mapping[absent[0]] and near else src for src in parts]
+            plain = near is not None and all(re.fullmatch(r"[\w.-]+", c) for c in corrected)
+            fix = f"set '{key}=[{','.join(corrected)}]'" if plain else f"set {key} to a list of them"
         if all(name in OPTIONAL for name in absent):
             fix += f", or {key}=null if the file has none"
     verb = "is not a column" if len(absent) == 1 else "are not columns"
     return f"{path}: {names} {verb} of the file (it has: {listed}); {fix}."
+
+
+def _contract_name(name: str) -> str:
+    """`sku` for the columns of a SKU of several (sku@1, ...), else the name itself."""
+    return "sku" if name.startswith(SKU_PART) else name
 
 
 def _near_name(wanted, available: list) -> str | None:

@@ -132,3 +132,18 @@ def test_codes_are_read_as_written(tmp_path):
     frame = read_table(path, {"sku": "item", "date": "day", "quantity": "units"}, "demand", None, None)
     assert list(frame["sku"]) == ["00123", "NA", "00123"]
     assert frame["quantity"].isna().tolist() == [False, False, True]
+
+
+def test_part_numbers_stored_as_floats_in_parquet_are_the_whole_numbers(tmp_path):
+    # A Parquet export turns a part-number column with a gap into floats; its codes must match a stock file's.
+    from forecasting.data.codes import stripped_codes
+    from forecasting.data.loading import read_table
+
+    path = tmp_path / "parts.parquet"
+    pd.DataFrame(
+        {"part": [1001.0, 1002.0, None], "day": pd.to_datetime(["2024-01-01"] * 3), "units": [1.0, 2.0, 3.0]}
+    ).to_parquet(path)
+    frame = read_table(path, {"sku": "part", "date": "day", "quantity": "units"}, "demand", None, None)
+    assert frame["sku"].tolist()[:2] == ["1001", "1002"] and pd.isna(frame["sku"].iloc[2])
+    assert stripped_codes(pd.Series(["1001"])).tolist() == ["1001"]  # the stock file's spelling
+    assert stripped_codes(pd.Series([1.5, 2.0])).tolist() == ["1.5", "2.0"]  # not whole numbers: as they are

@@ -19,7 +19,12 @@ EDGES = rf"^[\s{INVISIBLE}]+|[\s{INVISIBLE}]+$"
 def stripped_codes(values: pd.Series) -> pd.Series:
     """Codes as stripped text with one string object per distinct code: stripping row by row would give each of
     millions of rows its own copy of its SKU's code (about 50 bytes a row, the largest part of a read table).
-    Missing codes stay missing."""
+    Missing codes stay missing. Codes stored as floating-point numbers (a Parquet column of part numbers that had a
+    gap, so pandas made it float) are the whole numbers they hold: 1001, not 1001.0, as a stock file writes it."""
+    if pd.api.types.is_float_dtype(values):
+        known = values.dropna()
+        if len(known) and bool(((known % 1) == 0).all()) and bool((known.abs() < 2**53).all()):
+            values = values.astype("Int64")
     codes, uniques = pd.factorize(values.astype("string"))
     clean = uniques.str.replace(EDGES, "", regex=True)
     # The array's take: an Index's take would read code -1 (missing) as "the last code" instead of missing.

@@ -3,6 +3,7 @@ a booster trained on a feature that decides the target."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -108,6 +109,18 @@ def test_a_kept_booster_explains_its_latest_origin_in_a_planners_words(tmp_path)
     assert kept_drivers(tmp_path, replace(kept, meta={**kept.meta, "cutoff": "2024-06-01"})) is None
     words = {d["driver"] for s in why.values() for d in s["drivers"]}
     assert words <= {"promotion", "demand 7 trading days before", "average demand over the last 28 trading days"}
+    # A SKU whose champion is an ensemble with the booster among its members: the member's drivers, told as its
+    # part of the ensemble's forecast (the API and the report read them through boosters_drivers).
+    from forecasting.explain.per_sku import boosters_drivers
+
+    spec = {"combine": "inverse", "members": ["tsb", "lightgbm", "arima"], "weights": [0.3, 0.45, 0.25]}
+    (tmp_path / "metrics.json").write_text(json.dumps({"ensembles": {"ensemble_weighted": spec}}))
+    plan = pd.DataFrame({"sku": ["A", "B", "C"], "model": ["lightgbm", "ensemble_weighted", "ets"]})
+    keep_drivers(tmp_path, plan, {"ensemble_weighted": spec})
+    shown = boosters_drivers(tmp_path, plan)
+    assert set(shown) == {"A", "B"} and shown["A"] == why["A"]
+    assert shown["B"]["drivers"] == why["B"]["drivers"] and shown["B"]["weight"] == 0.45
+    assert shown["B"]["sentence"].startswith("ensemble_weighted combines tsb, lightgbm, arima; these drivers explain")
 
 
 def test_feature_names_read_as_a_planner_would():

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -135,15 +136,40 @@ def explain_kept(kept: Kept, skus, k: int = TOP) -> dict[str, dict]:
     return out
 
 
-def keep_drivers(run_dir: str | os.PathLike, plan: pd.DataFrame) -> None:
-    """Every plan SKU's drivers, for each model of the plan that kept a booster, written once beside it
-    (`drivers.json`, for the API and the report; the booster and rows stay for anyone who wants more)."""
+def booster_skus(plan: pd.DataFrame, name: str, ensembles: Mapping[str, Mapping] | None = None) -> pd.Series:
+    """sku -> plan model, for the plan SKUs that booster `name` forecasts: as their model, or as a member of their
+    model's ensemble (`ensembles`: name -> {"members": [...], ...}, as metrics.json records them)."""
+    models = plan["model"].astype(str)
+    through = {name} | {e for e, spec in (ensembles or {}).items() if name in (spec.get("members") or [])}
+    inside = models.isin(through)
+    return pd.Series(models[inside].to_numpy(), index=plan.loc[inside, "sku"].astype(str).to_numpy())
+
+
+def as_member(drivers: dict, ensemble: str, spec: Mapping, member: str) -> dict:
+    """A member booster's drivers told as the part of an ensemble's forecast they explain: the ensemble combines
+    its members' forecasts, so SHAP values explain only the booster's share of it (its weight)."""
+    members = list(spec.get("members") or [])
+    weights = list(spec.get("weights") or [])
+    weight = weights[members.index(member)] if member in members and len(weights) == len(members) else None
+    share = f" (weight {weight:.2f})" if weight is not None else ""
+    lead = (
+        f"{ensemble} combines {', '.join(members)}; these drivers explain its {member} part{share}, not the other "
+        "members'. "
+    )
+    return {**drivers, "member": member, "weight": weight, "sentence": lead + drivers.get("sentence", "")}
+
+
+def keep_drivers(
+    run_dir: str | os.PathLike, plan: pd.DataFrame, ensembles: Mapping[str, Mapping] | None = None
+) -> None:
+    """Every plan SKU's drivers, for each booster the run kept that forecasts it (as its model or as a member of its
+    ensemble), written once beside the booster (`drivers.json`, for the API and the report; the booster and rows
+    stay for anyone who wants more)."""
     if "model" not in plan:
         return
-    models = plan["model"].astype(str)
     for name in kept_models(run_dir):
-        skus = plan.loc[models == name, "sku"].astype(str)
-        kept = load(run_dir, name) if not skus.empty else None
+        skus = booster_skus(plan, name, ensembles).index
+        kept = load(run_dir, name) if len(skus) else None
         if kept is None:
             continue
         drivers = explain_kept(kept, skus)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 
 from forecasting.explain.components import components_sentence, forecast_components
-from forecasting.explain.drivers import ON_REQUEST_ROWS, explain_kept, kept_drivers
+from forecasting.explain.drivers import ON_REQUEST_ROWS, as_member, booster_skus, explain_kept, kept_drivers
 from forecasting.explain.moved import what_moved
-from forecasting.explain.sources import champions, previous_run, recent_demand
+from forecasting.explain.sources import champions, ensembles, previous_run, recent_demand
 from forecasting.models.explainable import kept_models, load
 
 log = logging.getLogger(__name__)
@@ -57,26 +57,30 @@ def explain_skus(
 
 
 def boosters_drivers(run_dir: Path, plan: pd.DataFrame) -> dict[str, dict]:
-    """SHAP drivers of every SKU whose plan model kept its booster in the run folder (lightgbm, lightgbm_level):
-    those the run computed (`keep_drivers`), else computed now where they are few."""
+    """SHAP drivers of every SKU whose plan model kept its booster in the run folder (lightgbm, lightgbm_level), or
+    is an ensemble with such a booster among its members (told as that member's part): those the run computed
+    (`keep_drivers`), else computed now where they are few."""
     if "model" not in plan:
         return {}
+    specs = ensembles(run_dir)
     out: dict[str, dict] = {}
-    models = plan["model"].astype(str)
     for name in kept_models(run_dir):
-        skus = plan.loc[models == name, "sku"].astype(str)
-        if skus.empty:
+        through = booster_skus(plan, name, specs)
+        if through.empty:
             continue
         kept = load(run_dir, name)
         if kept is None:
             continue
         done = kept_drivers(run_dir, kept)
-        if done is not None:
-            out.update({s: done[s] for s in skus if s in done})
-        elif kept.rows["sku"].astype(str).isin(set(skus)).sum() <= ON_REQUEST_ROWS:
-            out.update(explain_kept(kept, skus))
-        else:
+        skus = list(through.index)
+        if done is None and kept.rows["sku"].astype(str).isin(set(skus)).sum() <= ON_REQUEST_ROWS:
+            done = explain_kept(kept, skus)
+        if done is None:
             log.warning("why: %s's drivers were not computed by run %s; shown without them", name, run_dir)
+            continue
+        for sku, model in through.items():
+            if sku in done and sku not in out:
+                out[sku] = done[sku] if model == name else as_member(done[sku], model, specs[model], name)
     return out
 
 

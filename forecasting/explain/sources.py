@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -56,3 +57,12 @@ def recent_demand(run_dir: Path) -> pd.DataFrame | None:
 def champions(run_dir: Path) -> pd.DataFrame | None:
     path = run_dir / "champions.csv"
     return read_csv(path, dtype={"segment": str, "model": str}) if path.is_file() else None
+
+
+def ensembles(run_dir: Path) -> dict[str, dict]:
+    """The run's ensembles as metrics.json records them: name -> {combine, members, weights}; {} where absent."""
+    try:
+        metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return dict(metrics.get("ensembles") or {})

@@ -87,6 +87,14 @@ class Ensemble:
             self.weights_ = np.full(len(members), 1.0 / len(members))
         return self
 
+    def spec(self) -> dict:
+        """What a fitted ensemble is, as metrics.json records it (and explanations read it back)."""
+        return {
+            "combine": self.combine,
+            "members": list(self.members_),
+            "weights": None if self.combine == "median" else [round(float(w), 4) for w in self.weights_],
+        }
+
     # ---- combining ------------------------------------------------------------------------------------
     def _reduce(self, stack: np.ndarray) -> np.ndarray:
         """Combine along axis 0 (members)."""

@@ -177,7 +177,7 @@ def run_backtest(
             "failed_fits": int(len(failures)),
             "seconds": timings,
             "neural_training": training,
-            "ensembles": {n: {"combine": e.combine, "members": e.members_} for n, e in ensembles.items()},
+            "ensembles": {n: e.spec() for n, e in ensembles.items()},
             "leaderboard_champion": champion_choice.to_dict("records"),
             "wall_seconds": round(time.perf_counter() - started, 2),
             "leaderboard": board.drop(columns=["rank"]).set_index("model").round(6).to_dict("index"),

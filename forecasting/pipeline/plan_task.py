@@ -277,7 +277,8 @@ def run_plan(
     plan["stock_source"] = plan["sku"].map(inputs.stock_source)
     plan["param_source"] = plan["sku"].map(params["param_source"])
     plan = with_service_scope(plan, params, scope, sku_levels)
-    keep_drivers(out, plan)  # the SHAP drivers of the SKUs a kept booster forecasts, once (the API reads them)
+    # The SHAP drivers of the SKUs a kept booster forecasts, alone or in an ensemble, once (the API reads them).
+    keep_drivers(out, plan, {n: e.spec() for n, e in result.ensembles.items()})
     overdue = inputs.open_orders[inputs.open_orders["overdue"]]
     summary = {
         "plan_date": str(today.date()),

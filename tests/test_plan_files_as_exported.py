@@ -117,3 +117,25 @@ def test_plan_run_with_exported_files_equals_the_clean_files(tmp_path):
     pd.testing.assert_frame_equal(plans["exported"][numbers], plans["clean"][numbers])
     assert plans["exported"].loc[skus[0], "on_order"] == 0
     assert "due after the plan horizon" in plans["exported"].loc[skus[0], "stock_source"]
+
+
+def test_files_keyed_by_item_and_store_match_a_panel_keyed_by_both(tmp_path):
+    # With data.columns.sku=[item,store] the panel's codes are the pairs (FOODS_1|CA_1); a stock, orders or
+    # overrides file exported per item and store matches them as a file with the joined codes in `sku` does.
+    skus = pd.Index(["FOODS_1|CA_1", "FOODS_1|TX_2", "00123|CA_1"], name="sku")
+    demand = pd.Series(1.0, index=skus)
+    key = ("item", "store")
+    stock = write(tmp_path / "stock.csv", "store,item,on_hand\nCA_1,FOODS_1,4\nTX_2, FOODS_1 ,5\nCA_1,00123,6\n")
+    joined = write(tmp_path / "joined.csv", "sku,on_hand\nFOODS_1|CA_1,4\nFOODS_1|TX_2,5\n00123|CA_1,6\n")
+    orders = write(tmp_path / "oo.csv", "item,store,quantity,arrival_date\nFOODS_1,TX_2,9,2024-01-20\n")
+    on_hand, listed, _ = stock_position(skus, demand, stock, orders, today=TODAY, key=key)
+    expected, _, _ = stock_position(skus, demand, joined, today=TODAY)
+    pd.testing.assert_series_equal(on_hand, expected)
+    assert listed["sku"].tolist() == ["FOODS_1|TX_2"]
+    over = write(tmp_path / "over.csv", "item,store,lead_time_days\n00123,CA_1,21\n")
+    table = policy_table(skus, PLAN, pd.Series(2.0, index=skus), over, key=key)
+    assert table.loc["00123|CA_1", "lead_time_days"] == 21 and table.loc["FOODS_1|CA_1", "lead_time_days"] != 21
+    # A file with neither names both ways of giving the SKU.
+    bad = write(tmp_path / "bad.csv", "item,on_hand\nFOODS_1,4\n")
+    with pytest.raises(InputError, match="no 'sku' column; name the SKU column 'sku', or give the data's SKU columns"):
+        stock_position(skus, demand, bad, today=TODAY, key=key)

@@ -31,6 +31,18 @@ def stripped_codes(values: pd.Series) -> pd.Series:
     return pd.Series(clean.array.take(codes, allow_fill=True), index=values.index, name=values.name)
 
 
+# A SKU keyed by several columns (`data.columns.sku=[item,store]`) is their codes joined: FOODS_1_001|CA_1.
+SKU_JOIN = "|"
+
+
+def joined_codes(parts: list[pd.Series]) -> pd.Series:
+    """One code per row from the stripped codes of several columns (item and store), missing where any part is."""
+    out = stripped_codes(parts[0])
+    for part in parts[1:]:
+        out = out + SKU_JOIN + stripped_codes(part)
+    return out
+
+
 def shown_codes(codes, limit: int = 5) -> str:
     """Codes for a message: plain codes as they are, any code with a space, an invisible or control character (or
     an empty one) quoted with its escapes (`'A\\u200b1'`), so a message never holds a character the reader cannot

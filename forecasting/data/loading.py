@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from forecasting.data.advice import override
-from forecasting.data.codes import stripped_codes
+from forecasting.data.codes import joined_codes
 from forecasting.data.covariates import promo_indicator
 from forecasting.data.dates import parse_dates
 from forecasting.data.numbers import file_marks, parse_numbers
@@ -145,10 +145,8 @@ def read_table(
         raise InputError(f"{path}: the table has a header but no rows; point data.path at a file with data.")
 
     frame = pd.DataFrame({name: raw[src] for name, src in mapping.items()})
-    frame["sku"] = stripped_codes(frame["sku"])
-    for part in [name for name in mapping if name.startswith(SKU_PART)]:
-        # A key of several columns (item and store): one code per row, empty where any part is.
-        frame["sku"] = frame["sku"] + SKU_JOIN + stripped_codes(frame.pop(part))
+    # A key of several columns (item and store): one code per row, empty where any part is.
+    frame["sku"] = joined_codes([frame["sku"], *(frame.pop(n) for n in list(mapping) if n.startswith(SKU_PART))])
     if frame["sku"].isna().all() or frame["sku"].eq("").all():
         raise InputError(
             f"{path}: column '{mapping['sku']}' (data.columns.sku) is empty in every row; map data.columns.sku to "
@@ -191,9 +189,9 @@ NA_MARKERS = [
 ]
 TEXT_COLUMNS = ("sku", "invoice", "category", "description")
 NUMBER_COLUMNS = ("quantity", "price", "promo")
-# `data.columns.sku=[item,store]`: the SKU is the columns' codes joined, e.g. FOODS_1_001|CA_1; the columns after
+# `data.columns.sku=[item,store]`: the SKU is the columns' codes joined (codes.joined_codes); the columns after
 # the first are read under these names.
-SKU_PART, SKU_JOIN = "sku@", "|"
+SKU_PART = "sku@"
 
 
 def _flat_mapping(columns: Mapping) -> dict[str, str]:

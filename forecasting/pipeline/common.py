@@ -49,7 +49,14 @@ def check_inputs(cfg: DictConfig, plan: bool) -> None:
     if plan:
         pcfg = OmegaConf.to_container(cfg.plan, resolve=True)
         check_settings(pcfg)
-        check_files(pcfg)
+        check_files(pcfg, sku_key(cfg))
+
+
+def sku_key(cfg: DictConfig) -> tuple[str, ...]:
+    """The columns a plan file may name its SKUs in: `sku`, or the data's SKU columns where they are several
+    (data.columns.sku=[item,store])."""
+    mapped = OmegaConf.to_container(cfg.data, resolve=True).get("columns", {}).get("sku")
+    return tuple(str(c) for c in mapped) if isinstance(mapped, list) and len(mapped) > 1 else ("sku",)
 
 
 def check_sampling(num_samples, quantiles) -> None:

@@ -16,7 +16,7 @@ from forecasting.data.prepare import PreparedData
 from forecasting.errors import InputError
 from forecasting.explain.drivers import keep_drivers
 from forecasting.pipeline.backtest_task import BacktestResult
-from forecasting.pipeline.common import BASELINE, rehearsal_settings, replay_settings
+from forecasting.pipeline.common import BASELINE, rehearsal_settings, replay_settings, sku_key
 from forecasting.planning.allocation import expected_k, level_frame, level_table, portfolio_scope, with_service_scope
 from forecasting.planning.calibration import METHODS
 from forecasting.planning.decision import Decision, decide, decision_table
@@ -60,6 +60,7 @@ def plan_inputs(cfg: DictConfig, data: PreparedData) -> PlanInputs:
         last_price,
         pcfg.get("overrides_csv"),
         bool(pcfg.get("require_moq_multiple_of_pack")),
+        key=sku_key(cfg),
     )
     on_hand, open_orders, stock_source = stock_position(
         skus,
@@ -71,6 +72,7 @@ def plan_inputs(cfg: DictConfig, data: PreparedData) -> PlanInputs:
         missing_stock=pcfg.get("missing_stock", "error"),
         overdue_orders=pcfg.get("overdue_orders", "count"),
         horizon_days=float(pcfg["horizon_days"]),
+        key=sku_key(cfg),
     )
     return PlanInputs(params, on_hand, open_orders, stock_source)
 

@@ -8,13 +8,13 @@ naming the setting or the file, the lines and values, and the fix.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from forecasting.data.codes import shown_codes, stripped_codes
+from forecasting.data.codes import joined_codes, shown_codes, stripped_codes
 from forecasting.errors import InputError
 from forecasting.planning.policy import MEASURES, POLICIES
 
@@ -40,6 +40,9 @@ OVERDUE_ORDERS = ("count", "ignore")
 HORIZON_DAYS = (70, 730)
 SHOWN = 5  # offending rows named in a message
 log = logging.getLogger(__name__)
+
+# The column a plan file names its SKUs in (the data's SKU columns too, where it has several: _read).
+SKU_KEY = ("sku",)
 CHANGE = "change it in conf/plan/ or on the command line (plan.{key}=...)."
 
 
@@ -161,18 +164,23 @@ def _allowed(allowed: str | pd.Series, ok: pd.Series) -> str:
 # ---- files ----------------------------------------------------------------------------------------------------
 
 
-def _read(path: str | Path, what: str) -> pd.DataFrame:
+def _read(path: str | Path, what: str, key: Sequence[str] = SKU_KEY) -> pd.DataFrame:
+    """A plan file with its SKU codes in `sku`: that column, or where the data's SKU is several columns (`key`,
+    data.columns.sku=[item,store]) those columns, joined as the data loader joins them."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such {what} file; fix plan.{what}_csv or set it to null.")
     try:
-        frame = pd.read_csv(path, dtype={"sku": str})
+        frame = pd.read_csv(path, dtype=dict.fromkeys(("sku", *key), str))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputError(
             f"{path}: not a readable comma-separated {what} file ({str(exc).splitlines()[0]}); save it as CSV."
         ) from exc
+    if "sku" not in frame and len(key) > 1 and all(c in frame for c in key):
+        frame.insert(0, "sku", joined_codes([frame.pop(c) for c in key]))
     if "sku" not in frame:
-        raise InputError(f"{path}: no 'sku' column; name the SKU column 'sku'.")
+        parts = f", or give the data's SKU columns {', '.join(key)}" if len(key) > 1 else ""
+        raise InputError(f"{path}: no 'sku' column; name the SKU column 'sku'{parts}.")
     # Codes padded by an ERP export (" A100 ") are the data's "A100": stripped as the data loader strips them.
     frame["sku"] = stripped_codes(frame["sku"])
     blank = frame["sku"].isna() | (frame["sku"] == "")
@@ -229,10 +237,10 @@ def _known(frame: pd.DataFrame, known: pd.Index, path) -> None:
         )
 
 
-def read_overrides(path: str | Path, defaults: Mapping) -> pd.DataFrame:
+def read_overrides(path: str | Path, defaults: Mapping, key: Sequence[str] = SKU_KEY) -> pd.DataFrame:
     """The override file as one row per listed SKU: its non-empty cells over the config defaults, checked by the
     same rules as the config (the defaults must have passed `check_policy_defaults`)."""
-    over = _read(path, "overrides")
+    over = _read(path, "overrides", key)
     _unique(over, path)
     extra = [c for c in over.columns if c not in NUMERIC + TEXT + ("sku",)]
     if extra:
@@ -256,9 +264,9 @@ def read_overrides(path: str | Path, defaults: Mapping) -> pd.DataFrame:
     return merged.set_index(over["sku"].rename("sku"))
 
 
-def read_stock(path: str | Path) -> pd.Series:
+def read_stock(path: str | Path, key: Sequence[str] = SKU_KEY) -> pd.Series:
     """On hand per SKU from a stock file (sku, on_hand)."""
-    stock = _read(path, "stock")
+    stock = _read(path, "stock", key)
     _unique(stock, path)
     if "on_hand" not in stock:
         raise InputError(f"{path}: no 'on_hand' column; give columns sku, on_hand (units on hand).")
@@ -272,9 +280,9 @@ def read_stock(path: str | Path) -> pd.Series:
     return pd.Series(on_hand.to_numpy(), index=pd.Index(stock["sku"], name="sku"), name="on_hand")
 
 
-def read_open_orders(path: str | Path) -> pd.DataFrame:
+def read_open_orders(path: str | Path, key: Sequence[str] = SKU_KEY) -> pd.DataFrame:
     """Open orders (sku, quantity, arrival_date), several per SKU allowed."""
-    orders = _read(path, "open_orders")
+    orders = _read(path, "open_orders", key)
     missing = [c for c in ("quantity", "arrival_date") if c not in orders]
     if missing:
         raise InputError(f"{path}: column(s) {', '.join(missing)} missing; give sku, quantity, arrival_date.")
@@ -297,14 +305,14 @@ def read_open_orders(path: str | Path) -> pd.DataFrame:
     return pd.DataFrame({"sku": orders["sku"], "quantity": quantity, "arrival_date": arrival.dt.normalize()})
 
 
-def check_files(p: Mapping) -> None:
+def check_files(p: Mapping, key: Sequence[str] = SKU_KEY) -> None:
     """The plan's files on their own (columns, numbers, ranges, dates), before the data is loaded."""
     if p.get("overrides_csv"):
-        read_overrides(p["overrides_csv"], p)
+        read_overrides(p["overrides_csv"], p, key)
     if p.get("stock_csv"):
-        read_stock(p["stock_csv"])
+        read_stock(p["stock_csv"], key)
     if p.get("open_orders_csv"):
-        read_open_orders(p["open_orders_csv"])
+        read_open_orders(p["open_orders_csv"], key)
 
 
 # ---- inputs of the plan ---------------------------------------------------------------------------------------
@@ -316,6 +324,7 @@ def policy_table(
     unit_price: pd.Series,
     overrides_csv: str | Path | None = None,
     require_moq_multiple_of_pack: bool = False,
+    key: Sequence[str] = SKU_KEY,
 ) -> pd.DataFrame:
     """One row of policy parameters per SKU: config defaults, then the override file's non-empty cells.
 
@@ -329,7 +338,7 @@ def policy_table(
     table[list(NUMERIC)] = table[list(NUMERIC)].apply(pd.to_numeric).astype(float)
     table["param_source"] = "config"
     if overrides_csv:
-        over = read_overrides(overrides_csv, defaults)
+        over = read_overrides(overrides_csv, defaults, key)
         _known(over.reset_index(), table.index, overrides_csv)
         table.loc[over.index, over.columns] = over
     if table["unit_cost"].isna().all() and unit_price.dropna().empty:
@@ -364,8 +373,10 @@ def stock_position(
     missing_stock: str = "error",
     overdue_orders: str = "count",
     horizon_days: float | None = None,
+    key: Sequence[str] = SKU_KEY,
 ) -> tuple[pd.Series, pd.DataFrame, pd.Series]:
-    """On hand per SKU, open orders and, per SKU, where both figures came from (`stock_source`).
+    """On hand per SKU, open orders and, per SKU, where both figures came from (`stock_source`). `key`: the
+    columns a file may give the SKU in instead of `sku` (the data's, where it is several: _read).
 
     Without a stock file, on hand is assumed to be `assumed_cover_days` of mean demand. A SKU a stock file does
     not list is an error, or with `missing_stock="assumed_cover"` gets that assumed cover, flagged on its row.
@@ -383,7 +394,7 @@ def stock_position(
     assumed = (mean_daily_demand.reindex(index).fillna(0) * assumed_cover_days).round()
     assumed_text = f"assumed: {assumed_cover_days:g} days of mean demand on hand"
     if stock_csv:
-        listed = read_stock(stock_csv)
+        listed = read_stock(stock_csv, key)
         _known(listed.reset_index(), index, stock_csv)
         absent = index.difference(listed.index)
         if len(absent) and missing_stock == "error":
@@ -401,7 +412,7 @@ def stock_position(
         source = pd.Series(assumed_text, index=index)
 
     if open_orders_csv:
-        orders = read_open_orders(open_orders_csv)
+        orders = read_open_orders(open_orders_csv, key)
         _known(orders, index, open_orders_csv)
         orders["overdue"] = orders["arrival_date"] < pd.Timestamp(today).normalize()
         orders["counted"] = ~orders["overdue"] if overdue_orders == "ignore" else True

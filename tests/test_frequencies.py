@@ -148,3 +148,20 @@ def test_daily_demand_alias_keeps_daily_tables_daily(tmp_path):
     assert config["backtest"]["horizon"] == 30 and config["data"]["cleaning"] == {}
     quality = json.loads((tmp_path / "run" / "data_quality.json").read_text())
     assert quality["calendar"]["frequency"] == "daily" and quality["calendar"]["trading_days_per_week"] == 7
+
+
+def test_two_years_of_months_run_the_default_models_without_falling_back(tmp_path):
+    # 24 months: the first cutoff has 12. The per-SKU models fit from the monthly min_train_days (not 28
+    # periods, four weeks of a daily table) and lightgbm holds out what the history allows for its dispersion.
+    monthly_parts(n_parts=10, months=24).to_csv(tmp_path / "parts.csv", index=False)
+    mapping = ("data.columns.sku=part", "data.columns.date=month", "data.columns.quantity=units")
+    res = run_cli(
+        "data=demand_table", f"data.path={tmp_path / 'parts.csv'}", *mapping, "task=backtest", *FAST,
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    board = pd.read_csv(tmp_path / "run" / "leaderboard.csv")
+    assert {"arima", "ets", "lightgbm"} <= set(board["model"])
+    failures = tmp_path / "run" / "failures.csv"
+    failed = set(pd.read_csv(failures)["model"]) if failures.exists() else set()
+    assert not failed & {"arima", "ets"}, failed

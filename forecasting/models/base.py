@@ -93,6 +93,15 @@ class LocalForecaster(ABC):
             model.season_length = int(season_length)
         return model
 
+    def with_min_history(self, periods: int) -> LocalForecaster:
+        """A copy that fits from `periods` of history where it asked for more. A model's own `min_history` counts
+        the days of a daily table (28: four weeks); the run passes the backtest's `min_train_days` for the panel's
+        frequency (28 trading days, 26 weeks, 12 months), or every SKU of a 2-year monthly table would have been
+        left to the fallback until it had 28 months."""
+        model = copy.copy(self)
+        model.min_history = max(1, min(int(self.min_history), int(periods)))
+        return model
+
     def with_history(self, periods: int | None) -> LocalForecaster:
         """A copy that fits on the trailing `periods` of any history (None: all), never fewer than `min_history`.
 

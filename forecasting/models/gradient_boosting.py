@@ -48,6 +48,9 @@ from forecasting.models.covariates import (
 
 log = logging.getLogger(__name__)
 
+# Periods of history a booster keeps to learn from before its dispersion's held-out window.
+MIN_LEARN = 8
+
 # Calendar features with a yearly period: they need several years of history to mean anything.
 ANNUAL_FEATURES = ("month_sin", "month_cos", "woy_sin", "woy_cos")
 
@@ -119,7 +122,8 @@ class LightGBMForecaster(CountPaths):
         so is one shorter than `min_lag` (the rolling windows end `min_lag` periods back).
         """
         m = self._season
-        limit = max((getattr(self, "history_", 0) - self.val_days) // 2, self._min_lag)
+        held = getattr(self, "held_days_", self.val_days)
+        limit = max((getattr(self, "history_", 0) - held) // 2, self._min_lag)
         lags = sorted({*self.lags, *(k * m for k in self.season_lags)} - set(range(self._min_lag))) or [self._min_lag]
         windows = sorted({k * m for k in self.rolling_seasons})
         kept_lags = [lag for lag in lags if lag <= limit] or [min(lags[0], limit)]
@@ -248,17 +252,25 @@ class LightGBMForecaster(CountPaths):
         cutoff = pd.Timestamp(cutoff)
         days = pd.DatetimeIndex(np.sort(panel.loc[panel["date"] <= cutoff, "date"].unique()))
         self.history_ = len(days)
+        unit = getattr(self.context.calendar, "unit", "trading day")
+        # The dispersion's held-out window, shortened where the history is short (a 2-year monthly table reaches
+        # its first cutoff with 12 months): MIN_LEARN periods stay to learn from.
+        self.held_days_ = min(int(self.val_days), len(days) - MIN_LEARN)
+        if self.held_days_ < 1:
+            raise InputError(
+                f"{self.name}: {len(days)} {unit}s of history before {cutoff.date()} are too few to learn from (it "
+                f"needs {MIN_LEARN + 1}); give the data more history, or leave {self.name} out of model=[...]."
+            )
+        if self.held_days_ < self.val_days:
+            log.info(
+                "%s: %d %ss of history at %s: dispersion held out on the last %d (val_days=%d)",
+                self.name, len(days), unit, cutoff.date(), self.held_days_, self.val_days,
+            )  # fmt: skip
         self.calendar_ = self._calendar_columns(days)
         self.scale_periods_ = self._scale_periods(days)
-        if len(days) < self.val_days + 8:
-            unit = getattr(self.context.calendar, "unit", "trading day")
-            raise InputError(
-                f"{self.name}: {len(days)} {unit}s of history before {cutoff.date()} are too few for val_days="
-                f"{self.val_days} plus 8 to learn from; lower model.{self.name}.val_days or backtest.min_train_days."
-            )
-        held_cut = days[-self.val_days - 1]
-        train, future, statics = self._frames(panel, segments, held_cut, self.val_days)
-        _, held = self._fit_predict(train, future, statics, self.val_days)
+        held_cut = days[-self.held_days_ - 1]
+        train, future, statics = self._frames(panel, segments, held_cut, self.held_days_)
+        _, held = self._fit_predict(train, future, statics, self.held_days_)
         self.dispersion_ = held_out_dispersion(held, panel, segments, held_cut, cutoff)
         train, future, statics = self._frames(panel, segments, cutoff, 1)
         with _quiet():

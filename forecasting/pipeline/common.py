@@ -150,7 +150,8 @@ def build_models(
             global_[str(name)] = model.configure(context)
         else:
             window = history_periods(seasons, data.calendar)
-            local[str(name)] = model.with_season(season).with_history(window)
+            shortest = int(cfg.backtest.min_train_days)
+            local[str(name)] = model.with_season(season).with_min_history(shortest).with_history(window)
     windows = {n: m.max_history for n, m in local.items() if m.max_history is not None}
     if windows:
         log.info("per-SKU fits on trailing windows of history (periods): %s", windows)

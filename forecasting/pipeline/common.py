@@ -21,7 +21,7 @@ from forecasting.errors import InputError
 from forecasting.models.base import GlobalForecaster, LocalForecaster, TrainingContext
 from forecasting.models.ensemble import Ensemble
 from forecasting.planning.inputs import check_files, check_settings
-from forecasting.planning.runner import ReplaySettings
+from forecasting.planning.runner import REPLAY_MIN_HISTORY, ReplaySettings
 from forecasting.reports import write_plan_workbook, write_report
 from forecasting.vocabulary.model_names import BASELINE
 
@@ -203,6 +203,8 @@ def rehearsal_settings(cfg: DictConfig) -> ReplaySettings:
         bool(rcfg.get("backorders", False)),
         int(rcfg.get("refit_every_reviews", 1)),
         bool(rcfg.get("learn_bias", True)),
+        # A SKU is replayed from the history its models fit from (the frequency's min_train_days).
+        int(cfg.backtest.get("min_train_days") or REPLAY_MIN_HISTORY),
     )
 
 

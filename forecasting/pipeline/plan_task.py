@@ -26,7 +26,7 @@ from forecasting.planning.inputs import policy_table, stock_position
 from forecasting.planning.rehearsal import rehearsed_k
 from forecasting.planning.replay import aggregate, saving_summary, stock_at_equal_fill
 from forecasting.planning.replay_misses import flag_replay_misses, target_not_met
-from forecasting.planning.runner import REPLAY_MIN_HISTORY, PlanSettings, plan_pass
+from forecasting.planning.runner import PlanSettings, plan_pass
 from forecasting.planning.sales_history import mean_daily_demand, sku_history
 from forecasting.storage import read_csv, write_csv, write_parquet
 
@@ -314,7 +314,7 @@ def run_plan(
         log.warning(
             "replay: no SKU has %d %ss of history before the replay's start %s, so nothing was replayed and no "
             "proof is claimed; give the data more history, or lower plan.replay.weeks",
-            REPLAY_MIN_HISTORY,
+            replay.min_history,
             data.calendar.unit,
             replay.start(today).date(),
         )

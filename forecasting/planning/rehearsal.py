@@ -135,7 +135,7 @@ def _rehearse_one(
 ):
     series, covariates = split_covariates(series)
     series = series.rename(sku)
-    if not has_replay_history(series, start):
+    if not has_replay_history(series, start, replay.min_history):
         return None
     p = params.loc[sku].to_dict()
     levels = service_levels(grid, np.array([p["unit_cost"]]))[:, 0]

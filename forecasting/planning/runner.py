@@ -25,7 +25,8 @@ from forecasting.vocabulary.text_columns import encode_text, join_columns
 
 log = logging.getLogger(__name__)
 
-#: trading days of history before the replay's start a SKU needs to be forecast at its first review
+#: periods of history before the replay's start a SKU needs to be forecast at its first review (default; a run
+#: passes its backtest's min_train_days: 28 trading days, 26 weeks, 12 months)
 REPLAY_MIN_HISTORY = 28
 
 
@@ -38,6 +39,7 @@ class ReplaySettings:
     backorders: bool = False
     refit_every: int = 1
     learn_bias: bool = True  # see planning.calibration.running_bias
+    min_history: int = REPLAY_MIN_HISTORY  # periods a SKU needs before the start (has_replay_history)
 
     def start(self, today: pd.Timestamp) -> pd.Timestamp:
         """T: the replay plays the days after it; every choice it uses learnt from windows ending by it."""
@@ -53,9 +55,9 @@ def champion_covariates(champions: pd.Series, models: Mapping[str, LocalForecast
     return [c for m in set(champions) for c in getattr(models.get(m), "covariates", ())]
 
 
-def has_replay_history(series: pd.Series, start: pd.Timestamp) -> bool:
-    """Whether a SKU can be replayed from `start`: REPLAY_MIN_HISTORY trading days of history up to it."""
-    return int(series.index.searchsorted(start, side="right")) >= REPLAY_MIN_HISTORY
+def has_replay_history(series: pd.Series, start: pd.Timestamp, min_history: int = REPLAY_MIN_HISTORY) -> bool:
+    """Whether a SKU can be replayed from `start`: `min_history` periods of history up to it."""
+    return int(series.index.searchsorted(start, side="right")) >= int(min_history)
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,7 @@ def _plan_one(
     t1 = time.perf_counter()
     rows = {}
     replay_model = replay_champions.get(sku)
-    if replay is not None and replay_model is not None and has_replay_history(series, replay_start):
+    if replay is not None and replay_model is not None and has_replay_history(series, replay_start, replay.min_history):
         replayed = replay_sku(
             sku,
             series,

@@ -139,3 +139,21 @@ def test_files_keyed_by_item_and_store_match_a_panel_keyed_by_both(tmp_path):
     bad = write(tmp_path / "bad.csv", "item,on_hand\nFOODS_1,4\n")
     with pytest.raises(InputError, match="no 'sku' column; name the SKU column 'sku', or give the data's SKU columns"):
         stock_position(skus, demand, bad, today=TODAY, key=key)
+
+
+def test_stock_and_orders_files_in_an_erps_european_format(tmp_path):
+    # The same ERP that writes the sales table writes the stock file: a BOM, ';' between fields, thousands
+    # marks and decimal commas. Read as the data loader reads its table, it gives the clean file's numbers.
+    stock = tmp_path / "stock.csv"
+    stock.write_bytes("\ufeffsku;on_hand\nA100;1.234\nB200;3,5\n00123;7\n".encode())
+    orders = tmp_path / "oo.csv"
+    orders.write_bytes("sku;quantity;arrival_date\nA100;2.500;2024-01-20\nB200;7;2024-01-21\n".encode("cp1252"))
+    clean = write(tmp_path / "clean.csv", "sku,on_hand\nA100,1234\nB200,3.5\n00123,7\n")
+    on_hand, listed, _ = stock_position(SKUS, DEMAND, stock, orders, today=TODAY)
+    expected, _, _ = stock_position(SKUS, DEMAND, clean, today=TODAY)
+    pd.testing.assert_series_equal(on_hand, expected)
+    assert listed["quantity"].tolist() == [2500.0, 7.0]
+    # "2.500" alone reads both ways: refused, not guessed.
+    alone = write(tmp_path / "alone.csv", "sku,on_hand\nA100,2.500\nB200,1.000\n00123,3.000\n")
+    with pytest.raises(InputError, match="on_hand writes every number like '2.500'"):
+        stock_position(SKUS, DEMAND, alone, today=TODAY)

@@ -8,6 +8,7 @@ naming the setting or the file, the lines and values, and the fix.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from forecasting.data.codes import joined_codes, shown_codes, stripped_codes
+from forecasting.data.numbers import parse_numbers
+from forecasting.data.sniffing import csv_options
 from forecasting.errors import InputError
 from forecasting.planning.policy import MEASURES, POLICIES
 
@@ -41,6 +44,8 @@ HORIZON_DAYS = (70, 730)
 SHOWN = 5  # offending rows named in a message
 log = logging.getLogger(__name__)
 
+# A number with thousands marks and nothing else: "2.500", "1,234,567" (whole or decimal? the column decides).
+GROUPED = r"[-+]?\d{1,3}(?:[.,]\d{3})+"
 # The column a plan file names its SKUs in (the data's SKU columns too, where it has several: _read).
 SKU_KEY = ("sku",)
 CHANGE = "change it in conf/plan/ or on the command line (plan.{key}=...)."
@@ -170,12 +175,16 @@ def _read(path: str | Path, what: str, key: Sequence[str] = SKU_KEY) -> pd.DataF
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such {what} file; fix plan.{what}_csv or set it to null.")
+    # Read as the data loader reads its table (the same ERP writes both): encoding, separator and compression
+    # detected, every cell as text, numbers parsed by _numbers with the loader's rules for thousands and decimals.
+    options, _ = csv_options(path, {})
     try:
-        frame = pd.read_csv(path, dtype=dict.fromkeys(("sku", *key), str))
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], **options)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputError(
             f"{path}: not a readable comma-separated {what} file ({str(exc).splitlines()[0]}); save it as CSV."
         ) from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
     if "sku" not in frame and len(key) > 1 and all(c in frame for c in key):
         frame.insert(0, "sku", joined_codes([frame.pop(c) for c in key]))
     if "sku" not in frame:
@@ -204,15 +213,34 @@ def _lines(mask: pd.Series, frame: pd.DataFrame | None = None, column: str | Non
 
 
 def _show(value) -> str:
+    """A cell as a message shows it: numbers plain (read as text, "-4" is the number -4), other text quoted."""
+    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?(\d+(\.\d*)?|\.\d+|inf|nan)\s*", value, re.IGNORECASE):
+        value = float(value)
     if isinstance(value, int | float | np.number) and not isinstance(value, bool):
         return "empty" if pd.isna(value) else f"{float(value):g}"
     return "empty" if pd.isna(value) else repr(str(value))
 
 
 def _numbers(frame: pd.DataFrame, column: str, path, fix: str) -> pd.Series:
-    """The column as floats; text that is not a number is an error naming the lines, never a silent NaN."""
-    values = pd.to_numeric(frame[column], errors="coerce")
-    text = frame[column].notna() & values.isna()
+    """The column as floats, by the data loader's rules for thousands marks and decimal commas (decided by the
+    whole column: "1.234" beside "3,5" is 1234); text that is not a number is an error naming the lines, never a
+    silent NaN, and a column that reads both ways ("2.500" alone) is refused."""
+    cells = frame[column]
+    try:
+        values = (
+            parse_numbers(cells.astype("string"), Path(path), column)
+            if cells.notna().any()
+            else pd.to_numeric(cells, errors="coerce")
+        )
+    except InputError:
+        known = cells.dropna().astype(str).str.strip()
+        if len(known) and known.str.fullmatch(GROUPED).all():
+            raise InputError(
+                f"{path}: {column} writes every number like '{known.iloc[0]}', which reads as a whole number with a "
+                "thousands mark or as a decimal; write the numbers plainly (e.g. 2500 or 2.5)."
+            ) from None
+        values = pd.to_numeric(cells, errors="coerce")  # the lines that are not numbers are named below
+    text = cells.notna() & values.isna()
     if text.any():
         raise InputError(f"{path}: {column} is not a number on line(s) {_lines(text, frame, column)}; {fix}.")
     return values.astype(float)

@@ -56,6 +56,8 @@ def test_window_sums_follow_calendar_days_and_sampled_lead_times():
     assert (sample_lead_times(7, 0, 5, np.random.default_rng(0)) == 7).all()
     spread = sample_lead_times(14, 4, 4000, np.random.default_rng(0))
     assert spread.min() >= 1 and abs(spread.mean() - 14) < 0.5 and abs(spread.std() - 4) < 0.5
+    # Stock that arrives the day it is ordered: a lead time of 0, whatever the configured spread (it divided by 0).
+    assert (sample_lead_times(0, 3, 5, np.random.default_rng(0)) == 0).all()
 
 
 def test_protection_levels_by_hand():

@@ -20,8 +20,10 @@ from forecasting.datasets import bundled_path
 from forecasting.errors import InputError
 from forecasting.pipeline.common import check_sampling, load_data
 from forecasting.pipeline.plan_task import plan_inputs
-from forecasting.planning.inputs import check_files, check_settings, policy_table, stock_position
+from forecasting.planning.inputs import policy_table, stock_position
 from forecasting.planning.plan import plan_sku
+from forecasting.planning.plan_files import check_files
+from forecasting.planning.plan_settings import check_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 OmegaConf.register_new_resolver("bundled", bundled_path, replace=True)

@@ -20,7 +20,8 @@ from forecasting.data.prepare import PreparedData, prepare_data
 from forecasting.errors import InputError
 from forecasting.models.base import GlobalForecaster, LocalForecaster, TrainingContext
 from forecasting.models.ensemble import Ensemble
-from forecasting.planning.inputs import check_files, check_settings
+from forecasting.planning.plan_files import check_files
+from forecasting.planning.plan_settings import check_settings
 from forecasting.planning.runner import REPLAY_MIN_HISTORY, ReplaySettings
 from forecasting.reports import write_plan_workbook, write_report
 from forecasting.vocabulary.model_names import BASELINE

@@ -129,7 +129,7 @@ class Exceptions:
 
 @dataclass
 class Plan:
-    # The policy's numbers and the plan files are checked by planning.inputs.check_settings.
+    # The policy's numbers and the plan files are checked by planning.plan_settings.check_settings.
     champion_metric: ChampionMetric = ChampionMetric.pinball
     service_level_fit: LevelFit = LevelFit.rehearsal
     calibrate: bool = True

@@ -291,7 +291,7 @@ def test_month_starts_and_ends_mixed_are_one_month_each(tmp_path):
     assert "month(s) on the first day" in got.quality.as_dict()["read"]["months"]
 
 
-@pytest.mark.parametrize("fmt", ["%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y"])
+@pytest.mark.parametrize("fmt", ["%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y", "%m/%d/%y"])
 def test_day_and_month_order_is_read_from_the_whole_column(fmt, tmp_path):
     # Monthly dates on the 1st read both ways ('01/02/2024'); the field that never changes is the day. Weekly ones
     # reach days above 12 in either order. Read by the first value alone, a British monthly table became

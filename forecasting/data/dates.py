@@ -32,6 +32,8 @@ YYYYMM = (190001, 210012)
 EPOCH_UNITS = {"s": (1e8, 4.2e9), "ms": (1e11, 4.2e12)}
 # An ISO week label: year, week number, optional weekday ('2023-W47', '2023W47-3', '2023-w47').
 ISO_WEEK = r"(\d{4})-?[Ww](\d{2})(?:-?([1-7]))?"
+# Day and month with a two-digit year, no time: '01/02/22', '1.2.22'.
+SHORT_YEAR = re.compile(r"\d{1,2}([/.-])\d{1,2}\1\d{2}")
 DIRECTIVE = re.compile(r"%[-#]?.")  # '%-d' / '%#d' are platform flags strptime itself refuses: reported as such
 # What datetime.strptime (and so pandas) reads.
 STRPTIME = {f"%{c}" for c in "aAwdbBmyYHIpMSfzjUWcxXGuVZ%"}
@@ -89,6 +91,10 @@ def _day_month_order(text: pd.Series, path, column: str, notes: dict) -> str | N
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas warns of the day-first reading it is asked to guess
         month_first, day_first = guess_datetime_format(first), guess_datetime_format(first, dayfirst=True)
+        short = SHORT_YEAR.fullmatch(str(first))
+        if month_first is None and short:  # '01/02/22': pandas guesses no format and reads each value alone
+            sep = short.group(1)
+            month_first, day_first = f"%m{sep}%d{sep}%y", f"%d{sep}%m{sep}%y"
         if not month_first or not month_first.startswith("%m") or month_first == day_first:
             return None  # year first (ISO), a month name, or a value only one order reads
         readings = {f: pd.to_datetime(known, format=f, errors="coerce") for f in (month_first, day_first)}

@@ -308,6 +308,15 @@ def test_day_and_month_order_is_read_from_the_whole_column(fmt, tmp_path):
     same_panel(panel(write(text, tmp_path / "w.csv"), columns=WEEKLY), clean)
 
 
+@pytest.mark.parametrize("fmt", ["%b-%y", "%B %y", "%b %Y"])
+def test_month_labels_read_as_months(fmt, tmp_path):
+    # Excel's month format ('Jan-23') and other labels pandas guesses no format for: each is its month.
+    parts = monthly_parts(n_parts=6, months=24)
+    clean = panel(write(parts, tmp_path / "clean.csv"), columns=MONTHLY)
+    got = panel(write(parts.assign(month=parts["month"].dt.strftime(fmt)), tmp_path / "t.csv"), columns=MONTHLY)
+    same_panel(got, clean)
+
+
 def test_dates_that_read_both_ways_name_both_formats(tmp_path):
     rows = pd.DataFrame({"part": "a", "month": ["01/02/2024", "03/04/2024", "05/06/2024"], "units": [1, 2, 3]})
     message = refused(write(rows, tmp_path / "t.csv"), columns=MONTHLY)

@@ -32,6 +32,13 @@ YYYYMM = (190001, 210012)
 EPOCH_UNITS = {"s": (1e8, 4.2e9), "ms": (1e11, 4.2e12)}
 # An ISO week label: year, week number, optional weekday ('2023-W47', '2023W47-3', '2023-w47').
 ISO_WEEK = r"(\d{4})-?[Ww](\d{2})(?:-?([1-7]))?"
+# Month labels pandas guesses no format for: a month name and a two-digit year ('Jan-23', Excel's "mmm-yy"), a month
+# number and a four-digit year with a dot ('01.2023'); ('Sep-2023' and 'January 2023' pandas reads itself).
+MONTH_LABELS = (
+    (r"[A-Za-z]{3}([-\s/.])\d{2}", "%b{sep}%y"),
+    (r"[A-Za-z]{4,9}([-\s/.])\d{2}", "%B{sep}%y"),
+    (r"\d{1,2}(\.)\d{4}", "%m{sep}%Y"),
+)
 # Day and month with a two-digit year, no time: '01/02/22', '1.2.22'.
 SHORT_YEAR = re.compile(r"\d{1,2}([/.-])\d{1,2}\1\d{2}")
 DIRECTIVE = re.compile(r"%[-#]?.")  # '%-d' / '%#d' are platform flags strptime itself refuses: reported as such
@@ -62,7 +69,7 @@ def parse_dates(values: pd.Series, path, column: str, date_format: str | None, n
         )
     local, read_format = _iso_weeks(local, date_format, column, notes)
     if read_format is None:
-        read_format = _day_month_order(local, path, column, notes)
+        read_format = _month_label(local) or _day_month_order(local, path, column, notes)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pandas warns when it falls back to parsing value by value
@@ -78,6 +85,20 @@ def parse_dates(values: pd.Series, path, column: str, date_format: str | None, n
     if bad.any():
         raise InputError(_bad_dates_message(local, bad, path, column, date_format))
     return parsed.astype("datetime64[ns]")
+
+
+def _month_label(text: pd.Series) -> str | None:
+    """The format of month labels pandas guesses none for ('Jan-23', Excel's month format; 'January 2023' reads
+    already; '01.2023'), taken from the first value; None for anything else. Each is the month's first day."""
+    known = text[text.notna() & (text != "")]
+    if not len(known):
+        return None
+    first = str(known.iloc[0])
+    for pattern, fmt in MONTH_LABELS:
+        found = re.fullmatch(pattern, first)
+        if found:
+            return fmt.format(sep=found.group(1))
+    return None
 
 
 def _day_month_order(text: pd.Series, path, column: str, notes: dict) -> str | None:
@@ -175,7 +196,8 @@ def _bad_dates_message(text: pd.Series, bad: pd.Series, path, column: str, date_
         year = pd.Timestamp(example).year  # pandas holds such a date alone, not in a datetime64[ns] column
     except (ValueError, OverflowError):
         year = None
-    if year is not None and not 1677 < year < 2262:  # a placeholder such as 9999-12-31 or 0001-01-01
+    # A placeholder such as 9999-12-31 or 0001-01-01 (written with four digits: 'Sept-23' is no year 23).
+    if year is not None and not 1677 < year < 2262 and re.search(r"\d{4}", str(example)):
         return (
             f"{path}: column '{column}' has {int(bad.sum())} date(s) outside the years 1677-2262, e.g. '{example}' at "
             f"row(s) {row_list(bad)}: placeholders for a missing date, not sales; fix or remove those rows."

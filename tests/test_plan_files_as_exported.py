@@ -157,3 +157,17 @@ def test_stock_and_orders_files_in_an_erps_european_format(tmp_path):
     alone = write(tmp_path / "alone.csv", "sku,on_hand\nA100,2.500\nB200,1.000\n00123,3.000\n")
     with pytest.raises(InputError, match="on_hand writes every number like '2.500'"):
         stock_position(SKUS, DEMAND, alone, today=TODAY)
+
+
+def test_headers_and_settings_in_a_spreadsheets_case_read_as_the_known_names(tmp_path):
+    # 'On_Hand', 'Lead_Time_Days', 'Fill_Rate ' as a spreadsheet writes them are the names and values the plan knows.
+    stock = write(tmp_path / "stock.csv", "SKU,On_Hand\nA100,12\nB200,3\n00123,7\n")
+    clean = write(tmp_path / "clean.csv", "sku,on_hand\nA100,12\nB200,3\n00123,7\n")
+    on_hand, _, _ = stock_position(SKUS, DEMAND, stock, today=TODAY)
+    pd.testing.assert_series_equal(on_hand, stock_position(SKUS, DEMAND, clean, today=TODAY)[0])
+    over = write(tmp_path / "over.csv", "Sku,Lead_Time_Days,Service_Measure\nB200,21, Fill_Rate \n")
+    table = policy_table(SKUS, PLAN, pd.Series(dtype=float), over)
+    assert table.loc["B200", "lead_time_days"] == 21 and table.loc["B200", "service_measure"] == "fill_rate"
+    # Without prices the plan counts units; the overridden SKU still says its parameters came from the file.
+    assert table.loc["B200", "param_source"].startswith("overrides; no prices in the data")
+    assert table.loc["A100", "param_source"].startswith("config; no prices in the data")

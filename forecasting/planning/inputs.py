@@ -63,7 +63,8 @@ def policy_table(
     if table["unit_cost"].isna().all() and unit_price.dropna().empty:
         # A table of units alone (spare parts, B2B exports): money columns count units, and the plan says so.
         table[["unit_cost", "stockout_cost"]] = table[["unit_cost", "stockout_cost"]].fillna(1.0)
-        table["param_source"] = "config; no prices in the data: costs and values in units"
+        # Said beside where each SKU's parameters came from: a row of the overrides file stays "overrides".
+        table["param_source"] = table["param_source"] + "; no prices in the data: costs and values in units"
     if table["unit_cost"].isna().any():
         guess = unit_price.reindex(table.index) * float(defaults.get("cost_share_of_price", 0.6))
         table["unit_cost"] = table["unit_cost"].fillna(guess)

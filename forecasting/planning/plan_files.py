@@ -21,6 +21,8 @@ from forecasting.planning.plan_settings import NUMERIC, TEXT, allowed_text, poli
 SHOWN = 5  # offending rows named in a message
 # A number with thousands marks and nothing else: "2.500", "1,234,567" (whole or decimal? the column decides).
 GROUPED = r"[-+]?\d{1,3}(?:[.,]\d{3})+"
+# Every column a plan file may hold.
+KNOWN_COLUMNS = ("sku", "on_hand", "quantity", "arrival_date", *NUMERIC, *TEXT)
 # The column a plan file names its SKUs in (the data's SKU columns too, where it has several: _read).
 SKU_KEY = ("sku",)
 
@@ -40,7 +42,9 @@ def _read(path: str | Path, what: str, key: Sequence[str] = SKU_KEY) -> pd.DataF
         raise InputError(
             f"{path}: not a readable comma-separated {what} file ({str(exc).splitlines()[0]}); save it as CSV."
         ) from exc
-    frame.columns = [str(c).strip() for c in frame.columns]
+    # Headers as a spreadsheet writes them ('On_Hand ', 'Lead_Time_Days'): the known names in any case.
+    known = {name.lower(): name for name in (*KNOWN_COLUMNS, *key)}
+    frame.columns = [known.get(str(c).strip().lower(), str(c).strip()) for c in frame.columns]
     if "sku" not in frame and len(key) > 1 and all(c in frame for c in key):
         frame.insert(0, "sku", joined_codes([frame.pop(c) for c in key]))
     if "sku" not in frame:
@@ -131,6 +135,8 @@ def read_overrides(path: str | Path, defaults: Mapping, key: Sequence[str] = SKU
         raise InputError(f"{path}: unknown column(s) {', '.join(extra)}; use {', '.join(NUMERIC + TEXT)}.")
     for col in over.columns.intersection(NUMERIC):
         over[col] = _numbers(over, col, path, f"write numbers only, or leave the cell empty to use plan.{col}")
+    for col in over.columns.intersection(TEXT):  # 'Fill_Rate ' as a spreadsheet writes it is fill_rate
+        over[col] = over[col].str.strip().str.lower()
     merged = pd.DataFrame({col: [defaults.get(col)] * len(over) for col in NUMERIC + TEXT}, index=over.index)
     merged[list(NUMERIC)] = merged[list(NUMERIC)].apply(pd.to_numeric).astype(float)
     for col in over.columns.drop("sku"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecasting.data.calendar import TradingCalendar, infer_calendar
+from forecasting.data.calendar import TradingCalendar, infer_calendar, zero_day_chance
 from forecasting.data.prepare import prepare_data
 from tests.conftest import RETAIL_COLUMNS
 
@@ -71,6 +71,28 @@ def test_infer_calendar_closes_weekday_and_holiday_gap():
     assert list(nxt) == list(pd.to_datetime(["2024-02-13", "2024-02-15", "2024-02-16"]))
 
 
+def test_days_without_sales_of_a_few_slow_movers_stay_trading_days(tmp_path):
+    # Ten SKUs selling on 8% of days: no SKU sells on about 40% of the days. Those are days without a sale, not
+    # closures; closed, they would leave the panel without its zeros and its demand per day 1.7 times too high.
+    rng = np.random.default_rng(11)
+    days = pd.date_range("2023-01-01", periods=600)
+    rows = [
+        {"sku": f"P{i}", "date": d, "qty": int(rng.poisson(3) + 1)}
+        for i in range(10)
+        for d in days[rng.random(600) < 0.08]
+    ]
+    path = tmp_path / "sparse.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    data = prepare_data(path, kind="demand", columns={"sku": "sku", "date": "date", "quantity": "qty"})
+    assert data.calendar.closed_dates == () and data.calendar.closed_weekdays == ()
+    assert "kept as trading days" in data.quality.as_dict()["days_without_sales"]
+    per_day = data.panel.groupby("sku")["demand"].mean()
+    assert ((per_day > 0.2) & (per_day < 0.5)).all()  # 8% of days x 4 units: 0.32 a day
+    # A catalogue that sells every day still reads a day without any sale as a closure.
+    every_day = pd.DataFrame({"sku": np.repeat(["a", "b", "c"], 30), "date": np.tile(days[:30], 3), "demand": 1.0})
+    assert zero_day_chance(every_day) < 0.01
+
+
 def test_public_holidays_close_future_days():
     cal = TradingCalendar(closed_weekdays=(5,), holiday_country="GB")
     days = cal.next_trading_days("2011-12-23", 3)
@@ -97,6 +119,4 @@ def test_sales_on_closed_day_move_forward(tmp_path):
     assert pd.Timestamp("2024-01-06") not in p.index
     assert data.quality.repairs["sales_on_closed_days_moved_to_next_trading_day"] == 1
     assert p.sum() == t["units"].sum()
-    assert np.isclose(
-        p[pd.Timestamp("2024-01-07")], t.set_index("day")["units"][["2024-01-06", "2024-01-07"]].sum()
-    )
+    assert np.isclose(p[pd.Timestamp("2024-01-07")], t.set_index("day")["units"][["2024-01-06", "2024-01-07"]].sum())

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecasting.data.calendar import PeriodCalendar, TradingCalendar, infer_calendar, period_calendar
+from forecasting.data.calendar import (
+    CLOSED_DATE_CHANCE,
+    PeriodCalendar,
+    TradingCalendar,
+    infer_calendar,
+    period_calendar,
+    zero_day_chance,
+)
 from forecasting.data.cleaning import CleaningRules, clean_transactions
 from forecasting.data.covariates import demand_table_prices
 from forecasting.data.date_checks import cut_off, drop_incomplete_periods, refuse_placeholder_dates
@@ -187,13 +194,19 @@ def prepare_data(
         daily = aggregate_daily(daily, target, week_end)
         dq.notes["aggregated"] = f"daily demand summed to {target} periods, each dated on its last day"
     if target == "daily":
+        chance = zero_day_chance(daily)
+        if chance >= CLOSED_DATE_CHANCE and cal_opts.get("closed_dates", "auto") == "auto":
+            dq.notes["days_without_sales"] = (
+                f"kept as trading days, not closures: with these SKUs' rates of sale an open day goes without any "
+                f"sale {chance:.1%} of the time (set data.calendar.closed_dates to list real closures)"
+            )
         cal = infer_calendar(
             daily.groupby("date")["demand"].sum(),
             closed_weekdays=cal_opts.get("closed_weekdays", "auto"),
             closed_dates=cal_opts.get("closed_dates", "auto"),
             holiday_country=cal_opts.get("holiday_country"),
             min_open_share=float(cal_opts.get("min_open_share", 0.2)),
-            source=str(path),
+            zero_day_chance=chance,
         )
     else:
         daily = daily.assign(date=to_period_ends(daily["date"], target))

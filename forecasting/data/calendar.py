@@ -138,6 +138,11 @@ def _weekday_numbers(names: Sequence[str | int]) -> tuple[int, ...]:
 CLOSED_DATE_CHANCE = 0.01
 
 
+def quiet_days_close(zero_day_chance: float) -> bool:
+    """Whether a day without any sale reads as a closure: where an open day would rarely go without one."""
+    return zero_day_chance < CLOSED_DATE_CHANCE
+
+
 def zero_day_chance(daily: pd.DataFrame) -> float:
     """The chance that no SKU of `daily` (sku, date, demand) sells on a given open day, were the SKUs independent:
     the product of each SKU's share of days without a sale, over the days from its first to its last sale."""
@@ -187,8 +192,7 @@ def infer_calendar(
         )
     if closed_dates == "auto":
         open_day = ~np.isin(days.dayofweek, weekdays)
-        surprising = zero_day_chance < CLOSED_DATE_CHANCE
-        dates = tuple(days[open_day & ~active.to_numpy()]) if surprising else ()
+        dates = tuple(days[open_day & ~active.to_numpy()]) if quiet_days_close(zero_day_chance) else ()
     else:
         dates = tuple(pd.to_datetime(list(closed_dates or ())).normalize())
     return TradingCalendar(closed_weekdays=weekdays, closed_dates=dates, holiday_country=holiday_country)

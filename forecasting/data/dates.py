@@ -87,10 +87,15 @@ def parse_dates(values: pd.Series, path, column: str, date_format: str | None, n
     return parsed.astype("datetime64[ns]")
 
 
+def _written(text: pd.Series) -> pd.Series:
+    """The values of a date column that hold something (neither missing nor empty)."""
+    return text[text.notna() & (text != "")]
+
+
 def _month_label(text: pd.Series) -> str | None:
     """The format of month labels pandas guesses none for ('Jan-23', Excel's month format; 'January 2023' reads
     already; '01.2023'), taken from the first value; None for anything else. Each is the month's first day."""
-    known = text[text.notna() & (text != "")]
+    known = _written(text)
     if not len(known):
         return None
     first = str(known.iloc[0])
@@ -104,7 +109,7 @@ def _month_label(text: pd.Series) -> str | None:
 def _day_month_order(text: pd.Series, path, column: str, notes: dict) -> str | None:
     """The format of a column of day-month or month-day dates, decided by every value (see the module's
     docstring); None where the first value is not such a date (pandas then infers the format)."""
-    known = text[text.notna() & (text != "")]
+    known = _written(text)
     if not len(known):
         return None
     first = known.iloc[0]
@@ -144,8 +149,7 @@ def _iso_weeks(text: pd.Series, date_format: str | None, column: str, notes: dic
     given in the label is kept), and a `%G`/`%V` format without a weekday given the Sunday likewise: pandas
     parses ISO weeks only with a weekday."""
     if date_format is None:
-        known = text.dropna()
-        known = known[known != ""]
+        known = _written(text)
         if len(known) == 0 or not known.str.fullmatch(ISO_WEEK).all():
             return text, None
         parts = text.str.extract(ISO_WEEK)
@@ -183,7 +187,7 @@ def _bad_format_message(date_format: str | None, exc: ValueError) -> str:
 
 def _bad_dates_message(text: pd.Series, bad: pd.Series, path, column: str, date_format: str | None) -> str:
     example = text[bad].iloc[0]
-    first = text[text.notna() & (text != "")].iloc[0]
+    first = _written(text).iloc[0]
     expected = date_format or guess_datetime_format(first)
     found = guess_datetime_format(example, dayfirst=True)
     if expected and found and found != expected:

@@ -194,13 +194,19 @@ NUMBER_COLUMNS = ("quantity", "price", "promo")
 SKU_PART = "sku@"
 
 
+def sku_columns(columns: Mapping) -> list[str]:
+    """The source columns `data.columns.sku` names: one, or several (a list such as [item,store])."""
+    src = columns.get("sku")
+    return [str(p) for p in (src if isinstance(src, list | tuple) else [src]) if p]
+
+
 def _flat_mapping(columns: Mapping) -> dict[str, str]:
     """Contract name -> one source column, the mapped ones only; a SKU of several columns (a list) maps `sku` to
     the first and `sku@1`, `sku@2`, ... to the others."""
     mapping = {}
     for name, src in columns.items():
-        if isinstance(src, list | tuple) and name == "sku":
-            parts = [str(p) for p in src if p]
+        if name == "sku":
+            parts = sku_columns(columns)
             mapping |= {"sku": parts[0]} if parts else {}
             mapping |= {f"{SKU_PART}{i}": p for i, p in enumerate(parts[1:], start=1)}
         elif isinstance(src, list | tuple):

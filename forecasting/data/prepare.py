@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 
 from forecasting.data.calendar import (
-    CLOSED_DATE_CHANCE,
     PeriodCalendar,
     TradingCalendar,
     infer_calendar,
     period_calendar,
+    quiet_days_close,
     zero_day_chance,
 )
 from forecasting.data.cleaning import CleaningRules, clean_transactions
@@ -195,7 +195,7 @@ def prepare_data(
         dq.notes["aggregated"] = f"daily demand summed to {target} periods, each dated on its last day"
     if target == "daily":
         chance = zero_day_chance(daily)
-        if chance >= CLOSED_DATE_CHANCE and cal_opts.get("closed_dates", "auto") == "auto":
+        if not quiet_days_close(chance) and cal_opts.get("closed_dates", "auto") == "auto":
             dq.notes["days_without_sales"] = (
                 f"kept as trading days, not closures: with these SKUs' rates of sale an open day goes without any "
                 f"sale {chance:.1%} of the time (set data.calendar.closed_dates to list real closures)"

@@ -48,6 +48,7 @@ def plan_inputs(cfg: DictConfig, data: PreparedData) -> PlanInputs:
     does it before the backtest and a bad file fails in seconds."""
     pcfg = OmegaConf.to_container(cfg.plan, resolve=True)
     calibration_methods(pcfg)
+    key = sku_key(cfg)
     panel = data.panel
     today = panel["date"].max()
     skus = pd.Index(data.segments["sku"].astype(str), name="sku")
@@ -60,7 +61,7 @@ def plan_inputs(cfg: DictConfig, data: PreparedData) -> PlanInputs:
         last_price,
         pcfg.get("overrides_csv"),
         bool(pcfg.get("require_moq_multiple_of_pack")),
-        key=sku_key(cfg),
+        key=key,
     )
     on_hand, open_orders, stock_source = stock_position(
         skus,
@@ -72,7 +73,7 @@ def plan_inputs(cfg: DictConfig, data: PreparedData) -> PlanInputs:
         missing_stock=pcfg.get("missing_stock", "error"),
         overdue_orders=pcfg.get("overdue_orders", "count"),
         horizon_days=float(pcfg["horizon_days"]),
-        key=sku_key(cfg),
+        key=key,
     )
     return PlanInputs(params, on_hand, open_orders, stock_source)
 

@@ -139,6 +139,7 @@ def calibrate_with_losses(
     for model, g in df.groupby("model"):
         scales = sku_scales(g)
         g = g.assign(raw_score=g["score"], score=rescore(g), loo_scale=sku_scales(g, leave_out=True).to_numpy())
+        ratios = segment_ratios(g)  # the priors the SKUs' scales were shrunk toward (held_out shrinks toward them)
         for segment, s in g.groupby("segment"):
             source = s if len(s) >= min_windows else g
             # A segment too small to fit its own correction is judged on the windows it borrows from, too.
@@ -155,7 +156,7 @@ def calibrate_with_losses(
                 judged[["sku", "cutoff"]].assign(model=model, segment=segment, loss=per_window[method].to_numpy())
             )
             scaled = method in ("scale", "recalibrated")
-            prior = segment_ratios(g).get(segment, 1.0) if scaled else None
+            prior = float(ratios.get(segment, 1.0)) if scaled else None
             for sku in s["sku"].unique():
                 out[sku] = Calibration(float(scales[sku]) if scaled else 1.0, z, prior)
             row = {
@@ -237,8 +238,8 @@ def shrunk_scale(actual, mean, n, prior) -> np.ndarray:
 
 def held_out(calibration: Calibration | None, windows: pd.DataFrame, start, end) -> Calibration | None:
     """The SKU's calibration with its scale taken again from only those of its `windows` (its cover records:
-    cutoff, window_days, actual, mean) that do not overlap the days (start, end]: what a rehearsal or an expected
-    fill on those days may use without having seen them. An in-sample scale had fitted the very weeks it was
+    cutoff, window_days, actual, mean) that do not overlap the days (start, end]: what a rehearsal of those days
+    may use without having seen them. An in-sample scale had fitted the very weeks it was
     judged on (the rehearsal of erratic s0 filled 95.5% where the weeks after gave 93.0%)."""
     if calibration is None or calibration.prior is None:
         return calibration

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecasting.data.codes import joined_codes, shown_codes, stripped_codes
+from forecasting.data.codes import joined_codes, shown_codes
 from forecasting.data.numbers import parse_numbers
 from forecasting.data.sniffing import csv_options
 from forecasting.errors import InputError
@@ -45,13 +45,15 @@ def _read(path: str | Path, what: str, key: Sequence[str] = SKU_KEY) -> pd.DataF
     # Headers as a spreadsheet writes them ('On_Hand ', 'Lead_Time_Days'): the known names in any case.
     known = {name.lower(): name for name in (*KNOWN_COLUMNS, *key)}
     frame.columns = [known.get(str(c).strip().lower(), str(c).strip()) for c in frame.columns]
-    if "sku" not in frame and len(key) > 1 and all(c in frame for c in key):
-        frame.insert(0, "sku", joined_codes([frame.pop(c) for c in key]))
-    if "sku" not in frame:
-        parts = f", or give the data's SKU columns {', '.join(key)}" if len(key) > 1 else ""
-        raise InputError(f"{path}: no 'sku' column; name the SKU column 'sku'{parts}.")
-    # Codes padded by an ERP export (" A100 ") are the data's "A100": stripped as the data loader strips them.
-    frame["sku"] = stripped_codes(frame["sku"])
+    if "sku" in frame:
+        parts = ["sku"]
+    elif len(key) > 1 and all(c in frame for c in key):
+        parts = list(key)
+    else:
+        given = f", or give the data's SKU columns {', '.join(key)}" if len(key) > 1 else ""
+        raise InputError(f"{path}: no 'sku' column; name the SKU column 'sku'{given}.")
+    # Codes padded by an ERP export (" A100 ") are the data's "A100": stripped (and joined) as the loader does.
+    frame.insert(0, "sku", joined_codes([frame.pop(c) for c in parts]))
     blank = frame["sku"].isna() | (frame["sku"] == "")
     if blank.any():
         raise InputError(f"{path}: line(s) {file_lines(blank)} have no sku; fill in or remove them.")

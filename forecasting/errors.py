@@ -10,6 +10,15 @@ class InputError(ValueError):
     """Bad input data or configuration; `run.py` prints the message and exits with status 2."""
 
 
+class TooLittleHistory(InputError):
+    """A model cannot learn from the history the data gives it; `model` names it, so that the run, which knows
+    the other models, can print the model list to type without it."""
+
+    def __init__(self, problem: str, model: str) -> None:
+        super().__init__(f"{problem}; give the data more history, or leave {model} out of model=[...].")
+        self.problem, self.model = problem, model
+
+
 class StorageError(OSError):
     """A file could not be written (disk full, read-only, no permission); `run.py` prints the message, exit 5.
 

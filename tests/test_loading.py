@@ -65,7 +65,7 @@ def test_duplicate_keys_in_demand_table(tmp_path):
 @pytest.mark.parametrize(
     "bad, says",
     [
-        (-1.0, "negative or missing demand, e.g. SKU 'SKU0' on 2024-01-06"),
+        (-1.0, r"1 row\(s\) have negative demand \(more returned than sold\), e.g. SKU 'SKU0' on 2024-01-06"),
         (float("nan"), "empty in 1 row.* after their SKU's first recorded quantity, e.g. SKU 'SKU0' on 2024-01-06"),
     ],
 )

@@ -30,7 +30,8 @@ MONTHLY = {"sku": "part", "date": "month", "quantity": "units"}
 SHORT = {"min_history_days": 4, "min_nonzero_days": 1}
 # Settings as `data.<key>`: prepare_data's keyword for each (the rest are nested: columns, read_options).
 TOP_LEVEL = (
-    "start", "end", "as_of", "frequency", "week_ending", "missing", "incomplete_period", "date_format", "duplicates"
+    "start", "end", "as_of", "frequency", "week_ending", "missing", "incomplete_period", "date_format", "duplicates",
+    "negative",
 )  # fmt: skip
 
 
@@ -308,9 +309,10 @@ def test_day_and_month_order_is_read_from_the_whole_column(fmt, tmp_path):
     same_panel(panel(write(text, tmp_path / "w.csv"), columns=WEEKLY), clean)
 
 
-@pytest.mark.parametrize("fmt", ["%b-%y", "%B %y", "%b %Y"])
+@pytest.mark.parametrize("fmt", ["%b-%y", "%B %y", "%b %Y", "%m.%Y", "%Y.%m"])
 def test_month_labels_read_as_months(fmt, tmp_path):
-    # Excel's month format ('Jan-23') and other labels pandas guesses no format for: each is its month.
+    # Excel's month format ('Jan-23') and other labels pandas guesses no format for: each is its month. '01.2024'
+    # and '2024.10' must reach the date parser as written: read as numbers they were 1.2024 and 2024.1.
     parts = monthly_parts(n_parts=6, months=24)
     clean = panel(write(parts, tmp_path / "clean.csv"), columns=MONTHLY)
     got = panel(write(parts.assign(month=parts["month"].dt.strftime(fmt)), tmp_path / "t.csv"), columns=MONTHLY)
@@ -346,6 +348,37 @@ def test_months_dated_mid_month_need_data_frequency_m(tmp_path):
     message = refused(path, columns=MONTHLY, panel=SHORT)
     assert "date(s) are neither the first nor the last day of their month" in message
     same_panel(panel(path, **apply_typed(message, "frequency", columns=MONTHLY)), clean)
+
+
+def test_excel_day_numbers_are_dates(tmp_path):
+    # A sheet's date column saved without its format holds Excel's day numbers (45292 is 2024-01-01); read as days
+    # since 1970 they would be 2094, so the reading is not a guess. Days since 1970 stay refused (they are also
+    # Excel's 1919-1956).
+    days = make_demand_table(3, 120)
+    clean = panel(write(days, tmp_path / "clean.csv"), columns=DAILY)
+    serials = days.assign(day=(days["day"] - pd.Timestamp("1899-12-30")).dt.days)
+    got = panel(write(serials, tmp_path / "t.csv"), columns=DAILY)
+    same_panel(got, clean)
+    assert "Excel day numbers" in got.quality.as_dict()["read"]["dates"]
+    epoch = days.assign(day=(days["day"] - pd.Timestamp(0)).dt.days)
+    assert "holds numbers, not dates" in refused(write(epoch, tmp_path / "e.csv"), columns=DAILY)
+
+
+def test_net_returns_are_refused_or_counted_as_no_demand_with_data_negative(tmp_path):
+    weeks = weekly(n_skus=4, weeks=40)
+    net = weeks.copy()
+    net.loc[[3, 50], "qty"] = [-2, -5]  # more returned than sold in two weeks
+    path = write(net, tmp_path / "t.csv")
+    message = refused(path, columns=WEEKLY, panel=SHORT)
+    assert "2 row(s) have negative demand" in message and "data.negative=zero" in message
+    got = panel(path, **apply_typed(message, "negative", columns=WEEKLY))
+    same_panel(got, panel(write(net.assign(qty=net["qty"].clip(lower=0)), tmp_path / "c.csv"), columns=WEEKLY))
+    assert got.quality.as_dict()["repairs"]["negative_demand_set_to_zero"] == 2
+    # A store's net returns inside a week the SKU sold in overall are no negative demand: summed first.
+    north = weeks.assign(qty=weeks["qty"] + 3, store="north")
+    split = pd.concat([north, weeks.assign(qty=-3, store="south")], ignore_index=True)
+    summed = panel(write(split, tmp_path / "s.csv"), columns=WEEKLY, duplicates="sum")
+    same_panel(summed, panel(write(weeks, tmp_path / "w.csv"), columns=WEEKLY))
 
 
 def test_yyyymm_numbers_are_months(tmp_path):
@@ -573,6 +606,29 @@ def test_a_short_weekly_table_runs_as_the_printed_settings_say(tmp_path):
     assert res.returncode == 0, (res.stdout + res.stderr)[-2000:]
     assert (tmp_path / "run" / "plan.csv").exists() and not (tmp_path / "run" / "replay.csv").exists()
     assert "nothing was replayed" in res.stdout + res.stderr
+
+
+def test_a_global_model_without_the_history_to_learn_prints_the_model_list_without_it(tmp_path):
+    # 10 months, one test fold of 2: lightgbm reaches its cutoff with 8 months and cannot learn. "Leave it out of
+    # model=[...]" could not be typed by a user of the default list; the list to type is printed.
+    parts = monthly_parts(n_parts=4, months=10)
+    path = write(parts, tmp_path / "t.csv")
+    args = [sys.executable, "run.py", "data=demand_table", f"data.path={path}", "parallel.n_jobs=1", "num_samples=20"]
+    args += [f"data.columns.{k}={v}" for k, v in MONTHLY.items()]
+    args += ["data.panel.min_history_days=4", "data.panel.min_nonzero_days=1", "backtest.folds=1"]
+    args += ["backtest.horizon=2", "backtest.min_train_days=6", "task=backtest"]
+    first = subprocess.run(
+        [*args, "model=[croston,lightgbm]", f"hydra.run.dir={tmp_path / 'run1'}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    said = [line for line in (first.stdout + first.stderr).splitlines() if "ERROR" in line]
+    assert first.returncode == 2 and len(said) == 1, (first.stdout + first.stderr)[-2000:]
+    assert "lightgbm: 8 months of history" in said[0] and "leave lightgbm out: model=[croston]" in said[0]
+    typed = re.search(r"model=\[[\w,]+\]", said[0]).group(0)
+    res = subprocess.run(
+        [*args, typed, f"hydra.run.dir={tmp_path / 'run'}"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert res.returncode == 0, (res.stdout + res.stderr)[-2000:]
 
 
 def test_a_sku_of_item_and_store_columns(tmp_path):

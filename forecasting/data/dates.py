@@ -2,8 +2,9 @@
 
 Sales days are business days in the shop's own time, so a UTC offset or time zone is dropped and each value
 keeps its local wall-clock date (recorded in the notes). Integer dates are read only where their unit is
-unambiguous (YYYYMMDD, YYYYMM months, Unix seconds or milliseconds); anything else raises `InputError` with a bad
-value. ISO week labels ('2023-W47') are read as the week's Sunday.
+unambiguous (YYYYMMDD, YYYYMM months, Unix seconds or milliseconds, Excel's day numbers from 1990 on); anything
+else raises `InputError` with a bad value. Text that holds only numbers ('20240105', '45292') is read as those
+numbers. ISO week labels ('2023-W47') are read as the week's Sunday.
 
 Day and month order ('01/02/2022': 1 February or January 2?) is decided by the whole column, never by its first
 value alone: the order every value reads in; where both do (no day above 12), the order in which one field never
@@ -38,13 +39,20 @@ MONTH_LABELS = (
     (r"[A-Za-z]{3}([-\s/.])\d{2}", "%b{sep}%y"),
     (r"[A-Za-z]{4,9}([-\s/.])\d{2}", "%B{sep}%y"),
     (r"\d{1,2}(\.)\d{4}", "%m{sep}%Y"),
+    (r"\d{4}(\.)\d{1,2}", "%Y{sep}%m"),
 )
+# Text that is a number ('20240105', '1704412800', '45292.5'), read as one unless it is a month label ('01.2024').
+NUMBER_TEXT = r"[+-]?\d+(?:\.\d*)?"
 # Day and month with a two-digit year, no time: '01/02/22', '1.2.22'.
 SHORT_YEAR = re.compile(r"\d{1,2}([/.-])\d{1,2}\1\d{2}")
 DIRECTIVE = re.compile(r"%[-#]?.")  # '%-d' / '%#d' are platform flags strptime itself refuses: reported as such
 # What datetime.strptime (and so pandas) reads.
 STRPTIME = {f"%{c}" for c in "aAwdbBmyYHIpMSfzjUWcxXGuVZ%"}
 EPOCH_DAYS = (7305, 47482)  # 1990 to 2099 counted in days: also Excel's day numbers, so never guessed
+# Excel's day numbers (days since 1899-12-30, a fraction the time of day) from 1990-01-01 to a year after today:
+# read as days since 1970 the same numbers are 2060 or later, no sales history, so the reading is unambiguous.
+EXCEL_ORIGIN = pd.Timestamp("1899-12-30")
+EXCEL_FIRST = 32874  # 1990-01-01
 
 
 def parse_dates(values: pd.Series, path, column: str, date_format: str | None, notes: dict) -> pd.Series:
@@ -60,6 +68,8 @@ def parse_dates(values: pd.Series, path, column: str, date_format: str | None, n
         return _from_numbers(values, path, column, notes)
 
     text = values.astype("string").str.strip()
+    if date_format is None and _number_text(text):
+        return _from_numbers(pd.to_numeric(text.where(text != "")), path, column, notes)
     local = text.str.replace(OFFSET, r"\1", regex=True)
     offsets = (local != text).fillna(False)
     if offsets.any():
@@ -85,6 +95,14 @@ def parse_dates(values: pd.Series, path, column: str, date_format: str | None, n
     if bad.any():
         raise InputError(_bad_dates_message(local, bad, path, column, date_format))
     return parsed.astype("datetime64[ns]")
+
+
+def _number_text(text: pd.Series) -> bool:
+    """Whether every written value is a number ('20240105', '45292.5') and the column no month label ('01.2024')."""
+    written = _written(text)
+    if not len(written) or not re.fullmatch(NUMBER_TEXT, str(written.iloc[0])):
+        return False  # the first value decides for most columns without reading them all
+    return bool(written.str.fullmatch(NUMBER_TEXT).all()) and _month_label(text) is None
 
 
 def _written(text: pd.Series) -> pd.Series:
@@ -233,6 +251,10 @@ def _from_numbers(values: pd.Series, path, column: str, notes: dict) -> pd.Serie
             unit_name = "seconds" if unit == "s" else "milliseconds"
             notes["dates"] = f"numbers in column '{column}' read as Unix epoch {unit_name} (UTC)"
             return pd.to_datetime(values, unit=unit).astype("datetime64[ns]")
+    excel_last = (pd.Timestamp.today().normalize() - EXCEL_ORIGIN).days + 366
+    if len(known) and EXCEL_FIRST <= lo and hi <= excel_last:
+        notes["dates"] = f"numbers in column '{column}' read as Excel day numbers (days since 1899-12-30)"
+        return (EXCEL_ORIGIN + pd.to_timedelta(values, unit="D")).astype("datetime64[ns]")
     example = known.iloc[0] if len(known) else values.iloc[0]
     first_row = row_list(values == example) if len(known) else "1"
     as_days = ""
@@ -241,5 +263,6 @@ def _from_numbers(values: pd.Series, path, column: str, notes: dict) -> pd.Serie
         as_days = f" (as days since 1970-01-01 {example:.0f} would be {as_date:%Y-%m-%d})"
     raise InputError(
         f"{path}: column '{column}' holds numbers, not dates (e.g. {example:g} at row(s) {first_row}){as_days}; "
-        "write the dates as YYYY-MM-DD (numbers are read only as YYYYMMDD or as Unix epoch seconds or milliseconds)."
+        "write the dates as YYYY-MM-DD (numbers are read only as YYYYMMDD, YYYYMM, Excel day numbers from 1990 on or "
+        "Unix epoch seconds or milliseconds)."
     )

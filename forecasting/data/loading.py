@@ -222,8 +222,9 @@ def _flat_mapping(columns: Mapping) -> dict[str, str]:
 def _text_as_written(mapping: Mapping[str, str]) -> dict:
     """read_csv options that keep codes as written: part number 00123 keeps its zeros, SKU "NA" stays a SKU."""
     text = {src for name, src in mapping.items() if name in TEXT_COLUMNS or name.startswith(SKU_PART)}
-    # Numbers as text too: pandas would read "1.540" as 1.54 before `numbers` could see the column's format.
-    numbers = {mapping[name] for name in NUMBER_COLUMNS if name in mapping}
+    # Numbers as text too: pandas would read "1.540" as 1.54 before `numbers` could see the column's format; and
+    # dates: the month label '01.2024' read as a number is 1.2024 (`dates` reads number-like text as numbers).
+    numbers = {mapping[name] for name in (*NUMBER_COLUMNS, "date") if name in mapping}
     return {
         "dtype": dict.fromkeys(text | numbers, str),
         "keep_default_na": False,

@@ -35,6 +35,7 @@ def aggregate_lines(lines: pd.DataFrame) -> pd.DataFrame:
 
 
 DUPLICATE_RULES = ("error", "sum")
+NEGATIVE_RULES = ("error", "zero")
 
 
 def sum_same_period(frame: pd.DataFrame) -> pd.DataFrame:
@@ -64,13 +65,18 @@ def validate_demand_table(
     sku_column: str = "sku",
     duplicates: str | None = None,
     dq: DataQuality | None = None,
+    negative: str | None = None,
 ) -> pd.DataFrame:
     """Check a SKU demand table (data.kind=demand: one row per SKU and day, week or month; `frequency` checks the
     dates are regular) and return it with `demand` named. Rows that share a SKU and period stop it, or with
-    `duplicates` "sum" are added up (sum_same_period; counted in `dq`'s repairs)."""
+    `duplicates` "sum" are added up (sum_same_period; counted in `dq`'s repairs). A negative total (net returns)
+    stops it, or with `negative` "zero" is set to 0 (counted)."""
     rule = "error" if duplicates is None else str(duplicates).strip().lower()
     if rule not in DUPLICATE_RULES:
         raise InputError(f"data.duplicates is '{duplicates}'; use one of {', '.join(DUPLICATE_RULES)}.")
+    negatives = "error" if negative is None else str(negative).strip().lower()
+    if negatives not in NEGATIVE_RULES:
+        raise InputError(f"data.negative is '{negative}'; use one of {', '.join(NEGATIVE_RULES)}.")
     df = frame.rename(columns={"quantity": "demand"})
     if df["sku"].isna().any():
         raise InputError(
@@ -90,23 +96,26 @@ def validate_demand_table(
             f"{first['date'].date()}; set data.duplicates=sum if they are parts of one period's sales (stores, "
             "channels, order types), or keep one row per SKU and period."
         )
-    bad = df["demand"].isna() | (df["demand"] < 0)
-    if bad.any():
-        row = df.loc[bad].iloc[0]
-        raise InputError(
-            f"{path}: {int(bad.sum())} row(s) have negative or missing demand, e.g. SKU '{row['sku']}' on "
-            f"{row['date'].date()} ({row['demand']}); fix them"
-            + (
-                ", or load the file as order lines with data.kind=transactions, which drops returns and counts them."
-                if frequency == "daily"
-                else " (a period's demand is the units sold in it, 0 or more)."
-            )
-        )
     if dup.any():
         before = len(df)
         df = sum_same_period(df)
         if dq is not None:
             dq.repair("rows_summed_into_one_per_sku_and_period", before - len(df))
+    # Checked after the summing: a store's net returns inside a period that sold overall are no negative demand.
+    if df["demand"].isna().any():  # data.missing has filled or dropped them (missing.resolve_missing)
+        raise InputError(f"{path}: {int(df['demand'].isna().sum())} row(s) have no demand; set data.missing=zero.")
+    bad = df["demand"] < 0
+    if bad.any() and negatives == "zero":
+        if dq is not None:
+            dq.repair("negative_demand_set_to_zero", int(bad.sum()))
+        df["demand"] = df["demand"].clip(lower=0)
+    elif bad.any():
+        row = df.loc[bad].iloc[0]
+        raise InputError(
+            f"{path}: {int(bad.sum())} row(s) have negative demand (more returned than sold), e.g. SKU "
+            f"'{row['sku']}' on {row['date'].date()} ({row['demand']:g}); set data.negative=zero to count such a "
+            "period as no demand (counted in data_quality.json), or fix those rows."
+        )
     return df.sort_values(["sku", "date"], kind="stable").reset_index(drop=True)
 
 

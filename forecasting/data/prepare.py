@@ -97,6 +97,7 @@ def prepare_data(
     incomplete_period: str | None = None,
     week_ending: str | None = None,
     duplicates: str | None = None,
+    negative: str | None = None,
 ) -> PreparedData:
     """Load, clean (order lines) or validate (demand tables), build the panel, filter and segment SKUs.
 
@@ -110,8 +111,9 @@ def prepare_data(
     (None takes the frequency's default). A demand table's frequency is checked SKU by SKU and its weeks and
     months that end after the cut-off are dropped (`table_frequency`, `date_checks`; `week_ending`,
     `incomplete_period`); `missing` says what an empty quantity inside a SKU's history is (`missing`);
-    `duplicates` whether rows that share a SKU and period stop the run or are summed (panel.sum_same_period); rows
-    before `start` are ignored.
+    `duplicates` whether rows that share a SKU and period stop the run or are summed (panel.sum_same_period);
+    `negative` whether a period's negative demand (net returns) stops it or counts as 0; rows before `start` are
+    ignored.
     """
     columns = dict(columns or {"sku": "sku", "date": "date", "quantity": "quantity"})
     panel_opts = {
@@ -189,7 +191,9 @@ def prepare_data(
     if kind == "transactions":
         daily = aggregate_lines(frame)
     else:
-        daily = validate_demand_table(frame, path, columns["date"], source_kind, columns["sku"], duplicates, dq)
+        daily = validate_demand_table(
+            frame, path, columns["date"], source_kind, columns["sku"], duplicates, dq, negative
+        )
     if target != source_kind:
         daily = aggregate_daily(daily, target, week_end)
         dq.notes["aggregated"] = f"daily demand summed to {target} periods, each dated on its last day"

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasting.errors import InputError
+from forecasting.errors import InputError, TooLittleHistory
 from forecasting.models import explainable
 from forecasting.models.count_paths import CountPaths, held_out_dispersion
 from forecasting.models.covariates import (
@@ -257,9 +257,10 @@ class LightGBMForecaster(CountPaths):
         # its first cutoff with 12 months): MIN_LEARN periods stay to learn from.
         self.held_days_ = min(int(self.val_days), len(days) - MIN_LEARN)
         if self.held_days_ < 1:
-            raise InputError(
+            raise TooLittleHistory(
                 f"{self.name}: {len(days)} {unit}s of history before {cutoff.date()} are too few to learn from (it "
-                f"needs {MIN_LEARN + 1}); give the data more history, or leave {self.name} out of model=[...]."
+                f"needs {MIN_LEARN + 1})",
+                self.name,
             )
         if self.held_days_ < self.val_days:
             log.info(

@@ -17,7 +17,7 @@ from forecasting.backtest.leaderboard import leaderboard, robust_scores
 from forecasting.backtest.metrics import score
 from forecasting.backtest.runner import backtest
 from forecasting.data.prepare import PreparedData
-from forecasting.errors import InputError
+from forecasting.errors import InputError, TooLittleHistory
 from forecasting.models.base import LocalForecaster
 from forecasting.models.ensemble import add_ensembles, runnable_ensembles
 from forecasting.parallel import release_memory
@@ -82,7 +82,15 @@ def run_backtest(
         ", ".join(str(c.date()) for c in cutoffs["cutoff"]),
     )
     # Global models read each cutoff's segments as they stood then: no static feature learnt from later demand.
-    run = backtest(data.panel, cutoffs, {**local, **global_}, fallback, settings, data.segments_as_of)
+    try:
+        run = backtest(data.panel, cutoffs, {**local, **global_}, fallback, settings, data.segments_as_of)
+    except TooLittleHistory as exc:
+        others = [str(name) for name in cfg.model if str(name) != exc.model]
+        if not others:
+            raise
+        raise InputError(
+            f"{exc.problem}; give the data more history, or leave {exc.model} out: model=[{','.join(others)}]."
+        ) from None
     bt, failures, covers, training, timings = run.table, run.failures, run.covers, run.training, run.seconds
     del run  # the table is released before planning (the end of this function): nothing else may hold it
     if bt.empty:

@@ -101,6 +101,7 @@ def load_data(cfg: DictConfig) -> PreparedData:
         incomplete_period=d.get("incomplete_period"),
         week_ending=d.get("week_ending"),
         duplicates=d.get("duplicates"),
+        negative=d.get("negative"),
     )
     apply_frequency_defaults(cfg, data.calendar.frequency)
     return data

@@ -171,3 +171,13 @@ def test_headers_and_settings_in_a_spreadsheets_case_read_as_the_known_names(tmp
     # Without prices the plan counts units; the overridden SKU still says its parameters came from the file.
     assert table.loc["B200", "param_source"].startswith("overrides; no prices in the data")
     assert table.loc["A100", "param_source"].startswith("config; no prices in the data")
+
+
+def test_costs_with_a_currency_sign_read_as_amounts(tmp_path):
+    over = write(tmp_path / "over.csv", 'sku,unit_cost,moq\nA100,£2.50,4\nB200,"£1,250.00",6\n00123,£0.40,1\n')
+    table = policy_table(SKUS, PLAN, pd.Series(dtype=float), over)
+    assert table.loc["A100", "unit_cost"] == 2.5 and table.loc["B200", "unit_cost"] == 1250.0
+    # A count is no amount: a sign before an MOQ is refused, not read.
+    signed = write(tmp_path / "signed.csv", "sku,moq\nA100,£4\n")
+    with pytest.raises(InputError, match="moq"):
+        policy_table(SKUS, PLAN, pd.Series(dtype=float), signed)

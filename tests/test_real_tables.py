@@ -264,6 +264,19 @@ def test_a_price_column_settles_the_quantity_column_format(tmp_path):
     same_panel(got, clean)
 
 
+@pytest.mark.parametrize("fmt", ["£{:.2f}", "{:.2f} €", "EUR {:.2f}", "$ {:.2f}", "{:.2f} USD"])
+def test_prices_with_a_currency_sign_read_as_amounts_quantities_do_not(fmt, tmp_path):
+    table = big_daily().assign(cost=2.5)
+    columns = {**DAILY, "price": "cost"}
+    clean = panel(write(table, tmp_path / "clean.csv"), columns=columns)
+    got = panel(write(table.assign(cost=table["cost"].map(fmt.format)), tmp_path / "t.csv", sep=";"), columns=columns)
+    same_panel(got, clean)
+    assert "currency" in got.quality.as_dict()["read"]["numbers"]["cost"]
+    # Money mapped as the quantity would plan on amounts: refused.
+    amounts = table.assign(units=table["units"].map(fmt.format))
+    assert "non-numeric value(s)" in refused(write(amounts, tmp_path / "q.csv", sep=";"), columns=DAILY)
+
+
 # --- 3. two columns under the mapped name -------------------------------------------------------------------------
 
 

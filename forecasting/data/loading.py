@@ -156,7 +156,7 @@ def read_table(
     hint = file_marks([frame[name] for name in ("quantity", "price") if name in frame])
     frame["quantity"] = parse_numbers(frame["quantity"], path, mapping["quantity"], marks, notes, hint)
     if "price" in frame:
-        frame["price"] = parse_numbers(frame["price"], path, mapping["price"], marks, notes, hint)
+        frame["price"] = parse_numbers(frame["price"], path, mapping["price"], marks, notes, hint, money=True)
     if "promo" in frame:
         frame["promo"] = promo_indicator(frame["promo"], path, mapping["promo"], notes)
     for text in ("invoice", "category", "description"):

@@ -28,6 +28,10 @@ MARKS = (",", ".")
 LEAD = r"[-+]?[1-9]\d{0,2}"
 SPACE_GROUPS = r"(?<=\d)[ \u00a0\u202f'](?=\d{3}(?:\D|$))"
 ONE_GROUP = {m: re.compile(rf"{LEAD}{re.escape(m)}\d{{3}}") for m in MARKS}
+# A currency sign or ISO code before or after an amount ("£2.50", "-$3", "2,50 €", "EUR 12.00", "12.00 USD"):
+# ERP price exports carry one; it never changes the number.
+CURRENCY = r"[$£€¥₹₽₩₺]|[A-Z]{3}"
+CURRENCY_AROUND = re.compile(rf"^([-+]?)\s*(?:{CURRENCY})\s*(?=[-+]?\d)|(?<=[\d.,])\s*(?:{CURRENCY})$")
 
 
 def parse_numbers(
@@ -37,10 +41,13 @@ def parse_numbers(
     options: dict | None = None,
     notes: dict | None = None,
     hint: tuple[str, str | None] | None = None,
+    money: bool = False,
 ) -> pd.Series:
     """`values` (text as read, or numbers from Parquet) as float64; `options` holds the user's `decimal` /
     `thousands` read options, which win over what the column shows; `hint` is what the file's other number
-    columns show (`file_marks`), used where this column's values fit both readings."""
+    columns show (`file_marks`), used where this column's values fit both readings. In a `money` column (a
+    price or cost) a currency sign or code around an amount is dropped; elsewhere it is refused (an amount
+    mapped as a quantity would plan on money)."""
     options = options or {}
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         parsed = values.astype("float64")
@@ -50,9 +57,12 @@ def parse_numbers(
     # Decided and parsed once per distinct value: a quantity column repeats a few thousand values.
     codes, uniques = pd.factorize(text)
     raw = pd.Series(uniques, dtype="string")
-    distinct = _ungrouped(raw)
+    bare = _without_currency(raw) if money else raw
+    distinct = _ungrouped(bare)
     read = ["spaces or apostrophes between groups of three digits read as thousands separators"]
-    read = read if bool((distinct != raw).any()) else []
+    read = read if bool((distinct != bare).any()) else []
+    if bool((bare != raw).any()):
+        read.append(f"currency signs or codes around the amounts dropped (e.g. '{raw[bare != raw].iloc[0]}')")
     decimal, thousands = options.get("decimal"), options.get("thousands")
     if decimal is None and thousands is None:
         decimal, thousands = _decide(distinct, path, column, hint)
@@ -96,7 +106,8 @@ def file_marks(columns: list[pd.Series]) -> tuple[str, str | None] | None:
     for values in columns:
         if pd.api.types.is_numeric_dtype(values):
             continue
-        distinct = _ungrouped(pd.Series(pd.unique(values.dropna().astype("string").str.strip()), dtype="string"))
+        distinct = pd.Series(pd.unique(values.dropna().astype("string").str.strip()), dtype="string")
+        distinct = _ungrouped(_without_currency(distinct))
         if not distinct.str.contains(r"[.,]").any():
             continue
         try:
@@ -104,6 +115,10 @@ def file_marks(columns: list[pd.Series]) -> tuple[str, str | None] | None:
         except InputError:
             continue
     return None
+
+
+def _without_currency(distinct: pd.Series) -> pd.Series:
+    return distinct.str.replace(CURRENCY_AROUND, r"\1", regex=True)
 
 
 def _ungrouped(distinct: pd.Series) -> pd.Series:

@@ -22,6 +22,7 @@ SHOWN = 5  # offending rows named in a message
 # A number with thousands marks and nothing else: "2.500", "1,234,567" (whole or decimal? the column decides).
 GROUPED = r"[-+]?\d{1,3}(?:[.,]\d{3})+"
 # Every column a plan file may hold.
+MONEY = ("unit_cost", "order_cost", "stockout_cost")  # amounts that may carry a currency sign ("£2.50")
 KNOWN_COLUMNS = ("sku", "on_hand", "quantity", "arrival_date", *NUMERIC, *TEXT)
 # The column a plan file names its SKUs in (the data's SKU columns too, where it has several: _read).
 SKU_KEY = ("sku",)
@@ -90,7 +91,7 @@ def _numbers(frame: pd.DataFrame, column: str, path, fix: str) -> pd.Series:
     cells = frame[column]
     try:
         values = (
-            parse_numbers(cells.astype("string"), Path(path), column)
+            parse_numbers(cells.astype("string"), Path(path), column, money=column in MONEY)
             if cells.notna().any()
             else pd.to_numeric(cells, errors="coerce")
         )

@@ -194,7 +194,7 @@ def main(argv=None) -> None:
             at_target = truth[np.isclose(truth["target"], 0.95)]
             show(f"synthetic {cls} seed {seed}, {args.synthetic_skus} SKUs x {args.days} days", res, at_target)
             bound = true_distribution_bound(res["curve"], truth)
-            print(f"\n### the true distribution at equal fill (its stock saved against each baseline)")
+            print("\n### the true distribution at equal fill (its stock saved against each baseline)")
             print(bound.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
             summary.append(_summary_row(f"synthetic {cls} s{seed}", res, at_target, bound))
     if args.mixed_skus:

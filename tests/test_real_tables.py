@@ -187,6 +187,29 @@ def test_month_still_running_is_dropped_and_counted_or_refused(tmp_path):
     same_panel(panel(path, **apply_typed(message, "incomplete_period", columns=MONTHLY, as_of="2026-01-15")), clean)
 
 
+def test_a_last_week_that_may_still_be_running_is_named_with_a_fix(tmp_path, caplog):
+    # Weeks dated on their Monday: nothing tells a week's first day from its last. Two days after the last Monday
+    # its week, if it started then, has two days of sales; its low total reads as a drop in demand. Said, with the
+    # setting that reads Mondays as week starts, which leaves that week out.
+    weeks = weekly(n_skus=4, weeks=40)
+    weeks["week_ending"] -= pd.to_timedelta(weeks["week_ending"].dt.dayofweek, unit="D")  # each week's Monday
+    last = weeks["week_ending"] == weeks["week_ending"].max()
+    weeks.loc[last, "qty"] = (weeks.loc[last, "qty"] * 2 / 7).round()
+    path = write(weeks, tmp_path / "t.csv")
+    as_of = (weeks["week_ending"].max() + pd.Timedelta(days=2)).strftime("%Y-%m-%d")
+    got = panel(path, columns=WEEKLY, as_of=as_of)
+    note = got.quality.as_dict()["last_week"]
+    assert "(a monday)" in note and "data.week_ending=sunday" in note and "still running" in note
+    fixed = panel(path, **apply_typed(note, "week_ending", columns=WEEKLY, as_of=as_of))
+    assert fixed.panel["date"].max() < weeks["week_ending"].max()  # the running week left out
+    assert fixed.quality.as_dict()["dropped_by_reason"]["incomplete_period"] == int(last.sum())
+    assert "last_week" not in fixed.quality.as_dict()
+    # Long after that week (a history, not a fresh export), or a full last week: nothing to say.
+    assert "last_week" not in panel(path, columns=WEEKLY, as_of="2030-01-01").quality.as_dict()
+    full = write(weekly(n_skus=4, weeks=40).assign(week_ending=weeks["week_ending"]), tmp_path / "full.csv")
+    assert "last_week" not in panel(full, columns=WEEKLY, as_of=as_of).quality.as_dict()
+
+
 def test_week_still_running_is_dropped_at_as_of(tmp_path):
     weeks = sunday_weeks()
     last = weeks["week_ending"].max()

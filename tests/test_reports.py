@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import struct
@@ -243,6 +244,19 @@ def test_report_is_self_contained_with_every_section(run_copy):
     assert len(parsed.charts) == 5 + 12
     assert sum("top-revenue" in c for c in parsed.charts) == 6
     assert sum("worst-forecast" in c for c in parsed.charts) == 6
+
+
+def test_report_says_how_the_file_was_read_escaped(run_copy):
+    # What the loader interpreted (a day-first column, currency signs) and warned about (a week maybe still
+    # running) is part of the proof a planner checks; it quotes the file's own text, so it is escaped.
+    quality = json.loads((run_copy / "data_quality.json").read_text())
+    quality["read"] = {"date_order": "column '<b>day</b>' read day first", "numbers": {"price": "'£2.50' read as 2.5"}}
+    quality["last_week"] = "the last week in the data, dated 2024-11-25, sold 47% of the median of the 8 weeks"
+    (run_copy / "data_quality.json").write_text(json.dumps(quality))
+    html = write_report(run_copy).read_text(encoding="utf-8")
+    assert "How the file was read" in html and "<b>day</b>" not in html and "&lt;b&gt;day&lt;/b&gt;" in html
+    assert "Numbers, column &#39;price&#39;: &#39;£2.50&#39; read as 2.5" in html
+    assert "sold 47% of the median" in html
 
 
 def test_report_leaderboard_numbers_are_leaderboard_csv(run_copy):

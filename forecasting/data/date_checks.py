@@ -24,6 +24,11 @@ EARLIEST = pd.Timestamp("1900-01-01")
 ISOLATION_YEARS = 10  # a gap this long before the bulk of the dates marks the dates before it as placeholders
 ISOLATED_SHARE = 0.05  # ... when they are at most this share of the rows
 INCOMPLETE_ACTIONS = ("drop", "error")
+WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# A last week whose total across SKUs is under this share of the median of the weeks before it, while a week that
+# starts on its date would still be running at the cut-off: most likely a partial week read as a whole one.
+RUNNING_WEEK_SHARE = 0.6
+RUNNING_WEEK_BEFORE = 8  # the weeks it is compared with
 
 
 def refuse_placeholder_dates(frame: pd.DataFrame, path: Path, column: str) -> None:
@@ -48,6 +53,38 @@ def refuse_placeholder_dates(frame: pd.DataFrame, path: Path, column: str) -> No
         f"date (Excel writes 1899-12-30 for day 0); fix or remove those rows, or set data.start={first_real:%Y-%m-%d} "
         "to ignore rows dated before it."
     )
+
+
+def note_running_last_week(
+    frame: pd.DataFrame, kind: str, limit: pd.Timestamp, source: str, dq: DataQuality
+) -> str | None:
+    """A weekly table's last week, where its dates may mark each week's first day: then the week dated within 6
+    days before the cut-off is still running, and its low total reads as a drop in demand. Nothing in the dates
+    tells a week's first day from its last, so it is said (a warning and a data-quality note, with the setting
+    that reads the dates as week starts) where the last week sold well under the weeks before it; the message,
+    or None."""
+    if kind != "weekly" or frame.empty:
+        return None
+    last = frame["date"].max()
+    if not last <= limit < last + pd.Timedelta(days=6):
+        return None
+    totals = frame.groupby("date")["quantity"].sum()
+    before = totals[totals.index < last].tail(RUNNING_WEEK_BEFORE)
+    if len(before) < RUNNING_WEEK_BEFORE // 2 or before.median() <= 0:
+        return None
+    share = float(totals[last] / before.median())
+    if share >= RUNNING_WEEK_SHARE:
+        return None
+    ends = WEEKDAY_NAMES[(last.dayofweek - 1) % 7]
+    message = (
+        f"the last week in the data, dated {last:%Y-%m-%d} (a {WEEKDAY_NAMES[last.dayofweek]}), sold {share:.0%} of "
+        f"the median of the {len(before)} weeks before it: if the table dates each week on its first day, that week "
+        f"is still running ({source}: {limit:%Y-%m-%d}) and its part-week total reads as a drop in demand; set "
+        f"data.week_ending={ends} to read each date as the start of the week ending {ends}, which leaves that week "
+        "out (counted)"
+    )
+    dq.notes["last_week"] = message
+    return message
 
 
 def cut_off(end: pd.Timestamp | None, as_of: pd.Timestamp | None) -> tuple[pd.Timestamp, str]:

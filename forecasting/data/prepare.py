@@ -19,7 +19,12 @@ from forecasting.data.calendar import (
 )
 from forecasting.data.cleaning import CleaningRules, clean_transactions
 from forecasting.data.covariates import demand_table_prices
-from forecasting.data.date_checks import cut_off, drop_incomplete_periods, refuse_placeholder_dates
+from forecasting.data.date_checks import (
+    cut_off,
+    drop_incomplete_periods,
+    note_running_last_week,
+    refuse_placeholder_dates,
+)
 from forecasting.data.frequency import (
     aggregate_daily,
     complete_periods,
@@ -153,6 +158,9 @@ def prepare_data(
         frame = drop_incomplete_periods(
             frame, source_kind, limit, limit_source, incomplete_period, dq, path, columns["date"]
         )
+        running = note_running_last_week(frame, source_kind, limit, limit_source, dq)
+        if running:
+            log.warning("%s: %s", path, running)
     _refuse_future(frame, path, columns["date"], as_of_day)
     frame = screen_implausible(
         frame, panel_opts["outlier_multiple"], panel_opts["outlier_action"], dq, path, columns["quantity"]

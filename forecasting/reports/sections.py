@@ -168,9 +168,7 @@ def data_quality_section(run: RunFolder) -> dict | None:
             for k, v in (q.get("dropped_by_reason") or {}).items()
         ]
     )
-    repairs = pd.DataFrame(
-        [{"repair": _humanize(k), "count": v} for k, v in (q.get("repairs") or {}).items()]
-    )
+    repairs = pd.DataFrame([{"repair": _humanize(k), "count": v} for k, v in (q.get("repairs") or {}).items()])
     cal = q.get("calendar", {})
     unit = period_unit(q)
     panel = q.get("panel", {})
@@ -202,7 +200,24 @@ def data_quality_section(run: RunFolder) -> dict | None:
         if len(repairs)
         else None,
         "closed_dates": cal.get("closed_dates", []),
+        "read": read_notes(q),
     }
+
+
+# Notes data_quality.json carries beside its counts: how the file was read and what the loader had to decide.
+NOTE_KEYS = ("last_week", "days_without_sales", "aggregated")
+
+
+def read_notes(quality: dict) -> list[str]:
+    """What the loader had to interpret or warn about, one sentence each (the report escapes them: they quote the
+    file's own text)."""
+    notes = [str(quality[key])[:1].upper() + str(quality[key])[1:] for key in NOTE_KEYS if quality.get(key)]
+    for key, value in (quality.get("read") or {}).items():
+        if isinstance(value, dict):
+            notes += [f"{_humanize(key)}, column '{column}': {text}" for column, text in value.items()]
+        else:
+            notes.append(f"{_humanize(key)}: {value}")
+    return notes
 
 
 def leaderboard_section(run: RunFolder) -> dict:
@@ -212,9 +227,7 @@ def leaderboard_section(run: RunFolder) -> dict:
     champ = board.iloc[0]
     fva = champ.get("fva_rmsse", float("nan"))
     if champion == BASELINE or not fva > 0:
-        verdict = (
-            "No model beats seasonal naive on RMSSE in this run: plan on the baseline or revisit the models."
-        )
+        verdict = "No model beats seasonal naive on RMSSE in this run: plan on the baseline or revisit the models."
     else:
         verdict = (
             f"The champion, {champion}, has {format_value(fva, 'pct')} lower RMSSE than seasonal naive "
@@ -364,9 +377,7 @@ def coverage_section(run: RunFolder) -> dict | None:
         {names[c]: board[c].tolist() for c in cols},
         percent,
         ceiling=1.0,
-        references=[
-            (nominal(c), f"{c.split('_')[1]}%", PALETTE[i % len(PALETTE)]) for i, c in enumerate(cols)
-        ],
+        references=[(nominal(c), f"{c.split('_')[1]}%", PALETTE[i % len(PALETTE)]) for i, c in enumerate(cols)],
     )
     row_css = ["champion" if m == run.champion else "" for m in table["model"]]
     return {"table": Table(table, columns, key="model", row_css=row_css), "chart": safe(chart)}

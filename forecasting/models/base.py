@@ -146,7 +146,9 @@ class TrainingContext:
     quantiles: Sequence[float]
     seed: int = 0
     calendar: Any = None  # forecasting.data.calendar.TradingCalendar
-    threads: int | None = None  # cores a global model may use (those the per-SKU workers leave)
+    # Cores a global model may use: every one in a run, where it trains while the per-SKU workers are idle (the
+    # backtest runs them one after the other; the plan runs global models beforehand, in its own process).
+    threads: int | None = None
     # Boosters keep their latest forecast's booster and rows under work_dir to explain it later (SHAP): runs do,
     # a library user's model writes nothing unasked (forecasting.models.explainable).
     explainable: bool = False
@@ -199,8 +201,8 @@ class GlobalForecaster(ABC):
 
     @property
     def threads(self) -> int:
-        """Threads to train and predict with: the model's own setting, else the cores the per-SKU workers leave
-        (they are idle while a global model trains), else every core."""
+        """Threads to train and predict with: the model's own setting, else the run's (every core: the per-SKU
+        workers are idle while a global model trains), else every core."""
         return max(1, int(self.own_threads() or self.context.threads or os.cpu_count() or 1))
 
     @abstractmethod

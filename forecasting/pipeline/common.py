@@ -146,7 +146,7 @@ def build_models(
                 quantiles=[float(q) for q in cfg.quantiles],
                 seed=int(cfg.seed),
                 calendar=data.calendar,
-                threads=cores_left(int(cfg.parallel.n_jobs)),
+                threads=os.cpu_count() or 1,
                 explainable=True,
             )
             model.name = str(name)
@@ -180,12 +180,6 @@ def build_ensembles(cfg: DictConfig) -> dict:
             model.name = str(name)
             out[str(name)] = model
     return out
-
-
-def cores_left(n_jobs: int) -> int:
-    """Cores a global model's own threads may use without fighting `n_jobs` per-SKU workers."""
-    cores = os.cpu_count() or 1
-    return max(1, cores - (cores if n_jobs < 0 else n_jobs))
 
 
 def replay_settings(cfg: DictConfig) -> ReplaySettings | None:

@@ -210,6 +210,23 @@ def test_a_last_week_that_may_still_be_running_is_named_with_a_fix(tmp_path, cap
     assert "last_week" not in panel(full, columns=WEEKLY, as_of=as_of).quality.as_dict()
 
 
+def test_weeks_ahead_without_quantities_are_no_sales(tmp_path):
+    # A promo calendar exported with the sales: rows for the weeks ahead, quantity empty. Read as missing sales,
+    # data.missing=zero planned on weeks of zero demand; they are set aside and counted.
+    weeks = weekly(n_skus=4, weeks=40).assign(promo=0)
+    clean = panel(write(weeks, tmp_path / "clean.csv"), columns={**WEEKLY, "promo": "promo"})
+    last = weeks["week_ending"].max()
+    ahead = pd.DataFrame(
+        [(sku, last + pd.Timedelta(weeks=w), np.nan, w % 2) for sku in weeks["item"].unique() for w in range(1, 4)],
+        columns=weeks.columns,
+    )
+    path = write(pd.concat([weeks, ahead.dropna(axis=1, how="all")], ignore_index=True), tmp_path / "t.csv")
+    for rule in ("error", "zero"):
+        got = panel(path, columns={**WEEKLY, "promo": "promo"}, missing=rule, as_of="2030-01-01")
+        same_panel(got, clean)
+        assert got.quality.as_dict()["dropped_by_reason"]["ahead_of_the_history"] == len(ahead)
+
+
 def test_week_still_running_is_dropped_at_as_of(tmp_path):
     weeks = sunday_weeks()
     last = weeks["week_ending"].max()

@@ -6,10 +6,11 @@ horizon are known is the user's statement about the data, not something a model 
 
 - `carried`: nothing after the cutoff is read, and no model learns from promo or price (LEARNABLE_COLUMNS): their
   horizon values would be made up (no promotion, the last price carried forward).
-- `known`: the panel's promo and price on the horizon's days where the panel has rows there (a backtest, or a
-  table that holds a promo calendar and list prices beyond its last sale); days it has no row for are taken as
-  `carried` ones. Only right where price and promo are set ahead: a price computed from the day's own sales
-  (revenue / units, as the bundled retailer's) would carry the future day's demand.
+- `known`: the panel's promo and price on the horizon's days where the panel has rows there (a backtest's days
+  after each cutoff); days it has no row for, the final forecast's among them, are taken as `carried` ones (rows
+  of a promo calendar beyond the last sale are set aside by the loader: data.missing). Only right where price
+  and promo are set ahead: a price computed from the day's own sales (revenue / units, as the bundled
+  retailer's) would carry the future day's demand.
 """
 
 from __future__ import annotations

@@ -25,6 +25,9 @@ from forecasting.errors import InputError
 
 log = logging.getLogger(__name__)
 
+#: panel columns that may be read after a cutoff (data.future_covariates=known), and what a day without a known
+#: value takes (models.covariates.future_covariates)
+FUTURE_COLUMNS = ("promo", "price")
 YES = ("1", "y", "yes", "true", "t", "x", "on", "promo")
 NO = ("", "0", "n", "no", "false", "f", "off", "none", "-")
 PROMO_FIX = (

@@ -7,15 +7,14 @@ it means differs between systems, so `data.missing` says: `error` (the default: 
 (no sales that period; counted as a repair) or `drop` (the row is left out and counted; the panel then fills
 the period with zero, flagged `filled`).
 
-Rows dated after the table's last recorded quantity (any SKU's) with the quantity empty are the weeks ahead: a
+Rows dated after the table's last recorded quantity (any SKU's) with the quantity empty are the periods ahead: a
 promo calendar or price list exported with the sales. Read as missing sales, `data.missing=zero` would have
-planned on weeks of zero demand; they are set aside (`ahead_of_the_history`, counted) and said. The plan does not
-read covariates beyond the history (data.future_covariates=known reads the table's promo and price inside it).
+planned on weeks of zero demand. `rows_ahead` takes them out first; the loader keeps them as the final forecast's
+promo and price where `data.future_covariates=known`, else counts them set aside.
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pandas as pd
@@ -23,9 +22,16 @@ import pandas as pd
 from forecasting.data.quality import DataQuality, row_list
 from forecasting.errors import InputError
 
-log = logging.getLogger(__name__)
-
 RULES = ("error", "zero", "drop")
+
+
+def rows_ahead(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(`frame` without them, the rows dated after the table's last recorded quantity that have none)."""
+    empty = frame["quantity"].isna()
+    if not empty.any() or empty.all():
+        return frame, frame.iloc[:0]
+    ahead = empty & (frame["date"] > frame.loc[~empty, "date"].max())
+    return frame[~ahead], frame[ahead]
 
 
 def resolve_missing(frame: pd.DataFrame, rule: str | None, dq: DataQuality, path: Path, column: str) -> pd.DataFrame:
@@ -41,18 +47,6 @@ def resolve_missing(frame: pd.DataFrame, rule: str | None, dq: DataQuality, path
             f"{path}: column '{column}' (data.columns.quantity) is empty in every row; map data.columns.quantity "
             "to the column that holds the quantities sold."
         )
-    last_sale = frame.loc[~empty, "date"].max()
-    ahead = empty & (frame["date"] > last_sale)
-    if ahead.any():
-        dates = frame.loc[ahead, "date"]
-        log.warning(
-            "%s: %d row(s) dated after the last recorded quantity (%s) have none, from %s to %s: the periods ahead "
-            "(a promo calendar or price list?), set aside and counted as 'ahead_of_the_history' in "
-            "data_quality.json; the plan reads no covariates beyond the history",
-            path, int(ahead.sum()), f"{last_sale:%Y-%m-%d}", f"{dates.min():%Y-%m-%d}", f"{dates.max():%Y-%m-%d}",
-        )  # fmt: skip
-        frame = dq.drop(frame, ahead, "ahead_of_the_history")
-        empty = frame["quantity"].isna()
     first = frame.loc[~empty].groupby("sku", observed=True)["date"].min()
     listed_from = frame["sku"].map(first)
     # A SKU without any quantity was never listed in the period the file covers.

@@ -204,6 +204,16 @@ def sku_series(panel: pd.DataFrame, covariates: Sequence[str] = ()) -> dict[str,
     return {sku: g.set_index("date")[pick] for sku, g in panel.groupby("sku", observed=True, sort=True)}
 
 
+def with_periods_ahead(panel: pd.DataFrame, ahead: pd.DataFrame | None) -> pd.DataFrame:
+    """`panel` and the rows of the periods after it (sku, date, promo / price; data.periods_ahead), demand empty:
+    what a model that reads future covariates is given for the final forecast. The history is unchanged."""
+    if ahead is None or ahead.empty:
+        return panel
+    return pd.concat([panel, ahead.assign(demand=np.nan)], ignore_index=True).sort_values(
+        ["sku", "date"], kind="stable", ignore_index=True
+    )
+
+
 def split_covariates(data: pd.Series | pd.DataFrame) -> tuple[pd.Series, pd.DataFrame | None]:
     """A SKU's demand and its covariate rows (None without any), from what `sku_series` gave."""
     if isinstance(data, pd.DataFrame):

@@ -34,7 +34,7 @@ from forecasting.data.frequency import (
     to_period_ends,
 )
 from forecasting.data.loading import read_table
-from forecasting.data.missing import resolve_missing
+from forecasting.data.missing import resolve_missing, rows_ahead
 from forecasting.data.panel import (
     aggregate_lines,
     build_panel,
@@ -42,6 +42,7 @@ from forecasting.data.panel import (
     top_skus,
     validate_demand_table,
 )
+from forecasting.data.periods_ahead import ahead_on_periods, keep_ahead
 from forecasting.data.plausibility import screen_implausible
 from forecasting.data.quality import DataQuality, row_list
 from forecasting.data.segments import segment_skus
@@ -68,6 +69,9 @@ class PreparedData:
     quality: DataQuality
     #: the `segments` options the run was given (ABC shares, demand-class cut-offs)
     segment_options: Mapping = field(default_factory=dict)
+    #: promo and price of the periods after the history (sku, date, promo / price), read by the final forecast
+    #: under data.future_covariates=known (periods_ahead); None without
+    ahead: pd.DataFrame | None = None
     _segments_by_date: dict = field(default_factory=dict, repr=False, compare=False)
 
     def segments_as_of(self, date: pd.Timestamp) -> pd.DataFrame:
@@ -103,6 +107,7 @@ def prepare_data(
     week_ending: str | None = None,
     duplicates: str | None = None,
     negative: str | None = None,
+    future_covariates: str | None = None,
 ) -> PreparedData:
     """Load, clean (order lines) or validate (demand tables), build the panel, filter and segment SKUs.
 
@@ -118,7 +123,8 @@ def prepare_data(
     `incomplete_period`); `missing` says what an empty quantity inside a SKU's history is (`missing`);
     `duplicates` whether rows that share a SKU and period stop the run or are summed (panel.sum_same_period);
     `negative` whether a period's negative demand (net returns) stops it or counts as 0; rows before `start` are
-    ignored.
+    ignored. Rows after the last sale without a quantity are the periods ahead (`periods_ahead`): the final
+    forecast's promo and price with `future_covariates` "known" (`PreparedData.ahead`), else counted aside.
     """
     columns = dict(columns or {"sku": "sku", "date": "date", "quantity": "quantity"})
     panel_opts = {
@@ -135,6 +141,7 @@ def prepare_data(
     start_day = _config_date(start, "data.start")
     as_of_day = _config_date(as_of, "data.as_of")
     read_notes: dict = {}
+    ahead = None
     frame = read_table(path, columns, kind, read_options, date_format, notes=read_notes)
     dq = DataQuality(source=str(path), rows_in=len(frame))
     if read_notes:
@@ -142,6 +149,8 @@ def prepare_data(
     if kind == "transactions":
         frame = clean_transactions(frame, CleaningRules.from_dict(dict(cleaning or {})), dq)
     else:
+        frame, ahead = rows_ahead(frame)
+        ahead = keep_ahead(ahead, future_covariates, dq, path)
         frame = resolve_missing(frame, missing, dq, path, columns["quantity"])
         frame = demand_table_prices(frame, path, columns.get("price"), dq)
     if start_day is not None:
@@ -154,6 +163,8 @@ def prepare_data(
     source_kind = "daily"
     if kind != "transactions":
         source_kind, frame = resolve_frequency(frame, path, columns["date"], frequency, week_ending, dq)
+        if ahead is not None:
+            ahead = ahead_on_periods(ahead, source_kind, week_ending, path, columns["date"])
         limit, limit_source = cut_off(end_day, as_of_day)
         frame = drop_incomplete_periods(
             frame, source_kind, limit, limit_source, incomplete_period, dq, path, columns["date"]
@@ -178,6 +189,9 @@ def prepare_data(
             f"data.week_ending={week_ending} names the day weeks end on, but {path} is planned in {target} periods; "
             f"set data.week_ending=null{fix}."
         )
+    if target != source_kind and ahead is not None:
+        log.warning("%s: the promo and price of the days ahead are not summed to %s periods: not read", path, target)
+        ahead = None
     if target != source_kind:
         if source_kind != "daily":
             raise InputError(
@@ -271,7 +285,11 @@ def prepare_data(
         dq.notes["panel"]["last_date"],
         100 * dq.notes["panel"]["zero_share"],
     )
-    return PreparedData(panel=result, segments=seg, calendar=cal, quality=dq, segment_options=dict(segments or {}))
+    if ahead is not None:
+        ahead = ahead[ahead["sku"].isin(chosen)].sort_values(["sku", "date"], kind="stable").reset_index(drop=True)
+    return PreparedData(
+        panel=result, segments=seg, calendar=cal, quality=dq, segment_options=dict(segments or {}), ahead=ahead
+    )
 
 
 def _no_history_message(full: pd.DataFrame, path, panel_opts: Mapping, unit: str) -> str:

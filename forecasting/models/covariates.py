@@ -7,10 +7,9 @@ horizon are known is the user's statement about the data, not something a model 
 - `carried`: nothing after the cutoff is read, and no model learns from promo or price (LEARNABLE_COLUMNS): their
   horizon values would be made up (no promotion, the last price carried forward).
 - `known`: the panel's promo and price on the horizon's days where the panel has rows there (a backtest's days
-  after each cutoff); days it has no row for, the final forecast's among them, are taken as `carried` ones (rows
-  of a promo calendar beyond the last sale are set aside by the loader: data.missing). Only right where price
-  and promo are set ahead: a price computed from the day's own sales (revenue / units, as the bundled
-  retailer's) would carry the future day's demand.
+  after each cutoff; the final forecast's from the table's rows after its last sale, data.periods_ahead); days it
+  has no row for are taken as `carried` ones. Only right where price and promo are set ahead: a price computed
+  from the day's own sales (revenue / units, as the bundled retailer's) would carry the future day's demand.
 """
 
 from __future__ import annotations
@@ -18,12 +17,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from forecasting.data.covariates import FUTURE_COLUMNS
 from forecasting.errors import InputError
 
 #: the values of the `future_covariates` option
 FUTURE_COVARIATE_MODES = ("known", "carried")
-#: panel columns that may be read after a cutoff, and what a day without a known value takes
-FUTURE_COLUMNS = ("promo", "price")
 #: what a model may learn from, per mode. Under `carried` the horizon's promo and price are unknown: a model that
 #: learned their effects and is then fed made-up values (no promotion, today's price, which is a promo price on a
 #: promo day) forecasts every day as an unpromoted one, or as a promoted one (a grocery table with frequent

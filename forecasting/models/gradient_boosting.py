@@ -176,7 +176,9 @@ class LightGBMForecaster(CountPaths):
         return int(self.scale_window)
 
     def _axis(self, panel: pd.DataFrame, extra: int) -> pd.DatetimeIndex:
-        days = pd.DatetimeIndex(np.sort(panel["date"].unique()))
+        # The history's periods, then the calendar's: rows of the periods ahead (promo and price, no demand) only
+        # give covariates on the axis's dates, never dates of their own (they may skip a week or a closed day).
+        days = pd.DatetimeIndex(np.sort(panel.loc[panel["demand"].notna(), "date"].unique()))
         return days.append(self.context.calendar.next_trading_days(days[-1], extra + 1))
 
     def _frames(

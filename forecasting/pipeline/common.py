@@ -102,6 +102,7 @@ def load_data(cfg: DictConfig) -> PreparedData:
         week_ending=d.get("week_ending"),
         duplicates=d.get("duplicates"),
         negative=d.get("negative"),
+        future_covariates=d.get("future_covariates"),
     )
     apply_frequency_defaults(cfg, data.calendar.frequency)
     return data

@@ -214,6 +214,7 @@ def run_plan(
         data.segments_as_of, data.calendar,
         int(pcfg["horizon_days"]), periods.weeks if periods else None, params, int(cfg.num_samples),
         periods.refit_every if periods else 1, rehearsal=rehearsal is not None and replay is not None,
+        ahead=data.ahead,
     )  # fmt: skip
     plan_params, replay_levels, sku_levels = params, None, None
     curves: list[pd.DataFrame] = []
@@ -268,6 +269,7 @@ def run_plan(
         replay_champions=replay_decision.champions.dropna(),
         replay_calibration=replay_decision.calibration,
         replay_levels=replay_levels,
+        ahead=data.ahead,
     )
     wall = time.perf_counter() - t0
     # The final forecast's intervals scaled as the leaderboard's champion row is, by factors fitted on every fold;

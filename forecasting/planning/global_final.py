@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.data.calendar import TradingCalendar
+from forecasting.data.panel import with_periods_ahead
 from forecasting.models.base import Forecast, LocalForecaster, Segments, segments_at
 from forecasting.models.count_paths import CountPaths
 from forecasting.models.ensemble import EnsembleForecaster
@@ -102,11 +103,13 @@ def planning_models(
     num_samples: int,
     refit_every: int = 1,
     rehearsal: bool = False,
+    ahead: pd.DataFrame | None = None,
 ) -> dict[str, LocalForecaster]:
     """Per-SKU forecasters for every champion: the per-SKU models as they are, global models as stored
     forecasts at the plan's and the replay's cutoffs, ensembles over their members. With `rehearsal`, also at
     the cutoffs of the `replay_weeks` before the replay's start (planning.rehearsal), from a model trained to
-    that earlier start."""
+    that earlier start. `ahead`: promo and price of the periods after the history (data.periods_ahead), read by
+    the final forecast of a global model with `future_covariates: known`."""
     models: dict[str, LocalForecaster] = dict(local)
     wanted = set(champions.dropna().unique())
     needed_global = {m for m in wanted if m in global_}
@@ -150,7 +153,9 @@ def planning_models(
                 )
         today_segments = segments_at(segments, today)
         model.fit(panel, today_segments, today)
-        by_cutoff[today] = recipes_at(model, panel, today_segments, today, final_horizon, num_samples)
+        # The periods ahead's promo and price (a promo calendar in the table) for a model that reads them.
+        final = with_periods_ahead(panel, ahead) if getattr(model, "future_covariates", None) == "known" else panel
+        by_cutoff[today] = recipes_at(model, final, today_segments, today, final_horizon, num_samples)
         per_sku: dict[str, dict[pd.Timestamp, Recipe]] = {}
         for cutoff, recipes in by_cutoff.items():
             for sku, recipe in recipes.items():

@@ -100,6 +100,7 @@ def plan_pass(
     replay_champions: pd.Series | None = None,
     replay_calibration: Mapping[str, Calibration] | None = None,
     replay_levels: pd.DataFrame | None = None,
+    ahead: pd.DataFrame | None = None,
 ) -> PlanPass:
     """Final forecast, plan row and replay of every SKU in `champions`, in one parallel pass. The replay uses
     `replay_champions` and `replay_calibration` where given (the choices a run made at the replay's start
@@ -131,12 +132,20 @@ def plan_pass(
         replay_champions=champions if replay_champions is None else replay_champions,
         replay_calibration=calibration if replay_calibration is None else replay_calibration,
         replay_levels=replay_levels,
+        ahead=_by_sku(ahead),
     )
     forecast = pd.DataFrame(join_columns([r["columns"] for r in results]))
     plan = pd.DataFrame([r["plan"] for r in results])
     replay_rows = pd.DataFrame(join_columns([r["replay"] for r in results if r["replay"]]))
     seconds = {k: round(sum(r["seconds"][k] for r in results), 2) for k in ("forecast_and_plan", "replay")}
     return PlanPass(forecast, plan, replay_rows, seconds)
+
+
+def _by_sku(ahead: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    """The periods ahead's promo and price rows per SKU, indexed by date, as the SKU's covariate rows are."""
+    if ahead is None:
+        return {}
+    return {str(s): rows.set_index("date").drop(columns="sku") for s, rows in ahead.groupby("sku", observed=True)}
 
 
 def _plan_one(
@@ -160,6 +169,7 @@ def _plan_one(
     replay_champions,
     replay_calibration,
     replay_levels,
+    ahead,
 ):
     t0 = time.perf_counter()
     num_samples, seed = settings.num_samples, settings.seed
@@ -170,8 +180,11 @@ def _plan_one(
     end = series.index.max()
     if end != today:  # every SKU of a panel ends on its last day; a hand-made one need not
         final_dates = calendar.trading_days(end + pd.Timedelta(days=1), end + pd.Timedelta(days=settings.horizon_days))
+    final_covariates = covariates
+    if covariates is not None and sku in ahead:  # the periods ahead's promo and price, for a model reading them
+        final_covariates = pd.concat([covariates, ahead[sku].reindex(columns=covariates.columns)])
     forecast, error = safe_forecast(
-        sku, series, len(final_dates), model, fallback, num_samples, seed, 10_000, covariates, final_dates
+        sku, series, len(final_dates), model, fallback, num_samples, seed, 10_000, final_covariates, final_dates
     )
     # Text as codes: unpickled in the parent, an array of strings would be a new string per row.
     columns = encode_text(forecast_rows(sku, model_name, final_dates, forecast, settings.quantiles))

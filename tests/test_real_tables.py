@@ -31,7 +31,7 @@ SHORT = {"min_history_days": 4, "min_nonzero_days": 1}
 # Settings as `data.<key>`: prepare_data's keyword for each (the rest are nested: columns, read_options).
 TOP_LEVEL = (
     "start", "end", "as_of", "frequency", "week_ending", "missing", "incomplete_period", "date_format", "duplicates",
-    "negative",
+    "negative", "empty_dates",
 )  # fmt: skip
 
 
@@ -624,6 +624,18 @@ def test_rows_without_a_sku_are_named(tmp_path):
     table.loc[[4, 30], "item"] = np.nan
     message = refused(write(table, tmp_path / "t.csv"), columns=DAILY, panel=SHORT)
     assert "column 'item' is empty in 2 row(s) (row(s) 5, 31), which have no SKU" in message
+
+
+def test_a_total_row_without_a_date_is_refused_or_left_out_with_data_empty_dates(tmp_path):
+    # Spreadsheet exports end with a "Total" row: a SKU text, the summed quantity, no date.
+    table = make_demand_table(2, 30)
+    total = pd.DataFrame({"item": ["Total"], "units": [table["units"].sum()]})  # "day" left empty
+    path = write(pd.concat([table, total], ignore_index=True), tmp_path / "t.csv")
+    message = refused(path, columns=DAILY, panel=SHORT)
+    assert "1 empty date(s) at row(s) 61" in message and "data.empty_dates=drop" in message
+    got = panel(path, **apply_typed(message, "empty_dates", columns=DAILY))
+    same_panel(got, panel(write(table, tmp_path / "clean.csv"), columns=DAILY))
+    assert got.quality.as_dict()["dropped_by_reason"]["empty_date"] == 1
 
 
 def test_too_short_histories_print_limits_that_keep_a_sku(tmp_path):

@@ -94,6 +94,7 @@ def read_table(
     read_options: Mapping | None = None,
     date_format: str | None = None,
     notes: dict | None = None,
+    empty_dates: str | None = None,
 ) -> pd.DataFrame:
     """Load `path` with source columns renamed to contract names (`sku`, `date`, `quantity`, ...).
 
@@ -152,7 +153,7 @@ def read_table(
             f"{path}: column '{mapping['sku']}' (data.columns.sku) is empty in every row; map data.columns.sku to "
             f"the column that holds the SKU codes (the file has: {_listed(available)})."
         )
-    frame["date"] = _parse_dates(frame["date"], path, mapping["date"], date_format, notes)
+    frame["date"] = _parse_dates(frame["date"], path, mapping["date"], date_format, notes, empty_dates)
     hint = file_marks([frame[name] for name in ("quantity", "price") if name in frame])
     frame["quantity"] = parse_numbers(frame["quantity"], path, mapping["quantity"], marks, notes, hint)
     if "price" in frame:
@@ -318,11 +319,22 @@ def _near_name(wanted, available: list) -> str | None:
     return lowered[near[0]] if near else None
 
 
-def _parse_dates(values: pd.Series, path: Path, column: str, date_format: str | None, notes: dict) -> pd.Series:
+EMPTY_DATE_RULES = ("error", "drop")
+
+
+def _parse_dates(
+    values: pd.Series, path: Path, column: str, date_format: str | None, notes: dict, empty_dates: str | None = None
+) -> pd.Series:
+    """The column as datetimes; empty dates stop the read, or with `empty_dates` "drop" stay empty (NaT) for the
+    caller to leave out and count (an export's "Total" row has a SKU text and no date)."""
+    rule = "error" if empty_dates is None else str(empty_dates).strip().lower()
+    if rule not in EMPTY_DATE_RULES:
+        raise InputError(f"data.empty_dates is '{empty_dates}'; use one of {', '.join(EMPTY_DATE_RULES)}.")
     parsed = parse_dates(values, path, column, date_format, notes)
-    if parsed.isna().any():
+    if parsed.isna().any() and rule == "error":
         raise InputError(
             f"{path}: column '{column}' has {int(parsed.isna().sum())} empty date(s) at row(s) "
-            f"{row_list(parsed.isna())}; fill or remove those rows."
+            f"{row_list(parsed.isna())}; set data.empty_dates=drop to leave those rows out (counted in "
+            "data_quality.json, e.g. a total row), or fill them in the file."
         )
     return parsed

@@ -108,6 +108,7 @@ def prepare_data(
     duplicates: str | None = None,
     negative: str | None = None,
     future_covariates: str | None = None,
+    empty_dates: str | None = None,
 ) -> PreparedData:
     """Load, clean (order lines) or validate (demand tables), build the panel, filter and segment SKUs.
 
@@ -124,7 +125,8 @@ def prepare_data(
     `duplicates` whether rows that share a SKU and period stop the run or are summed (panel.sum_same_period);
     `negative` whether a period's negative demand (net returns) stops it or counts as 0; rows before `start` are
     ignored. Rows after the last sale without a quantity are the periods ahead (`periods_ahead`): the final
-    forecast's promo and price with `future_covariates` "known" (`PreparedData.ahead`), else counted aside.
+    forecast's promo and price with `future_covariates` "known" (`PreparedData.ahead`), else counted aside. Rows
+    without a date stop it, or with `empty_dates` "drop" are left out and counted.
     """
     columns = dict(columns or {"sku": "sku", "date": "date", "quantity": "quantity"})
     panel_opts = {
@@ -142,8 +144,9 @@ def prepare_data(
     as_of_day = _config_date(as_of, "data.as_of")
     read_notes: dict = {}
     ahead = None
-    frame = read_table(path, columns, kind, read_options, date_format, notes=read_notes)
+    frame = read_table(path, columns, kind, read_options, date_format, notes=read_notes, empty_dates=empty_dates)
     dq = DataQuality(source=str(path), rows_in=len(frame))
+    frame = dq.drop(frame, frame["date"].isna(), "empty_date")  # only with data.empty_dates=drop: else refused
     if read_notes:
         dq.notes["read"] = read_notes
     if kind == "transactions":

@@ -103,6 +103,7 @@ def load_data(cfg: DictConfig) -> PreparedData:
         duplicates=d.get("duplicates"),
         negative=d.get("negative"),
         future_covariates=d.get("future_covariates"),
+        empty_dates=d.get("empty_dates"),
     )
     apply_frequency_defaults(cfg, data.calendar.frequency)
     return data

@@ -64,3 +64,18 @@ def test_the_final_forecast_reads_the_promo_calendar(champion, tmp_path):
     by_promo = ahead.groupby("on_promo")["mean"].mean()
     # Promoted weeks sell three times as much; a forecast that ignored the calendar would show no difference.
     assert by_promo[1] > 2 * by_promo[0], by_promo
+
+
+def test_a_daily_calendar_is_summed_to_the_weeks_the_history_is_summed_to(tmp_path):
+    # data.aggregate_to=W: the calendar's days count in the weeks ending Sunday, promoted where any day is.
+    days = pd.date_range("2024-01-01", "2024-06-30", freq="D")  # a Monday to a Sunday
+    rows = [pd.DataFrame({"item": f"G{i}", "week": days, "units": 5.0 + i, "on_promo": 0}) for i in range(3)]
+    ahead_days = pd.date_range("2024-07-01", periods=14, freq="D")
+    rows += [pd.DataFrame({"item": "G0", "week": ahead_days, "units": np.nan, "on_promo": (ahead_days.day == 10)})]
+    path = tmp_path / "t.csv"
+    pd.concat(rows, ignore_index=True).astype({"on_promo": int}).to_csv(path, index=False)
+    data = prepare_data(
+        path, kind="demand", columns=COLUMNS, future_covariates="known", aggregate_to="W", as_of="2030-01-01"
+    )
+    assert data.ahead["date"].tolist() == [pd.Timestamp("2024-07-07"), pd.Timestamp("2024-07-14")]
+    assert data.ahead["promo"].tolist() == [0, 1]  # July 10th is in the week ending the 14th

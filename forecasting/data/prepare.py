@@ -42,7 +42,7 @@ from forecasting.data.panel import (
     top_skus,
     validate_demand_table,
 )
-from forecasting.data.periods_ahead import ahead_on_periods, keep_ahead
+from forecasting.data.periods_ahead import ahead_on_periods, ahead_summed, keep_ahead
 from forecasting.data.plausibility import screen_implausible
 from forecasting.data.quality import DataQuality, row_list
 from forecasting.data.segments import segment_skus
@@ -192,9 +192,6 @@ def prepare_data(
             f"data.week_ending={week_ending} names the day weeks end on, but {path} is planned in {target} periods; "
             f"set data.week_ending=null{fix}."
         )
-    if target != source_kind and ahead is not None:
-        log.warning("%s: the promo and price of the days ahead are not summed to %s periods: not read", path, target)
-        ahead = None
     if target != source_kind:
         if source_kind != "daily":
             raise InputError(
@@ -209,6 +206,8 @@ def prepare_data(
                 "set data.incomplete_period=drop to leave that period out (counted), or set data.end to its last day."
             )
         frame = dq.drop(frame, incomplete, "incomplete_last_period")
+        if ahead is not None:
+            ahead = ahead_summed(ahead, target, week_end)
     # Rows behind each SKU, so that SKU-level filters below can be counted in input rows.
     rows_per_sku = frame.groupby("sku", observed=True).size()
     static = _static_attributes(frame)

@@ -79,3 +79,16 @@ def test_a_daily_calendar_is_summed_to_the_weeks_the_history_is_summed_to(tmp_pa
     )
     assert data.ahead["date"].tolist() == [pd.Timestamp("2024-07-07"), pd.Timestamp("2024-07-14")]
     assert data.ahead["promo"].tolist() == [0, 1]  # July 10th is in the week ending the 14th
+
+
+def test_a_calendar_listing_only_its_promoted_days_is_read_as_it_is(tmp_path):
+    # The calendar need not be regular: only the promoted days of a daily table, a week apart. As history they
+    # would read as weekly rows among daily ones; as a calendar they are read day by day, never refused.
+    days = pd.date_range("2024-01-01", "2024-06-30", freq="D")
+    rows = [pd.DataFrame({"item": f"G{i}", "week": days, "units": 5.0 + i, "on_promo": 0}) for i in range(3)]
+    promoted = pd.date_range("2024-07-03", periods=4, freq="7D")
+    rows += [pd.DataFrame({"item": "G1", "week": promoted, "units": np.nan, "on_promo": 1})]
+    path = tmp_path / "t.csv"
+    pd.concat(rows, ignore_index=True).to_csv(path, index=False)
+    data = prepare_data(path, kind="demand", columns=COLUMNS, future_covariates="known", as_of="2030-01-01")
+    assert data.ahead["date"].tolist() == list(promoted) and set(data.ahead["promo"]) == {1}

@@ -17,13 +17,10 @@ from pathlib import Path
 import pandas as pd
 
 from forecasting.data.covariates import FUTURE_COLUMNS
-from forecasting.data.frequency import aggregate_code
+from forecasting.data.frequency import aggregate_code, to_period_ends
 from forecasting.data.quality import DataQuality
-from forecasting.data.table_frequency import resolve_frequency
 
 log = logging.getLogger(__name__)
-
-FREQUENCY_CODES = {"daily": "D", "weekly": "W", "monthly": "M"}
 
 
 def keep_ahead(ahead: pd.DataFrame, mode: str | None, dq: DataQuality, path: Path) -> pd.DataFrame | None:
@@ -52,15 +49,25 @@ def keep_ahead(ahead: pd.DataFrame, mode: str | None, dq: DataQuality, path: Pat
     return None
 
 
-def ahead_on_periods(ahead: pd.DataFrame, kind: str, week_ending, path: Path, column: str) -> pd.DataFrame:
-    """The rows ahead dated as the panel's periods are (each week or month on its last day), by the same rule."""
-    scratch = DataQuality(source=str(path))  # the table's own repairs are counted once, on its sales rows
-    return resolve_frequency(ahead, path, column, FREQUENCY_CODES[kind], week_ending, scratch)[1]
+def ahead_on_periods(ahead: pd.DataFrame, kind: str, week_end_day: int | None) -> pd.DataFrame:
+    """The rows ahead dated as the panel's periods are: a month on its last day; a week on `week_end_day` where
+    `data.week_ending` names one (the week that holds the date), else as written (weeks dated on their last day);
+    days as they are. Never refused: a calendar is no history, and a date that is no period of the forecast is
+    simply not read."""
+    dates = ahead["date"].dt.normalize()
+    if kind == "weekly" and week_end_day is not None:
+        dates = dates + pd.to_timedelta((week_end_day - dates.dt.dayofweek) % 7, unit="D")
+    return _per_period(ahead.assign(date=to_period_ends(dates, kind)))
 
 
 def ahead_summed(ahead: pd.DataFrame, kind: str, week_end_day: int | None) -> pd.DataFrame:
     """Daily rows ahead as the weeks or months a daily table is summed to (`data.aggregate_to`), as
-    `frequency.aggregate_daily` sums the history: promoted where any day is; the price, the days' mean."""
+    `frequency.aggregate_daily` sums the history."""
     ends = ahead["date"].dt.to_period(aggregate_code(kind, week_end_day)).dt.end_time.dt.normalize()
+    return _per_period(ahead.assign(date=ends))
+
+
+def _per_period(ahead: pd.DataFrame) -> pd.DataFrame:
+    """One row per SKU and period: promoted where any of its rows is; the price, their mean."""
     agg = {c: ("max" if c == "promo" else "mean") for c in FUTURE_COLUMNS if c in ahead}
-    return ahead.assign(date=ends).groupby(["sku", "date"], observed=True, sort=True).agg(agg).reset_index()
+    return ahead.groupby(["sku", "date"], observed=True, sort=True).agg(agg).reset_index()

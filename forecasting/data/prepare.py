@@ -167,7 +167,7 @@ def prepare_data(
     if kind != "transactions":
         source_kind, frame = resolve_frequency(frame, path, columns["date"], frequency, week_ending, dq)
         if ahead is not None:
-            ahead = ahead_on_periods(ahead, source_kind, week_ending, path, columns["date"])
+            ahead = ahead_on_periods(ahead, source_kind, week_end_day(week_ending))
         limit, limit_source = cut_off(end_day, as_of_day)
         frame = drop_incomplete_periods(
             frame, source_kind, limit, limit_source, incomplete_period, dq, path, columns["date"]

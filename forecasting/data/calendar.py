@@ -13,10 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from forecasting.data.frequency import SEASON, period_alias
+from forecasting.data.frequency import SEASON, WEEKDAYS, period_alias
 from forecasting.errors import InputError
-
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 @dataclass(frozen=True)

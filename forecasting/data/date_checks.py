@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from forecasting.data.frequency import WEEKDAYS
 from forecasting.data.quality import DataQuality, row_list
 from forecasting.errors import InputError
 
@@ -24,7 +25,6 @@ EARLIEST = pd.Timestamp("1900-01-01")
 ISOLATION_YEARS = 10  # a gap this long before the bulk of the dates marks the dates before it as placeholders
 ISOLATED_SHARE = 0.05  # ... when they are at most this share of the rows
 INCOMPLETE_ACTIONS = ("drop", "error")
-WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # A last week whose total across SKUs is under this share of the median of the weeks before it, while a week that
 # starts on its date would still be running at the cut-off: most likely a partial week read as a whole one.
 RUNNING_WEEK_SHARE = 0.6
@@ -75,9 +75,9 @@ def note_running_last_week(
     share = float(totals[last] / before.median())
     if share >= RUNNING_WEEK_SHARE:
         return None
-    ends = WEEKDAY_NAMES[(last.dayofweek - 1) % 7]
+    ends = WEEKDAYS[(last.dayofweek - 1) % 7]
     message = (
-        f"the last week in the data, dated {last:%Y-%m-%d} (a {WEEKDAY_NAMES[last.dayofweek]}), sold {share:.0%} of "
+        f"the last week in the data, dated {last:%Y-%m-%d} (a {WEEKDAYS[last.dayofweek]}), sold {share:.0%} of "
         f"the median of the {len(before)} weeks before it: if the table dates each week on its first day, that week "
         f"is still running ({source}: {limit:%Y-%m-%d}) and its part-week total reads as a drop in demand; set "
         f"data.week_ending={ends} to read each date as the start of the week ending {ends}, which leaves that week "

@@ -11,6 +11,7 @@ import pandas as pd
 
 from forecasting.errors import InputError
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")  # as settings name them
 WEEKDAY_CODES = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 # data.frequency / data.aggregate_to spellings -> the kind of period.
 ALIASES = {

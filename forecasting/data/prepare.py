@@ -26,6 +26,7 @@ from forecasting.data.date_checks import (
     refuse_placeholder_dates,
 )
 from forecasting.data.frequency import (
+    WEEKDAYS,
     aggregate_daily,
     complete_periods,
     frequency_kind,
@@ -46,7 +47,7 @@ from forecasting.data.periods_ahead import ahead_on_periods, ahead_summed, keep_
 from forecasting.data.plausibility import screen_implausible
 from forecasting.data.quality import DataQuality, row_list
 from forecasting.data.segments import segment_skus
-from forecasting.data.table_frequency import WEEKDAYS, resolve_frequency, week_end_day
+from forecasting.data.table_frequency import resolve_frequency, week_end_day
 from forecasting.errors import InputError
 
 log = logging.getLogger(__name__)

@@ -23,11 +23,10 @@ import pandas as pd
 
 from forecasting.data.advice import override
 from forecasting.data.codes import shown_codes
-from forecasting.data.frequency import frequency_kind
+from forecasting.data.frequency import WEEKDAYS, frequency_kind
 from forecasting.data.quality import DataQuality, row_list
 from forecasting.errors import InputError
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MIN_VOTE = 3  # distinct dates before a SKU's shape counts toward the table's frequency
 MIN_SHAPED = 6  # ... and before a weekly or monthly shape among daily SKUs is taken for one
 SHAPE_SHARE = 0.8  # share of a SKU's dates on one weekday (or on month boundaries) that makes it weekly (monthly)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from forecasting.errors import InputError
+
 # What both the shell and Hydra's grammar take unquoted (a date, a path, a column name, a number).
 PLAIN = re.compile(r"[A-Za-z0-9_./:+-]+")
 
@@ -25,3 +27,12 @@ def override(key: str, value) -> str:
     hydra = "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
     shell = re.sub(r'([$`"\\])', r"\\\1", f"{key}={hydra}")
     return f'"{shell}"'
+
+
+def setting_choice(value, key: str, allowed: tuple[str, ...]) -> str:
+    """A `data.<key>` setting that names one of `allowed` (the first is the default, taken where it is unset), in
+    any case and spacing; anything else stops the run naming the choices."""
+    choice = allowed[0] if value is None else str(value).strip().lower()
+    if choice not in allowed:
+        raise InputError(f"data.{key} is '{value}'; use one of {', '.join(allowed)}.")
+    return choice

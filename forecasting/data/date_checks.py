@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from forecasting.data.advice import setting_choice
 from forecasting.data.frequency import WEEKDAYS
 from forecasting.data.quality import DataQuality, row_list
 from forecasting.errors import InputError
@@ -101,9 +102,7 @@ def drop_incomplete_periods(
     path: Path, column: str,
 ) -> pd.DataFrame:  # fmt: skip
     """Rows of weeks or months (dated on their last day) that end after `limit`: dropped and counted, or refused."""
-    action = "drop" if action is None else str(action).strip().lower()
-    if action not in INCOMPLETE_ACTIONS:
-        raise InputError(f"data.incomplete_period is '{action}'; use drop or error.")
+    action = setting_choice(action, "incomplete_period", INCOMPLETE_ACTIONS)
     if kind == "daily":
         return frame
     ends = frame["date"]

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from forecasting.data.advice import override
+from forecasting.data.advice import override, setting_choice
 from forecasting.data.codes import joined_codes
 from forecasting.data.covariates import promo_indicator
 from forecasting.data.dates import parse_dates
@@ -327,9 +327,7 @@ def _parse_dates(
 ) -> pd.Series:
     """The column as datetimes; empty dates stop the read, or with `empty_dates` "drop" stay empty (NaT) for the
     caller to leave out and count (an export's "Total" row has a SKU text and no date)."""
-    rule = "error" if empty_dates is None else str(empty_dates).strip().lower()
-    if rule not in EMPTY_DATE_RULES:
-        raise InputError(f"data.empty_dates is '{empty_dates}'; use one of {', '.join(EMPTY_DATE_RULES)}.")
+    rule = setting_choice(empty_dates, "empty_dates", EMPTY_DATE_RULES)
     parsed = parse_dates(values, path, column, date_format, notes)
     if parsed.isna().any() and rule == "error":
         raise InputError(

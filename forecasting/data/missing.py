@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from forecasting.data.advice import setting_choice
 from forecasting.data.quality import DataQuality, row_list
 from forecasting.errors import InputError
 
@@ -36,9 +37,7 @@ def rows_ahead(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def resolve_missing(frame: pd.DataFrame, rule: str | None, dq: DataQuality, path: Path, column: str) -> pd.DataFrame:
     """`frame` (sku, date, quantity, ...) with every empty quantity dropped, zeroed or refused, and counted."""
-    rule = "error" if rule is None else str(rule).strip().lower()
-    if rule not in RULES:
-        raise InputError(f"data.missing is '{rule}'; use one of {', '.join(RULES)}.")
+    rule = setting_choice(rule, "missing", RULES)
     empty = frame["quantity"].isna()
     if not empty.any():
         return frame

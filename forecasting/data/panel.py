@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from forecasting.data.advice import setting_choice
 from forecasting.data.calendar import PeriodCalendar, TradingCalendar
 from forecasting.data.quality import DataQuality, row_list
 from forecasting.errors import InputError
@@ -71,12 +72,8 @@ def validate_demand_table(
     dates are regular) and return it with `demand` named. Rows that share a SKU and period stop it, or with
     `duplicates` "sum" are added up (sum_same_period; counted in `dq`'s repairs). A negative total (net returns)
     stops it, or with `negative` "zero" is set to 0 (counted)."""
-    rule = "error" if duplicates is None else str(duplicates).strip().lower()
-    if rule not in DUPLICATE_RULES:
-        raise InputError(f"data.duplicates is '{duplicates}'; use one of {', '.join(DUPLICATE_RULES)}.")
-    negatives = "error" if negative is None else str(negative).strip().lower()
-    if negatives not in NEGATIVE_RULES:
-        raise InputError(f"data.negative is '{negative}'; use one of {', '.join(NEGATIVE_RULES)}.")
+    rule = setting_choice(duplicates, "duplicates", DUPLICATE_RULES)
+    negatives = setting_choice(negative, "negative", NEGATIVE_RULES)
     df = frame.rename(columns={"quantity": "demand"})
     if df["sku"].isna().any():
         raise InputError(

@@ -147,3 +147,25 @@ def test_part_numbers_stored_as_floats_in_parquet_are_the_whole_numbers(tmp_path
     assert frame["sku"].tolist()[:2] == ["1001", "1002"] and pd.isna(frame["sku"].iloc[2])
     assert stripped_codes(pd.Series(["1001"])).tolist() == ["1001"]  # the stock file's spelling
     assert stripped_codes(pd.Series([1.5, 2.0])).tolist() == ["1.5", "2.0"]  # not whole numbers: as they are
+
+
+def test_parquet_decimal_and_date_columns_read_as_their_types(tmp_path):
+    # An ERP's NUMERIC(12,3) quantity arrives as a Parquet decimal: 29.000 is 29 units, not a number whose marks
+    # are ambiguous; a DATE column (date32) is a day.
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "erp.parquet"
+    table = pa.table(
+        {
+            "item": ["A", "A", "B"],
+            "day": pa.array(pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-01"]).date, pa.date32()),
+            "units": pa.array([decimal.Decimal("29.000"), decimal.Decimal("1540.500"), None], pa.decimal128(12, 3)),
+        }
+    )
+    pq.write_table(table, path)
+    frame = read_table(path, {"sku": "item", "date": "day", "quantity": "units"}, "demand", None, None)
+    assert frame["quantity"].tolist()[:2] == [29.0, 1540.5] and pd.isna(frame["quantity"].iloc[2])
+    assert frame["date"].tolist() == list(pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-01"]))

@@ -181,3 +181,12 @@ def test_costs_with_a_currency_sign_read_as_amounts(tmp_path):
     signed = write(tmp_path / "signed.csv", "sku,moq\nA100,£4\n")
     with pytest.raises(InputError, match="moq"):
         policy_table(SKUS, PLAN, pd.Series(dtype=float), signed)
+
+
+def test_a_stock_report_with_title_lines_reads_as_the_clean_file(tmp_path):
+    # An ERP's stock report: a title and the report date above the header, ';' between fields.
+    title = "Stock on hand;\nas of 07.01.2024;\n\n"
+    report = write(tmp_path / "stock.csv", title + "SKU;On_Hand\nA100;12\nB200;3\n00123;7\n")
+    clean = write(tmp_path / "clean.csv", "sku,on_hand\nA100,12\nB200,3\n00123,7\n")
+    on_hand, _, _ = stock_position(SKUS, DEMAND, report, today=TODAY)
+    pd.testing.assert_series_equal(on_hand, stock_position(SKUS, DEMAND, clean, today=TODAY)[0])

@@ -317,6 +317,44 @@ def test_prices_with_a_currency_sign_read_as_amounts_quantities_do_not(fmt, tmp_
     assert "non-numeric value(s)" in refused(write(amounts, tmp_path / "q.csv", sep=";"), columns=DAILY)
 
 
+@pytest.mark.parametrize(
+    "fmt, sep",
+    [
+        (lambda v: f"{abs(v):,.3f}".replace(",", "_").replace(".", ",").replace("_", ".") + "-" * (v < 0), ";"),
+        (lambda v: f"({abs(v):,.2f})" if v < 0 else f"{v:,.2f}", "\t"),
+    ],
+    ids=["sap_trailing_minus", "accounting_parentheses"],
+)
+def test_negatives_written_by_accounting_systems_are_negatives(fmt, sep, tmp_path):
+    """SAP writes a return of 36 as "36,000-", accounting exports as "(36.00)": a number with a sign, never text
+    to refuse or, worse, a sale."""
+    table = big_daily()
+    table.loc[table.index % 9 == 4, "units"] *= -0.01
+    clean = panel(write(table, tmp_path / "clean.csv"), columns=DAILY, negative="zero")
+    got = panel(write(table.assign(units=table["units"].map(fmt)), tmp_path / "t.csv", sep=sep), columns=DAILY,
+                negative="zero")  # fmt: skip
+    same_panel(got, clean)
+    assert "negatives" in got.quality.as_dict()["read"]["numbers"]["units"]
+    assert "negative demand" in refused(tmp_path / "t.csv", columns=DAILY, panel=SHORT)
+
+
+@pytest.mark.parametrize(
+    "above", ["Sales report;;\nExported 2024-03-01 by ERP;;\n;;\n", "sep=;\n", "Weekly units sold\n\n"]
+)
+def test_a_header_below_title_lines_is_found(above, tmp_path):
+    """A report export puts a title, a date or Excel's "sep=;" above the header: the table is the same table."""
+    table = big_daily()
+    clean = panel(write(table, tmp_path / "clean.csv"), columns=DAILY)
+    path = tmp_path / "t.csv"
+    path.write_text(above + table.to_csv(index=False, sep=";"))
+    got = panel(path, columns=DAILY)
+    same_panel(got, clean)
+    assert f"line {above.count(chr(10)) + 1}" in got.quality.as_dict()["read"]["header_line"]
+    # The check for rows longer than the header still reads the rows under the header found.
+    path.write_text(above + table.to_csv(index=False, sep=";") + "SKU0;2024-03-01;1;540\n")
+    assert "more fields than the header" in refused(path, columns=DAILY, panel=SHORT)
+
+
 # --- 3. two columns under the mapped name -------------------------------------------------------------------------
 
 

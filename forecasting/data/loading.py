@@ -76,9 +76,21 @@ def _read_csv(path: Path, options: dict, notes: dict, guessed: bool, **kwargs) -
 def _read_parquet(path: Path, columns: list[str] | None) -> pd.DataFrame | list[str]:
     """The schema's column names (`columns=None`) or the table; a damaged file is one sentence."""
     try:
-        return list(pq.read_schema(path).names) if columns is None else pd.read_parquet(path, columns=columns)
+        if columns is None:
+            return list(pq.read_schema(path).names)
+        return _typed_numbers(pq.read_table(path, columns=columns))
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"{path}: the Parquet file cannot be read ({exc}); export the table again.") from None
+
+
+def _typed_numbers(table: pa.Table) -> pd.DataFrame:
+    """The table as pandas, a decimal column (an ERP's NUMERIC(12,3)) as float64: pandas would hold it as Python
+    Decimal objects, which read as text ('29.000') whose marks are then ambiguous, though the file's type says
+    what the number is."""
+    for i, field in enumerate(table.schema):
+        if pa.types.is_decimal(field.type):
+            table = table.set_column(i, field.name, table.column(i).cast(pa.float64()))
+    return table.to_pandas()
 
 
 def _source_columns(path: Path, kind: str, options: dict, notes: dict, guessed: bool) -> list[str]:
@@ -127,7 +139,7 @@ def read_table(
     marks = {k: user_options.pop(k) for k in ("decimal", "thousands") if k in user_options}
     options, guessed = {}, False
     if file_kind == "csv":
-        options, detected = csv_options(path, user_options)
+        options, detected = csv_options(path, user_options, list(mapping.values()))
         notes.update(detected)
         guessed = "encoding" not in user_options
     available = _source_columns(path, file_kind, options, notes, guessed)
@@ -264,10 +276,14 @@ def _refuse_rows_longer_than_the_header(path: Path, options: dict, width: int) -
     silently, so an unquoted `1,540` in a comma-separated file would sell 1 instead of 1,540. One more pass, with
     the options the table was just read with, that reads only the field past the header's last (empty where a
     row has none, or ends in a separator)."""
-    if {"header", "skiprows", "names", "usecols"} & set(options):
-        return  # a layout of the user's own (read options): the header is not simply the first line
+    above = options.get("skiprows", 0)  # lines above the header (sniffing found it below a title, or the user said)
+    if {"header", "names", "usecols"} & set(options) or not isinstance(above, int):
+        return  # a layout of the user's own (read options): the header is not simply one line
+    options = {k: v for k, v in options.items() if k != "skiprows"}
     try:
-        past = pd.read_csv(path, **options, header=None, skiprows=1, names=range(width + 1), usecols=[width], dtype=str)
+        past = pd.read_csv(
+            path, **options, header=None, skiprows=above + 1, names=range(width + 1), usecols=[width], dtype=str
+        )
     except pd.errors.ParserError:
         # pandas' way of saying that no row has a field past the header's ("Too many columns specified"). The
         # table itself was just read with these options, so a parser error here can mean nothing else, whatever

@@ -32,6 +32,10 @@ ONE_GROUP = {m: re.compile(rf"{LEAD}{re.escape(m)}\d{{3}}") for m in MARKS}
 # ERP price exports carry one; it never changes the number.
 CURRENCY = r"[$£€¥₹₽₩₺]|[A-Z]{3}"
 CURRENCY_AROUND = re.compile(rf"^([-+]?)\s*(?:{CURRENCY})\s*(?=[-+]?\d)|(?<=[\d.,])\s*(?:{CURRENCY})$")
+# Negatives as accounting systems write them: a trailing minus (SAP, COBOL: "36,000-") or parentheses ("(36.00)",
+# "(£2.50)"). Neither can mean anything but a negative; both become a leading minus before the marks are decided.
+TRAILING_MINUS = re.compile(r"^([^-+()]*\d[^-+()]*?)\s*-$")
+PARENTHESES = re.compile(r"^\(\s*([^-+()]*\d[^-+()]*?)\s*\)$")
 
 
 def parse_numbers(
@@ -57,12 +61,15 @@ def parse_numbers(
     # Decided and parsed once per distinct value: a quantity column repeats a few thousand values.
     codes, uniques = pd.factorize(text)
     raw = pd.Series(uniques, dtype="string")
-    bare = _without_currency(raw) if money else raw
+    signed = _leading_minus(raw)
+    bare = _without_currency(signed) if money else signed
     distinct = _ungrouped(bare)
     read = ["spaces or apostrophes between groups of three digits read as thousands separators"]
     read = read if bool((distinct != bare).any()) else []
-    if bool((bare != raw).any()):
-        read.append(f"currency signs or codes around the amounts dropped (e.g. '{raw[bare != raw].iloc[0]}')")
+    if bool((signed != raw).any()):
+        read.append(f"trailing minus signs or parentheses read as negatives (e.g. '{raw[signed != raw].iloc[0]}')")
+    if bool((bare != signed).any()):
+        read.append(f"currency signs or codes around the amounts dropped (e.g. '{raw[bare != signed].iloc[0]}')")
     decimal, thousands = options.get("decimal"), options.get("thousands")
     if decimal is None and thousands is None:
         decimal, thousands = _decide(distinct, path, column, hint)
@@ -107,7 +114,7 @@ def file_marks(columns: list[pd.Series]) -> tuple[str, str | None] | None:
         if pd.api.types.is_numeric_dtype(values):
             continue
         distinct = pd.Series(pd.unique(values.dropna().astype("string").str.strip()), dtype="string")
-        distinct = _ungrouped(_without_currency(distinct))
+        distinct = _ungrouped(_without_currency(_leading_minus(distinct)))
         if not distinct.str.contains(r"[.,]").any():
             continue
         try:
@@ -115,6 +122,10 @@ def file_marks(columns: list[pd.Series]) -> tuple[str, str | None] | None:
         except InputError:
             continue
     return None
+
+
+def _leading_minus(distinct: pd.Series) -> pd.Series:
+    return distinct.str.replace(TRAILING_MINUS, r"-\1", regex=True).str.replace(PARENTHESES, r"-\1", regex=True)
 
 
 def _without_currency(distinct: pd.Series) -> pd.Series:

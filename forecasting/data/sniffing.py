@@ -12,9 +12,10 @@ import bz2
 import codecs
 import csv
 import gzip
+import io
 import lzma
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from forecasting.errors import InputError
@@ -29,6 +30,9 @@ BOMS = {codecs.BOM_UTF8: "utf-8-sig", codecs.BOM_UTF16_LE: "utf-16", codecs.BOM_
 # decodes any byte, so the chain always ends in a decoding (binary files were turned away before).
 FALLBACK_ENCODINGS = ("utf-8", "cp1252", "latin-1")
 SEPARATORS = ",;\t|"
+# A report's export often puts lines above the header (a title, the run date, Excel's "sep=;"): the header is
+# looked for in the file's first lines, as the line whose fields hold every mapped column name.
+HEADER_SEARCH_LINES = 30
 
 
 def file_kind(path: Path) -> str:
@@ -58,8 +62,9 @@ def _is_workbook(path: Path) -> bool:
         return False
 
 
-def csv_options(path: Path, read_options: Mapping) -> tuple[dict, dict]:
-    """Options for `pandas.read_csv` (compression, encoding, separator) and what was detected, as notes.
+def csv_options(path: Path, read_options: Mapping, names: Sequence[str] = ()) -> tuple[dict, dict]:
+    """Options for `pandas.read_csv` (compression, encoding, separator, lines above the header) and what was
+    detected, as notes. `names`: the column names the header must hold.
 
     Options the user set in `data.read_options` win; only what is left unset is detected.
     """
@@ -91,12 +96,36 @@ def csv_options(path: Path, read_options: Mapping) -> tuple[dict, dict]:
         options["encoding"] = _detect_encoding(path, head)
     if options["encoding"] not in ("utf-8", "utf-8-sig"):
         notes["encoding"] = str(options["encoding"])
+    text = head.decode(options["encoding"], errors="replace")
+    header = _header_below_the_first_line(text, names, options)
+    if header is not None:
+        line, sep = header
+        options["skiprows"] = line
+        notes["header_line"] = f"the header is on line {line + 1}: the {line} line(s) above it were skipped"
+        if "sep" not in options and "delimiter" not in options and sep != ",":
+            options["sep"] = notes["separator"] = sep
     if "sep" not in options and "delimiter" not in options:
-        sep = _detect_separator(head.decode(options["encoding"], errors="replace"))
+        sep = _detect_separator(text)
         if sep != ",":
             options["sep"] = sep
             notes["separator"] = sep
     return options, notes
+
+
+def _header_below_the_first_line(text: str, names: Sequence[str], options: Mapping) -> tuple[int, str] | None:
+    """(line index, separator) of the header where the first line does not hold every name of `names` and a line
+    below it does; None where the first line does (or the user laid the file out with read options)."""
+    if not names or {"skiprows", "header", "names"} & set(options):
+        return None
+    wanted = {str(n).strip().lower() for n in names}  # case aside: the mapping's own check names a near name
+    given = options.get("sep", options.get("delimiter"))
+    lines = io.StringIO(text).readlines()[:HEADER_SEARCH_LINES]
+    for i, line in enumerate(lines):
+        for sep in [given] if given else SEPARATORS:
+            fields = {f.strip().lower() for f in next(csv.reader([line.rstrip("\r\n")], delimiter=sep), [])}
+            if wanted <= fields:
+                return (i, sep) if i else None
+    return None
 
 
 def _first_zip_member(path: Path) -> bytes:

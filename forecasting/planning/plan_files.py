@@ -36,7 +36,7 @@ def _read(path: str | Path, what: str, key: Sequence[str] = SKU_KEY) -> pd.DataF
         raise InputError(f"{path}: no such {what} file; fix plan.{what}_csv or set it to null.")
     # Read as the data loader reads its table (the same ERP writes both): encoding, separator and compression
     # detected, every cell as text, numbers parsed by _numbers with the loader's rules for thousands and decimals.
-    options, _ = csv_options(path, {})
+    options, _ = csv_options(path, {}, names=key if len(key) > 1 else ("sku",))
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], **options)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:

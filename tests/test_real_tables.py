@@ -492,6 +492,41 @@ def test_iso_week_labels_read_as_the_weeks_sundays(label, date_format, tmp_path)
     assert "ISO week" in got.quality.as_dict()["read"]["dates"]
 
 
+@pytest.mark.parametrize("key", ["%G%V", "%G-%V", "%G/%V"])
+def test_year_and_week_keys_read_as_iso_weeks(key, tmp_path):
+    """An ERP's calendar-week key (SAP's CALWEEK 202437) is the ISO week, dated on its Sunday."""
+    weeks = sunday_weeks()
+    clean = panel(write(weeks, tmp_path / "clean.csv"), columns=WEEKLY)
+    keys = weeks.assign(week_ending=weeks["week_ending"].dt.strftime(key))
+    got = panel(write(keys, tmp_path / "t.csv"), columns=WEEKLY)
+    same_panel(got, clean)
+    assert "ISO weeks" in got.quality.as_dict()["read"]["dates"]
+
+
+def test_year_and_week_in_two_columns_are_one_date_and_the_week_alone_prints_the_mapping(tmp_path):
+    weeks = sunday_weeks()
+    clean = panel(write(weeks, tmp_path / "clean.csv"), columns=WEEKLY)
+    iso = weeks["week_ending"].dt.isocalendar()
+    split = weeks.drop(columns="week_ending").assign(Year=iso["year"].to_numpy(), Week=iso["week"].to_numpy())
+    path = write(split, tmp_path / "t.csv", sep=";")
+    message = refused(path, columns={**WEEKLY, "date": "Week"}, panel=SHORT)
+    assert "'data.columns.date=[Year,Week]'" in message
+    same_panel(panel(path, **apply_typed(message, "data.columns.date", columns={**WEEKLY, "date": "Week"})), clean)
+
+
+def test_year_and_month_in_two_columns_are_the_month(tmp_path):
+    parts = monthly_parts(n_parts=6, months=24)
+    clean = panel(write(parts, tmp_path / "clean.csv"), columns=MONTHLY)
+    split = parts.assign(y=parts["month"].dt.year, m=parts["month"].dt.month).drop(columns="month")
+    same_panel(panel(write(split, tmp_path / "t.csv"), columns={**MONTHLY, "date": ["y", "m"]}), clean)
+
+
+def test_a_week_53_iso_years_lack_is_refused_not_moved_into_the_next_year(tmp_path):
+    table = pd.DataFrame({"item": ["A", "A"], "week_ending": ["2024-52", "2024-53"], "qty": [3, 4]})
+    message = refused(write(table, tmp_path / "t.csv"), columns=WEEKLY, panel=SHORT)
+    assert "week 53 of 2024" in message and "'2024-53'" in message
+
+
 # --- 7. placeholder dates -----------------------------------------------------------------------------------------
 
 

@@ -33,6 +33,9 @@ YYYYMM = (190001, 210012)
 EPOCH_UNITS = {"s": (1e8, 4.2e9), "ms": (1e11, 4.2e12)}
 # An ISO week label: year, week number, optional weekday ('2023-W47', '2023W47-3', '2023-w47').
 ISO_WEEK = r"(\d{4})-?[Ww](\d{2})(?:-?([1-7]))?"
+# A year and a calendar week ('2024-37', '2024/37', '2024 37', '202437': an ERP's week key, SAP's CALWEEK), read
+# as an ISO week where some week number is above 12 (so no month) and none above 53; all of 1-12 is a month.
+YEAR_WEEK = r"((?:19|20)\d{2})[-/. ]?(\d{1,2})"
 # Month labels pandas guesses no format for: a month name and a two-digit year ('Jan-23', Excel's "mmm-yy"), a month
 # number and a four-digit year with a dot ('01.2023'); ('Sep-2023' and 'January 2023' pandas reads itself).
 MONTH_LABELS = (
@@ -65,9 +68,15 @@ def parse_dates(values: pd.Series, path, column: str, date_format: str | None, n
     if pd.api.types.is_datetime64_any_dtype(values):
         return values.astype("datetime64[ns]")
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        return _from_numbers(values, path, column, notes)
+        known = values.dropna()
+        if not bool((known == known.round()).all()):
+            return _from_numbers(values, path, column, notes)
+        values = values.astype("Int64")  # whole numbers as their digits: a week key 202437 is read as text is
 
     text = values.astype("string").str.strip()
+    weeks = _year_weeks(text, path, column) if date_format is None else None
+    if weeks is not None:
+        text = weeks
     if date_format is None and _number_text(text):
         return _from_numbers(pd.to_numeric(text.where(text != "")), path, column, notes)
     local = text.str.replace(OFFSET, r"\1", regex=True)
@@ -77,7 +86,12 @@ def parse_dates(values: pd.Series, path, column: str, date_format: str | None, n
             f"{int(offsets.sum())} date(s) in column '{column}' carried a UTC offset (e.g. '{text[offsets].iloc[0]}'); "
             "each kept its own local date and time and the offset was dropped"
         )
-    local, read_format = _iso_weeks(local, date_format, column, notes)
+    local, read_format = _iso_weeks(local, date_format, path, column, notes)
+    if weeks is not None:
+        notes["dates"] = (
+            f"year and week numbers in column '{column}' (e.g. '{_written(values.astype('string')).iloc[0]}') read "
+            "as ISO weeks, each dated on its last day (Sunday)"
+        )
     if read_format is None:
         read_format = _month_label(local) or _day_month_order(local, path, column, notes)
     try:
@@ -95,6 +109,19 @@ def parse_dates(values: pd.Series, path, column: str, date_format: str | None, n
     if bad.any():
         raise InputError(_bad_dates_message(local, bad, path, column, date_format))
     return parsed.astype("datetime64[ns]")
+
+
+def _year_weeks(text: pd.Series, path, column: str) -> pd.Series | None:
+    """Year-and-week values (YEAR_WEEK) as ISO week labels ('2024-W37'); None where the column is not one."""
+    known = _written(text)
+    if not len(known) or not known.str.fullmatch(YEAR_WEEK).all():
+        return None
+    week = known.str.extract(YEAR_WEEK)[1].astype(int)
+    if not (week.between(1, 53).all() and (week > 12).any()):
+        return None
+    parts = text.str.extract(YEAR_WEEK)
+    _refuse_weeks_iso_lacks(parts, text, path, column)
+    return (parts[0] + "-W" + parts[1].str.zfill(2)).where(text.str.fullmatch(YEAR_WEEK).fillna(False), text)
 
 
 def _number_text(text: pd.Series) -> bool:
@@ -162,7 +189,9 @@ def _day_month_order(text: pd.Series, path, column: str, notes: dict) -> str | N
     return chosen
 
 
-def _iso_weeks(text: pd.Series, date_format: str | None, column: str, notes: dict) -> tuple[pd.Series, str | None]:
+def _iso_weeks(
+    text: pd.Series, date_format: str | None, path, column: str, notes: dict
+) -> tuple[pd.Series, str | None]:
     """ISO week labels ('2023-W47', '2023W47', '2023-W47-3') as the week's Sunday (its last day; a weekday
     given in the label is kept), and a `%G`/`%V` format without a weekday given the Sunday likewise: pandas
     parses ISO weeks only with a weekday."""
@@ -171,6 +200,7 @@ def _iso_weeks(text: pd.Series, date_format: str | None, column: str, notes: dic
         if len(known) == 0 or not known.str.fullmatch(ISO_WEEK).all():
             return text, None
         parts = text.str.extract(ISO_WEEK)
+        _refuse_weeks_iso_lacks(parts, text, path, column)
         notes["dates"] = (
             f"ISO week labels in column '{column}' (e.g. '{known.iloc[0]}') read as each week's last day (Sunday), "
             "or as the weekday the label gives"
@@ -182,6 +212,21 @@ def _iso_weeks(text: pd.Series, date_format: str | None, column: str, notes: dic
         notes["dates"] = f"ISO weeks in column '{column}' read as each week's last day (Sunday)"
         return text + "|7", date_format + "|%u"
     return text, date_format
+
+
+def _refuse_weeks_iso_lacks(parts: pd.DataFrame, text: pd.Series, path, column: str) -> None:
+    """A week 53 in a year of 52 ISO weeks: pandas would read '2024-W53' as 2025's first week, which the file may
+    hold too; the file numbers its weeks some other way (US weeks from Sunday, weeks from January 1)."""
+    year, week = pd.to_numeric(parts[0]), pd.to_numeric(parts[1])
+    last = year.map(lambda y: pd.Timestamp(int(y), 12, 28).isocalendar().week, na_action="ignore")
+    bad = (week > last).fillna(False)
+    if bad.any():
+        raise InputError(
+            f"{path}: column '{column}' has week {int(week[bad].iloc[0])} of {int(year[bad].iloc[0])} (e.g. "
+            f"'{text[bad].iloc[0]}' at row(s) {row_list(bad)}), which ISO 8601 weeks do not have (that year has "
+            f"{int(last[bad].iloc[0])}), so the file numbers its weeks another way; write each week's last day as "
+            "YYYY-MM-DD instead."
+        )
 
 
 def _check_directives(date_format: str) -> None:

@@ -165,7 +165,12 @@ def read_table(
             f"{path}: column '{mapping['sku']}' (data.columns.sku) is empty in every row; map data.columns.sku to "
             f"the column that holds the SKU codes (the file has: {_listed(available)})."
         )
-    frame["date"] = _parse_dates(frame["date"], path, mapping["date"], date_format, notes, empty_dates)
+    parts = [frame.pop(n) for n in list(mapping) if n.startswith(DATE_PART)]
+    if parts:
+        frame["date"] = _joined_date([frame["date"], *parts])
+    else:
+        _refuse_period_numbers_without_year(frame["date"], path, mapping["date"], available)
+    frame["date"] = _parse_dates(frame["date"], path, column_label(columns, "date"), date_format, notes, empty_dates)
     hint = file_marks([frame[name] for name in ("quantity", "price") if name in frame])
     frame["quantity"] = parse_numbers(frame["quantity"], path, mapping["quantity"], marks, notes, hint)
     if "price" in frame:
@@ -205,27 +210,44 @@ NUMBER_COLUMNS = ("quantity", "price", "promo")
 # `data.columns.sku=[item,store]`: the SKU is the columns' codes joined (codes.joined_codes); the columns after
 # the first are read under these names.
 SKU_PART = "sku@"
+# `data.columns.date=[year,week]` (or [year,month], [year,month,day]): an ERP's period in columns of its own, read
+# as one date written '2024-37' (a year and ISO week, dates.YEAR_WEEK), '2024-5' or '2024-5-17'.
+DATE_PART = "date@"
+PARTS = {"sku": SKU_PART, "date": DATE_PART}
+# Names a year column goes by, to print the setting that maps it with a week or month number column.
+YEAR_NAMES = re.compile(r"year|yr|jahr|año|ano|annee|année|anno|jaar|år|rok", re.IGNORECASE)
 
 
-def sku_columns(columns: Mapping) -> list[str]:
-    """The source columns `data.columns.sku` names: one, or several (a list such as [item,store])."""
-    src = columns.get("sku")
+def sku_columns(columns: Mapping, name: str = "sku") -> list[str]:
+    """The source columns `data.columns.sku` (or `name`) names: one, or several (a list such as [item,store])."""
+    src = columns.get(name)
     return [str(p) for p in (src if isinstance(src, list | tuple) else [src]) if p]
 
 
+def column_label(columns: Mapping, name: str) -> str:
+    """The source column(s) of `name` as messages quote them inside '...': year', 'week for a date of two."""
+    return "', '".join(sku_columns(columns, name))
+
+
 def _flat_mapping(columns: Mapping) -> dict[str, str]:
-    """Contract name -> one source column, the mapped ones only; a SKU of several columns (a list) maps `sku` to
-    the first and `sku@1`, `sku@2`, ... to the others."""
+    """Contract name -> one source column, the mapped ones only; a SKU (or date) of several columns (a list) maps
+    `sku` to the first and `sku@1`, `sku@2`, ... to the others."""
     mapping = {}
     for name, src in columns.items():
-        if name == "sku":
-            parts = sku_columns(columns)
-            mapping |= {"sku": parts[0]} if parts else {}
-            mapping |= {f"{SKU_PART}{i}": p for i, p in enumerate(parts[1:], start=1)}
+        if name in PARTS:
+            parts = sku_columns(columns, name)
+            if name == "date" and len(parts) > 3:
+                raise InputError(
+                    f"data.columns.date names {len(parts)} columns; a date is one column or a year with its week or "
+                    f"month (and day), e.g. 'data.columns.date=[{','.join(parts[:2])}]'."
+                )
+            mapping |= {name: parts[0]} if parts else {}
+            mapping |= {f"{PARTS[name]}{i}": p for i, p in enumerate(parts[1:], start=1)}
         elif isinstance(src, list | tuple):
             raise InputError(
-                f"data.columns.{name} names several columns, which only data.columns.sku may (e.g. [item,store]); "
-                f"map it to one, e.g. {override(f'data.columns.{name}', str(src[0]))}."
+                f"data.columns.{name} names several columns, which only data.columns.sku (e.g. [item,store]) and "
+                f"data.columns.date (e.g. [year,week]) may; map it to one, e.g. "
+                f"{override(f'data.columns.{name}', str(src[0]))}."
             )
         elif src:
             mapping[name] = src
@@ -237,12 +259,44 @@ def _text_as_written(mapping: Mapping[str, str]) -> dict:
     text = {src for name, src in mapping.items() if name in TEXT_COLUMNS or name.startswith(SKU_PART)}
     # Numbers as text too: pandas would read "1.540" as 1.54 before `numbers` could see the column's format; and
     # dates: the month label '01.2024' read as a number is 1.2024 (`dates` reads number-like text as numbers).
-    numbers = {mapping[name] for name in (*NUMBER_COLUMNS, "date") if name in mapping}
+    numbers = {src for name, src in mapping.items() if name in (*NUMBER_COLUMNS, "date") or name.startswith(DATE_PART)}
     return {
         "dtype": dict.fromkeys(text | numbers, str),
         "keep_default_na": False,
         "na_values": {src: ([""] if src in text else NA_MARKERS) for src in set(mapping.values())},
     }
+
+
+def _joined_date(parts: list[pd.Series]) -> pd.Series:
+    """A year, week or month (and day) in columns of their own as one text '2024-37', '2024-5-17'; empty where
+    any part is."""
+    texts = []
+    for part in parts:
+        if pd.api.types.is_float_dtype(part) and bool((part.dropna() % 1 == 0).all()):
+            part = part.astype("Int64")  # a Parquet year column with a gap is float: 2024, not 2024.0
+        texts.append(part.astype("string").str.strip())
+    joined = texts[0]
+    for text in texts[1:]:
+        joined = joined + "-" + text
+    return joined.where(pd.concat(texts, axis=1).notna().all(axis=1) & ~pd.concat(texts, axis=1).eq("").any(axis=1))
+
+
+def _refuse_period_numbers_without_year(values: pd.Series, path: Path, column: str, available: list) -> None:
+    """A date column of week or month numbers alone (1-53) cannot be dated: the year is in another column, which
+    the printed setting maps with it."""
+    numbers = pd.to_numeric(values.astype("string").str.strip(), errors="coerce")
+    written = values.notna() & values.astype("string").str.strip().ne("")
+    if not written.any() or numbers[written].isna().any():
+        return
+    known = numbers[written]
+    if not (bool((known % 1 == 0).all()) and known.between(1, 53).all()):
+        return
+    years = [str(a) for a in available if YEAR_NAMES.search(str(a)) and str(a) != column]
+    year = years[0] if len(years) == 1 and re.fullmatch(r"[\w.-]+", years[0]) else "<year column>"
+    raise InputError(
+        f"{path}: column '{column}' holds week or month numbers ({known.min():g} to {known.max():g}), which need "
+        f"their year; map the year column with it, as in 'data.columns.date=[{year},{column}]'."
+    )
 
 
 def _listed(available: list) -> str:
@@ -324,8 +378,8 @@ def _absent_columns_message(path: Path, absent: list[str], mapping: Mapping[str,
 
 
 def _contract_name(name: str) -> str:
-    """`sku` for the columns of a SKU of several (sku@1, ...), else the name itself."""
-    return "sku" if name.startswith(SKU_PART) else name
+    """`sku` for the columns of a SKU of several (sku@1, ...), `date` likewise, else the name itself."""
+    return name.split("@")[0]
 
 
 def _near_name(wanted, available: list) -> str | None:

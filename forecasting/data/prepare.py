@@ -34,7 +34,7 @@ from forecasting.data.frequency import (
     period_code,
     to_period_ends,
 )
-from forecasting.data.loading import read_table
+from forecasting.data.loading import column_label, read_table
 from forecasting.data.missing import resolve_missing, rows_ahead
 from forecasting.data.panel import (
     aggregate_lines,
@@ -146,6 +146,7 @@ def prepare_data(
     read_notes: dict = {}
     ahead = None
     frame = read_table(path, columns, kind, read_options, date_format, notes=read_notes, empty_dates=empty_dates)
+    columns["date"] = column_label(columns, "date")  # messages below name the date's columns (a year and week)
     dq = DataQuality(source=str(path), rows_in=len(frame))
     frame = dq.drop(frame, frame["date"].isna(), "empty_date")  # only with data.empty_dates=drop: else refused
     if read_notes:

@@ -355,6 +355,16 @@ def test_a_header_below_title_lines_is_found(above, tmp_path):
     assert "more fields than the header" in refused(path, columns=DAILY, panel=SHORT)
 
 
+def test_a_dash_alone_is_zero_as_a_spreadsheet_displays_it(tmp_path):
+    table = make_demand_table(3, 60)
+    table = table.assign(units=table["units"] * 250)  # about 40% zero days
+    clean = panel(write(table, tmp_path / "clean.csv"), columns=DAILY)
+    shown = table.assign(units=table["units"].map(lambda v: " -   " if v == 0 else f"{v:,.0f}"))
+    got = panel(write(shown, tmp_path / "t.csv"), columns=DAILY)
+    same_panel(got, clean)
+    assert "dash alone read as zero" in got.quality.as_dict()["read"]["numbers"]["units"]
+
+
 # --- 3. two columns under the mapped name -------------------------------------------------------------------------
 
 
@@ -525,6 +535,27 @@ def test_a_week_53_iso_years_lack_is_refused_not_moved_into_the_next_year(tmp_pa
     table = pd.DataFrame({"item": ["A", "A"], "week_ending": ["2024-52", "2024-53"], "qty": [3, 4]})
     message = refused(write(table, tmp_path / "t.csv"), columns=WEEKLY, panel=SHORT)
     assert "week 53 of 2024" in message and "'2024-53'" in message
+
+
+@pytest.mark.parametrize("label, name", [("%Y-%m-%d", "t.csv"), ("%d/%m/%Y", "t.csv"), ("%G-W%V", "t.parquet")])
+def test_a_sheet_with_one_column_per_week_reads_as_the_long_table(label, name, tmp_path):
+    """A planner's sheet: a row per SKU, a column per week, a description and a total beside them."""
+    weeks = sunday_weeks()
+    clean = panel(write(weeks, tmp_path / "clean.csv"), columns=WEEKLY)
+    sheet = weeks.assign(week_ending=weeks["week_ending"].dt.strftime(label)).pivot(
+        index="item", columns="week_ending", values="qty"
+    )
+    sheet = sheet[weeks["week_ending"].dt.strftime(label).unique()]  # the weeks in calendar order, as sheets hold them
+    sheet["Total"] = sheet.sum(axis=1)
+    sheet.insert(0, "Description", "a part")
+    path = tmp_path / name
+    sheet.reset_index().to_csv(path, index=False) if name.endswith(".csv") else sheet.reset_index().to_parquet(path)
+    defaults = {"sku": "item", "date": "date", "quantity": "demand"}  # conf/data/demand_table.yaml's, but the SKU
+    got = panel(path, columns=defaults)
+    same_panel(got, clean)
+    assert "one column per period" in got.quality.as_dict()["read"]["layout"]
+    # A long table whose mapping is wrong is still named as such, not taken for a sheet.
+    assert "not columns of the file" in refused(write(weeks, tmp_path / "long.csv"), columns=defaults)
 
 
 # --- 7. placeholder dates -----------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from forecasting.data.numbers import file_marks, parse_numbers
 from forecasting.data.quality import row_list
 from forecasting.data.sniffing import csv_options
 from forecasting.data.sniffing import file_kind as sniff_file_kind
+from forecasting.data.wide import melted, period_columns
 from forecasting.errors import InputError
 
 # Contract name -> whether a source column must be mapped for each input kind.
@@ -145,17 +146,22 @@ def read_table(
     available = _source_columns(path, file_kind, options, notes, guessed)
     _refuse_duplicate_names(path, file_kind, options, notes, guessed, mapping)
     absent = [name for name, src in mapping.items() if src not in available]
-    if absent:
+    periods = period_columns(available, mapping, absent) if absent else None
+    if absent and periods is None:
         raise InputError(_absent_columns_message(path, absent, mapping, available))
 
-    wanted = list(dict.fromkeys(mapping.values()))
+    read = {n: src for n, src in mapping.items() if n not in absent}
+    wanted = list(dict.fromkeys([*read.values(), *(periods or [])]))
     if file_kind == "parquet":
         raw = _read_parquet(path, wanted)
     else:
-        raw = _read_csv(path, options, notes, guessed, usecols=wanted, **_text_as_written(mapping))
+        text = _text_as_written({**read, **{f"quantity@{p}": p for p in periods or []}})
+        raw = _read_csv(path, options, notes, guessed, usecols=wanted, **text)
         _refuse_rows_longer_than_the_header(path, options, len(available))
     if raw.empty:
         raise InputError(f"{path}: the table has a header but no rows; point data.path at a file with data.")
+    if periods:
+        raw = melted(raw, mapping, periods, notes)
 
     frame = pd.DataFrame({name: raw[src] for name, src in mapping.items()})
     # A key of several columns (item and store): one code per row, empty where any part is.
@@ -259,7 +265,7 @@ def _text_as_written(mapping: Mapping[str, str]) -> dict:
     text = {src for name, src in mapping.items() if name in TEXT_COLUMNS or name.startswith(SKU_PART)}
     # Numbers as text too: pandas would read "1.540" as 1.54 before `numbers` could see the column's format; and
     # dates: the month label '01.2024' read as a number is 1.2024 (`dates` reads number-like text as numbers).
-    numbers = {src for name, src in mapping.items() if name in (*NUMBER_COLUMNS, "date") or name.startswith(DATE_PART)}
+    numbers = {src for name, src in mapping.items() if name.split("@")[0] in (*NUMBER_COLUMNS, "date")}
     return {
         "dtype": dict.fromkeys(text | numbers, str),
         "keep_default_na": False,

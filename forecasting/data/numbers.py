@@ -34,6 +34,9 @@ CURRENCY = r"[$£€¥₹₽₩₺]|[A-Z]{3}"
 CURRENCY_AROUND = re.compile(rf"^([-+]?)\s*(?:{CURRENCY})\s*(?=[-+]?\d)|(?<=[\d.,])\s*(?:{CURRENCY})$")
 # Negatives as accounting systems write them: a trailing minus (SAP, COBOL: "36,000-") or parentheses ("(36.00)",
 # "(£2.50)"). Neither can mean anything but a negative; both become a leading minus before the marks are decided.
+# A dash alone is zero: Excel's accounting and comma formats display 0 as "-" (" -   "), and a CSV saved from the
+# sheet writes what it displays.
+DASH_ZERO = r"[-\u2012\u2013\u2014\u2212]"
 TRAILING_MINUS = re.compile(r"^([^-+()]*\d[^-+()]*?)\s*-$")
 PARENTHESES = re.compile(r"^\(\s*([^-+()]*\d[^-+()]*?)\s*\)$")
 
@@ -61,13 +64,17 @@ def parse_numbers(
     # Decided and parsed once per distinct value: a quantity column repeats a few thousand values.
     codes, uniques = pd.factorize(text)
     raw = pd.Series(uniques, dtype="string")
-    signed = _leading_minus(raw)
+    dash = raw.str.fullmatch(DASH_ZERO).fillna(False)
+    signed = _leading_minus(raw.where(~dash, "0"))
     bare = _without_currency(signed) if money else signed
     distinct = _ungrouped(bare)
     read = ["spaces or apostrophes between groups of three digits read as thousands separators"]
     read = read if bool((distinct != bare).any()) else []
-    if bool((signed != raw).any()):
-        read.append(f"trailing minus signs or parentheses read as negatives (e.g. '{raw[signed != raw].iloc[0]}')")
+    if bool(dash.any()):
+        read.append(f"a dash alone read as zero, as a spreadsheet displays 0 (e.g. '{raw[dash].iloc[0]}')")
+    if bool(((signed != raw) & ~dash).any()):
+        shown = raw[(signed != raw) & ~dash].iloc[0]
+        read.append(f"trailing minus signs or parentheses read as negatives (e.g. '{shown}')")
     if bool((bare != signed).any()):
         read.append(f"currency signs or codes around the amounts dropped (e.g. '{raw[bare != signed].iloc[0]}')")
     decimal, thousands = options.get("decimal"), options.get("thousands")

@@ -365,6 +365,18 @@ def test_a_dash_alone_is_zero_as_a_spreadsheet_displays_it(tmp_path):
     assert "dash alone read as zero" in got.quality.as_dict()["read"]["numbers"]["units"]
 
 
+@pytest.mark.parametrize("unit", ["pcs", "EA", "Stk."])
+def test_one_unit_after_every_quantity_is_the_unit_two_are_refused(unit, tmp_path):
+    table = big_daily()
+    clean = panel(write(table, tmp_path / "clean.csv"), columns=DAILY)
+    got = panel(write(table.assign(units=table["units"].map(f"{{:,.0f}} {unit}".format)), tmp_path / "t.csv"),
+                columns=DAILY)  # fmt: skip
+    same_panel(got, clean)
+    assert f"the unit '{unit.rstrip('.')}'" in got.quality.as_dict()["read"]["numbers"]["units"]
+    grams = table.assign(units=[f"{v:.0f} {'kg' if i % 2 else 'g'}" for i, v in enumerate(table["units"])])
+    assert "units ('g' and 'kg'" in refused(write(grams, tmp_path / "g.csv"), columns=DAILY, panel=SHORT)
+
+
 # --- 3. two columns under the mapped name -------------------------------------------------------------------------
 
 

@@ -34,6 +34,14 @@ CURRENCY = r"[$£€¥₹₽₩₺]|[A-Z]{3}"
 CURRENCY_AROUND = re.compile(rf"^([-+]?)\s*(?:{CURRENCY})\s*(?=[-+]?\d)|(?<=[\d.,])\s*(?:{CURRENCY})$")
 # Negatives as accounting systems write them: a trailing minus (SAP, COBOL: "36,000-") or parentheses ("(36.00)",
 # "(£2.50)"). Neither can mean anything but a negative; both become a leading minus before the marks are decided.
+# A unit word after a count or measure ("29 pcs", "12 EA", "3,5 kg"): a quantity as an ERP displays it. One unit
+# throughout a column is only the unit the plan counts in; two ("kg" and "g") would add grams to kilograms.
+UNITS = (
+    "pcs", "pc", "pce", "pces", "piece", "pieces", "ea", "each", "unit", "units", "u", "un", "st", "stk", "stck",
+    "stück", "pz", "pza", "pzs", "szt", "ks", "kg", "g", "lb", "lbs", "l", "ltr", "ml", "m", "cs", "case", "cases",
+    "ctn", "box", "boxes", "pk", "pack", "packs", "pr", "pair", "pairs", "dz", "doz",
+)  # fmt: skip
+UNIT_AFTER = re.compile(rf"(?<=[\d.,])\s*({'|'.join(UNITS)})\.?$", re.IGNORECASE)
 # A dash alone is zero: Excel's accounting and comma formats display 0 as "-" (" -   "), and a CSV saved from the
 # sheet writes what it displays.
 DASH_ZERO = r"[-\u2012\u2013\u2014\u2212]"
@@ -64,18 +72,19 @@ def parse_numbers(
     # Decided and parsed once per distinct value: a quantity column repeats a few thousand values.
     codes, uniques = pd.factorize(text)
     raw = pd.Series(uniques, dtype="string")
+    read: list[str] = []
     dash = raw.str.fullmatch(DASH_ZERO).fillna(False)
     signed = _leading_minus(raw.where(~dash, "0"))
-    bare = _without_currency(signed) if money else signed
+    bare = _without_currency(signed) if money else _without_unit(signed, path, column, read)
     distinct = _ungrouped(bare)
-    read = ["spaces or apostrophes between groups of three digits read as thousands separators"]
-    read = read if bool((distinct != bare).any()) else []
+    if bool((distinct != bare).any()):
+        read.append("spaces or apostrophes between groups of three digits read as thousands separators")
     if bool(dash.any()):
         read.append(f"a dash alone read as zero, as a spreadsheet displays 0 (e.g. '{raw[dash].iloc[0]}')")
     if bool(((signed != raw) & ~dash).any()):
         shown = raw[(signed != raw) & ~dash].iloc[0]
         read.append(f"trailing minus signs or parentheses read as negatives (e.g. '{shown}')")
-    if bool((bare != signed).any()):
+    if money and bool((bare != signed).any()):
         read.append(f"currency signs or codes around the amounts dropped (e.g. '{raw[bare != signed].iloc[0]}')")
     decimal, thousands = options.get("decimal"), options.get("thousands")
     if decimal is None and thousands is None:
@@ -129,6 +138,21 @@ def file_marks(columns: list[pd.Series]) -> tuple[str, str | None] | None:
         except InputError:
             continue
     return None
+
+
+def _without_unit(distinct: pd.Series, path: Path, column: str, read: list[str]) -> pd.Series:
+    """The values without the one unit word (UNITS) written after them; two units in one column are refused."""
+    units = distinct.str.extract(UNIT_AFTER)[0].dropna()
+    if units.empty:
+        return distinct
+    kinds = sorted(set(units.str.lower()))
+    if len(kinds) > 1:
+        raise InputError(
+            f"{path}: column '{column}' counts in {len(kinds)} units ('{kinds[0]}' and '{kinds[1]}', e.g. "
+            f"'{distinct[units.index[0]]}'), which cannot be added up; export the quantities in one unit."
+        )
+    read.append(f"the unit '{units.iloc[0]}' after the quantities dropped (e.g. '{distinct[units.index[0]]}')")
+    return distinct.str.replace(UNIT_AFTER, "", regex=True)
 
 
 def _leading_minus(distinct: pd.Series) -> pd.Series:

@@ -11,7 +11,11 @@ from forecasting.data.quality import DataQuality
 from tests.conftest import RETAIL_COLUMNS
 
 RULES = CleaningRules.from_dict(
-    {"non_product_codes": ["POST", "DOT", "M"], "product_code_pattern": r"\d{5}[A-Za-z]{0,3}"}
+    {
+        "cancellation_prefix": "C",  # the bundled retailer's, as conf/data/online_retail.yaml sets it
+        "non_product_codes": ["POST", "DOT", "M"],
+        "product_code_pattern": r"\d{5}[A-Za-z]{0,3}",
+    }
 )
 
 
@@ -90,3 +94,19 @@ def test_data_quality_accounts_for_every_row_of_the_real_slice(retail_slice_path
     assert data.panel["sku"].nunique() == 3
     # Kept rows are exactly the order lines behind the panel's demand.
     assert q["rows_kept"] > 0 and data.panel["demand"].sum() > 0
+
+
+def test_another_shops_identical_lines_are_sales_and_its_c_orders_no_cancellations():
+    """Without the rules of conf/data/online_retail.yaml: two customers buying one unit at one price on one day
+    write identical rows (no order number to tell them apart), and order numbers may start with C."""
+    day = pd.Timestamp("2024-03-04")
+    lines = pd.DataFrame({"sku": ["A", "A", "B"], "date": [day] * 3, "quantity": [1.0, 1.0, 2.0], "price": [5.0] * 3})
+    dq = DataQuality("test", rows_in=3)
+    kept = clean_transactions(lines, CleaningRules.from_dict({}), dq)
+    assert kept["quantity"].sum() == 4 and dq.dropped.get("exact_duplicate", 0) == 0
+    # With the order on each line, a line repeated in every column is the export's duplicate.
+    with_orders = lines.assign(invoice=["C100", "C100", "C101"])
+    dq = DataQuality("test", rows_in=3)
+    kept = clean_transactions(with_orders, CleaningRules.from_dict({}), dq)
+    assert kept["quantity"].sum() == 3 and dq.dropped["exact_duplicate"] == 1
+    assert dq.dropped.get("cancellation", 0) == 0

@@ -29,12 +29,17 @@ class BulkRule:
 
 @dataclass
 class CleaningRules:
-    cancellation_prefix: str | None = "C"
+    # None: no invoice is a cancellation. Another shop's order numbers may well start with "C" (the bundled
+    # retailer's cancellations do; conf/data/online_retail.yaml says so).
+    cancellation_prefix: str | None = None
     drop_non_positive_quantity: bool = True
     non_product_codes: Sequence[str] = ()
     product_code_pattern: str | None = None
     drop_non_positive_price: bool = True
-    drop_exact_duplicates: bool = True
+    # None: only where the lines carry their order (an invoice column is mapped), where a line repeated in every
+    # column is the export's duplicate. Without one, two customers buying one unit at one price on one day write
+    # identical rows: two sales, not one.
+    drop_exact_duplicates: bool | None = None
     bulk: BulkRule = field(default_factory=BulkRule)
 
     @classmethod
@@ -61,7 +66,7 @@ def clean_transactions(lines: pd.DataFrame, rules: CleaningRules, dq: DataQualit
         df = dq.drop(df, listed, "non_product_code")
     if rules.drop_non_positive_price and "price" in df:
         df = dq.drop(df, df["price"].isna() | (df["price"] <= 0), "non_positive_price")
-    if rules.drop_exact_duplicates:
+    if rules.drop_exact_duplicates or (rules.drop_exact_duplicates is None and "invoice" in df):
         df = dq.drop(df, df.duplicated(keep="first"), "exact_duplicate")
     if rules.bulk.enabled:
         df = dq.drop(df, bulk_outliers(df, rules.bulk), "bulk_outlier")

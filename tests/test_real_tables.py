@@ -377,6 +377,22 @@ def test_one_unit_after_every_quantity_is_the_unit_two_are_refused(unit, tmp_pat
     assert "units ('g' and 'kg'" in refused(write(grams, tmp_path / "g.csv"), columns=DAILY, panel=SHORT)
 
 
+def test_spreadsheet_error_values_are_empty_quantities_under_data_missing(tmp_path):
+    """'#VALUE!' or '#DIV/0!' in a CSV saved from a sheet is a formula that failed: an unknown quantity, which
+    data.missing rules on, as it does on an empty cell."""
+    table = big_daily()
+    broken = table.assign(units=table["units"].map("{:.0f}".format))
+    broken.loc[broken.index % 13 == 5, "units"] = "#VALUE!"
+    broken.loc[broken.index % 29 == 7, "units"] = "#DIV/0!"
+    path = write(broken, tmp_path / "t.csv")
+    message = refused(path, columns=DAILY, panel=SHORT)
+    assert "data.missing=zero" in message
+    got = panel(path, **apply_typed(message, "data.missing=zero", columns=DAILY))
+    zeros = table.assign(units=np.where((table.index % 13 == 5) | (table.index % 29 == 7), 0.0, table["units"]))
+    same_panel(got, panel(write(zeros, tmp_path / "clean.csv"), columns=DAILY))
+    assert "spreadsheet error value(s)" in got.quality.as_dict()["read"]["numbers"]["units"]
+
+
 # --- 3. two columns under the mapped name -------------------------------------------------------------------------
 
 

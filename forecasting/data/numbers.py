@@ -42,6 +42,9 @@ UNITS = (
     "ctn", "box", "boxes", "pk", "pack", "packs", "pr", "pair", "pairs", "dz", "doz",
 )  # fmt: skip
 UNIT_AFTER = re.compile(rf"(?<=[\d.,])\s*({'|'.join(UNITS)})\.?$", re.IGNORECASE)
+# A spreadsheet's formula errors, as a CSV saved from the sheet writes them: the value is unknown, an empty cell
+# (data.missing says what an empty quantity is), never text to stop on.
+EXCEL_ERRORS = r"#(?:VALUE!|DIV/0!|REF!|NAME\?|NUM!|NULL!|N/A|SPILL!|CALC!|FIELD!|BLOCKED!|GETTING_DATA)"
 # A dash alone is zero: Excel's accounting and comma formats display 0 as "-" (" -   "), and a CSV saved from the
 # sheet writes what it displays.
 DASH_ZERO = r"[-\u2012\u2013\u2014\u2212]"
@@ -68,11 +71,14 @@ def parse_numbers(
         parsed = values.astype("float64")
         return _finite(parsed, values, path, column)
     text = values.astype("string").str.strip()
-    text = text.where(text != "")
+    errors = text.str.fullmatch(EXCEL_ERRORS, case=False).fillna(False)
+    read = []
+    if errors.any():
+        read.append(f"{int(errors.sum())} spreadsheet error value(s) (e.g. '{text[errors].iloc[0]}') read as empty")
+    text = text.where((text != "") & ~errors)
     # Decided and parsed once per distinct value: a quantity column repeats a few thousand values.
     codes, uniques = pd.factorize(text)
     raw = pd.Series(uniques, dtype="string")
-    read: list[str] = []
     dash = raw.str.fullmatch(DASH_ZERO).fillna(False)
     signed = _leading_minus(raw.where(~dash, "0"))
     bare = _without_currency(signed) if money else _without_unit(signed, path, column, read)

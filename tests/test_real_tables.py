@@ -393,6 +393,16 @@ def test_spreadsheet_error_values_are_empty_quantities_under_data_missing(tmp_pa
     assert "spreadsheet error value(s)" in got.quality.as_dict()["read"]["numbers"]["units"]
 
 
+def test_codes_a_spreadsheet_saved_in_scientific_notation_are_refused(tmp_path):
+    """123456789012 and 123456789013 both saved as '1.23457E+11': two parts would be planned as one."""
+    table = big_daily()
+    table["item"] = table["item"].map({"SKU0": "1.23457E+11", "SKU1": "1.23457E+11", "SKU2": "4E2"})
+    message = refused(write(table, tmp_path / "t.csv"), columns=DAILY, panel=SHORT)
+    assert "scientific notation (e.g. '1.23457E+11'" in message and "formatted as text" in message
+    kept = table[table["item"] == "4E2"]  # a code that only looks like a number stays a code
+    assert panel(write(kept, tmp_path / "k.csv"), columns=DAILY).panel["sku"].unique().tolist() == ["4E2"]
+
+
 # --- 3. two columns under the mapped name -------------------------------------------------------------------------
 
 

@@ -55,3 +55,13 @@ def shown_codes(codes, limit: int = 5) -> str:
 def _shown(code: str) -> str:
     plain = code != "" and code.isprintable() and not any(ch.isspace() for ch in code)
     return code if plain else ascii(code)
+
+
+# A long part number a spreadsheet turned into a number and saved as it displays it: 123456789012 as
+# '1.23457E+11'. The digits past the sixth are gone, so different parts may now share one code.
+SCIENTIFIC = r"[+-]?\d(?:[.,]\d+)?[eE]\+\d{1,3}"  # Excel writes the + ("4E2" may be a code)
+
+
+def scientific_codes(codes: pd.Series) -> pd.Series:
+    """Which codes are written in scientific notation (SCIENTIFIC)."""
+    return codes.astype("string").str.fullmatch(SCIENTIFIC).fillna(False).astype(bool)

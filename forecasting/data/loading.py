@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from forecasting.data.advice import override, setting_choice
-from forecasting.data.codes import joined_codes
+from forecasting.data.codes import joined_codes, scientific_codes
 from forecasting.data.covariates import promo_indicator
 from forecasting.data.dates import parse_dates
 from forecasting.data.numbers import file_marks, parse_numbers
@@ -166,6 +166,7 @@ def read_table(
     frame = pd.DataFrame({name: raw[src] for name, src in mapping.items()})
     # A key of several columns (item and store): one code per row, empty where any part is.
     frame["sku"] = joined_codes([frame["sku"], *(frame.pop(n) for n in list(mapping) if n.startswith(SKU_PART))])
+    _refuse_scientific_codes(frame["sku"], path, column_label(columns, "sku"))
     if frame["sku"].isna().all() or frame["sku"].eq("").all():
         raise InputError(
             f"{path}: column '{mapping['sku']}' (data.columns.sku) is empty in every row; map data.columns.sku to "
@@ -271,6 +272,19 @@ def _text_as_written(mapping: Mapping[str, str]) -> dict:
         "keep_default_na": False,
         "na_values": {src: ([""] if src in text else NA_MARKERS) for src in set(mapping.values())},
     }
+
+
+def _refuse_scientific_codes(codes: pd.Series, path: Path, column: str) -> None:
+    """Codes a spreadsheet saved in scientific notation have lost digits: parts that differ only there would be
+    planned as one."""
+    scientific = scientific_codes(codes)
+    if scientific.any():
+        raise InputError(
+            f"{path}: column '{column}' holds {int(scientific.sum())} code(s) in scientific notation (e.g. "
+            f"'{codes[scientific].iloc[0]}' at row(s) {row_list(scientific)}), as a spreadsheet saves a long number: "
+            "their last digits are lost, so different SKUs may share a code; export the table again with that column "
+            "formatted as text."
+        )
 
 
 def _joined_date(parts: list[pd.Series]) -> pd.Series:

@@ -596,6 +596,23 @@ def test_a_sheet_with_one_column_per_week_reads_as_the_long_table(label, name, t
     assert "not columns of the file" in refused(write(weeks, tmp_path / "long.csv"), columns=defaults)
 
 
+@pytest.mark.parametrize(
+    "fmt, with_time",
+    [
+        ("%Y-%m-%d", "%Y-%m-%d 00:00:00"),  # midnight written on some rows only
+        ("%d.%m.%Y", "%d.%m.%Y 00:00"),  # day first, decided on the dates alone
+        ("%m/%d/%Y", "%m/%d/%Y 12:00:00 AM"),  # US exports: midnight as 12 AM
+        ("%a, %d %b %Y", "%A, %d %b %Y"),  # weekday names before the date, short and long
+    ],
+)
+def test_dates_with_and_without_a_time_of_day_are_one_format(fmt, with_time, tmp_path):
+    table = big_daily()
+    clean = panel(write(table, tmp_path / "clean.csv"), columns=DAILY)
+    text = table["day"].dt.strftime(fmt).where(table.index % 3 > 0, table["day"].dt.strftime(with_time))
+    got = panel(write(table.assign(day=text), tmp_path / "t.csv"), columns=DAILY)
+    same_panel(got, clean)
+
+
 # --- 7. placeholder dates -----------------------------------------------------------------------------------------
 
 

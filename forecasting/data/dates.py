@@ -27,6 +27,12 @@ from forecasting.errors import InputError
 
 # A trailing UTC offset after a time of day: 'T00:00:00+01:00', ' 10:30Z', '10:30:00.5 +0200'.
 OFFSET = re.compile(r"(\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$")
+# A time of day after the date ('2024-01-05 13:45', '05.01.2024 13:45:10.5', '1/6/2024 12:00:00 AM',
+# '2024-01-05T00:00:00'): split off and read apart, so that a column whose exporter wrote midnight for some rows
+# and no time for others is one format, and the date's own format (day-month order) is decided on dates alone.
+TIME_OF_DAY = re.compile(r"(?:T|\s+)(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*([AaPp]\.?[Mm]\.?)?$")
+# A weekday name before the date ('Mon, 05 Jan 2024', 'Monday, January 5, 2024'): it says nothing the date does not.
+WEEKDAY_FIRST = re.compile(r"^(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+", re.IGNORECASE)
 YYYYMMDD = (19000101, 21001231)
 YYYYMM = (190001, 210012)
 # Epoch units whose plausible ranges (dates from 1973 to 2103) cannot be mistaken for each other.
@@ -86,6 +92,11 @@ def parse_dates(values: pd.Series, path, column: str, date_format: str | None, n
             f"{int(offsets.sum())} date(s) in column '{column}' carried a UTC offset (e.g. '{text[offsets].iloc[0]}'); "
             "each kept its own local date and time and the offset was dropped"
         )
+    times = None
+    if date_format is None:
+        local = local.str.replace(WEEKDAY_FIRST, "", regex=True)
+    if date_format is None or not re.search(r"%[HIMSfpTXc]", date_format):
+        local, times = _time_of_day(local)  # a format of the date alone (as messages print) reads dated times too
     local, read_format = _iso_weeks(local, date_format, path, column, notes)
     if weeks is not None:
         notes["dates"] = (
@@ -108,7 +119,23 @@ def parse_dates(values: pd.Series, path, column: str, date_format: str | None, n
     bad = parsed.isna() & local.notna() & (local != "")
     if bad.any():
         raise InputError(_bad_dates_message(local, bad, path, column, date_format))
-    return parsed.astype("datetime64[ns]")
+    parsed = parsed.astype("datetime64[ns]")
+    return parsed if times is None else parsed + times
+
+
+def _time_of_day(text: pd.Series) -> tuple[pd.Series, pd.Series | None]:
+    """The dates without their time of day (TIME_OF_DAY), and the times as timedeltas (0 where a value has none);
+    None where no value has one."""
+    parts = text.str.extract(TIME_OF_DAY)
+    has = parts[0].notna()
+    if not has.any():
+        return text, None
+    hours = pd.to_numeric(parts[0]).fillna(0)
+    half = parts[4].fillna("").str.replace(".", "", regex=False).str.lower()
+    hours = hours.where(half != "pm", hours % 12 + 12).where(half != "am", hours % 12)
+    fraction = pd.to_numeric("0." + parts[3].fillna("0"))
+    seconds = hours * 3600 + pd.to_numeric(parts[1]).fillna(0) * 60 + pd.to_numeric(parts[2]).fillna(0) + fraction
+    return text.str.replace(TIME_OF_DAY, "", regex=True), pd.to_timedelta(seconds.round(6), unit="s")
 
 
 def _year_weeks(text: pd.Series, path, column: str) -> pd.Series | None:
@@ -252,7 +279,10 @@ def _bad_dates_message(text: pd.Series, bad: pd.Series, path, column: str, date_
     example = text[bad].iloc[0]
     first = _written(text).iloc[0]
     expected = date_format or guess_datetime_format(first)
-    found = guess_datetime_format(example, dayfirst=True)
+    # The bad value's format in the column's own day-month order: a year-first '2024-01-06 10:00' guessed day
+    # first would print '%Y-%d-%m ...', a setting that misreads every date.
+    day_first = expected is None or ("%d" in expected and expected.index("%d") < expected.find("%m"))
+    found = guess_datetime_format(example, dayfirst=day_first)
     if expected and found and found != expected:
         return (
             f"{path}: column '{column}' mixes date formats: it reads as '{expected}' (e.g. '{first}') but "

@@ -8,6 +8,7 @@ function: the same SKU spelled with and without padding is one SKU everywhere.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 # Invisible characters str.strip() keeps (it takes Unicode whitespace, no-break space included): zero-width
@@ -63,5 +64,7 @@ SCIENTIFIC = r"[+-]?\d(?:[.,]\d+)?[eE]\+\d{1,3}"  # Excel writes the + ("4E2" ma
 
 
 def scientific_codes(codes: pd.Series) -> pd.Series:
-    """Which codes are written in scientific notation (SCIENTIFIC)."""
-    return codes.astype("string").str.fullmatch(SCIENTIFIC).fillna(False).astype(bool)
+    """Which codes are written in scientific notation (SCIENTIFIC); each distinct code is looked at once."""
+    index, uniques = pd.factorize(codes)
+    found = pd.Series(uniques, dtype="string").str.fullmatch(SCIENTIFIC).fillna(False).to_numpy(dtype=bool)
+    return pd.Series(np.append(found, False)[index], index=codes.index)  # code -1 (missing): the appended False

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import warnings
 
+import numpy as np
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
@@ -78,9 +79,28 @@ def parse_dates(values: pd.Series, path, column: str, date_format: str | None, n
         if not bool((known == known.round()).all()):
             return _from_numbers(values, path, column, notes)
         values = values.astype("Int64")  # whole numbers as their digits: a week key 202437 is read as text is
+    # Order lines repeat their dates: each distinct value is read once (a tenth of the rows, or fewer). A value
+    # that stops the read is read again over every row, so that the message gives the file's row numbers.
+    codes, uniques = pd.factorize(values)
+    distinct = pd.Series(uniques, dtype="string").str.strip()
+    if len(distinct) == len(values):
+        return _parse_text(distinct.set_axis(values.index), path, column, date_format, notes)
+    try:
+        parsed = _parse_text(distinct, path, column, date_format, notes, np.bincount(codes[codes >= 0]))
+    except InputError:
+        return _parse_text(values.astype("string").str.strip(), path, column, date_format, notes)
+    out = parsed.to_numpy().take(codes)
+    out[codes < 0] = np.datetime64("NaT")
+    return pd.Series(out, index=values.index, dtype="datetime64[ns]")
 
-    text = values.astype("string").str.strip()
+
+def _parse_text(
+    text: pd.Series, path, column: str, date_format: str | None, notes: dict, counts: np.ndarray | None = None
+) -> pd.Series:
+    """The text path of parse_dates; `counts`: the rows each value stands for (None: one each)."""
+    counts = np.ones(len(text), dtype=int) if counts is None else counts
     weeks = _year_weeks(text, path, column) if date_format is None else None
+    written = text
     if weeks is not None:
         text = weeks
     if date_format is None and _number_text(text):
@@ -89,7 +109,8 @@ def parse_dates(values: pd.Series, path, column: str, date_format: str | None, n
     offsets = (local != text).fillna(False)
     if offsets.any():
         notes["timezone"] = (
-            f"{int(offsets.sum())} date(s) in column '{column}' carried a UTC offset (e.g. '{text[offsets].iloc[0]}'); "
+            f"{int(counts[offsets.to_numpy()].sum())} date(s) in column '{column}' carried a UTC offset (e.g. "
+            f"'{text[offsets].iloc[0]}'); "
             "each kept its own local date and time and the offset was dropped"
         )
     times = None
@@ -100,7 +121,7 @@ def parse_dates(values: pd.Series, path, column: str, date_format: str | None, n
     local, read_format = _iso_weeks(local, date_format, path, column, notes)
     if weeks is not None:
         notes["dates"] = (
-            f"year and week numbers in column '{column}' (e.g. '{_written(values.astype('string')).iloc[0]}') read "
+            f"year and week numbers in column '{column}' (e.g. '{_written(written).iloc[0]}') read "
             "as ISO weeks, each dated on its last day (Sunday)"
         )
     if read_format is None:

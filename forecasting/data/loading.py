@@ -304,11 +304,13 @@ def _joined_date(parts: list[pd.Series]) -> pd.Series:
 def _refuse_period_numbers_without_year(values: pd.Series, path: Path, column: str, available: list) -> None:
     """A date column of week or month numbers alone (1-53) cannot be dated: the year is in another column, which
     the printed setting maps with it."""
-    numbers = pd.to_numeric(values.astype("string").str.strip(), errors="coerce")
-    written = values.notna() & values.astype("string").str.strip().ne("")
-    if not written.any() or numbers[written].isna().any():
+    if pd.api.types.is_datetime64_any_dtype(values):
         return
-    known = numbers[written]
+    distinct = pd.Series(pd.unique(values.dropna())).astype("string").str.strip()  # a few hundred, not every row
+    distinct = distinct[distinct.ne("")]
+    known = pd.to_numeric(distinct, errors="coerce")
+    if not len(known) or known.isna().any():
+        return
     if not (bool((known % 1 == 0).all()) and known.between(1, 53).all()):
         return
     years = [str(a) for a in available if YEAR_NAMES.search(str(a)) and str(a) != column]

@@ -269,8 +269,10 @@ def test_ctrl_c_during_per_sku_fits_stops_within_seconds(tmp_path, backend, whol
         args.append("parallel=dask")
     status, seconds, out = _interrupt_when(args, f"on 2 {backend} worker", whole_group, tmp_path)
     assert status == 130, out[-2000:]
-    # ~0.7 s forked and ~2.5 s on a LocalCluster (its nannies close their workers) on an idle 2-core machine
-    assert seconds < (3 if backend == "local" else 8), (seconds, out[-2000:])
+    # ~0.7 s forked and ~2.5 s on a LocalCluster (its nannies close their workers) on an idle 2-core machine; the
+    # LocalCluster took 9-11 s on a 2-core machine half as fast with pytest's other worker busy. A hang is what
+    # this guards against (the wait gives up at 60 s), so the cluster's bound leaves room for a slow machine.
+    assert seconds < (3 if backend == "local" else 20), (seconds, out[-2000:])
     assert "interrupted" in out and "Traceback" not in out, out[-2000:]
     assert not (tmp_path / "backtest.parquet").exists()
     workers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout.split()

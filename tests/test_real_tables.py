@@ -40,7 +40,7 @@ TOP_LEVEL = (
 
 def printed_settings(message: str) -> list[str]:
     """The `data.*=...` settings a message prints, exactly as printed (what a user pastes)."""
-    found = re.findall(r"\"data\.[^\"]+\"|'data\.[^']+=[^']*'|(?<![\w'\"])data\.[\w.]+=[^\s,;)'\"]+", message)
+    found = re.findall(r"\"\+?data\.[^\"]+\"|'data\.[^']+=[^']*'|(?<![\w'\"])data\.[\w.]+=[^\s,;)'\"]+", message)
     out = []
     for text in found:
         if text[0] not in "'\"" and text.endswith(".") and not text.endswith("=."):
@@ -401,6 +401,26 @@ def test_codes_a_spreadsheet_saved_in_scientific_notation_are_refused(tmp_path):
     assert "scientific notation (e.g. '1.23457E+11'" in message and "formatted as text" in message
     kept = table[table["item"] == "4E2"]  # a code that only looks like a number stays a code
     assert panel(write(kept, tmp_path / "k.csv"), columns=DAILY).panel["sku"].unique().tolist() == ["4E2"]
+
+
+def test_placeholder_texts_print_the_read_option_that_makes_them_empty(tmp_path):
+    """'n.a.' among the quantities: the printed na_values setting, typed, reads them as empty cells, and the
+    data.missing setting printed next makes them no sales."""
+    table = big_daily()
+    text = table.assign(units=table["units"].map("{:.0f}".format))
+    text.loc[text.index % 17 == 3, "units"] = "n.a."
+    path = write(text, tmp_path / "t.csv")
+    first = refused(path, columns=DAILY, panel=SHORT)
+    assert "\"+data.read_options.na_values=['n.a.']\"" in first
+    typed = apply_typed(first, "na_values", columns=DAILY, panel=SHORT)
+    second = refused(path, **typed)
+    assert "data.missing=zero" in second
+    got = panel(path, **apply_typed(second, "data.missing=zero", **typed))
+    zeros = table.assign(units=np.where(table.index % 17 == 3, 0.0, table["units"]))
+    same_panel(got, panel(write(zeros, tmp_path / "clean.csv"), columns=DAILY))
+    # The loader's own read options are not the user's to set: one sentence, not a crash.
+    with pytest.raises(InputError, match="data.read_options.dtype is set by the loader itself"):
+        prepare_data(path, kind="demand", columns=DAILY, read_options={"dtype": "str"})
 
 
 # --- 3. two columns under the mapped name -------------------------------------------------------------------------

@@ -22,11 +22,23 @@ def override(key: str, value) -> str:
     text = str(value)
     if PLAIN.fullmatch(text) and text.lower() not in ("null", "true", "false"):
         return f"{key}={text}"
-    # Hydra's quoted string: a backslash and the quote itself escaped; then the shell's double quotes, which
-    # leave all but $ ` \ " alone.
-    hydra = "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    shell = re.sub(r'([$`"\\])', r"\\\1", f"{key}={hydra}")
-    return f'"{shell}"'
+    return _shell_quoted(f"{key}={_hydra_quoted(text)}")
+
+
+def list_override(key: str, values) -> str:
+    """`key=[...]` of strings as typed at a shell prompt, each a Hydra quoted string (a '+' before the key adds
+    one the config does not declare: "+data.read_options.na_values=['n.a.']")."""
+    return _shell_quoted(f"{key}=[{','.join(_hydra_quoted(str(v)) for v in values)}]")
+
+
+def _hydra_quoted(text: str) -> str:
+    # Hydra's quoted string: a backslash and the quote itself escaped.
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _shell_quoted(text: str) -> str:
+    # The shell's double quotes, which leave all but $ ` \ " alone.
+    return '"' + re.sub(r'([$`"\\])', r"\\\1", text) + '"'
 
 
 def setting_choice(value, key: str, allowed: tuple[str, ...]) -> str:

@@ -138,6 +138,17 @@ def read_table(
     # unset; the number marks are applied by `numbers`, which reads number columns as text to decide them.
     user_options = {k: v for k, v in dict(read_options or {}).items() if v is not None}
     marks = {k: user_options.pop(k) for k in ("decimal", "thousands") if k in user_options}
+    # Markers of an unknown value the user adds to the loader's own (which every mapped column is read with).
+    extra_na = user_options.pop("na_values", None)
+    extra_na = (
+        [] if extra_na is None else [str(v) for v in (extra_na if isinstance(extra_na, list | tuple) else [extra_na])]
+    )
+    for key in OWN_READ_OPTIONS:
+        if key in user_options:
+            raise InputError(
+                f"data.read_options.{key} is set by the loader itself (it reads each mapped column as written, then "
+                f"decides its format); remove +data.read_options.{key} and map the columns with data.columns."
+            )
     options, guessed = {}, False
     if file_kind == "csv":
         options, detected = csv_options(path, user_options, list(mapping.values()))
@@ -155,7 +166,7 @@ def read_table(
     if file_kind == "parquet":
         raw = _read_parquet(path, wanted)
     else:
-        text = _text_as_written({**read, **{f"quantity@{p}": p for p in periods or []}})
+        text = _text_as_written({**read, **{f"quantity@{p}": p for p in periods or []}}, extra_na)
         raw = _read_csv(path, options, notes, guessed, usecols=wanted, **text)
         _refuse_rows_longer_than_the_header(path, options, len(available))
     if raw.empty:
@@ -179,7 +190,9 @@ def read_table(
         _refuse_period_numbers_without_year(frame["date"], path, mapping["date"], available)
     frame["date"] = _parse_dates(frame["date"], path, column_label(columns, "date"), date_format, notes, empty_dates)
     hint = file_marks([frame[name] for name in ("quantity", "price") if name in frame])
-    frame["quantity"] = parse_numbers(frame["quantity"], path, mapping["quantity"], marks, notes, hint)
+    frame["quantity"] = parse_numbers(
+        frame["quantity"], path, mapping["quantity"], marks, notes, hint, na_setting=file_kind == "csv"
+    )
     if "price" in frame:
         frame["price"] = parse_numbers(frame["price"], path, mapping["price"], marks, notes, hint, money=True)
     if "promo" in frame:
@@ -213,6 +226,8 @@ NA_MARKERS = [
     "null",
 ]
 TEXT_COLUMNS = ("sku", "invoice", "category", "description")
+# pandas.read_csv options the loader sets for every read (see _text_as_written and read_table).
+OWN_READ_OPTIONS = ("dtype", "keep_default_na", "na_filter", "usecols", "converters")
 NUMBER_COLUMNS = ("quantity", "price", "promo")
 # `data.columns.sku=[item,store]`: the SKU is the columns' codes joined (codes.joined_codes); the columns after
 # the first are read under these names.
@@ -261,7 +276,7 @@ def _flat_mapping(columns: Mapping) -> dict[str, str]:
     return mapping
 
 
-def _text_as_written(mapping: Mapping[str, str]) -> dict:
+def _text_as_written(mapping: Mapping[str, str], extra_na: list[str] = ()) -> dict:
     """read_csv options that keep codes as written: part number 00123 keeps its zeros, SKU "NA" stays a SKU."""
     text = {src for name, src in mapping.items() if name in TEXT_COLUMNS or name.startswith(SKU_PART)}
     # Numbers as text too: pandas would read "1.540" as 1.54 before `numbers` could see the column's format; and
@@ -270,7 +285,7 @@ def _text_as_written(mapping: Mapping[str, str]) -> dict:
     return {
         "dtype": dict.fromkeys(text | numbers, str),
         "keep_default_na": False,
-        "na_values": {src: ([""] if src in text else NA_MARKERS) for src in set(mapping.values())},
+        "na_values": {src: ([""] if src in text else NA_MARKERS) + list(extra_na) for src in set(mapping.values())},
     }
 
 

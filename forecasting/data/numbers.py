@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecasting.data.advice import override
+from forecasting.data.advice import list_override, override
 from forecasting.data.quality import row_list
 from forecasting.errors import InputError
 
@@ -60,12 +60,14 @@ def parse_numbers(
     notes: dict | None = None,
     hint: tuple[str, str | None] | None = None,
     money: bool = False,
+    na_setting: bool = False,
 ) -> pd.Series:
     """`values` (text as read, or numbers from Parquet) as float64; `options` holds the user's `decimal` /
     `thousands` read options, which win over what the column shows; `hint` is what the file's other number
     columns show (`file_marks`), used where this column's values fit both readings. In a `money` column (a
     price or cost) a currency sign or code around an amount is dropped; elsewhere it is refused (an amount
-    mapped as a quantity would plan on money)."""
+    mapped as a quantity would plan on money). `na_setting`: a few placeholder texts ('n.a.') are named with the
+    read option that makes them empty (the data table's; a plan file has none)."""
     options = options or {}
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         parsed = values.astype("float64")
@@ -109,9 +111,15 @@ def parse_numbers(
     bad = parsed.isna() & text.notna()
     if bad.any():
         example = str(text[bad].iloc[0])
+        fix = "fix them, or map data.columns to the numeric column"
+        placeholders = pd.unique(text[bad])
+        # A few texts among numbers are placeholders for an unknown value ('n.a.', 'k.A.', '?'), not a wrong column.
+        if na_setting and len(placeholders) <= 3 and bad.mean() < 0.5 and all(len(v) <= 20 for v in placeholders):
+            typed = list_override("+data.read_options.na_values", placeholders)
+            fix = f"if they stand for an unknown quantity, set {typed} to read them as empty cells, or fix them"
         raise InputError(
             f"{path}: column '{column}' has {int(bad.sum())} non-numeric value(s) (e.g. '{example}' at row(s) "
-            f"{row_list(bad)}); fix them, or map data.columns to the numeric column."
+            f"{row_list(bad)}); {fix}."
         )
     return _finite(parsed, values, path, column)
 

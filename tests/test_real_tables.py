@@ -604,6 +604,7 @@ def test_a_sheet_with_one_column_per_week_reads_as_the_long_table(label, name, t
         index="item", columns="week_ending", values="qty"
     )
     sheet = sheet[weeks["week_ending"].dt.strftime(label).unique()]  # the weeks in calendar order, as sheets hold them
+    sheet.loc["Grand Total"] = sheet.sum()  # a pivot table's total row, left out as the total it is
     sheet["Total"] = sheet.sum(axis=1)
     sheet.insert(0, "Description", "a part")
     path = tmp_path / name
@@ -631,6 +632,21 @@ def test_dates_with_and_without_a_time_of_day_are_one_format(fmt, with_time, tmp
     text = table["day"].dt.strftime(fmt).where(table.index % 3 > 0, table["day"].dt.strftime(with_time))
     got = panel(write(table.assign(day=text), tmp_path / "t.csv"), columns=DAILY)
     same_panel(got, clean)
+
+
+@pytest.mark.parametrize("label", ["Grand Total", "Summe", "Total:"])
+def test_an_exports_total_row_is_left_out_not_planned_as_a_sku(label, tmp_path):
+    """A pivot table saved with its total as one more row per week: planned, it would be the assortment's A item and
+    order every unit twice. A SKU whose code only reads like a total keeps its own sales."""
+    weeks = sunday_weeks()
+    clean = panel(write(weeks, tmp_path / "clean.csv"), columns=WEEKLY)
+    total = weeks.groupby("week_ending", as_index=False)["qty"].sum().assign(item=label)
+    got = panel(write(pd.concat([weeks, total], ignore_index=True), tmp_path / "t.csv"), columns=WEEKLY)
+    same_panel(got, clean)
+    assert got.quality.as_dict()["dropped_by_reason"]["total_row"] == len(total)
+    own = total.assign(qty=total["qty"] // 3, item="Total Care Shampoo")
+    kept = panel(write(pd.concat([weeks, own], ignore_index=True), tmp_path / "k.csv"), columns=WEEKLY)
+    assert "Total Care Shampoo" in set(kept.panel["sku"])
 
 
 # --- 7. placeholder dates -----------------------------------------------------------------------------------------

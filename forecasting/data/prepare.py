@@ -48,6 +48,7 @@ from forecasting.data.plausibility import screen_implausible
 from forecasting.data.quality import DataQuality, row_list
 from forecasting.data.segments import segment_skus
 from forecasting.data.table_frequency import resolve_frequency, week_end_day
+from forecasting.data.total_rows import drop_total_rows
 from forecasting.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,7 @@ def prepare_data(
     if kind == "transactions":
         frame = clean_transactions(frame, CleaningRules.from_dict(dict(cleaning or {})), dq)
     else:
+        frame = drop_total_rows(frame, dq)
         frame, ahead = rows_ahead(frame)
         ahead = keep_ahead(ahead, future_covariates, dq, path)
         frame = resolve_missing(frame, missing, dq, path, columns["quantity"])

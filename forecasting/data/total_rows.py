@@ -22,7 +22,9 @@ TOTAL_CODE = rf"(?i)(?:.*\s)?{TOTAL_WORDS}(?:[\s:].*)?"
 def drop_total_rows(frame: pd.DataFrame, dq: DataQuality) -> pd.DataFrame:
     """`frame` (sku, date, quantity) without the rows of any SKU that is the other SKUs' total in every period it
     has, counted under `total_row` and named in the notes."""
-    labels = frame["sku"].astype("string").str.fullmatch(TOTAL_CODE).fillna(False).astype(bool)
+    codes, uniques = pd.factorize(frame["sku"])  # each code looked at once
+    labelled = pd.Series(uniques, dtype="string").str.fullmatch(TOTAL_CODE).fillna(False).to_numpy(dtype=bool)
+    labels = pd.Series(np.append(labelled, False)[codes], index=frame.index)
     if not labels.any():
         return frame
     quantity = frame["quantity"].astype(float).fillna(0.0)

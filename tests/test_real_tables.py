@@ -649,6 +649,21 @@ def test_an_exports_total_row_is_left_out_not_planned_as_a_sku(label, tmp_path):
     assert "Total Care Shampoo" in set(kept.panel["sku"])
 
 
+def test_a_sheet_with_one_column_per_week_below_a_title_reads_the_same(tmp_path):
+    """The header of such a sheet holds the SKU column and dates, no date or quantity column: it is found by the
+    SKU column's name below the title lines."""
+    weeks = sunday_weeks()
+    sheet = weeks.pivot(index="item", columns="week_ending", values="qty")
+    sheet.columns = sheet.columns.strftime("%Y-%m-%d")
+    plain, titled = tmp_path / "plain.csv", tmp_path / "titled.csv"
+    sheet.reset_index().to_csv(plain, index=False, sep=";")
+    titled.write_text("Units by week;;\nas of 2025-12-28;;\n" + plain.read_text())
+    defaults = {"sku": "item", "date": "date", "quantity": "demand"}
+    got = panel(titled, columns=defaults)
+    same_panel(got, panel(plain, columns=defaults))
+    assert "line 3" in got.quality.as_dict()["read"]["header_line"]
+
+
 # --- 7. placeholder dates -----------------------------------------------------------------------------------------
 
 

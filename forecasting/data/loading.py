@@ -151,7 +151,7 @@ def read_table(
             )
     options, guessed = {}, False
     if file_kind == "csv":
-        options, detected = csv_options(path, user_options, list(mapping.values()))
+        options, detected = csv_options(path, user_options, list(mapping.values()), sku_columns(columns))
         notes.update(detected)
         guessed = "encoding" not in user_options
     available = _source_columns(path, file_kind, options, notes, guessed)

@@ -62,9 +62,12 @@ def _is_workbook(path: Path) -> bool:
         return False
 
 
-def csv_options(path: Path, read_options: Mapping, names: Sequence[str] = ()) -> tuple[dict, dict]:
+def csv_options(
+    path: Path, read_options: Mapping, names: Sequence[str] = (), key_names: Sequence[str] = ()
+) -> tuple[dict, dict]:
     """Options for `pandas.read_csv` (compression, encoding, separator, lines above the header) and what was
-    detected, as notes. `names`: the column names the header must hold.
+    detected, as notes. `names`: the column names the header must hold; where no line holds them all, the line
+    that holds `key_names` (the SKU's: a sheet of one column per period has no date or quantity column to find).
 
     Options the user set in `data.read_options` win; only what is left unset is detected.
     """
@@ -98,6 +101,8 @@ def csv_options(path: Path, read_options: Mapping, names: Sequence[str] = ()) ->
         notes["encoding"] = str(options["encoding"])
     text = head.decode(options["encoding"], errors="replace")
     header = _header_below_the_first_line(text, names, options)
+    if header is None and key_names and _header_below_the_first_line(text, names, options, whole=True) is None:
+        header = _header_below_the_first_line(text, key_names, options)
     if header is not None:
         line, sep = header
         options["skiprows"] = line
@@ -112,9 +117,12 @@ def csv_options(path: Path, read_options: Mapping, names: Sequence[str] = ()) ->
     return options, notes
 
 
-def _header_below_the_first_line(text: str, names: Sequence[str], options: Mapping) -> tuple[int, str] | None:
+def _header_below_the_first_line(
+    text: str, names: Sequence[str], options: Mapping, whole: bool = False
+) -> tuple[int, str] | None:
     """(line index, separator) of the header where the first line does not hold every name of `names` and a line
-    below it does; None where the first line does (or the user laid the file out with read options)."""
+    below it does; None where the first line does (or the user laid the file out with read options). `whole`:
+    the first line too (whether any line holds them)."""
     if not names or {"skiprows", "header", "names"} & set(options):
         return None
     wanted = {str(n).strip().lower() for n in names}  # case aside: the mapping's own check names a near name
@@ -124,7 +132,7 @@ def _header_below_the_first_line(text: str, names: Sequence[str], options: Mappi
         for sep in [given] if given else SEPARATORS:
             fields = {f.strip().lower() for f in next(csv.reader([line.rstrip("\r\n")], delimiter=sep), [])}
             if wanted <= fields:
-                return (i, sep) if i else None
+                return (i, sep) if i or whole else None
     return None
 
 

@@ -423,6 +423,20 @@ def test_placeholder_texts_print_the_read_option_that_makes_them_empty(tmp_path)
         prepare_data(path, kind="demand", columns=DAILY, read_options={"dtype": "str"})
 
 
+def test_overlapping_exports_print_the_setting_that_keeps_one_of_each_repeated_row(tmp_path):
+    """Two exports appended, their last and first weeks overlapping: the repeated rows are the same sales once;
+    data.duplicates=sum would count them twice."""
+    weeks = sunday_weeks()
+    clean = panel(write(weeks, tmp_path / "clean.csv"), columns=WEEKLY)
+    overlap = weeks[weeks["week_ending"] >= weeks["week_ending"].max() - pd.Timedelta(weeks=5)]
+    path = write(pd.concat([weeks, overlap], ignore_index=True), tmp_path / "t.csv")
+    message = refused(path, columns=WEEKLY, panel=SHORT)
+    assert f"{len(overlap)} of them repeat another row in every column" in message
+    got = panel(path, **apply_typed(message, "data.duplicates=drop_repeats", columns=WEEKLY))
+    same_panel(got, clean)
+    assert got.quality.as_dict()["dropped_by_reason"]["repeated_row"] == len(overlap)
+
+
 # --- 3. two columns under the mapped name -------------------------------------------------------------------------
 
 

@@ -35,7 +35,9 @@ def aggregate_lines(lines: pd.DataFrame) -> pd.DataFrame:
     return daily
 
 
-DUPLICATE_RULES = ("error", "sum")
+# drop_repeats: rows that repeat another in every column (one export appended twice, or two that overlap) are
+# the same sales once; summed they would count twice.
+DUPLICATE_RULES = ("error", "sum", "drop_repeats")
 NEGATIVE_RULES = ("error", "zero")
 
 
@@ -85,13 +87,23 @@ def validate_demand_table(
             f"{path}: column '{date_column}' carries times of day, but a demand table has one row per SKU and "
             "period; aggregate it to days or load order lines with data.kind=transactions."
         )
+    repeats = df.duplicated(keep="first")
+    if rule == "drop_repeats" and repeats.any():
+        df = dq.drop(df, repeats, "repeated_row") if dq is not None else df.loc[~repeats]
+        repeats = repeats.loc[df.index]
     dup = df.duplicated(["sku", "date"], keep=False)
-    if dup.any() and rule == "error":
+    if dup.any() and rule != "sum":
         first = df.loc[dup].iloc[0]
+        repeated = (
+            f" ({int(repeats.sum())} of them repeat another row in every column, as an export appended twice or two "
+            "that overlap write them: data.duplicates=drop_repeats keeps one of each)"
+            if repeats.any()
+            else ""
+        )
         raise InputError(
             f"{path}: {int(dup.sum())} rows share a (SKU, date) key, e.g. SKU '{first['sku']}' on "
-            f"{first['date'].date()}; set data.duplicates=sum if they are parts of one period's sales (stores, "
-            "channels, order types), or keep one row per SKU and period."
+            f"{first['date'].date()}{repeated}; set data.duplicates=sum if they are parts of one period's sales "
+            "(stores, channels, order types), or keep one row per SKU and period."
         )
     if dup.any():
         before = len(df)

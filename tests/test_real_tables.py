@@ -850,11 +850,18 @@ def test_rows_without_a_sku_are_named(tmp_path):
     assert "column 'item' is empty in 2 row(s) (row(s) 5, 31), which have no SKU" in message
 
 
-def test_a_total_row_without_a_date_is_refused_or_left_out_with_data_empty_dates(tmp_path):
-    # Spreadsheet exports end with a "Total" row: a SKU text, the summed quantity, no date.
+def test_a_total_row_without_a_date_is_left_out_and_other_dateless_rows_follow_data_empty_dates(tmp_path):
+    # Spreadsheet exports end with a "Total" row: a SKU text, the summed quantity, no date. No sale lacks a date,
+    # and the code reads as a total: left out, counted.
     table = make_demand_table(2, 30)
     total = pd.DataFrame({"item": ["Total"], "units": [table["units"].sum()]})  # "day" left empty
-    path = write(pd.concat([table, total], ignore_index=True), tmp_path / "t.csv")
+    clean = panel(write(table, tmp_path / "clean.csv"), columns=DAILY)
+    got = panel(write(pd.concat([table, total], ignore_index=True), tmp_path / "total.csv"), columns=DAILY)
+    same_panel(got, clean)
+    assert got.quality.as_dict()["dropped_by_reason"]["total_row"] == 1
+    # A row of some other code without a date stops the run, or is left out with the printed setting.
+    other = total.assign(item="Rounding")
+    path = write(pd.concat([table, other], ignore_index=True), tmp_path / "t.csv")
     message = refused(path, columns=DAILY, panel=SHORT)
     assert "1 empty date(s) at row(s) 61" in message and "data.empty_dates=drop" in message
     got = panel(path, **apply_typed(message, "empty_dates", columns=DAILY))

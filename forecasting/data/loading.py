@@ -24,6 +24,7 @@ from forecasting.data.numbers import file_marks, parse_numbers
 from forecasting.data.quality import row_list
 from forecasting.data.sniffing import csv_options
 from forecasting.data.sniffing import file_kind as sniff_file_kind
+from forecasting.data.total_rows import total_codes
 from forecasting.data.wide import melted, period_columns
 from forecasting.errors import InputError
 
@@ -188,7 +189,9 @@ def read_table(
         frame["date"] = _joined_date([frame["date"], *parts])
     else:
         _refuse_period_numbers_without_year(frame["date"], path, mapping["date"], available)
-    frame["date"] = _parse_dates(frame["date"], path, column_label(columns, "date"), date_format, notes, empty_dates)
+    frame["date"] = _parse_dates(
+        frame["date"], path, column_label(columns, "date"), date_format, notes, empty_dates, total_codes(frame["sku"])
+    )
     hint = file_marks([frame[name] for name in ("quantity", "price") if name in frame])
     frame["quantity"] = parse_numbers(
         frame["quantity"], path, mapping["quantity"], marks, notes, hint, na_setting=file_kind == "csv"
@@ -430,16 +433,24 @@ EMPTY_DATE_RULES = ("error", "drop")
 
 
 def _parse_dates(
-    values: pd.Series, path: Path, column: str, date_format: str | None, notes: dict, empty_dates: str | None = None
+    values: pd.Series,
+    path: Path,
+    column: str,
+    date_format: str | None,
+    notes: dict,
+    empty_dates: str | None = None,
+    totals: pd.Series | None = None,
 ) -> pd.Series:
     """The column as datetimes; empty dates stop the read, or with `empty_dates` "drop" stay empty (NaT) for the
-    caller to leave out and count (an export's "Total" row has a SKU text and no date)."""
+    caller to leave out and count (an export's "Total" row has a SKU text and no date). `totals`: rows whose code
+    reads as a total, whose empty dates the caller leaves out whatever the rule."""
     rule = setting_choice(empty_dates, "empty_dates", EMPTY_DATE_RULES)
     parsed = parse_dates(values, path, column, date_format, notes)
-    if parsed.isna().any() and rule == "error":
+    empty = parsed.isna() & ~(totals if totals is not None else False)
+    if empty.any() and rule == "error":
         raise InputError(
-            f"{path}: column '{column}' has {int(parsed.isna().sum())} empty date(s) at row(s) "
-            f"{row_list(parsed.isna())}; set data.empty_dates=drop to leave those rows out (counted in "
+            f"{path}: column '{column}' has {int(empty.sum())} empty date(s) at row(s) "
+            f"{row_list(empty)}; set data.empty_dates=drop to leave those rows out (counted in "
             "data_quality.json, e.g. a total row), or fill them in the file."
         )
     return parsed

@@ -48,7 +48,7 @@ from forecasting.data.plausibility import screen_implausible
 from forecasting.data.quality import DataQuality, row_list
 from forecasting.data.segments import segment_skus
 from forecasting.data.table_frequency import resolve_frequency, week_end_day
-from forecasting.data.total_rows import drop_total_rows
+from forecasting.data.total_rows import drop_dateless_totals, drop_total_rows
 from forecasting.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -149,6 +149,7 @@ def prepare_data(
     frame = read_table(path, columns, kind, read_options, date_format, notes=read_notes, empty_dates=empty_dates)
     columns["date"] = column_label(columns, "date")  # messages below name the date's columns (a year and week)
     dq = DataQuality(source=str(path), rows_in=len(frame))
+    frame = drop_dateless_totals(frame, dq)
     frame = dq.drop(frame, frame["date"].isna(), "empty_date")  # only with data.empty_dates=drop: else refused
     if read_notes:
         dq.notes["read"] = read_notes

@@ -19,12 +19,26 @@ TOTAL_WORDS = r"(?:grand\s*)?(?:total|totals|sum|summe|gesamt|gesamtsumme|totaal
 TOTAL_CODE = rf"(?i)(?:.*\s)?{TOTAL_WORDS}(?:[\s:].*)?"
 
 
+def total_codes(skus: pd.Series) -> pd.Series:
+    """Which rows' SKU codes read as a total (TOTAL_CODE); each code looked at once."""
+    codes, uniques = pd.factorize(skus)
+    labelled = pd.Series(uniques, dtype="string").str.fullmatch(TOTAL_CODE).fillna(False).to_numpy(dtype=bool)
+    return pd.Series(np.append(labelled, False)[codes], index=skus.index)
+
+
+def drop_dateless_totals(frame: pd.DataFrame, dq: DataQuality) -> pd.DataFrame:
+    """A report's "Total" line at the bottom: a code that reads as a total and no date. No sale can lack a date,
+    so it is left out and counted (`total_row`), not refused as an empty date."""
+    totals = frame["date"].isna() & total_codes(frame["sku"])
+    if totals.any():
+        dq.notes["total_rows"] = f"{int(totals.sum())} row(s) without a date whose code reads as a total left out"
+    return dq.drop(frame, totals, "total_row")
+
+
 def drop_total_rows(frame: pd.DataFrame, dq: DataQuality) -> pd.DataFrame:
     """`frame` (sku, date, quantity) without the rows of any SKU that is the other SKUs' total in every period it
     has, counted under `total_row` and named in the notes."""
-    codes, uniques = pd.factorize(frame["sku"])  # each code looked at once
-    labelled = pd.Series(uniques, dtype="string").str.fullmatch(TOTAL_CODE).fillna(False).to_numpy(dtype=bool)
-    labels = pd.Series(np.append(labelled, False)[codes], index=frame.index)
+    labels = total_codes(frame["sku"])
     if not labels.any():
         return frame
     quantity = frame["quantity"].astype(float).fillna(0.0)

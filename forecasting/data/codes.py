@@ -64,7 +64,12 @@ SCIENTIFIC = r"[+-]?\d(?:[.,]\d+)?[eE]\+\d{1,3}"  # Excel writes the + ("4E2" ma
 
 
 def scientific_codes(codes: pd.Series) -> pd.Series:
-    """Which codes are written in scientific notation (SCIENTIFIC); each distinct code is looked at once."""
+    """Which codes are written in scientific notation (SCIENTIFIC)."""
+    return codes_matching(codes, SCIENTIFIC)
+
+
+def codes_matching(codes: pd.Series, pattern: str) -> pd.Series:
+    """Which codes `pattern` matches as a whole (False where missing); each distinct code is looked at once."""
     index, uniques = pd.factorize(codes)
-    found = pd.Series(uniques, dtype="string").str.fullmatch(SCIENTIFIC).fillna(False).to_numpy(dtype=bool)
+    found = pd.Series(uniques, dtype="string").str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool)
     return pd.Series(np.append(found, False)[index], index=codes.index)  # code -1 (missing): the appended False

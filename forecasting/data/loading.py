@@ -152,7 +152,7 @@ def read_table(
             )
     options, guessed = {}, False
     if file_kind == "csv":
-        options, detected = csv_options(path, user_options, list(mapping.values()), sku_columns(columns))
+        options, detected = csv_options(path, user_options, list(mapping.values()), mapped_columns(columns))
         notes.update(detected)
         guessed = "encoding" not in user_options
     available = _source_columns(path, file_kind, options, notes, guessed)
@@ -243,15 +243,16 @@ PARTS = {"sku": SKU_PART, "date": DATE_PART}
 YEAR_NAMES = re.compile(r"year|yr|jahr|año|ano|annee|année|anno|jaar|år|rok", re.IGNORECASE)
 
 
-def sku_columns(columns: Mapping, name: str = "sku") -> list[str]:
-    """The source columns `data.columns.sku` (or `name`) names: one, or several (a list such as [item,store])."""
+def mapped_columns(columns: Mapping, name: str = "sku") -> list[str]:
+    """The source columns `data.columns.<name>` names: one, or several (a list such as [item,store] or
+    [year,week])."""
     src = columns.get(name)
     return [str(p) for p in (src if isinstance(src, list | tuple) else [src]) if p]
 
 
 def column_label(columns: Mapping, name: str) -> str:
     """The source column(s) of `name` as messages quote them inside '...': year', 'week for a date of two."""
-    return "', '".join(sku_columns(columns, name))
+    return "', '".join(mapped_columns(columns, name))
 
 
 def _flat_mapping(columns: Mapping) -> dict[str, str]:
@@ -260,7 +261,7 @@ def _flat_mapping(columns: Mapping) -> dict[str, str]:
     mapping = {}
     for name, src in columns.items():
         if name in PARTS:
-            parts = sku_columns(columns, name)
+            parts = mapped_columns(columns, name)
             if name == "date" and len(parts) > 3:
                 raise InputError(
                     f"data.columns.date names {len(parts)} columns; a date is one column or a year with its week or "
@@ -281,10 +282,10 @@ def _flat_mapping(columns: Mapping) -> dict[str, str]:
 
 def _text_as_written(mapping: Mapping[str, str], extra_na: list[str] = ()) -> dict:
     """read_csv options that keep codes as written: part number 00123 keeps its zeros, SKU "NA" stays a SKU."""
-    text = {src for name, src in mapping.items() if name in TEXT_COLUMNS or name.startswith(SKU_PART)}
+    text = {src for name, src in mapping.items() if _contract_name(name) in TEXT_COLUMNS}
     # Numbers as text too: pandas would read "1.540" as 1.54 before `numbers` could see the column's format; and
     # dates: the month label '01.2024' read as a number is 1.2024 (`dates` reads number-like text as numbers).
-    numbers = {src for name, src in mapping.items() if name.split("@")[0] in (*NUMBER_COLUMNS, "date")}
+    numbers = {src for name, src in mapping.items() if _contract_name(name) in (*NUMBER_COLUMNS, "date")}
     return {
         "dtype": dict.fromkeys(text | numbers, str),
         "keep_default_na": False,
@@ -313,10 +314,8 @@ def _joined_date(parts: list[pd.Series]) -> pd.Series:
         if pd.api.types.is_float_dtype(part) and bool((part.dropna() % 1 == 0).all()):
             part = part.astype("Int64")  # a Parquet year column with a gap is float: 2024, not 2024.0
         texts.append(part.astype("string").str.strip())
-    joined = texts[0]
-    for text in texts[1:]:
-        joined = joined + "-" + text
-    return joined.where(pd.concat(texts, axis=1).notna().all(axis=1) & ~pd.concat(texts, axis=1).eq("").any(axis=1))
+    joined = texts[0].str.cat(texts[1:], sep="-")  # missing where any part is
+    return joined.where(~pd.concat(texts, axis=1).eq("").any(axis=1))
 
 
 def _refuse_period_numbers_without_year(values: pd.Series, path: Path, column: str, available: list) -> None:

@@ -32,8 +32,6 @@ ONE_GROUP = {m: re.compile(rf"{LEAD}{re.escape(m)}\d{{3}}") for m in MARKS}
 # ERP price exports carry one; it never changes the number.
 CURRENCY = r"[$£€¥₹₽₩₺]|[A-Z]{3}"
 CURRENCY_AROUND = re.compile(rf"^([-+]?)\s*(?:{CURRENCY})\s*(?=[-+]?\d)|(?<=[\d.,])\s*(?:{CURRENCY})$")
-# Negatives as accounting systems write them: a trailing minus (SAP, COBOL: "36,000-") or parentheses ("(36.00)",
-# "(£2.50)"). Neither can mean anything but a negative; both become a leading minus before the marks are decided.
 # A unit word after a count or measure ("29 pcs", "12 EA", "3,5 kg"): a quantity as an ERP displays it. One unit
 # throughout a column is only the unit the plan counts in; two ("kg" and "g") would add grams to kilograms.
 UNITS = (
@@ -48,6 +46,8 @@ EXCEL_ERRORS = r"#(?:VALUE!|DIV/0!|REF!|NAME\?|NUM!|NULL!|N/A|SPILL!|CALC!|FIELD
 # A dash alone is zero: Excel's accounting and comma formats display 0 as "-" (" -   "), and a CSV saved from the
 # sheet writes what it displays.
 DASH_ZERO = r"[-\u2012\u2013\u2014\u2212]"
+# Negatives as accounting systems write them: a trailing minus (SAP, COBOL: "36,000-") or parentheses ("(36.00)",
+# "(£2.50)"). Neither can mean anything but a negative; both become a leading minus before the marks are decided.
 TRAILING_MINUS = re.compile(r"^([^-+()]*\d[^-+()]*?)\s*-$")
 PARENTHESES = re.compile(r"^\(\s*([^-+()]*\d[^-+()]*?)\s*\)$")
 

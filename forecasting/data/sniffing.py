@@ -100,10 +100,8 @@ def csv_options(
     if options["encoding"] not in ("utf-8", "utf-8-sig"):
         notes["encoding"] = str(options["encoding"])
     text = head.decode(options["encoding"], errors="replace")
-    header = _header_below_the_first_line(text, names, options)
-    if header is None and key_names and _header_below_the_first_line(text, names, options, whole=True) is None:
-        header = _header_below_the_first_line(text, key_names, options)
-    if header is not None:
+    header = _header_line(text, names, options) or _header_line(text, key_names, options)
+    if header is not None and header[0] > 0:
         line, sep = header
         options["skiprows"] = line
         notes["header_line"] = f"the header is on line {line + 1}: the {line} line(s) above it were skipped"
@@ -117,12 +115,9 @@ def csv_options(
     return options, notes
 
 
-def _header_below_the_first_line(
-    text: str, names: Sequence[str], options: Mapping, whole: bool = False
-) -> tuple[int, str] | None:
-    """(line index, separator) of the header where the first line does not hold every name of `names` and a line
-    below it does; None where the first line does (or the user laid the file out with read options). `whole`:
-    the first line too (whether any line holds them)."""
+def _header_line(text: str, names: Sequence[str], options: Mapping) -> tuple[int, str] | None:
+    """(line index, separator) of the first of the file's first lines whose fields hold every name of `names`;
+    None where none does (or the user laid the file out with read options)."""
     if not names or {"skiprows", "header", "names"} & set(options):
         return None
     wanted = {str(n).strip().lower() for n in names}  # case aside: the mapping's own check names a near name
@@ -132,7 +127,7 @@ def _header_below_the_first_line(
         for sep in [given] if given else SEPARATORS:
             fields = {f.strip().lower() for f in next(csv.reader([line.rstrip("\r\n")], delimiter=sep), [])}
             if wanted <= fields:
-                return (i, sep) if i or whole else None
+                return i, sep
     return None
 
 

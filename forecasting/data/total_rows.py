@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from forecasting.data.codes import codes_matching
 from forecasting.data.quality import DataQuality
 
 TOTAL_WORDS = r"(?:grand\s*)?(?:total|totals|sum|summe|gesamt|gesamtsumme|totaal|totale|totalt|suma|somme|summa)"
@@ -20,10 +21,8 @@ TOTAL_CODE = rf"(?i)(?:.*\s)?{TOTAL_WORDS}(?:[\s:].*)?"
 
 
 def total_codes(skus: pd.Series) -> pd.Series:
-    """Which rows' SKU codes read as a total (TOTAL_CODE); each code looked at once."""
-    codes, uniques = pd.factorize(skus)
-    labelled = pd.Series(uniques, dtype="string").str.fullmatch(TOTAL_CODE).fillna(False).to_numpy(dtype=bool)
-    return pd.Series(np.append(labelled, False)[codes], index=skus.index)
+    """Which rows' SKU codes read as a total (TOTAL_CODE)."""
+    return codes_matching(skus, TOTAL_CODE)
 
 
 def drop_dateless_totals(frame: pd.DataFrame, dq: DataQuality) -> pd.DataFrame:

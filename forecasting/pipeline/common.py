@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from forecasting.backtest.folds import make_cutoffs
 from forecasting.backtest.settings import BacktestSettings
 from forecasting.data.frequency import SEASON
-from forecasting.data.loading import sku_columns
+from forecasting.data.loading import mapped_columns
 from forecasting.data.prepare import PreparedData, prepare_data
 from forecasting.errors import InputError
 from forecasting.models.base import GlobalForecaster, LocalForecaster, TrainingContext
@@ -57,7 +57,7 @@ def check_inputs(cfg: DictConfig, plan: bool) -> None:
 def sku_key(cfg: DictConfig) -> tuple[str, ...]:
     """The columns a plan file may name its SKUs in: `sku`, or the data's SKU columns where they are several
     (data.columns.sku=[item,store])."""
-    parts = sku_columns(OmegaConf.to_container(cfg.data.columns, resolve=True) if cfg.data.get("columns") else {})
+    parts = mapped_columns(OmegaConf.to_container(cfg.data.columns, resolve=True) if cfg.data.get("columns") else {})
     return tuple(parts) if len(parts) > 1 else ("sku",)
 
 

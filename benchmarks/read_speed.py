@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from omegaconf import OmegaConf
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -23,14 +24,8 @@ sys.path.insert(0, str(REPO))
 from forecasting.data.loading import read_table  # noqa: E402
 from forecasting.datasets import bundled_path  # noqa: E402
 
-COLUMNS = {
-    "sku": "StockCode",
-    "date": "InvoiceDate",
-    "quantity": "Quantity",
-    "price": "UnitPrice",
-    "invoice": "InvoiceNo",
-    "description": "Description",
-}
+# The bundled data's own mapping (its mapped columns: SKU, date, quantity, price, invoice, description).
+COLUMNS = {k: v for k, v in OmegaConf.load(REPO / "conf/data/online_retail.yaml").columns.items() if v}
 # The UCI file's own format (month first, no seconds), and ISO with seconds.
 FORMATS = {"us_minutes": "%m/%d/%Y %H:%M", "iso_seconds": "%Y-%m-%d %H:%M:%S"}
 
@@ -53,15 +48,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, fmt in FORMATS.items():
             path = Path(tmp) / f"{name}.csv"
-            lines.assign(InvoiceDate=lines["InvoiceDate"].dt.strftime(fmt)).to_csv(path, index=False)
+            lines.assign(**{COLUMNS["date"]: lines[COLUMNS["date"]].dt.strftime(fmt)}).to_csv(path, index=False)
             ours = best_of(args.repeats, lambda path=path: read_table(path, COLUMNS))
             peer = best_of(
                 args.repeats,
                 lambda path=path, fmt=fmt: pd.read_csv(
                     path,
                     usecols=list(COLUMNS.values()),
-                    dtype={"StockCode": str, "InvoiceNo": str},
-                    parse_dates=["InvoiceDate"],
+                    dtype={COLUMNS["sku"]: str, COLUMNS["invoice"]: str},
+                    parse_dates=[COLUMNS["date"]],
                     date_format=fmt,
                 ),
             )

@@ -76,6 +76,14 @@ def test_monthly_parts_backtest_plan_and_report_count_months(monthly_run):
     assert pd.DatetimeIndex(forecast["date"]).is_month_end.all()
     assert forecast["date"].min() == pd.Timestamp("2026-01-31")
     assert len(read_csv(monthly_run / "replay.csv")) == 4  # champion, naive, empirical, oracle
+    # Service levels rehearsed on a year of months before each decision (the replay's 12 weeks hold 3 of them),
+    # the replay's rehearsal ending where the replay starts.
+    rehearsal = read_csv(monthly_run / "rehearsal.csv", parse_dates=["start", "decided_on"])
+    spans = rehearsal.groupby("decision")[["start", "decided_on"]].first()
+    assert ((spans["decided_on"] - spans["start"]).dt.days >= 365).all()
+    protocol = json.loads((monthly_run / "metrics.json").read_text())["plan"]["protocol"]
+    assert spans.loc["replay", "decided_on"] == pd.Timestamp(protocol["replay_start"])
+    assert protocol["service_levels"]["plan"]["start"] == str(spans.loc["plan", "start"].date())
     html = (monthly_run / "report.html").read_text()
     assert "6 months" in html and "trading day" not in html
 

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.planning.rehearsal import GRID_STEPS, fill_and_error, k_from_rehearsal, k_grid
+from forecasting.planning.global_final import played_spans
+from forecasting.planning.rehearsal import GRID_STEPS, fill_and_error, k_from_rehearsal, k_grid, rehearsal_weeks
 
 
 def fill_curve(k: np.ndarray, k_half: float) -> np.ndarray:
@@ -137,3 +138,19 @@ def test_a_rehearsal_does_not_credit_the_scale_with_the_weeks_it_was_fitted_on()
     # Windows that ended before the rehearsed days (the replay's own decision) change nothing.
     before = windows.assign(cutoff=windows["cutoff"] - pd.Timedelta(weeks=13))
     assert rehearse(before) == in_sample
+
+
+def test_a_rehearsal_plays_a_year_of_a_monthly_table_and_the_replays_weeks_of_others():
+    # 12 weeks are 12 draws of a weekly table's demand but 3 of a monthly one's, all in one phase of its year.
+    assert rehearsal_weeks(12, "daily") == 12 and rehearsal_weeks(12, "weekly") == 12
+    assert rehearsal_weeks(12, "monthly") == 53 and rehearsal_weeks(60, "monthly") == 60
+    today = pd.Timestamp("2025-12-31")
+    replay = today - pd.Timedelta(weeks=12)
+    # The replay, the plan's rehearsal before today and the replay's before its start; none reaches past its end.
+    assert played_spans(today, 12, 53) == [
+        (replay - pd.Timedelta(weeks=53), replay),
+        (today - pd.Timedelta(weeks=53), today),
+        (replay, today),
+    ]
+    assert played_spans(today, 12, 12) == [(replay - pd.Timedelta(weeks=12), replay), (replay, today)]
+    assert played_spans(today, None, 53) == [(today - pd.Timedelta(weeks=53), today)]

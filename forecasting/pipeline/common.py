@@ -23,6 +23,7 @@ from forecasting.models.base import GlobalForecaster, LocalForecaster, TrainingC
 from forecasting.models.ensemble import Ensemble
 from forecasting.planning.plan_files import check_files
 from forecasting.planning.plan_settings import check_settings
+from forecasting.planning.rehearsal import rehearsal_weeks
 from forecasting.planning.runner import REPLAY_MIN_HISTORY, ReplaySettings
 from forecasting.reports import write_plan_workbook, write_report
 from forecasting.vocabulary.model_names import BASELINE
@@ -189,15 +190,21 @@ def replay_settings(cfg: DictConfig) -> ReplaySettings | None:
     rcfg = cfg.plan.replay
     if not (rcfg.get("enabled", True) and cfg.get("task") == "plan"):
         return None
-    return rehearsal_settings(cfg)
+    return _played(cfg, int(cfg.plan.replay.weeks))
 
 
-def rehearsal_settings(cfg: DictConfig) -> ReplaySettings:
-    """How a decision is replayed (plan.replay), for the replay itself or a rehearsal (planning.rehearsal), which
-    plays the same way whether or not the replay runs."""
+def rehearsal_settings(cfg: DictConfig, frequency: str) -> ReplaySettings:
+    """How a decision is rehearsed (planning.rehearsal): played as the replay plays (plan.replay), whether or not
+    the replay runs, on the weeks before the day it is made that hold enough of the table's periods
+    (planning.rehearsal.rehearsal_weeks)."""
+    return _played(cfg, rehearsal_weeks(int(cfg.plan.replay.weeks), frequency))
+
+
+def _played(cfg: DictConfig, weeks: int) -> ReplaySettings:
+    """A decision played on `weeks` of history as plan.replay says."""
     rcfg = cfg.plan.replay
     return ReplaySettings(
-        int(rcfg.weeks),
+        weeks,
         [float(t) for t in rcfg.targets],
         bool(rcfg.get("backorders", False)),
         int(rcfg.get("refit_every_reviews", 1)),

@@ -206,14 +206,18 @@ def run_plan(
         pcfg.get("service_scope", "portfolio"), pcfg["service_measure"], pcfg["service_target"], params
     )
     # Rehearsals (planning.rehearsal) replay each decision on the weeks before the day it was made.
-    rehearsal = rehearsal_settings(cfg) if scope.any() and pcfg.get("service_level_fit") == "rehearsal" else None
+    rehearsal = (
+        rehearsal_settings(cfg, data.calendar.frequency)
+        if scope.any() and pcfg.get("service_level_fit") == "rehearsal"
+        else None
+    )
     periods = replay or rehearsal
-    # The replay's champions too: a global one among them is trained for its reviews (and its rehearsal's).
+    # The replay's champions too: a global one among them is trained for its reviews (and the rehearsals').
     models = planning_models(
         pd.concat([champions, replay_decision.champions]), result.local, result.global_, result.ensembles, panel,
         data.segments_as_of, data.calendar,
-        int(pcfg["horizon_days"]), periods.weeks if periods else None, params, int(cfg.num_samples),
-        periods.refit_every if periods else 1, rehearsal=rehearsal is not None and replay is not None,
+        int(pcfg["horizon_days"]), replay.weeks if replay else None, params, int(cfg.num_samples),
+        periods.refit_every if periods else 1, rehearsal_weeks=rehearsal.weeks if rehearsal else None,
         ahead=data.ahead,
     )  # fmt: skip
     plan_params, replay_levels, sku_levels = params, None, None

@@ -89,6 +89,23 @@ def review_cutoffs(days: pd.DatetimeIndex, start: pd.Timestamp, review_days: Seq
     return sorted(out)
 
 
+def played_spans(
+    today: pd.Timestamp, replay_weeks: int | None, rehearsal_weeks: int | None
+) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """The (start, end) of every stretch of history a decision is played on, earliest start first: the replay's
+    `replay_weeks` before `today`, and the rehearsals' `rehearsal_weeks` before `today` (the plan's) and before
+    the replay's start (the replay's)."""
+    spans = set()
+    if replay_weeks:
+        spans.add((today - pd.Timedelta(weeks=int(replay_weeks)), today))
+    if rehearsal_weeks:
+        spans.add((today - pd.Timedelta(weeks=int(rehearsal_weeks)), today))
+        if replay_weeks:
+            start = today - pd.Timedelta(weeks=int(replay_weeks))
+            spans.add((start - pd.Timedelta(weeks=int(rehearsal_weeks)), start))
+    return sorted(spans)
+
+
 def planning_models(
     champions: pd.Series,
     local: Mapping[str, LocalForecaster],
@@ -102,14 +119,15 @@ def planning_models(
     params: pd.DataFrame,
     num_samples: int,
     refit_every: int = 1,
-    rehearsal: bool = False,
+    rehearsal_weeks: int | None = None,
     ahead: pd.DataFrame | None = None,
 ) -> dict[str, LocalForecaster]:
     """Per-SKU forecasters for every champion: the per-SKU models as they are, global models as stored
-    forecasts at the plan's and the replay's cutoffs, ensembles over their members. With `rehearsal`, also at
-    the cutoffs of the `replay_weeks` before the replay's start (planning.rehearsal), from a model trained to
-    that earlier start. `ahead`: promo and price of the periods after the history (data.periods_ahead), read by
-    the final forecast of a global model with `future_covariates: known`."""
+    forecasts at the plan's and the replay's cutoffs, ensembles over their members. With `rehearsal_weeks`, also
+    at the cutoffs of the rehearsals (planning.rehearsal): the `rehearsal_weeks` before the end (the plan's) and
+    before the replay's start (the replay's), each from a model trained to its start. `ahead`: promo and price of
+    the periods after the history (data.periods_ahead), read by the final forecast of a global model with
+    `future_covariates: known`."""
     models: dict[str, LocalForecaster] = dict(local)
     wanted = set(champions.dropna().unique())
     needed_global = {m for m in wanted if m in global_}
@@ -121,9 +139,8 @@ def planning_models(
     for name in sorted(needed_global):
         model = global_[name]
         by_cutoff: dict[pd.Timestamp, dict[str, Recipe]] = {}
-        if replay_weeks:
-            weeks = pd.Timedelta(weeks=int(replay_weeks))
-            starts = [today - 2 * weeks, today - weeks] if rehearsal else [today - weeks]
+        spans = played_spans(today, replay_weeks, rehearsal_weeks)
+        if spans:
             # As long as the longest replay forecast of any SKU must last.
             window = replay_span_days(
                 (params["lead_time_days"] + params["review_period_days"]).max(),
@@ -132,16 +149,19 @@ def planning_models(
             )
             # Earlier starts first: where two periods share a review date, the later start's model (trained on
             # the history up to it) forecasts it, as the later period's replay asks.
-            for start in starts:
+            for start, end in spans:
                 trained = days[days <= start]
+                is_replay = replay_weeks and start == today - pd.Timedelta(weeks=int(replay_weeks))
                 try:
+                    if not len(trained):
+                        raise ValueError(f"no history before {start.date()}")
                     replay_model = copy.deepcopy(model).fit(panel, segments_at(segments, trained[-1]), trained[-1])
-                except Exception as error:  # noqa: BLE001 - only the rehearsal's start: the SKUs take the fallback
-                    if start == starts[-1]:
+                except Exception as error:  # noqa: BLE001 - only a rehearsal's start: the SKUs take the fallback
+                    if is_replay:
                         raise
                     log.warning("%s: no rehearsal forecasts (%s); its SKUs rehearse on the fallback", name, error)
                     continue
-                cutoffs = review_cutoffs(days[days <= start + weeks], start, params["review_period_days"])
+                cutoffs = review_cutoffs(days[days <= end], start, params["review_period_days"])
                 for cutoff in cutoffs:
                     at_cutoff = segments_at(segments, cutoff)
                     by_cutoff[cutoff] = recipes_at(replay_model, panel, at_cutoff, cutoff, window, num_samples)

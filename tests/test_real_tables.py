@@ -942,3 +942,18 @@ def test_a_sku_of_item_and_store_columns(tmp_path):
     message = refused(path, columns={**WEEKLY, "sku": ["item", "Store"]}, panel=SHORT)
     assert "'data.columns.sku=[item,store]'" in message
     same_panel(panel(path, **apply_typed(message, "sku", columns=WEEKLY)), clean)
+
+
+def test_columns_named_with_more_words_print_every_setting_to_type(tmp_path):
+    # A shop system's export: 'Order Date' and 'Net Sales (EUR)' where the mapping says date and sales.
+    weeks = weekly(n_skus=3, weeks=40)
+    clean = panel(write(weeks, tmp_path / "clean.csv"), columns=WEEKLY)
+    named = weeks.rename(columns={"week_ending": "Order Date", "qty": "Net Sales (EUR)"})
+    path = write(named, tmp_path / "shop.csv")
+    message = refused(path, columns={**WEEKLY, "date": "date", "quantity": "sales"})
+    assert "\"data.columns.date='Order Date'\" \"data.columns.quantity='Net Sales (EUR)'\"" in message
+    same_panel(panel(path, **apply_typed(message, "columns", columns={**WEEKLY, "date": "d", "quantity": "q"})), clean)
+    # Two columns holding the word: no guess, the list to pick from.
+    both = named.assign(**{"Ship Date": named["Order Date"]})
+    message = refused(write(both, tmp_path / "two.csv"), columns={**WEEKLY, "date": "date"})
+    assert "set data.columns.date to one of them" in message

@@ -403,8 +403,13 @@ def _absent_columns_message(path: Path, absent: list[str], mapping: Mapping[str,
         name = _contract_name(absent[0])
         key = f"data.columns.{name}"
         near = _near_name(mapping[absent[0]], available)
-        # A name that differs in case, spacing or a letter or two: the setting to type, not a list to pick from.
-        fix = f"set {override(key, near)}" if near is not None else f"set {key} to one of them"
+        # A name that differs in case, spacing or a letter or two, or that the file's name holds among other words
+        # ('Order Date'): the setting to type, not a list to pick from; every absent column's where each has one.
+        nears = {part: _near_name(mapping[part], available) for part in absent}
+        if len(absent) > 1 and name != "sku" and None not in nears.values():
+            fix = "set " + " ".join(override(f"data.columns.{part}", col) for part, col in nears.items())
+        else:
+            fix = f"set {override(key, near)}" if near is not None else f"set {key} to one of them"
         parts = [src for part, src in mapping.items() if _contract_name(part) == "sku"]
         if name == "sku" and len(parts) > 1:  # one column of a SKU of several: the whole list, as typed
             corrected = [near if src == mapping[absent[0]] and near else src for src in parts]
@@ -422,10 +427,21 @@ def _contract_name(name: str) -> str:
 
 
 def _near_name(wanted, available: list) -> str | None:
-    """The file's one column whose name is close to `wanted` (case and spacing aside), or None."""
+    """The file's one column whose name is close to `wanted` (case and spacing aside), else its one column whose
+    name holds every word of `wanted` among others ('Order Date' or 'OrderDate' for date, 'Net Sales (EUR)' for
+    sales), or None."""
     lowered = {str(a).strip().lower(): str(a) for a in available}
     near = difflib.get_close_matches(str(wanted).strip().lower(), list(lowered), n=1, cutoff=0.75)
-    return lowered[near[0]] if near else None
+    if near:
+        return lowered[near[0]]
+    words = _words(wanted)
+    holding = [str(a) for a in available if words and words <= _words(a)]
+    return holding[0] if len(holding) == 1 else None
+
+
+def _words(name) -> set[str]:
+    """The words of a column name, lower case: 'Net Sales (EUR)' and 'netSalesEUR' -> {net, sales, eur}."""
+    return {w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", str(name))}
 
 
 EMPTY_DATE_RULES = ("error", "drop")

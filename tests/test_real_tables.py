@@ -957,3 +957,13 @@ def test_columns_named_with_more_words_print_every_setting_to_type(tmp_path):
     both = named.assign(**{"Ship Date": named["Order Date"]})
     message = refused(write(both, tmp_path / "two.csv"), columns={**WEEKLY, "date": "date"})
     assert "set data.columns.date to one of them" in message
+
+
+def test_header_names_padded_with_spaces_are_the_names_mapped(tmp_path):
+    # Fixed-width exports pad their header cells: ' item', 'qty ' are the columns item and qty.
+    weeks = weekly(n_skus=3, weeks=40)
+    clean = panel(write(weeks, tmp_path / "clean.csv"), columns=WEEKLY)
+    padded = weeks.rename(columns={name: f"  {name} " for name in weeks.columns})
+    same_panel(panel(write(padded, tmp_path / "padded.csv"), columns=WEEKLY), clean)
+    padded.to_parquet(tmp_path / "padded.parquet", index=False)
+    same_panel(panel(tmp_path / "padded.parquet", columns=WEEKLY), clean)

@@ -156,6 +156,7 @@ def read_table(
         notes.update(detected)
         guessed = "encoding" not in user_options
     available = _source_columns(path, file_kind, options, notes, guessed)
+    mapping = _padding_aside(mapping, available)
     _refuse_duplicate_names(path, file_kind, options, notes, guessed, mapping)
     absent = [name for name, src in mapping.items() if src not in available]
     periods = period_columns(available, mapping, absent) if absent else None
@@ -392,6 +393,20 @@ def _refuse_rows_longer_than_the_header(path: Path, options: dict, width: int) -
             "the field separator (1,540 in a comma-separated file) or an unquoted text holding a separator; export "
             "the table again with such values quoted, or without thousands marks."
         )
+
+
+def _padding_aside(mapping: dict[str, str], available: list) -> dict[str, str]:
+    """`mapping` with each name the file lacks replaced by the file's one column that is that name with spaces
+    around it (' sku', 'qty '): exports pad headers to a width, and no one tells such names apart."""
+    padded: dict[str, list[str]] = {}
+    for column in available:
+        padded.setdefault(str(column).strip(), []).append(column)
+    return {
+        name: padded[str(src).strip()][0]
+        if src not in available and len(padded.get(str(src).strip(), [])) == 1
+        else src
+        for name, src in mapping.items()
+    }
 
 
 def _absent_columns_message(path: Path, absent: list[str], mapping: Mapping[str, str], available: list) -> str:

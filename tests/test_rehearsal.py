@@ -54,6 +54,29 @@ def test_a_miss_within_the_rehearsals_noise_is_taken_for_noise():
     assert k_from_rehearsal(alike, 0.95, k_expected) > 1.5 * k_expected  # the same miss from alike SKUs: no noise
 
 
+def test_a_miss_all_skus_met_in_the_same_weeks_is_taken_for_noise():
+    # 60 alike SKUs over 12 weekly blocks; in 3 of the weeks every SKU sold 20 points less (a holiday, a turn of
+    # the season): the fill at the expected k misses 95%, and over SKUs alone the miss would look systematic.
+    k_expected = 10.0
+    grid = k_grid(k_expected)
+    base = fill_curve(grid, 0.3)
+    weeks = np.where(np.arange(12) < 3, -0.2, 0.0)
+    rows = [
+        {"sku": f"s{s}", "k": k, "block": w, "demand": 10.0, "sales": 10.0 * max(base[j] + weeks[w], 0.0)}
+        for s in range(60)
+        for j, k in enumerate(grid)
+        for w in range(12)
+    ]
+    rehearsed = pd.DataFrame(rows)
+    fill_at, se = fill_and_error(rehearsed, k_expected)
+    assert 0.95 - fill_at > 0.02 and 2 * se > 0.95 - fill_at
+    assert k_from_rehearsal(rehearsed, 0.95, k_expected) == k_expected
+    # The same rows summed over the weeks: SKUs alike, no noise seen, the miss corrected.
+    per_sku = rehearsed.groupby(["sku", "k"], as_index=False)[["demand", "sales"]].sum()
+    assert fill_and_error(per_sku, k_expected)[1] < 1e-9
+    assert k_from_rehearsal(per_sku, 0.95, k_expected) > 1.5 * k_expected
+
+
 def test_a_miss_a_few_standard_errors_wide_is_corrected_most_of_the_way():
     # 3 standard errors: the correction keeps 1 - (2/3)^2 of its way to the target.
     k_expected = 10.0

@@ -71,11 +71,24 @@ def k_grid(k_expected: float) -> np.ndarray:
 
 
 def fill_and_error(rehearsed: pd.DataFrame, k: float) -> tuple[float, float]:
-    """The rehearsal's fill rate over the assortment at `k` (one of its grid's values), and its standard error
-    over SKUs (a ratio estimator: sum of sales / sum of demand, SKUs as the sampled units)."""
+    """The rehearsal's fill rate over the assortment at `k` (one of its grid's values), and its standard error.
+
+    The fill is a ratio estimator (sum of sales / sum of demand) whose draws are SKUs and weeks: the error is
+    the SKUs' part and the blocks of days' part (`block` rows, where there are), added. Over SKUs alone, a
+    shock every SKU met in the same weeks (a holiday, a season's turn, a promotion on a whole range) would pass
+    for a systematic miss, however few the weeks."""
     rows = rehearsed[np.isclose(rehearsed["k"], k, rtol=1e-9)]
-    demand, sales = rows["demand"].to_numpy(dtype=float), rows["sales"].to_numpy(dtype=float)
-    n, total = len(rows), demand.sum()
+    fill, over_skus = _ratio_error(rows.groupby("sku", sort=False)[["demand", "sales"]].sum())
+    if "block" not in rows:
+        return fill, over_skus
+    _, over_weeks = _ratio_error(rows.groupby("block", sort=False)[["demand", "sales"]].sum())
+    return fill, float(np.hypot(over_skus, over_weeks)) if np.isfinite(over_weeks) else over_skus
+
+
+def _ratio_error(units: pd.DataFrame) -> tuple[float, float]:
+    """sum(sales) / sum(demand) over `units` (rows), and its standard error with the rows as sampled units."""
+    demand, sales = units["demand"].to_numpy(dtype=float), units["sales"].to_numpy(dtype=float)
+    n, total = len(units), demand.sum()
     if n < 2 or total <= 0:
         return float("nan"), float("inf")
     fill = sales.sum() / total
@@ -168,11 +181,25 @@ def _rehearse_one(
         champion_levels=levels,
         baselines=False,
         fitted_on=windows.iloc[windows_at[sku]] if sku in windows_at else None,
+        block_days=block_days(calendar, int(p["review_period_days"])),
         **replay.sku_options(),
     )
+    blocks = len(rows[0]["demand_blocks"])
     return pd.DataFrame(
-        {"sku": sku, "k": grid, "demand": [r["demand"] for r in rows], "sales": [r["sales"] for r in rows]}
+        {
+            "sku": sku,
+            "k": np.repeat(grid, blocks),
+            "block": np.tile(np.arange(blocks), len(grid)),
+            "demand": np.concatenate([r["demand_blocks"] for r in rows]),
+            "sales": np.concatenate([r["sales_blocks"] for r in rows]),
+        }
     )
+
+
+def block_days(calendar: TradingCalendar, review_days: int) -> int:
+    """Days per block of a rehearsal's noise across weeks: a review period, or the table's period where longer
+    (a month's days sell alike: one draw)."""
+    return max(int(review_days), round(PERIOD_DAYS[getattr(calendar, "frequency", "daily")]))
 
 
 def rehearsed_k(
@@ -226,7 +253,9 @@ def rehearsed_k(
         seed=seed,
     )
     rows = [r for r in results if r is not None]
-    rehearsed = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["sku", "k", "demand", "sales"])
+    rehearsed = (
+        pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["sku", "k", "block", "demand", "sales"])
+    )
     curve = rehearsal_curve(rehearsed, grid)
     k = k_from_curve(curve, target, k_expected)
     curve = curve.assign(expected_k=float(k_expected), fitted_k=k, target=float(target))

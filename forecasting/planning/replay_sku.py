@@ -60,6 +60,7 @@ def replay_sku(
     learn_bias: bool = True,
     baselines: bool = True,
     fitted_on: pd.DataFrame | None = None,
+    block_days: int | None = None,
 ) -> list[dict]:
     """Replay rows (one per policy and target) for one SKU; `series` is its demand on trading days (`covariates`:
     its promo / price rows, for a model that reads them).
@@ -79,7 +80,10 @@ def replay_sku(
 
     `fitted_on`: the SKU's cover records the calibration was fitted on, where they may lie inside the days replayed
     (a rehearsal): each review then takes the SKU's scale from the records its own window does not overlap
-    (calibration.held_out), so the calibration is not judged on the weeks it was fitted to."""
+    (calibration.held_out), so the calibration is not judged on the weeks it was fitted to.
+
+    `block_days`: each row also holds its demand and sales per block of that many days from the start
+    (`demand_blocks`, `sales_blocks`), for a rehearsal's noise across weeks (planning.rehearsal)."""
     end = series.index.max()
     lead, review = int(params["lead_time_days"]), int(params["review_period_days"])
     window = lead + review
@@ -205,6 +209,10 @@ def replay_sku(
             params["stockout_cost"],
         )
         per_shop = {"initial_stock": lv[0], "received": sim["received"], "final_stock": sim["final_stock"], **stats}
+        if block_days:
+            block = np.arange(len(days)) // int(block_days)
+            per_shop["demand_blocks"] = np.tile(np.bincount(block, demand), (lv.shape[1], 1))
+            per_shop["sales_blocks"] = np.stack([np.bincount(block, shop) for shop in sim["sales"]])
         per_shop = {key: np.asarray(v).tolist() for key, v in per_shop.items()}
         shops = [{key: v[s] for key, v in per_shop.items()} for s in range(lv.shape[1])]
         ends = np.cumsum([levels[p].shape[1] for p in policies])

@@ -73,16 +73,20 @@ def k_grid(k_expected: float) -> np.ndarray:
 def fill_and_error(rehearsed: pd.DataFrame, k: float) -> tuple[float, float]:
     """The rehearsal's fill rate over the assortment at `k` (one of its grid's values), and its standard error.
 
-    The fill is a ratio estimator (sum of sales / sum of demand) whose draws are SKUs and weeks: the error is
-    the SKUs' part and the blocks of days' part (`block` rows, where there are), added. Over SKUs alone, a
-    shock every SKU met in the same weeks (a holiday, a season's turn, a promotion on a whole range) would pass
-    for a systematic miss, however few the weeks."""
+    The fill is a ratio estimator (sum of sales / sum of demand) whose draws are SKUs and weeks: with `block`
+    rows (blocks of days), its variance is clustered both ways (Cameron, Gelbach and Miller 2011): over SKUs,
+    plus over blocks, less over the SKU-block cells that both count, and never under the SKUs' alone. Over SKUs
+    alone, a shock every SKU met in the same weeks (a holiday, a season's turn, a promotion on a whole range)
+    would pass for a systematic miss, however few the weeks."""
     rows = rehearsed[np.isclose(rehearsed["k"], k, rtol=1e-9)]
     fill, over_skus = _ratio_error(rows.groupby("sku", sort=False)[["demand", "sales"]].sum())
-    if "block" not in rows:
+    if "block" not in rows or not np.isfinite(over_skus):
         return fill, over_skus
-    _, over_weeks = _ratio_error(rows.groupby("block", sort=False)[["demand", "sales"]].sum())
-    return fill, float(np.hypot(over_skus, over_weeks)) if np.isfinite(over_weeks) else over_skus
+    _, over_blocks = _ratio_error(rows.groupby("block", sort=False)[["demand", "sales"]].sum())
+    _, over_cells = _ratio_error(rows)
+    if not np.isfinite(over_blocks):
+        return fill, over_skus
+    return fill, float(np.sqrt(max(over_skus**2 + over_blocks**2 - over_cells**2, over_skus**2)))
 
 
 def _ratio_error(units: pd.DataFrame) -> tuple[float, float]:

@@ -78,8 +78,8 @@ def _read_csv(path: Path, options: dict, notes: dict, guessed: bool, **kwargs) -
 def _read_parquet(path: Path, columns: list[str] | None) -> pd.DataFrame | list[str]:
     """The schema's column names (`columns=None`) or the table; a damaged file is one sentence."""
     try:
-        if columns is None:
-            return list(pq.read_schema(path).names)
+        if columns is None:  # a folder: a dataset, whose partition columns (sku=A1/) are columns too
+            return list((pq.ParquetDataset(path).schema if path.is_dir() else pq.read_schema(path)).names)
         return _typed_numbers(pq.read_table(path, columns=columns))
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"{path}: the Parquet file cannot be read ({exc}); export the table again.") from None
@@ -122,11 +122,14 @@ def read_table(
     path = Path(path)
     if input_kind not in REQUIRED:
         raise InputError(f"data.kind '{input_kind}' is unknown; use 'transactions' or 'demand'.")
-    if not path.is_file():
+    if path.is_dir():  # a folder of Parquet files (data.table_sources): one dataset
+        file_kind = "parquet"
+    elif not path.is_file():
         raise InputError(f"{path}: no such file; set data.path to an existing CSV or Parquet file.")
-    if path.stat().st_size == 0:
+    elif path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty; point data.path at a table with a header row and data.")
-    file_kind = _file_kind(path)
+    else:
+        file_kind = _file_kind(path)
 
     mapping = _flat_mapping(columns)
     missing_map = [name for name in REQUIRED[input_kind] if name not in mapping]

@@ -48,6 +48,7 @@ from forecasting.data.plausibility import screen_implausible
 from forecasting.data.quality import DataQuality, row_list
 from forecasting.data.segments import segment_skus
 from forecasting.data.table_frequency import resolve_frequency, week_end_day
+from forecasting.data.table_sources import read_sources
 from forecasting.data.total_rows import drop_dateless_totals, drop_total_rows
 from forecasting.errors import InputError
 
@@ -146,7 +147,11 @@ def prepare_data(
     as_of_day = _config_date(as_of, "data.as_of")
     read_notes: dict = {}
     ahead = None
-    frame = read_table(path, columns, kind, read_options, date_format, notes=read_notes, empty_dates=empty_dates)
+    frame = read_sources(
+        path,
+        lambda file, notes: read_table(file, columns, kind, read_options, date_format, notes, empty_dates),
+        read_notes,
+    )
     columns["date"] = column_label(columns, "date")  # messages below name the date's columns (a year and week)
     dq = DataQuality(source=str(path), rows_in=len(frame))
     frame = drop_dateless_totals(frame, dq)

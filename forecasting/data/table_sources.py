@@ -1,0 +1,94 @@
+"""A table given as one file, a folder or a glob pattern: an ERP's monthly exports, a Spark or dask Parquet dataset.
+
+A folder of Parquet files (partitioned by a column, `sku=A1/part-0.parquet`, or not) is one dataset: pyarrow reads
+it with its partition columns. A folder or pattern of CSV files is read file by file, each with its own format
+detected (encodings and separators change between exports), and the rows put together in file-name order; rows
+two overlapping exports repeat are then what `data.duplicates` rules on. Files whose names start with '.' or '_'
+(`_SUCCESS`, `.part-0.crc`) are a writer's bookkeeping, not data.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from forecasting.data.advice import override
+from forecasting.data.loading import COMPRESSION_SUFFIXES, SUPPORTED_SUFFIXES, UNSET_PATHS
+from forecasting.errors import InputError
+
+PATTERN_MARKS = "*?["
+
+
+def table_files(path: Path) -> list[Path] | None:
+    """The files `path` stands for, in name order, where it is a folder or a glob pattern; None for a file (or a
+    path that names nothing, which the reader reports). A folder of Parquet files is itself the one source."""
+    pattern = any(mark in str(path) for mark in PATTERN_MARKS) and not path.exists()
+    if not (path.is_dir() or pattern):
+        return None
+    found = sorted(Path(p) for p in glob.glob(str(path), recursive=True)) if pattern else sorted(path.rglob("*"))
+    files = [
+        f
+        for f in found
+        if f.is_file() and not any(part[:1] in "._" for part in f.relative_to(_base(path, pattern)).parts)
+    ]
+    kinds = [_kind(f) for f in files]
+    where = f"data.path='{path}'" if pattern else str(path)
+    tables = [k for k in kinds if k is not None]
+    if not tables:
+        raise InputError(
+            f"{where} holds no CSV or Parquet file; point data.path at a table, a folder of them or a pattern such "
+            f"as {override('data.path', str(_base(path, pattern) / '*.csv'))}."
+        )
+    # The kind most of its files are: the pattern that reads them only.
+    usual = max(set(tables), key=tables.count)
+    only = override("data.path", str(_base(path, pattern) / ("**/*.parquet" if usual == "parquet" else "*.csv")))
+    if None in kinds:
+        odd = files[kinds.index(None)].name
+        raise InputError(f"{where} also holds '{odd}', which is not a CSV or Parquet table; set {only}.")
+    if len(set(kinds)) > 1:
+        raise InputError(f"{where} mixes CSV and Parquet files; set {only} to read the {usual.title()} ones.")
+    return [path] if usual == "parquet" and path.is_dir() else files
+
+
+def read_sources(path, read_one: Callable[[Path, dict], pd.DataFrame], notes: dict) -> pd.DataFrame:
+    """The table at `path` (a file, a folder or a pattern: table_files), each file read by `read_one(file,
+    its notes)`; `notes` gains the files read, and the first file's notes. An unset path goes to `read_one` as
+    it is, which names the setting."""
+    if path is None or str(path).strip() in UNSET_PATHS:
+        return read_one(path, notes)
+    path = Path(path)
+    files = table_files(path)
+    if files is None or len(files) == 1:
+        return read_one(files[0] if files else path, notes)
+    frames, first = [], None
+    for file in files:
+        own: dict = {}
+        frames.append(read_one(file, own))
+        first = own if first is None else first
+    notes.update(first or {})
+    names = ", ".join(f.name for f in files[:12]) + (f" and {len(files) - 12} more" if len(files) > 12 else "")
+    notes["files"] = f"{len(files)} files, in name order: {names}"
+    return pd.concat(frames, ignore_index=True)
+
+
+def _base(path: Path, pattern: bool) -> Path:
+    """The folder a pattern's matches lie under (the part before its first wildcard), or the folder itself."""
+    if not pattern:
+        return path
+    parts = []
+    for part in path.parts:
+        if any(mark in part for mark in PATTERN_MARKS):
+            break
+        parts.append(part)
+    return Path(*parts) if parts else Path(".")
+
+
+def _kind(file: Path) -> str | None:
+    """'csv' or 'parquet' by the file's suffix (a compression suffix aside), None for anything else."""
+    suffixes = [s.lower() for s in file.suffixes[-2:]]
+    if suffixes and suffixes[-1] in COMPRESSION_SUFFIXES:
+        suffixes = suffixes[:-1]
+    return SUPPORTED_SUFFIXES.get(suffixes[-1]) if suffixes else None

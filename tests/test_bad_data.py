@@ -63,12 +63,6 @@ def trailing_separators(path: Path) -> Path:
     return path
 
 
-def excel(path: Path) -> Path:
-    xlsx = path.with_suffix(".xlsx")
-    table().to_excel(xlsx, index=False)
-    return xlsx.rename(path)
-
-
 def legacy_excel(path: Path) -> Path:
     # The OLE2 signature every .xls starts with; pandas cannot write .xls any more.
     path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))
@@ -138,8 +132,7 @@ ERRORS = [
         r"column 'units' has 1 implausible day\(s\), e.g. SKU 'SKU0' on 2024-01-06 with 1e\+18 units, over 500x"
         r".*set data.panel.outlier_action=cap",
     ),
-    ("xlsx_named_csv", excel, {}, r"t.csv: this is an Excel file, not a CSV .*save the sheet as CSV"),
-    ("xls_named_csv", legacy_excel, {}, r"this is an Excel file.*point data.path at that file"),
+    ("xls_named_csv", legacy_excel, {}, r"this is a legacy Excel file \(.xls\).*point data.path at that file"),
     ("binary", binary, {}, r"t.csv: this is not a CSV file: it holds binary data"),
     ("csv_named_parquet", csv_named_parquet, {}, r"t.parquet: the file is named .parquet but is not a Parquet file"),
     ("truncated_parquet", truncated_parquet, {}, r"t.parquet: the Parquet file cannot be read \(.*\); export the"),
@@ -336,7 +329,7 @@ def test_bundled_file_flags_no_implausible_day_beyond_the_known_bulk_order(retai
 
 CLI = [
     ("path_missing", None, "data.path is missing: set data.path=/path/to/sales.csv"),
-    ("excel", excel, "this is an Excel file, not a CSV or Parquet table"),
+    ("legacy_excel", legacy_excel, "this is a legacy Excel file (.xls), which cannot be read"),
     ("inf", with_units(5, np.inf), "column 'units' has 1 infinite value(s)"),
     ("future", with_days(lambda d: d + pd.DateOffset(years=20)), "dated after today"),
 ]

@@ -63,3 +63,28 @@ def test_a_folder_with_another_file_prints_the_pattern_that_reads_the_tables(tmp
     (folder / "notes.docx").unlink()
     (tmp_path / "empty").mkdir()
     assert "holds no CSV or Parquet file" in refused(tmp_path / "empty", columns=WEEKLY)
+
+
+def test_a_workbook_reads_as_its_sales_sheet_saved_as_csv(tmp_path):
+    # A planner's workbook: a notes sheet first, the sales below a title on the second, dates as Excel dates and
+    # part numbers as text cells.
+    table = weeks().assign(item=lambda t: "00" + t["item"].str[-2:])
+    clean = panel(write(table, tmp_path / "one.csv"), columns=WEEKLY)
+    book = tmp_path / "sales.xlsx"
+    with pd.ExcelWriter(book) as sheets:
+        pd.DataFrame({"Notes": ["exported weekly", "do not edit"]}).to_excel(sheets, sheet_name="Info", index=False)
+        pd.DataFrame({"Weekly sales": ["run 2025-12-28"]}).to_excel(sheets, sheet_name="Sales", index=False)
+        table.to_excel(sheets, sheet_name="Sales", index=False, startrow=3)
+    got = panel(book, columns=WEEKLY)
+    same_panel(got, clean)
+    assert got.quality.as_dict()["read"]["sheet"] == "sheet 'Sales' of the workbook"
+    # The same workbook saved under a CSV name, and a month per workbook in a folder, read alike.
+    same_panel(panel(book.rename(tmp_path / "sales.csv"), columns=WEEKLY), clean)
+    folder = tmp_path / "books"
+    folder.mkdir()
+    for month, rows in table.groupby(pd.to_datetime(table["week_ending"]).dt.to_period("M")):
+        rows.to_excel(folder / f"sales_{month}.xlsx", index=False)
+    same_panel(panel(folder, columns=WEEKLY), clean)
+    # A message names the workbook and its sheet, not the CSV it was read through.
+    message = refused(tmp_path / "sales.csv", columns={**WEEKLY, "quantity": "units"})
+    assert message.startswith(f"{tmp_path / 'sales.csv'} (sheet 'Sales'): data.columns.quantity='units'")

@@ -34,7 +34,7 @@ from forecasting.data.frequency import (
     period_code,
     to_period_ends,
 )
-from forecasting.data.loading import column_label, read_table
+from forecasting.data.loading import column_label, mapped_columns, read_table
 from forecasting.data.missing import resolve_missing, rows_ahead
 from forecasting.data.panel import (
     aggregate_lines,
@@ -151,6 +151,7 @@ def prepare_data(
         path,
         lambda file, notes: read_table(file, columns, kind, read_options, date_format, notes, empty_dates),
         read_notes,
+        mapped_columns(columns),
     )
     columns["date"] = column_label(columns, "date")  # messages below name the date's columns (a year and week)
     dq = DataQuality(source=str(path), rows_in=len(frame))

@@ -56,8 +56,6 @@ def segment_skus(
     out["adi"] = [s[0] for s in stats]
     out["cv2"] = [s[1] for s in stats]
     out["abc"] = abc_classes(out["value"], a_share, b_share)
-    out["demand_class"] = [
-        demand_class(a, c, adi_cut, cv2_cut) for a, c in zip(out["adi"], out["cv2"], strict=True)
-    ]
+    out["demand_class"] = [demand_class(a, c, adi_cut, cv2_cut) for a, c in zip(out["adi"], out["cv2"], strict=True)]
     out["segment"] = out["abc"] + "-" + out["demand_class"]
     return out.reset_index()

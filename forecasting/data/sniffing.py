@@ -41,7 +41,12 @@ def file_kind(path: Path) -> str:
         head = fh.read(8)
     if head.startswith(PARQUET_MAGIC):
         return "parquet"
-    if head.startswith(XLS_MAGIC) or (head.startswith(ZIP_MAGIC) and _is_workbook(path)):
+    if head.startswith(XLS_MAGIC):
+        raise InputError(
+            f"{path}: this is a legacy Excel file (.xls), which cannot be read; save it as an Excel workbook (.xlsx) "
+            "or as CSV (File > Save As > CSV UTF-8) and point data.path at that file."
+        )
+    if head.startswith(ZIP_MAGIC) and is_workbook(path):
         raise InputError(
             f"{path}: this is an Excel file, not a CSV or Parquet table; save the sheet as CSV (File > Save As > "
             "CSV UTF-8) and point data.path at that file."
@@ -54,11 +59,12 @@ def file_kind(path: Path) -> str:
     return "csv"
 
 
-def _is_workbook(path: Path) -> bool:
+def is_workbook(path: Path) -> bool:
+    """Whether `path` is an Office Open XML workbook (a zip holding xl/), whatever its name."""
     try:
         with zipfile.ZipFile(path) as zf:
             return any(name.startswith("xl/") for name in zf.namelist())
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, OSError):
         return False
 
 

@@ -1,4 +1,5 @@
-"""A table given as one file, a folder or a glob pattern: an ERP's monthly exports, a Spark or dask Parquet dataset.
+"""A table given as one file, a folder or a glob pattern: an ERP's monthly exports, a Spark or dask Parquet dataset,
+a workbook (data.workbooks).
 
 A folder of Parquet files (partitioned by a column, `sku=A1/part-0.parquet`, or not) is one dataset: pyarrow reads
 it with its partition columns. A folder or pattern of CSV files is read file by file, each with its own format
@@ -10,13 +11,16 @@ two overlapping exports repeat are then what `data.duplicates` rules on. Files w
 from __future__ import annotations
 
 import glob
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from forecasting.data.advice import override
 from forecasting.data.loading import COMPRESSION_SUFFIXES, SUPPORTED_SUFFIXES, UNSET_PATHS
+from forecasting.data.sniffing import is_workbook
+from forecasting.data.workbooks import WORKBOOK_SUFFIXES, sheet_as_csv
 from forecasting.errors import InputError
 
 PATTERN_MARKS = "*?["
@@ -53,25 +57,40 @@ def table_files(path: Path) -> list[Path] | None:
     return [path] if usual == "parquet" and path.is_dir() else files
 
 
-def read_sources(path, read_one: Callable[[Path, dict], pd.DataFrame], notes: dict) -> pd.DataFrame:
+def read_sources(
+    path, read_one: Callable[[Path, dict], pd.DataFrame], notes: dict, sku_names: Sequence[str] = ()
+) -> pd.DataFrame:
     """The table at `path` (a file, a folder or a pattern: table_files), each file read by `read_one(file,
-    its notes)`; `notes` gains the files read, and the first file's notes. An unset path goes to `read_one` as
-    it is, which names the setting."""
+    its notes)`, a workbook as its sheet that holds the `sku_names` column (data.workbooks); `notes` gains the
+    files read, and the first file's notes. An unset path goes to `read_one` as it is, which names the setting."""
     if path is None or str(path).strip() in UNSET_PATHS:
         return read_one(path, notes)
     path = Path(path)
     files = table_files(path)
     if files is None or len(files) == 1:
-        return read_one(files[0] if files else path, notes)
+        return _read_file(files[0] if files else path, read_one, notes, sku_names)
     frames, first = [], None
     for file in files:
         own: dict = {}
-        frames.append(read_one(file, own))
+        frames.append(_read_file(file, read_one, own, sku_names))
         first = own if first is None else first
     notes.update(first or {})
     names = ", ".join(f.name for f in files[:12]) + (f" and {len(files) - 12} more" if len(files) > 12 else "")
     notes["files"] = f"{len(files)} files, in name order: {names}"
     return pd.concat(frames, ignore_index=True)
+
+
+def _read_file(path: Path, read_one, notes: dict, sku_names: Sequence[str]) -> pd.DataFrame:
+    """`read_one(path, notes)`; a workbook through the CSV of its sheet, every message naming the workbook."""
+    if not (path.is_file() and is_workbook(path)):
+        return read_one(path, notes)
+    with tempfile.TemporaryDirectory(prefix="workbook_") as folder:
+        csv, sheet = sheet_as_csv(path, Path(folder), sku_names)
+        notes["sheet"] = f"sheet '{sheet}' of the workbook"
+        try:
+            return read_one(csv, notes)
+        except InputError as exc:
+            raise InputError(str(exc).replace(str(csv), f"{path} (sheet '{sheet}')")) from None
 
 
 def _base(path: Path, pattern: bool) -> Path:
@@ -87,7 +106,10 @@ def _base(path: Path, pattern: bool) -> Path:
 
 
 def _kind(file: Path) -> str | None:
-    """'csv' or 'parquet' by the file's suffix (a compression suffix aside), None for anything else."""
+    """'csv' (a workbook too: read as its sheet's CSV) or 'parquet' by the file's suffix (a compression suffix
+    aside), None for anything else."""
+    if file.suffix.lower() in WORKBOOK_SUFFIXES:
+        return "csv"
     suffixes = [s.lower() for s in file.suffixes[-2:]]
     if suffixes and suffixes[-1] in COMPRESSION_SUFFIXES:
         suffixes = suffixes[:-1]

@@ -246,3 +246,25 @@ def test_the_naive_policy_on_a_weekly_table_looks_at_recent_weeks_not_a_year():
     # At the start the last 4 weeks sold 200 a week: 3 weeks of lead time + review need about 600.
     assert naive["initial_stock"] == pytest.approx(600, rel=0.05)
     assert naive["sales"] / naive["demand"] > 0.95
+
+
+def test_a_monthly_tables_weekly_reviews_refit_once_a_month():
+    # Weekly reviews of a monthly table: a month's history changes at one review in four or five. The reviews in
+    # between read the last forecast, fitted on the same months.
+    from forecasting.data.calendar import period_calendar
+
+    months = pd.date_range("2019-01-31", periods=48, freq="ME")
+    y = pd.Series(np.random.default_rng(3).poisson(300, 48), index=months, dtype=float)
+    params = {"lead_time_days": 14, "review_period_days": 7, "service_measure": "fill_rate", "unit_cost": 1.0}
+    params |= {"holding_cost_rate": 0.25, "order_cost": 0.0, "stockout_cost": 0.0}
+    start = months[-1] - pd.Timedelta(weeks=26)
+    model = model_from_yaml("ets", season=12)
+    fits = []
+    fit = model.fit
+    model.fit = lambda series: fits.append(len(series)) or fit(series)
+    calendar = period_calendar("monthly", "ME", 48)
+    rows = pd.DataFrame(replay_sku("s", y, model, SeasonalNaive(12), calendar, params, start, [0.95]))
+    reviews = len(pd.date_range(start, months[-1], freq="7D"))
+    assert reviews >= 24 and len(fits) == len(set(fits)) <= 8  # one fit per month of history known, no repeats
+    champion = rows.set_index("policy").loc["champion"]
+    assert 0.8 < champion["sales"] / champion["demand"] <= 1.0

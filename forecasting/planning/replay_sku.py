@@ -130,6 +130,7 @@ def replay_sku(
     window_means = np.zeros(len(reviews))
     ended_after = -(-window // review)
     fitted_dates = pd.DatetimeIndex([])  # the dates of the last forecast (made at the first review)
+    fitted_known = -1  # the periods of history the last forecast was fitted on
     for k, r in enumerate(reviews):
         n_known = int(known_at[k])
         # A refit where one is due, except at a review whose order cannot arrive before the replay ends (it only
@@ -138,7 +139,12 @@ def replay_sku(
         due = k % max(int(refit_every), 1) == 0
         if due and k and r + pd.Timedelta(days=lead) >= end and _covers(fitted_dates, open_days, r, window):
             due = False
+        # Nor where no period has been added since the last fit (weekly reviews of a monthly table: 3 in 4), when
+        # its forecast covers the window: the same history fits the same model.
+        if due and k and n_known == fitted_known and _covers(fitted_dates, open_days, r, window):
+            due = False
         if due:
+            fitted_known = n_known
             fitted_dates = open_days[open_days.searchsorted(r, side="right") :][:horizon]
             known = series.iloc[:n_known]
             forecast, _ = safe_forecast(

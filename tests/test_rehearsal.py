@@ -167,6 +167,8 @@ def test_a_rehearsal_plays_a_year_of_a_monthly_table_and_the_replays_weeks_of_ot
     # 12 weeks are 12 draws of a weekly table's demand but 3 of a monthly one's, all in one phase of its year.
     assert rehearsal_weeks(12, "daily") == 12 and rehearsal_weeks(12, "weekly") == 12
     assert rehearsal_weeks(12, "monthly") == 53 and rehearsal_weeks(60, "monthly") == 60
+    # As far as the history allows (two years of months: 40 weeks before the replay with a year of history).
+    assert rehearsal_weeks(12, "monthly", spare_weeks=40) == 40 and rehearsal_weeks(12, "monthly", 5) == 12
     today = pd.Timestamp("2025-12-31")
     replay = today - pd.Timedelta(weeks=12)
     # The replay, the plan's rehearsal before today and the replay's before its start; none reaches past its end.

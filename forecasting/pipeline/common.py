@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from forecasting.backtest.folds import make_cutoffs
 from forecasting.backtest.settings import BacktestSettings
-from forecasting.data.frequency import SEASON
+from forecasting.data.frequency import PERIOD_DAYS, SEASON
 from forecasting.data.loading import mapped_columns
 from forecasting.data.prepare import PreparedData, prepare_data
 from forecasting.errors import InputError
@@ -193,11 +193,17 @@ def replay_settings(cfg: DictConfig) -> ReplaySettings | None:
     return _played(cfg, int(cfg.plan.replay.weeks))
 
 
-def rehearsal_settings(cfg: DictConfig, frequency: str) -> ReplaySettings:
+def rehearsal_settings(cfg: DictConfig, frequency: str, history_days: int | None = None) -> ReplaySettings:
     """How a decision is rehearsed (planning.rehearsal): played as the replay plays (plan.replay), whether or not
     the replay runs, on the weeks before the day it is made that hold enough of the table's periods
-    (planning.rehearsal.rehearsal_weeks)."""
-    return _played(cfg, rehearsal_weeks(int(cfg.plan.replay.weeks), frequency))
+    (planning.rehearsal.rehearsal_weeks), within the panel's `history_days` (first to last date): the replay's
+    rehearsal starts where its SKUs have the history a replay forecasts from."""
+    weeks = int(cfg.plan.replay.weeks)
+    played = _played(cfg, weeks)
+    spare = None
+    if history_days is not None:
+        spare = int((history_days - 7 * weeks - played.min_history * PERIOD_DAYS[frequency]) // 7)
+    return _played(cfg, rehearsal_weeks(weeks, frequency, spare))
 
 
 def _played(cfg: DictConfig, weeks: int) -> ReplaySettings:

@@ -207,7 +207,7 @@ def run_plan(
     )
     # Rehearsals (planning.rehearsal) replay each decision on the weeks before the day it was made.
     rehearsal = (
-        rehearsal_settings(cfg, data.calendar.frequency)
+        rehearsal_settings(cfg, data.calendar.frequency, (panel["date"].max() - panel["date"].min()).days)
         if scope.any() and pcfg.get("service_level_fit") == "rehearsal"
         else None
     )

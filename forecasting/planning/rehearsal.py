@@ -61,10 +61,14 @@ NOISE_SE = 2.0
 MIN_PERIODS = 12
 
 
-def rehearsal_weeks(replay_weeks: int, frequency: str) -> int:
+def rehearsal_weeks(replay_weeks: int, frequency: str, spare_weeks: int | None = None) -> int:
     """Weeks a rehearsal plays: the replay's, or more where they hold fewer than MIN_PERIODS of the table's
-    periods (a year of a monthly table)."""
-    return max(int(replay_weeks), int(np.ceil(MIN_PERIODS * PERIOD_DAYS[frequency] / 7)))
+    periods (a year of a monthly table), as far as `spare_weeks` (the weeks of history a rehearsal before the
+    replay can start in with the history its SKUs need) allow."""
+    wanted = int(np.ceil(MIN_PERIODS * PERIOD_DAYS[frequency] / 7))
+    if spare_weeks is not None:
+        wanted = min(wanted, int(spare_weeks))
+    return max(int(replay_weeks), wanted)
 
 
 def k_grid(k_expected: float) -> np.ndarray:

@@ -31,7 +31,7 @@ SHORT = {"min_history_days": 4, "min_nonzero_days": 1}
 # Settings as `data.<key>`: prepare_data's keyword for each (the rest are nested: columns, read_options).
 TOP_LEVEL = (
     "start", "end", "as_of", "frequency", "week_ending", "missing", "incomplete_period", "date_format", "duplicates",
-    "negative", "empty_dates", "path",
+    "negative", "empty_dates", "path", "gaps",
 )  # fmt: skip
 
 

@@ -26,6 +26,7 @@ from forecasting.data.date_checks import (
     refuse_placeholder_dates,
 )
 from forecasting.data.frequency import (
+    PERIOD_DAYS,
     WEEKDAYS,
     aggregate_daily,
     complete_periods,
@@ -46,6 +47,7 @@ from forecasting.data.panel import (
 from forecasting.data.periods_ahead import ahead_on_periods, ahead_summed, keep_ahead
 from forecasting.data.plausibility import screen_implausible
 from forecasting.data.quality import DataQuality, row_list
+from forecasting.data.row_gaps import resolve_gaps, row_gaps
 from forecasting.data.segments import segment_skus
 from forecasting.data.table_frequency import resolve_frequency, week_end_day
 from forecasting.data.table_sources import read_sources
@@ -112,6 +114,7 @@ def prepare_data(
     negative: str | None = None,
     future_covariates: str | None = None,
     empty_dates: str | None = None,
+    gaps: str | None = None,
 ) -> PreparedData:
     """Load, clean (order lines) or validate (demand tables), build the panel, filter and segment SKUs.
 
@@ -254,7 +257,11 @@ def prepare_data(
         cal = period_calendar(target, code, periods, cal_opts.get("holiday_country"))
     for key, value in HISTORY_DEFAULTS[target].items():
         panel_opts.setdefault(key, value)
+    # Rows of 0 the file writes, per SKU (closed days too, which the panel folds into the next open day).
+    written_zero = daily.loc[daily["demand"].eq(0), "sku"].astype(str).value_counts()
     full = build_panel(daily, cal, dq)
+    gap_list = row_gaps(full, written_zero, PERIOD_DAYS[target])
+    full = resolve_gaps(full, gap_list, gaps, cal.unit, PERIOD_DAYS[target], dq)
     # The source rows are as large as the panel again, and nothing below reads them.
     del frame, daily
 

@@ -105,6 +105,7 @@ def load_data(cfg: DictConfig) -> PreparedData:
         negative=d.get("negative"),
         future_covariates=d.get("future_covariates"),
         empty_dates=d.get("empty_dates"),
+        gaps=d.get("gaps"),
     )
     apply_frequency_defaults(cfg, data.calendar.frequency)
     return data

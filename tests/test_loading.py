@@ -93,7 +93,9 @@ def test_header_only_file(tmp_path):
 def test_unknown_file_type(tmp_path):
     path = tmp_path / "sales.xlsx"
     path.write_bytes(b"PK")
-    with pytest.raises(InputError, match=r"unknown file type '.xlsx'; give a .csv or .parquet"):
+    with pytest.raises(
+        InputError, match=r"unknown file type '.xlsx' \(and not an Excel workbook\); give a .csv, .parquet or .xlsx"
+    ):
         read_table(path, DEMAND_COLS, "demand")
 
 

@@ -190,3 +190,16 @@ def test_a_stock_report_with_title_lines_reads_as_the_clean_file(tmp_path):
     clean = write(tmp_path / "clean.csv", "sku,on_hand\nA100,12\nB200,3\n00123,7\n")
     on_hand, _, _ = stock_position(SKUS, DEMAND, report, today=TODAY)
     pd.testing.assert_series_equal(on_hand, stock_position(SKUS, DEMAND, clean, today=TODAY)[0])
+
+
+def test_a_stock_workbook_reads_as_the_clean_file(tmp_path):
+    # The stock kept in a workbook: a cover sheet first, the stock below a title, codes as text cells.
+    book = tmp_path / "stock.xlsx"
+    with pd.ExcelWriter(book) as sheets:
+        pd.DataFrame({"About": ["weekly stock count"]}).to_excel(sheets, sheet_name="Cover", index=False)
+        pd.DataFrame({"Stock on hand": ["07.01.2024"]}).to_excel(sheets, sheet_name="Stock", index=False)
+        stock = pd.DataFrame({"SKU": ["A100", "B200", "00123"], "On_Hand": [12, 3.5, 7]})
+        stock.to_excel(sheets, sheet_name="Stock", index=False, startrow=3)
+    clean = write(tmp_path / "clean.csv", "sku,on_hand\nA100,12\nB200,3.5\n00123,7\n")
+    on_hand, _, _ = stock_position(SKUS, DEMAND, book, today=TODAY)
+    pd.testing.assert_series_equal(on_hand, stock_position(SKUS, DEMAND, clean, today=TODAY)[0])

@@ -47,8 +47,8 @@ def _file_kind(path: Path) -> str:
         suffixes = suffixes[:-1]
     if kind == "csv" and (not suffixes or suffixes[-1] not in SUPPORTED_SUFFIXES):
         raise InputError(
-            f"{path}: unknown file type '{path.suffix or '(none)'}'; give a .csv or .parquet file "
-            "(set data.path to it)."
+            f"{path}: unknown file type '{path.suffix or '(none)'}' (and not an Excel workbook); give a .csv, "
+            ".parquet or .xlsx file (set data.path to it)."
         )
     return kind
 

@@ -6,6 +6,7 @@ stops the run with one sentence naming the file, the lines and values, and the f
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -14,7 +15,8 @@ import pandas as pd
 
 from forecasting.data.codes import joined_codes, shown_codes
 from forecasting.data.numbers import parse_numbers
-from forecasting.data.sniffing import csv_options
+from forecasting.data.sniffing import csv_options, is_workbook
+from forecasting.data.workbooks import sheet_as_csv
 from forecasting.errors import InputError
 from forecasting.planning.plan_settings import NUMERIC, TEXT, allowed_text, policy_rules
 
@@ -34,11 +36,20 @@ def _read(path: str | Path, what: str, key: Sequence[str] = SKU_KEY) -> pd.DataF
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such {what} file; fix plan.{what}_csv or set it to null.")
+    names = key if len(key) > 1 else ("sku",)
+    if is_workbook(path):  # a workbook: its sheet that holds the SKU column, as the CSV it would save to
+        with tempfile.TemporaryDirectory(prefix="workbook_") as folder:
+            return _read_text(sheet_as_csv(path, Path(folder), names)[0], path, what, key, names)
+    return _read_text(path, path, what, key, names)
+
+
+def _read_text(source: Path, path: Path, what: str, key: Sequence[str], names: Sequence[str]) -> pd.DataFrame:
+    """_read of the CSV `source` (the file at `path`, or its workbook's sheet)."""
     # Read as the data loader reads its table (the same ERP writes both): encoding, separator and compression
     # detected, every cell as text, numbers parsed by _numbers with the loader's rules for thousands and decimals.
-    options, _ = csv_options(path, {}, names=key if len(key) > 1 else ("sku",))
+    options, _ = csv_options(source, {}, names=names)
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], **options)
+        frame = pd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""], **options)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputError(
             f"{path}: not a readable comma-separated {what} file ({str(exc).splitlines()[0]}); save it as CSV."

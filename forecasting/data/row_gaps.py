@@ -30,26 +30,27 @@ def row_gaps(panel: pd.DataFrame, written_zero: pd.Series, period_days: float) -
     later row ends, in a SKU whose file writes its periods without sales as rows of 0: `written_zero` (its rows
     of 0 in the file, per SKU, closed days included) at least as many as its other periods without a row."""
     columns = ["sku", "first", "last", "periods"]
-    rows = panel[panel["sku"].isin(written_zero.index[written_zero > 0])]
-    if rows.empty:
+    sku = panel["sku"].to_numpy()
+    # Only the rows without a row in the file (few, in a table that writes its zeros) are looked at: their runs
+    # of consecutive positions within one SKU.
+    at = np.flatnonzero(panel["filled"].to_numpy(dtype=bool) & panel["sku"].isin(written_zero.index).to_numpy())
+    if not len(at):
         return pd.DataFrame(columns=columns)
-    sku, gap = rows["sku"].to_numpy(), rows["filled"].to_numpy(dtype=bool)
-    starts = np.r_[True, (sku[1:] != sku[:-1]) | (gap[1:] != gap[:-1])]
-    runs = rows.groupby(np.cumsum(starts), sort=False).agg(
-        sku=("sku", "first"),
-        first=("date", "min"),
-        last=("date", "max"),
-        periods=("date", "size"),
-        gap=("filled", "first"),
-    )
+    starts = np.r_[True, (np.diff(at) != 1) | (sku[at][1:] != sku[at][:-1])]
+    run = np.cumsum(starts) - 1
+    first, last = at[starts], at[np.r_[starts[1:], True]]
+    runs = pd.DataFrame({"sku": sku[first], "periods": np.bincount(run)})
+    runs["first"], runs["last"] = panel["date"].to_numpy()[first], panel["date"].to_numpy()[last]
     # A run the SKU's history ends with is not inside it: the SKU stopped selling, or has not sold since.
-    runs["ended"] = runs["sku"].ne(runs["sku"].shift(-1))
-    long = runs["gap"] & ~runs["ended"] & (runs["periods"] >= gap_periods(period_days))
+    after = last + 1
+    inside = (after < len(sku)) & (sku[np.minimum(after, len(sku) - 1)] == runs["sku"].to_numpy())
+    long = inside & (runs["periods"].to_numpy() >= gap_periods(period_days))
     # Where a SKU leaves out more periods (outside its long runs) than it writes as 0, a missing row is its way
     # of saying "no sales", and a long run of them is a quiet spell, not a gap.
-    other = runs[runs["gap"] & ~long].groupby("sku")["periods"].sum()
-    writes = written_zero.reindex(runs["sku"]).to_numpy() >= other.reindex(runs["sku"]).fillna(0).to_numpy()
-    return runs.loc[long & writes, columns].reset_index(drop=True)
+    other = runs[~long].groupby("sku")["periods"].sum()
+    writes = written_zero.reindex(runs["sku"]).fillna(0).to_numpy() >= other.reindex(runs["sku"]).fillna(0).to_numpy()
+    found = runs[long & writes & (written_zero.reindex(runs["sku"]).fillna(0).to_numpy() > 0)]
+    return found[columns].reset_index(drop=True)
 
 
 def resolve_gaps(

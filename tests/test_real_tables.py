@@ -31,7 +31,7 @@ SHORT = {"min_history_days": 4, "min_nonzero_days": 1}
 # Settings as `data.<key>`: prepare_data's keyword for each (the rest are nested: columns, read_options).
 TOP_LEVEL = (
     "start", "end", "as_of", "frequency", "week_ending", "missing", "incomplete_period", "date_format", "duplicates",
-    "negative", "empty_dates", "path", "gaps",
+    "negative", "empty_dates", "path", "gaps", "first_period",
 )  # fmt: skip
 
 
@@ -629,6 +629,29 @@ def test_a_sheet_with_one_column_per_week_reads_as_the_long_table(label, name, t
     assert "one column per period" in got.quality.as_dict()["read"]["layout"]
     # A long table whose mapping is wrong is still named as such, not taken for a sheet.
     assert "not columns of the file" in refused(write(weeks, tmp_path / "long.csv"), columns=defaults)
+
+
+@pytest.mark.parametrize("prefix", ["d_", "Week ", "W"])
+def test_a_sheet_with_numbered_period_columns_prints_the_settings_that_date_them(prefix, tmp_path):
+    # M5's sales file ('d_1' to 'd_1941', dated in another file) and planners' 'Week 1' to 'Week 52' sheets.
+    weeks = sunday_weeks()
+    clean = panel(write(weeks, tmp_path / "clean.csv"), columns=WEEKLY)
+    sheet = weeks.pivot(index="item", columns="week_ending", values="qty")
+    sheet.columns = [f"{prefix}{i + 1}" for i in range(sheet.shape[1])]
+    sheet.insert(0, "Description", "a part")
+    path = write(sheet.reset_index(), tmp_path / "numbered.csv")
+    defaults = {"sku": "item", "date": "date", "quantity": "demand"}
+    message = refused(path, columns=defaults)
+    assert f"numbered from '{prefix}1' to '{prefix}{sheet.shape[1] - 1}'" in message
+    assert printed_settings(message) == ["data.first_period=2024-01-01", "data.frequency=D"]
+    # Typed with the first week's date and W, the sheet is the long table.
+    first = weeks["week_ending"].min().date().isoformat()
+    typed = apply_typed(
+        message.replace("2024-01-01", first).replace("frequency=D", "frequency=W"), "data.", columns=defaults
+    )
+    got = panel(path, **typed)
+    same_panel(got, clean)
+    assert "numbered, read as the periods from" in got.quality.as_dict()["read"]["layout"]
 
 
 @pytest.mark.parametrize(

@@ -109,12 +109,16 @@ def read_table(
     date_format: str | None = None,
     notes: dict | None = None,
     empty_dates: str | None = None,
+    first_period=None,
+    frequency: str | None = None,
 ) -> pd.DataFrame:
     """Load `path` with source columns renamed to contract names (`sku`, `date`, `quantity`, ...).
 
     `columns` maps contract names to source column names; unmapped optional columns are left out.
     Dates are parsed (and kept with their time of day: aggregation to days happens later). What had to be
     detected to read the file (compression, encoding, separator, time zones, date units) goes into `notes`.
+    A sheet with one column per period whose headers number the periods (wide.period_columns) dates them from
+    `first_period` (data.first_period), one `frequency` (data.frequency: D, W or M) apart.
     """
     notes = {} if notes is None else notes
     if path is None or str(path).strip() in UNSET_PATHS:
@@ -162,9 +166,10 @@ def read_table(
     mapping = _padding_aside(mapping, available)
     _refuse_duplicate_names(path, file_kind, options, notes, guessed, mapping)
     absent = [name for name, src in mapping.items() if src not in available]
-    periods = period_columns(available, mapping, absent) if absent else None
-    if absent and periods is None:
+    layout = period_columns(available, mapping, absent, path, first_period, frequency) if absent else None
+    if absent and layout is None:
         raise InputError(_absent_columns_message(path, absent, mapping, available))
+    periods, period_dates = layout or (None, None)
 
     read = {n: src for n, src in mapping.items() if n not in absent}
     wanted = list(dict.fromkeys([*read.values(), *(periods or [])]))
@@ -177,7 +182,7 @@ def read_table(
     if raw.empty:
         raise InputError(f"{path}: the table has a header but no rows; point data.path at a file with data.")
     if periods:
-        raw = melted(raw, mapping, periods, notes)
+        raw = melted(raw, mapping, periods, notes, period_dates)
 
     frame = pd.DataFrame({name: raw[src] for name, src in mapping.items()})
     # A key of several columns (item and store): one code per row, empty where any part is.

@@ -115,6 +115,7 @@ def prepare_data(
     future_covariates: str | None = None,
     empty_dates: str | None = None,
     gaps: str | None = None,
+    first_period=None,
 ) -> PreparedData:
     """Load, clean (order lines) or validate (demand tables), build the panel, filter and segment SKUs.
 
@@ -152,7 +153,9 @@ def prepare_data(
     ahead = None
     frame = read_sources(
         path,
-        lambda file, notes: read_table(file, columns, kind, read_options, date_format, notes, empty_dates),
+        lambda file, notes: read_table(
+            file, columns, kind, read_options, date_format, notes, empty_dates, first_period, frequency
+        ),
         read_notes,
         mapped_columns(columns),
     )

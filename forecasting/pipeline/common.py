@@ -106,6 +106,7 @@ def load_data(cfg: DictConfig) -> PreparedData:
         future_covariates=d.get("future_covariates"),
         empty_dates=d.get("empty_dates"),
         gaps=d.get("gaps"),
+        first_period=d.get("first_period"),
     )
     apply_frequency_defaults(cfg, data.calendar.frequency)
     return data

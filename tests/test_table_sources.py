@@ -45,6 +45,14 @@ def test_a_partitioned_parquet_dataset_reads_with_its_partition_column(tmp_path)
     )
     assert (tmp_path / "lake" / f"item={table['item'].iloc[0]}").is_dir()  # the SKU is in the folder names only
     same_panel(panel(tmp_path / "lake", columns=WEEKLY), clean)
+    # A stray file in the dataset's folder: moving it out is the fix (a pattern of the files would lose the item).
+    (tmp_path / "lake" / "notes.docx").write_bytes(b"PK\x03\x04")
+    message = refused(tmp_path / "lake", columns=WEEKLY)
+    assert message.endswith("also holds 'notes.docx', which is not a CSV or Parquet table; move it out of the folder.")
+    (tmp_path / "lake" / "notes.docx").unlink()
+    (tmp_path / "lake" / "README.txt").write_text("written by the nightly export")
+    message = refused(tmp_path / "lake", columns=WEEKLY)
+    assert message.endswith("mixes CSV and Parquet files, mostly Parquet; move the others out of the folder.")
 
 
 def test_a_folder_with_another_file_prints_the_pattern_that_reads_the_tables(tmp_path):

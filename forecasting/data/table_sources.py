@@ -49,11 +49,15 @@ def table_files(path: Path) -> list[Path] | None:
     # The kind most of its files are: the pattern that reads them only.
     usual = max(set(tables), key=tables.count)
     only = override("data.path", str(_base(path, pattern) / ("**/*.parquet" if usual == "parquet" else "*.csv")))
+    # A Parquet dataset's folder names its partitions (item=A1/): a pattern of its files would lose them.
+    dataset = usual == "parquet" and path.is_dir()
     if None in kinds:
-        odd = files[kinds.index(None)].name
-        raise InputError(f"{where} also holds '{odd}', which is not a CSV or Parquet table; set {only}.")
+        odd = files[kinds.index(None)]
+        fix = "move it out of the folder" if dataset else f"set {only}"
+        raise InputError(f"{where} also holds '{odd.name}', which is not a CSV or Parquet table; {fix}.")
     if len(set(kinds)) > 1:
-        raise InputError(f"{where} mixes CSV and Parquet files; set {only} to read the {usual.title()} ones.")
+        fix = "move the others out of the folder" if dataset else f"set {only} to read those only"
+        raise InputError(f"{where} mixes CSV and Parquet files, mostly {usual.title()}; {fix}.")
     return [path] if usual == "parquet" and path.is_dir() else files
 
 

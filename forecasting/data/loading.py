@@ -42,15 +42,20 @@ UNSET_PATHS = ("", "???")
 
 def _file_kind(path: Path) -> str:
     kind = sniff_file_kind(path)
-    suffixes = [s.lower() for s in path.suffixes[-2:]]
-    if suffixes and suffixes[-1] in COMPRESSION_SUFFIXES:
-        suffixes = suffixes[:-1]
-    if kind == "csv" and (not suffixes or suffixes[-1] not in SUPPORTED_SUFFIXES):
+    if kind == "csv" and suffix_kind(path) is None:
         raise InputError(
             f"{path}: unknown file type '{path.suffix or '(none)'}' (and not an Excel workbook); give a .csv, "
             ".parquet or .xlsx file (set data.path to it)."
         )
     return kind
+
+
+def suffix_kind(path: Path) -> str | None:
+    """'csv' or 'parquet' by the file's suffix (a compression suffix aside), None for any other."""
+    suffixes = [s.lower() for s in path.suffixes[-2:]]
+    if suffixes and suffixes[-1] in COMPRESSION_SUFFIXES:
+        suffixes = suffixes[:-1]
+    return SUPPORTED_SUFFIXES.get(suffixes[-1]) if suffixes else None
 
 
 def _read_csv(path: Path, options: dict, notes: dict, guessed: bool, **kwargs) -> pd.DataFrame:
@@ -425,10 +430,10 @@ def _absent_columns_message(path: Path, absent: list[str], mapping: Mapping[str,
     else:
         name = _contract_name(absent[0])
         key = f"data.columns.{name}"
-        near = _near_name(mapping[absent[0]], available)
         # A name that differs in case, spacing or a letter or two, or that the file's name holds among other words
         # ('Order Date'): the setting to type, not a list to pick from; every absent column's where each has one.
         nears = {part: _near_name(mapping[part], available) for part in absent}
+        near = nears[absent[0]]
         if len(absent) > 1 and name != "sku" and None not in nears.values():
             fix = "set " + " ".join(override(f"data.columns.{part}", col) for part, col in nears.items())
         else:

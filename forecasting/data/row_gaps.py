@@ -33,7 +33,8 @@ def row_gaps(panel: pd.DataFrame, written_zero: pd.Series, period_days: float) -
     sku = panel["sku"].to_numpy()
     # Only the rows without a row in the file (few, in a table that writes its zeros) are looked at: their runs
     # of consecutive positions within one SKU.
-    at = np.flatnonzero(panel["filled"].to_numpy(dtype=bool) & panel["sku"].isin(written_zero.index).to_numpy())
+    writers = written_zero.index[written_zero > 0]
+    at = np.flatnonzero(panel["filled"].to_numpy(dtype=bool) & panel["sku"].isin(writers).to_numpy())
     if not len(at):
         return pd.DataFrame(columns=columns)
     starts = np.r_[True, (np.diff(at) != 1) | (sku[at][1:] != sku[at][:-1])]
@@ -48,8 +49,8 @@ def row_gaps(panel: pd.DataFrame, written_zero: pd.Series, period_days: float) -
     # Where a SKU leaves out more periods (outside its long runs) than it writes as 0, a missing row is its way
     # of saying "no sales", and a long run of them is a quiet spell, not a gap.
     other = runs[~long].groupby("sku")["periods"].sum()
-    writes = written_zero.reindex(runs["sku"]).fillna(0).to_numpy() >= other.reindex(runs["sku"]).fillna(0).to_numpy()
-    found = runs[long & writes & (written_zero.reindex(runs["sku"]).fillna(0).to_numpy() > 0)]
+    writes = written_zero.reindex(runs["sku"]).to_numpy() >= other.reindex(runs["sku"]).fillna(0).to_numpy()
+    found = runs[long & writes]
     return found[columns].reset_index(drop=True)
 
 

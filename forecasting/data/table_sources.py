@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from forecasting.data.advice import override
-from forecasting.data.loading import COMPRESSION_SUFFIXES, SUPPORTED_SUFFIXES, UNSET_PATHS
+from forecasting.data.loading import UNSET_PATHS, suffix_kind
 from forecasting.data.sniffing import is_workbook
 from forecasting.data.workbooks import WORKBOOK_SUFFIXES, sheet_as_csv
 from forecasting.errors import InputError
@@ -58,7 +58,7 @@ def table_files(path: Path) -> list[Path] | None:
     if len(set(kinds)) > 1:
         fix = "move the others out of the folder" if dataset else f"set {only} to read those only"
         raise InputError(f"{where} mixes CSV and Parquet files, mostly {usual.title()}; {fix}.")
-    return [path] if usual == "parquet" and path.is_dir() else files
+    return [path] if dataset else files
 
 
 def read_sources(
@@ -112,9 +112,4 @@ def _base(path: Path, pattern: bool) -> Path:
 def _kind(file: Path) -> str | None:
     """'csv' (a workbook too: read as its sheet's CSV) or 'parquet' by the file's suffix (a compression suffix
     aside), None for anything else."""
-    if file.suffix.lower() in WORKBOOK_SUFFIXES:
-        return "csv"
-    suffixes = [s.lower() for s in file.suffixes[-2:]]
-    if suffixes and suffixes[-1] in COMPRESSION_SUFFIXES:
-        suffixes = suffixes[:-1]
-    return SUPPORTED_SUFFIXES.get(suffixes[-1]) if suffixes else None
+    return "csv" if file.suffix.lower() in WORKBOOK_SUFFIXES else suffix_kind(file)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import random
@@ -205,7 +206,7 @@ def rehearsal_settings(cfg: DictConfig, frequency: str, history_days: int | None
     spare = None
     if history_days is not None:
         spare = int((history_days - 7 * weeks - played.min_history * PERIOD_DAYS[frequency]) // 7)
-    return _played(cfg, rehearsal_weeks(weeks, frequency, spare))
+    return dataclasses.replace(played, weeks=rehearsal_weeks(weeks, frequency, spare))
 
 
 def _played(cfg: DictConfig, weeks: int) -> ReplaySettings:

@@ -136,12 +136,11 @@ def replay_sku(
         # A refit where one is due, except at a review whose order cannot arrive before the replay ends (it only
         # counts in `orders`), when the last forecast still covers its window: that fit was a quarter of an ETS
         # champion's replay and changes no fill, stock or lost sale.
+        # Nor where no period has been added since the last fit (weekly reviews of a monthly table: 3 in 4): the
+        # same history fits the same model.
         due = k % max(int(refit_every), 1) == 0
-        if due and k and r + pd.Timedelta(days=lead) >= end and _covers(fitted_dates, open_days, r, window):
-            due = False
-        # Nor where no period has been added since the last fit (weekly reviews of a monthly table: 3 in 4), when
-        # its forecast covers the window: the same history fits the same model.
-        if due and k and n_known == fitted_known and _covers(fitted_dates, open_days, r, window):
+        pointless = r + pd.Timedelta(days=lead) >= end or n_known == fitted_known
+        if due and k and pointless and _covers(fitted_dates, open_days, r, window):
             due = False
         if due:
             fitted_known = n_known

@@ -40,8 +40,7 @@ class CovariateARIMA(StatsForecastModel):
     covariates = FUTURE_COLUMNS
 
     def __init__(self, future_covariates: str = "carried", name: str = "arima_x", **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.future_covariates = check_future_covariates(future_covariates, name)
+        super().__init__(future_covariates=check_future_covariates(future_covariates, name), **kwargs)
         self.name = name
 
     def fit(
@@ -49,10 +48,10 @@ class CovariateARIMA(StatsForecastModel):
     ) -> CovariateARIMA:
         """`covariates`: the SKU's promo / price rows indexed by date (any dates; those after `y` ends are read
         only with `future_covariates: known`); `dates`: the horizon's trading days."""
-        self.X_future_ = None
+        self.X_future_, self.promo_ = None, None
         past, future = self._regressors(y, covariates, dates)
-        if past is None:
-            return super().fit(y)
+        if past is None:  # the plain ARIMA (with the promo lift `arima` takes from a calendar: promo_lift)
+            return super().fit(y, covariates, dates)
         values = np.asarray(y, dtype=float)
         self.model_ = self.statsforecast_model(len(values)).fit(values, X=past)
         self.X_future_ = future

@@ -31,7 +31,9 @@ from scipy.stats import norm
 
 from forecasting.errors import InputError
 from forecasting.models.base import Forecast, LocalForecaster
+from forecasting.models.covariates import check_future_covariates
 from forecasting.models.paths import gaussian_paths, intermittent_paths, rate_dispersion, recent_frequency
+from forecasting.models.promo_lift import promo_lift
 from forecasting.models.statsforecast_arima import ARIMA
 
 #: statsforecast classes this project extends, found by the same names (ARIMA: its optimiser tolerance exposed)
@@ -46,8 +48,13 @@ class StatsForecastModel(LocalForecaster):
     """`statsforecast.models.<model_class>(**params)`, with the calendar's season for models that take one.
 
     `min_history` is the SKU history (trading days) below which the baseline stands in; `size_window` is how
-    many recent non-zero days the intermittent paths draw sizes and occurrence from.
+    many recent non-zero days the intermittent paths draw sizes and occurrence from. Given a promo calendar
+    (`future_covariates` known and a promo column), the model is fitted on the SKU's baseline demand and its
+    paths carry the SKU's promotion lift on the calendar's periods (forecasting/models/promo_lift.py).
     """
+
+    #: the promo rows `fit` reads (forecasting.models.base.LocalForecaster); price is no per-SKU model's input
+    covariates = ("promo",)
 
     def __init__(
         self,
@@ -56,9 +63,11 @@ class StatsForecastModel(LocalForecaster):
         season_length: int | None = None,
         min_history: int = 28,
         size_window: int = 50,
+        future_covariates: str = "carried",
         **params,
     ) -> None:
         super().__init__(season_length)
+        self.future_covariates = check_future_covariates(future_covariates, model_class)
         self.model_class = model_class
         self.paths = paths
         self.min_history = min_history
@@ -84,7 +93,15 @@ class StatsForecastModel(LocalForecaster):
                 kwargs["model"] = spec[:2] + "N"  # an ETS spec such as ANA: no seasonal component without a season
         return cls(**kwargs)
 
-    def fit(self, y: pd.Series) -> StatsForecastModel:
+    def fit(
+        self, y: pd.Series, covariates: pd.DataFrame | None = None, dates: pd.DatetimeIndex | None = None
+    ) -> StatsForecastModel:
+        """Fit on `y`; `covariates` (the SKU's promo rows by date) and `dates` (the horizon's periods) where the
+        panel has a promo column: the fit is then on the baseline demand (promo_lift)."""
+        daily = int(self.season_length or 1) <= 7
+        self.promo_ = promo_lift(y, covariates, dates, self.future_covariates, daily)
+        if self.promo_ is not None:
+            y = self.promo_.baseline(y, covariates["promo"].astype(float))
         values = np.asarray(y, dtype=float)
         self.model_ = self.statsforecast_model(len(values)).fit(values)
         if self.paths == "intermittent":  # what the compound-Bernoulli paths draw from
@@ -94,7 +111,9 @@ class StatsForecastModel(LocalForecaster):
         return self
 
     def predict(self, horizon: int, num_samples: int, rng: np.random.Generator) -> Forecast:
-        return PATH_MAKERS[self.paths](self, horizon, num_samples, rng)
+        forecast = PATH_MAKERS[self.paths](self, horizon, num_samples, rng)
+        promo = getattr(self, "promo_", None)
+        return promo.lifted(forecast) if promo is not None else forecast
 
 
 def _statsforecast_class(name: str) -> type:

@@ -7,8 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecasting.datasets.synthetic import synthetic_demand
 from forecasting.models.promo_lift import promo_lift
 from forecasting.models.statsforecast_adapter import StatsForecastModel
+from tests.test_run import run_cli
 
 LIFT, BASE, DAYS, HORIZON = 2.5, 20.0, 420, 21
 
@@ -77,3 +79,27 @@ def test_empty_promo_cells_are_no_evidence_either_way():
     unrecorded.iloc[: DAYS - 200, 0] = np.nan
     lift = promo_lift(y, unrecorded, dates, "known", daily=True)
     assert lift is not None and lift.lift == pytest.approx(LIFT, rel=0.12)
+
+
+def test_a_run_told_the_promo_calendar_forecasts_its_promoted_days(tmp_path):
+    # The option reaches the per-SKU models from the data config (`data.future_covariates`), as lightgbm's does.
+    data = synthetic_demand(n_skus=6, days=400, seed=5, classes=("smooth",), trend=False, promo_share=0.15)
+    path = tmp_path / "demand.parquet"
+    data.table.to_parquet(path, index=False)
+    lifts = {}
+    for future in ("known", "carried"):
+        run = tmp_path / future
+        res = run_cli(
+            "task=backtest", "data=daily_demand", f"data.path={path}", "data.columns.promo=promo",
+            f"data.future_covariates={future}", "model=[ets]", "debug=tiny", f"hydra.run.dir={run}",
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr[-3000:]
+        table = pd.read_parquet(run / "backtest.parquet")
+        table = table[table["model"].astype(str) == "ets"].assign(sku=lambda t: t["sku"].astype(str))
+        promo = data.table.assign(sku=data.table["sku"].astype(str)).set_index(["sku", "date"])["promo"]
+        on = promo.reindex(pd.MultiIndex.from_arrays([table["sku"], table["date"]])).to_numpy() > 0
+        per_sku = table.groupby([table["sku"], on])["mean"].mean().unstack()  # SKU x (ordinary, promoted)
+        lifts[future] = float((per_sku[True] / per_sku[False]).median())
+    true_lift = float(data.truth["promo_lift"].median())
+    assert lifts["known"] == pytest.approx(true_lift, rel=0.25), lifts
+    assert lifts["carried"] == pytest.approx(1.0, abs=0.1), lifts  # promo days unknown: forecast as any day

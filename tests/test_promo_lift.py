@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -94,6 +96,9 @@ def test_a_run_told_the_promo_calendar_forecasts_its_promoted_days(tmp_path):
             f"data.future_covariates={future}", "model=[ets]", "debug=tiny", f"hydra.run.dir={run}",
         )  # fmt: skip
         assert res.returncode == 0, res.stderr[-3000:]
+        # The run says what it did with the column: a mapped promo column nothing forecasts from is no secret.
+        note = json.loads((run / "data_quality.json").read_text())["promotions"]
+        assert f"data.future_covariates={future}" in note and "SKU-periods promoted (6 SKUs)" in note, note
         table = pd.read_parquet(run / "backtest.parquet")
         table = table[table["model"].astype(str) == "ets"].assign(sku=lambda t: t["sku"].astype(str))
         promo = data.table.assign(sku=data.table["sku"].astype(str)).set_index(["sku", "date"])["promo"]

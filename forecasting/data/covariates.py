@@ -111,3 +111,23 @@ def demand_table_prices(frame: pd.DataFrame, path: str | Path, column: str | Non
             )
     # A SKU without any known price has no revenue to rank by (0); its price stays unknown.
     return frame.assign(price=price, revenue=(price * frame["quantity"]).fillna(0.0))
+
+
+def promotions_note(panel: pd.DataFrame, mode: str | None, ahead: pd.DataFrame | None) -> str | None:
+    """One sentence on what the run does with the panel's promo column (None without promotions): under
+    `carried` nothing forecasts from it, which a planner who mapped the column would not guess."""
+    if "promo" not in panel or not (panel["promo"] > 0).any():
+        return None
+    promoted = panel["promo"] > 0
+    share = f"{100 * float(promoted.mean()):.1f}% of SKU-periods promoted ({panel.loc[promoted, 'sku'].nunique()} SKUs)"
+    if str(mode).strip().lower() == "known":
+        coming = int((ahead["promo"] > 0).sum()) if ahead is not None and "promo" in ahead else 0
+        return (
+            f"promo column read as a calendar set ahead (data.future_covariates=known): {share}; the models forecast "
+            f"its promoted periods at each SKU's lift ({coming} promoted SKU-periods ahead of the history)"
+        )
+    return (
+        f"promo column read: {share}, its future unknown (data.future_covariates=carried), so no model forecasts "
+        "from it; if promotions are planned ahead, set data.future_covariates=known and give the coming ones as "
+        "rows after the last sale with the quantity empty"
+    )

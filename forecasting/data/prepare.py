@@ -18,7 +18,7 @@ from forecasting.data.calendar import (
     zero_day_chance,
 )
 from forecasting.data.cleaning import CleaningRules, clean_transactions
-from forecasting.data.covariates import demand_table_prices
+from forecasting.data.covariates import demand_table_prices, promotions_note
 from forecasting.data.date_checks import (
     cut_off,
     drop_incomplete_periods,
@@ -310,6 +310,10 @@ def prepare_data(
     )
     if ahead is not None:
         ahead = ahead[ahead["sku"].isin(chosen)].sort_values(["sku", "date"], kind="stable").reset_index(drop=True)
+    promotions = promotions_note(result, future_covariates, ahead)
+    if promotions:
+        dq.notes["promotions"] = promotions
+        log.info("%s", promotions)
     return PreparedData(
         panel=result, segments=seg, calendar=cal, quality=dq, segment_options=dict(segments or {}), ahead=ahead
     )

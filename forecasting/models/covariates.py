@@ -9,8 +9,9 @@ horizon are known is the user's statement about the data, not something a model 
 - `known`: the panel's promo and price on the horizon's days where the panel has rows there (a backtest's days
   after each cutoff; the final forecast's from the table's rows after its last sale, data.periods_ahead); days it
   has no row for are taken as `carried` ones. The per-SKU statsforecast models read the promo calendar then
-  (models/promo_lift.py), `arima_x` promo and price as regressors, the global models both as features. Only right where price and promo are set ahead: a price computed
-  from the day's own sales (revenue / units, as the bundled retailer's) would carry the future day's demand.
+  (models/promo_lift.py), `arima_x` promo and price as regressors, the global models both as features. Only
+  right where price and promo are set ahead: a price computed from the day's own sales (revenue / units, as the
+  bundled retailer's) would carry the future day's demand.
 """
 
 from __future__ import annotations

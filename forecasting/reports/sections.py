@@ -205,7 +205,7 @@ def data_quality_section(run: RunFolder) -> dict | None:
 
 
 # Notes data_quality.json carries beside its counts: how the file was read and what the loader had to decide.
-NOTE_KEYS = ("last_week", "days_without_sales", "aggregated", "total_rows", "row_gaps")
+NOTE_KEYS = ("last_week", "days_without_sales", "aggregated", "total_rows", "row_gaps", "promotions")
 
 
 def read_notes(quality: dict) -> list[str]:

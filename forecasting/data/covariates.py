@@ -116,9 +116,9 @@ def demand_table_prices(frame: pd.DataFrame, path: str | Path, column: str | Non
 def promotions_note(panel: pd.DataFrame, mode: str | None, ahead: pd.DataFrame | None) -> str | None:
     """One sentence on what the run does with the panel's promo column (None without promotions): under
     `carried` nothing forecasts from it, which a planner who mapped the column would not guess."""
-    if "promo" not in panel or not (panel["promo"] > 0).any():
+    promoted = panel["promo"] > 0 if "promo" in panel else None
+    if promoted is None or not promoted.any():
         return None
-    promoted = panel["promo"] > 0
     share = f"{100 * float(promoted.mean()):.1f}% of SKU-periods promoted ({panel.loc[promoted, 'sku'].nunique()} SKUs)"
     if str(mode).strip().lower() == "known":
         coming = int((ahead["promo"] > 0).sum()) if ahead is not None and "promo" in ahead else 0

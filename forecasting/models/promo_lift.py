@@ -37,14 +37,16 @@ DAILY_HALF_WINDOW, OTHER_HALF_WINDOW = 14, 2
 
 @dataclass(frozen=True)
 class PromoLift:
-    """One SKU's lift and the promo intensity (0-1) of each forecast period, `ahead` (the calendar's)."""
+    """One SKU's lift and the promo intensity (0-1) of each period of its history (`past`, 0 where the cell was
+    empty) and of its forecast (`ahead`, the calendar's)."""
 
     lift: float
+    past: np.ndarray
     ahead: np.ndarray
 
-    def baseline(self, y: pd.Series, promo: pd.Series) -> pd.Series:
-        """The history with its promoted periods divided by their lift."""
-        return y / self._multiplier(promo.reindex(y.index).fillna(0.0).to_numpy(dtype=float))
+    def baseline(self, y: pd.Series) -> pd.Series:
+        """The history `y` the lift was estimated on, its promoted periods divided by their lift."""
+        return y / self._multiplier(self.past)
 
     def lifted(self, forecast: Forecast) -> Forecast:
         """The baseline forecast with the calendar's promotions applied (periods past the calendar: none)."""
@@ -66,18 +68,18 @@ def promo_lift(
 ) -> PromoLift | None:
     """The SKU's PromoLift from its history `y` and promo rows `covariates` (by date; rows after `y` ends are
     the horizon's `dates`), or None where the future is not known or the history shows no lift to estimate."""
-    known = str(future).strip().lower() == "known"
-    if not known or dates is None or covariates is None or "promo" not in covariates or len(y) == 0:
+    # `future` is the checked option (models.covariates.check_future_covariates): known or carried.
+    if future != "known" or dates is None or covariates is None or "promo" not in covariates or len(y) == 0:
         return None
     promo = covariates["promo"].astype(float)
     past = promo.reindex(y.index)
-    seen = past.notna()  # an empty promo cell says nothing either way: left out of the estimate
+    seen = past.notna().to_numpy()  # an empty promo cell says nothing either way: left out of the estimate
     x = past.fillna(0.0).clip(0.0, 1.0).to_numpy()
     values = y.to_numpy(dtype=float)
-    promoted = seen.to_numpy() & (x > 0)
-    if promoted.sum() < MIN_PROMOS or not (seen.to_numpy() & (x == 0)).any():
+    promoted, unpromoted = seen & (x > 0), seen & (x == 0)
+    if promoted.sum() < MIN_PROMOS or not unpromoted.any():
         return None
-    plain = pd.Series(np.where(seen.to_numpy() & (x == 0), values, np.nan))
+    plain = pd.Series(np.where(unpromoted, values, np.nan))
     half = DAILY_HALF_WINDOW if daily else OTHER_HALF_WINDOW
     base = plain.rolling(2 * half + 1, center=True, min_periods=3).mean().to_numpy()
     use = promoted & np.isfinite(base) & (base > 0)
@@ -88,4 +90,4 @@ def promo_lift(
     raw = 1.0 + (values[use].sum() - base[use].sum()) / (base[use] * x[use]).sum()
     lift = float(np.clip(1.0 + (raw - 1.0) * n / (n + PRIOR_PROMOS), *LIFT_BOUNDS))
     ahead = promo[promo.index > y.index[-1]].reindex(pd.DatetimeIndex(dates)).fillna(0.0).to_numpy(dtype=float)
-    return PromoLift(lift=lift, ahead=ahead)
+    return PromoLift(lift=lift, past=x, ahead=ahead)

@@ -53,8 +53,11 @@ class StatsForecastModel(LocalForecaster):
     paths carry the SKU's promotion lift on the calendar's periods (forecasting/models/promo_lift.py).
     """
 
-    #: the promo rows `fit` reads (forecasting.models.base.LocalForecaster); price is no per-SKU model's input
-    covariates = ("promo",)
+    @property
+    def covariates(self) -> tuple[str, ...]:
+        """The promo rows `fit` reads (forecasting.models.base.LocalForecaster): only with a calendar known ahead,
+        so that under `carried` the per-SKU work carries no column nothing reads. Price is no input here."""
+        return ("promo",) if self.future_covariates == "known" else ()
 
     def __init__(
         self,
@@ -101,7 +104,7 @@ class StatsForecastModel(LocalForecaster):
         daily = int(self.season_length or 1) <= 7
         self.promo_ = promo_lift(y, covariates, dates, self.future_covariates, daily)
         if self.promo_ is not None:
-            y = self.promo_.baseline(y, covariates["promo"].astype(float))
+            y = self.promo_.baseline(y)
         values = np.asarray(y, dtype=float)
         self.model_ = self.statsforecast_model(len(values)).fit(values)
         if self.paths == "intermittent":  # what the compound-Bernoulli paths draw from

@@ -48,7 +48,7 @@ class CovariateARIMA(StatsForecastModel):
     ) -> CovariateARIMA:
         """`covariates`: the SKU's promo / price rows indexed by date (any dates; those after `y` ends are read
         only with `future_covariates: known`); `dates`: the horizon's trading days."""
-        self.X_future_, self.promo_ = None, None
+        self.X_future_, self.promo_, self.yearly_ = None, None, None
         past, future = self._regressors(y, covariates, dates)
         if past is None:  # the plain ARIMA (with the promo lift `arima` takes from a calendar: promo_lift)
             return super().fit(y, covariates, dates)

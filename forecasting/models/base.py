@@ -80,6 +80,9 @@ class LocalForecaster(ABC):
     #: panel columns (promo, price) the model reads as regressors where the panel has them; a model that names
     #: some is fitted as `fit(y, covariates=<the SKU's rows of them by date>, dates=<the horizon's days>)`.
     covariates: tuple[str, ...] = ()
+    #: a model whose fit reads the horizon's dates without covariates (a yearly profile) is fitted as
+    #: `fit(y, dates=<the horizon's days>)`.
+    reads_dates: bool = False
     #: fit on at most this many of the latest periods (None: all of them); set by `with_history`.
     max_history: int | None = None
 

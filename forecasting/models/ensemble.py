@@ -23,6 +23,7 @@ import pandas as pd
 
 from forecasting.errors import InputError
 from forecasting.models.base import Forecast, LocalForecaster
+from forecasting.models.local_fit import fit_inputs
 from forecasting.vocabulary.calibration_score import calibration_score
 from forecasting.vocabulary.column_names import sum_quantile_level
 from forecasting.vocabulary.windows import SUMS_DTYPE
@@ -179,9 +180,23 @@ class EnsembleForecaster(LocalForecaster):
     def with_season(self, season_length: int) -> EnsembleForecaster:
         return self
 
-    def fit(self, y: pd.Series) -> EnsembleForecaster:
-        # Each member on its own trailing window, as it was fitted in the backtest.
-        self.fitted_ = [self.members[m].fit(self.members[m].recent(y)) for m in self.ensemble.members_]
+    @property
+    def covariates(self) -> tuple[str, ...]:
+        """The columns any member reads: each member gets what it reads (local_fit.fit_inputs), as in the backtest."""
+        return tuple(dict.fromkeys(c for m in self.members.values() for c in getattr(m, "covariates", ())))
+
+    @property
+    def reads_dates(self) -> bool:
+        return any(getattr(m, "reads_dates", False) or getattr(m, "covariates", ()) for m in self.members.values())
+
+    def fit(
+        self, y: pd.Series, covariates: pd.DataFrame | None = None, dates: pd.DatetimeIndex | None = None
+    ) -> EnsembleForecaster:
+        # Each member on its own trailing window and with its own inputs, as it was fitted in the backtest.
+        self.fitted_ = []
+        for name in self.ensemble.members_:
+            member = self.members[name]
+            self.fitted_.append(member.fit(member.recent(y), **fit_inputs(member, covariates, dates)))
         return self
 
     def predict(self, horizon: int, num_samples: int, rng: np.random.Generator) -> Forecast:

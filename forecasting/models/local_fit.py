@@ -79,8 +79,7 @@ def safe_forecast(
     try:
         if len(y_train) < model.min_history:
             raise ValueError(f"{len(y_train)} periods of history, the model needs {model.min_history}")
-        reads = getattr(model, "covariates", ())  # stand-ins for global models and ensembles read none
-        given = {"covariates": covariates, "dates": dates} if reads and covariates is not None else {}
+        given = fit_inputs(model, covariates, dates)
         # The model's trailing window of history (`LocalForecaster.with_history`): the one place every per-SKU
         # fit (backtest, final forecast, replay) is cut to it. Covariates are aligned by date, so need no cut.
         recent = model.recent(y_train) if hasattr(model, "recent") else y_train
@@ -90,6 +89,16 @@ def safe_forecast(
     except Exception as exc:  # noqa: BLE001 - any model error on one SKU must not stop the run
         forecast = fallback.fit(y_train).predict(horizon, num_samples, sku_rng(seed, sku, salt))
         return forecast, f"{type(exc).__name__}: {exc}"[:300]
+
+
+def fit_inputs(model: LocalForecaster, covariates: pd.DataFrame | None, dates: pd.DatetimeIndex | None) -> dict:
+    """What `model.fit` takes besides the history: the SKU's covariate rows and the horizon's dates for a model that
+    reads covariates (where there are some), the dates alone for one that reads dates (a yearly profile's)."""
+    reads = getattr(model, "covariates", ())  # stand-ins for global models read none
+    given = {"covariates": covariates, "dates": dates} if reads and covariates is not None else {}
+    if getattr(model, "reads_dates", False) and dates is not None:
+        given["dates"] = dates
+    return given
 
 
 def fit_predict(

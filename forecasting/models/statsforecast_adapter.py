@@ -35,6 +35,7 @@ from forecasting.models.covariates import check_future_covariates
 from forecasting.models.paths import gaussian_paths, intermittent_paths, rate_dispersion, recent_frequency
 from forecasting.models.promo_lift import promo_lift
 from forecasting.models.statsforecast_arima import ARIMA
+from forecasting.models.yearly_profile import yearly_profile
 
 #: statsforecast classes this project extends, found by the same names (ARIMA: its optimiser tolerance exposed)
 EXTENDED = {"ARIMA": ARIMA}
@@ -50,8 +51,13 @@ class StatsForecastModel(LocalForecaster):
     `min_history` is the SKU history (trading days) below which the baseline stands in; `size_window` is how
     many recent non-zero days the intermittent paths draw sizes and occurrence from. Given a promo calendar
     (`future_covariates` known and a promo column), the model is fitted on the SKU's baseline demand and its
-    paths carry the SKU's promotion lift on the calendar's periods (forecasting/models/promo_lift.py).
+    paths carry the SKU's promotion lift on the calendar's periods (forecasting/models/promo_lift.py). On a daily
+    table with two years of history, `yearly_season` fits the model on demand divided by the SKU's yearly profile
+    and puts the profile back on the horizon's dates (forecasting/models/yearly_profile.py).
     """
+
+    #: `fit` takes the horizon's dates (forecasting.models.local_fit.safe_forecast): the yearly profile's days.
+    reads_dates = True
 
     @property
     def covariates(self) -> tuple[str, ...]:
@@ -67,10 +73,12 @@ class StatsForecastModel(LocalForecaster):
         min_history: int = 28,
         size_window: int = 50,
         future_covariates: str = "carried",
+        yearly_season: bool = True,
         **params,
     ) -> None:
         super().__init__(season_length)
         self.future_covariates = check_future_covariates(future_covariates, model_class)
+        self.yearly_season = bool(yearly_season)
         self.model_class = model_class
         self.paths = paths
         self.min_history = min_history
@@ -100,11 +108,16 @@ class StatsForecastModel(LocalForecaster):
         self, y: pd.Series, covariates: pd.DataFrame | None = None, dates: pd.DatetimeIndex | None = None
     ) -> StatsForecastModel:
         """Fit on `y`; `covariates` (the SKU's promo rows by date) and `dates` (the horizon's periods) where the
-        panel has a promo column: the fit is then on the baseline demand (promo_lift)."""
+        panel has a promo column: the fit is then on the baseline demand (promo_lift), and on a daily table with
+        two years of history, on that demand divided by its yearly profile (yearly_profile)."""
         daily = int(self.season_length or 1) <= 7
         self.promo_ = promo_lift(y, covariates, dates, self.future_covariates, daily)
         if self.promo_ is not None:
             y = self.promo_.baseline(y)
+        self.yearly_ = yearly_profile(y) if daily and self.yearly_season else None
+        if self.yearly_ is not None:
+            self.last_, self.dates_ = y.index[-1], dates
+            y = self.yearly_.deseasonalised(y)
         values = np.asarray(y, dtype=float)
         self.model_ = self.statsforecast_model(len(values)).fit(values)
         if self.paths == "intermittent":  # what the compound-Bernoulli paths draw from
@@ -115,8 +128,21 @@ class StatsForecastModel(LocalForecaster):
 
     def predict(self, horizon: int, num_samples: int, rng: np.random.Generator) -> Forecast:
         forecast = PATH_MAKERS[self.paths](self, horizon, num_samples, rng)
+        yearly = getattr(self, "yearly_", None)
+        if yearly is not None:
+            forecast = yearly.seasonal(forecast, horizon_dates(self.last_, self.dates_, horizon))
         promo = getattr(self, "promo_", None)
         return promo.lifted(forecast) if promo is not None else forecast
+
+
+def horizon_dates(last: pd.Timestamp, dates: pd.DatetimeIndex | None, horizon: int) -> pd.DatetimeIndex:
+    """The `horizon` dates after `last` a forecast covers: the given `dates` (the calendar's trading days), continued
+    by calendar days where they run out or were not given (a caller without a calendar: a smooth yearly profile
+    hardly tells a day from a trading day)."""
+    given = pd.DatetimeIndex([] if dates is None else dates)
+    given = given[given > last][:horizon]
+    more = pd.date_range(given[-1] if len(given) else last, periods=horizon - len(given) + 1, freq="D")[1:]
+    return given.append(more)
 
 
 def _statsforecast_class(name: str) -> type:

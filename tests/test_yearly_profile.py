@@ -109,3 +109,23 @@ def test_the_plan_and_replay_fit_an_ensembles_members_with_what_they_read():
     assert all(m.yearly_ is not None and m.promo_ is not None for m in fitted)
     promoted = promo.reindex(dates).to_numpy() > 0
     assert forecast.mean[promoted].mean() > 1.8 * forecast.mean[~promoted].mean()
+
+
+def test_a_weekly_tables_year_is_the_profile_not_52_seasonal_states():
+    # Three years of weekly totals with a smooth yearly season: 52 states learnt from three values each are noise;
+    # the profile (and a model without the weekly table's season) forecasts the next quarter closer.
+    errors = {True: [], False: []}
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        weeks = pd.date_range("2021-01-03", periods=156 + 13, freq="W-SUN")
+        season = 1.0 + 0.3 * np.sin(2 * np.pi * (weeks.dayofyear.to_numpy() - 1) / 365.25 + seed)
+        mean = 7 * BASE * season
+        demand = rng.poisson(mean).astype(float)
+        y = pd.Series(demand[:156], index=weeks[:156])
+        for yearly in errors:
+            model = StatsForecastModel("AutoETS", model="ANA", season_length=52, yearly_season=yearly)
+            forecast = model.fit(y).predict(13, 100, np.random.default_rng(seed))
+            errors[yearly].append(np.abs(forecast.mean - mean[156:]).mean() / mean[156:].mean())
+            if yearly:
+                assert model.yearly_ is not None and model.model_.season_length == 1
+    assert np.mean(errors[True]) < 0.7 * np.mean(errors[False])

@@ -40,6 +40,9 @@ from forecasting.models.yearly_profile import yearly_profile
 #: statsforecast classes this project extends, found by the same names (ARIMA: its optimiser tolerance exposed)
 EXTENDED = {"ARIMA": ARIMA}
 
+# A weekly table's season (forecasting.data.frequency.SEASON): replaced by the yearly profile.
+WEEKS_A_YEAR = 52
+
 # The interval whose half-width gives each day's standard deviation (any level gives the same for a Gaussian).
 LEVEL = 80
 Z_LEVEL = float(norm.ppf(0.5 + LEVEL / 200))
@@ -89,15 +92,16 @@ class StatsForecastModel(LocalForecaster):
         if paths not in PATH_MAKERS:
             raise InputError(f"model paths '{paths}' is unknown; use one of {', '.join(PATH_MAKERS)}.")
 
-    def statsforecast_model(self, n_obs: int | None = None):
+    def statsforecast_model(self, n_obs: int | None = None, seasonal: bool = True):
         """The unfitted statsforecast model this forecaster fits (benchmarks run the same object in statsforecast).
 
         A history of `n_obs` periods shorter than two seasons gets no season (a yearly season of 52 weeks or 12
-        months cannot be estimated from one year, and seasonal fits on it diverge)."""
+        months cannot be estimated from one year, and seasonal fits on it diverge), nor does one fitted without
+        (`seasonal` false: a weekly table's year is the yearly profile's)."""
         cls = _statsforecast_class(self.model_class)
         kwargs = dict(self.params)
         if _takes_season(cls):
-            season = int(self.season_length or 1)
+            season = int(self.season_length or 1) if seasonal else 1
             kwargs["season_length"] = season if n_obs is None or n_obs >= 2 * season else 1
             spec = kwargs.get("model")
             if kwargs["season_length"] == 1 and isinstance(spec, str) and len(spec) == 3:
@@ -110,16 +114,19 @@ class StatsForecastModel(LocalForecaster):
         """Fit on `y`; `covariates` (the SKU's promo rows by date) and `dates` (the horizon's periods) where the
         panel has a promo column: the fit is then on the baseline demand (promo_lift), and on a daily table with
         two years of history, on that demand divided by its yearly profile (yearly_profile)."""
-        daily = int(self.season_length or 1) <= 7
+        season = int(self.season_length or 1)
+        daily = season <= 7
+        # A weekly table's year: the yearly profile where the history shows one, never 52 seasonal states.
+        weekly_year = season == WEEKS_A_YEAR and self.yearly_season
         self.promo_ = promo_lift(y, covariates, dates, self.future_covariates, daily)
         if self.promo_ is not None:
             y = self.promo_.baseline(y)
-        self.yearly_ = yearly_profile(y) if daily and self.yearly_season else None
+        self.yearly_ = yearly_profile(y) if (daily or weekly_year) and self.yearly_season else None
         if self.yearly_ is not None:
-            self.last_, self.dates_ = y.index[-1], dates
+            self.last_, self.dates_, self.step_ = y.index[-1], dates, _step_days(y.index)
             y = self.yearly_.deseasonalised(y)
         values = np.asarray(y, dtype=float)
-        self.model_ = self.statsforecast_model(len(values)).fit(values)
+        self.model_ = self.statsforecast_model(len(values), seasonal=not weekly_year).fit(values)
         if self.paths == "intermittent":  # what the compound-Bernoulli paths draw from
             self.sizes_ = values[np.flatnonzero(values > 0)[-self.size_window :]]
             self.prob_ = float(recent_frequency(values[None], self.size_window)[0])
@@ -130,19 +137,27 @@ class StatsForecastModel(LocalForecaster):
         forecast = PATH_MAKERS[self.paths](self, horizon, num_samples, rng)
         yearly = getattr(self, "yearly_", None)
         if yearly is not None:
-            forecast = yearly.seasonal(forecast, horizon_dates(self.last_, self.dates_, horizon))
+            forecast = yearly.seasonal(forecast, horizon_dates(self.last_, self.dates_, horizon, self.step_))
         promo = getattr(self, "promo_", None)
         return promo.lifted(forecast) if promo is not None else forecast
 
 
-def horizon_dates(last: pd.Timestamp, dates: pd.DatetimeIndex | None, horizon: int) -> pd.DatetimeIndex:
-    """The `horizon` dates after `last` a forecast covers: the given `dates` (the calendar's trading days), continued
-    by calendar days where they run out or were not given (a caller without a calendar: a smooth yearly profile
-    hardly tells a day from a trading day)."""
+def horizon_dates(
+    last: pd.Timestamp, dates: pd.DatetimeIndex | None, horizon: int, step_days: int = 1
+) -> pd.DatetimeIndex:
+    """The `horizon` dates after `last` a forecast covers: the given `dates` (the calendar's trading days or
+    periods), continued every `step_days` where they run out or were not given (a caller without a calendar: a
+    smooth yearly profile hardly tells a day from a trading day)."""
     given = pd.DatetimeIndex([] if dates is None else dates)
     given = given[given > last][:horizon]
-    more = pd.date_range(given[-1] if len(given) else last, periods=horizon - len(given) + 1, freq="D")[1:]
+    start = given[-1] if len(given) else last
+    more = pd.date_range(start, periods=horizon - len(given) + 1, freq=f"{max(int(step_days), 1)}D")[1:]
     return given.append(more)
+
+
+def _step_days(index: pd.DatetimeIndex) -> int:
+    """Days between a history's periods: 1 on a daily table (closed days aside), 7 on a weekly one."""
+    return int(pd.Series(index).diff().dt.days.median()) if len(index) > 1 else 1
 
 
 def _statsforecast_class(name: str) -> type:

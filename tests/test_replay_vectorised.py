@@ -164,7 +164,7 @@ def test_the_replay_does_not_refit_for_an_order_that_cannot_arrive_before_it_end
         model = model_from_yaml("ets", season=7)
         fits = []
         fit = model.fit
-        model.fit = lambda series: fits.append(len(series)) or fit(series)
+        model.fit = lambda series, **inputs: fits.append(len(series)) or fit(series, **inputs)
         rows = replay_sku("s", y, model, SeasonalNaive(7), TradingCalendar(), params, start, TARGETS, refit_every=4)
         return pd.DataFrame(rows).set_index(["policy", "target"]), fits
 
@@ -261,7 +261,7 @@ def test_a_monthly_tables_weekly_reviews_refit_once_a_month():
     model = model_from_yaml("ets", season=12)
     fits = []
     fit = model.fit
-    model.fit = lambda series: fits.append(len(series)) or fit(series)
+    model.fit = lambda series, **inputs: fits.append(len(series)) or fit(series, **inputs)
     calendar = period_calendar("monthly", "ME", 48)
     rows = pd.DataFrame(replay_sku("s", y, model, SeasonalNaive(12), calendar, params, start, [0.95]))
     reviews = len(pd.date_range(start, months[-1], freq="7D"))

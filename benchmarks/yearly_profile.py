@@ -48,11 +48,18 @@ def item_store(n_items: int, stores: int, seed: int) -> pd.DataFrame:
     t, doy = np.arange(len(days)), days.dayofyear.to_numpy()
     frames = []
     for i in range(n_items):
-        item_rate, amp, phase, xmas = rng.lognormal(-0.6, 0.9), rng.uniform(0, 0.35), rng.uniform(0, 6.28), rng.uniform(0, 0.6)
+        item_rate, amp, phase, xmas = (
+            rng.lognormal(-0.6, 0.9),
+            rng.uniform(0, 0.35),
+            rng.uniform(0, 6.28),
+            rng.uniform(0, 0.6),
+        )
         for s in range(stores):
             weekly = np.array([1.0, 0.9, 0.85, 0.85, 1.0, 1.25, 1.3]) * rng.lognormal(0, 0.05, 7)
             walk = np.exp(np.cumsum(rng.normal(0, 0.02, len(days) // 7 + 1)))[t // 7]
-            year = (1 + amp * np.sin(2 * np.pi * t / 365.25 + phase)) * (1 + xmas * np.exp(-0.5 * ((doy - 352) / 8) ** 2))
+            year = (1 + amp * np.sin(2 * np.pi * t / 365.25 + phase)) * (
+                1 + xmas * np.exp(-0.5 * ((doy - 352) / 8) ** 2)
+            )
             price = np.ones(len(days))
             for _ in range(rng.poisson(8)):
                 a = rng.integers(0, len(days) - 28)
@@ -145,8 +152,11 @@ def main() -> None:
                 )
         cut = ", ".join(f"{c:%Y-%m-%d}" for c in cutoffs["cutoff"])
         print(f"{name}: {panel['sku'].nunique()} series, cutoffs {cut}, horizon {horizon}", flush=True)
-    out = pd.DataFrame(rows)
-    print(out.to_markdown(index=False, floatfmt=".4f"))
+        print(pd.DataFrame(rows[-4:]).to_string(index=False, float_format=lambda v: f"{v:.4f}"), flush=True)
+    print("| " + " | ".join(rows[0]) + " |")
+    print("|" + "---|" * len(rows[0]))
+    for row in rows:
+        print("| " + " | ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()) + " |")
 
 
 if __name__ == "__main__":

@@ -129,3 +129,23 @@ def test_a_weekly_tables_year_is_the_profile_not_52_seasonal_states():
             if yearly:
                 assert model.yearly_ is not None and model.model_.season_length == 1
     assert np.mean(errors[True]) < 0.7 * np.mean(errors[False])
+
+
+def test_the_poisson_regression_is_statsmodels_glm():
+    import statsmodels.api as sm
+
+    from forecasting.models.yearly_profile import poisson_regression
+
+    y, _, _ = seasonal_sku(days=800, amplitude=0.4, seed=3)
+    t = np.arange(len(y)) / len(y)
+    angle = 2 * np.pi * (y.index.dayofyear.to_numpy() - 1) / 365.25
+    design = np.column_stack([np.ones(len(y)), t, np.sin(angle), np.cos(angle), np.sin(2 * angle), np.cos(2 * angle)])
+    ours = poisson_regression(design, y.to_numpy())
+    theirs = sm.GLM(y.to_numpy(), design, family=sm.families.Poisson()).fit()
+    np.testing.assert_allclose(ours.params, theirs.params, rtol=1e-6)
+    np.testing.assert_allclose(ours.cov, theirs.cov_params(), rtol=1e-5)
+    assert ours.pearson_chi2 == pytest.approx(theirs.pearson_chi2, rel=1e-6)
+    # The log-likelihood up to the data's constant (sum of log y!), which no comparison of models depends on.
+    from scipy.special import gammaln
+
+    assert ours.loglik - gammaln(y.to_numpy() + 1).sum() == pytest.approx(theirs.llf, rel=1e-8)

@@ -27,12 +27,10 @@ weekly store-department shape, ETS's RMSSE over 13 weeks fell from 1.23-1.43 (th
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 
 from forecasting.models.base import Forecast
 
@@ -84,20 +82,18 @@ def yearly_profile(y: pd.Series) -> YearlyProfile | None:
     base = np.hstack([np.ones((len(y), 1)), trend])
     fits = {}
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # a slow-converging fit is judged by its QAIC and Wald statistic below
+        with np.errstate(all="ignore"):
             for pairs in HARMONICS:
-                design = np.hstack([base, _harmonics(y.index, pairs)])
-                fits[pairs] = sm.GLM(values, design, family=sm.families.Poisson()).fit()
+                fits[pairs] = poisson_regression(np.hstack([base, _harmonics(y.index, pairs)]), values)
         # One scale for every candidate (QAIC): the largest model's Pearson dispersion, at least 1.
         largest = fits[max(HARMONICS)]
-        scale = max(float(largest.pearson_chi2 / max(largest.df_resid, 1.0)), 1.0)
-        qaic = {k: -2.0 * float(f.llf) / scale + 2.0 * (len(f.params) + 1) for k, f in fits.items()}
+        scale = max(largest.pearson_chi2 / max(len(values) - len(largest.params), 1), 1.0)
+        qaic = {k: -2.0 * f.loglik / scale + 2.0 * (len(f.params) + 1) for k, f in fits.items()}
         pairs = min(qaic, key=lambda k: (qaic[k], k))
-        coef = np.asarray(fits[pairs].params, dtype=float)[2:]
-        cov = np.asarray(fits[pairs].cov_params(), dtype=float)[2:, 2:] * scale
+        coef = fits[pairs].params[2:]
+        cov = fits[pairs].cov[2:, 2:] * scale
         wald = float(coef @ np.linalg.solve(cov, coef))
-    except (ValueError, np.linalg.LinAlgError, FloatingPointError):
+    except np.linalg.LinAlgError:
         return None
     if not np.isfinite(wald) or wald <= len(coef):
         return None
@@ -105,3 +101,35 @@ def yearly_profile(y: pd.Series) -> YearlyProfile | None:
     coef = shrink * coef
     norm = float(np.exp(_harmonics(y.index, pairs) @ coef).mean())
     return YearlyProfile(coef=coef, norm=norm, shrink=shrink, harmonics=pairs)
+
+
+@dataclass(frozen=True)
+class PoissonFit:
+    """A Poisson regression's coefficients, their covariance (scale 1), log-likelihood (up to a constant of the
+    data) and Pearson chi-square."""
+
+    params: np.ndarray
+    cov: np.ndarray
+    loglik: float
+    pearson_chi2: float
+
+
+def poisson_regression(design: np.ndarray, y: np.ndarray, max_iter: int = 50, tol: float = 1e-8) -> PoissonFit:
+    """Poisson regression with a log link by iteratively reweighted least squares, as statsmodels' GLM fits it
+    (tests check the two agree). Written out because it runs three times in every per-SKU fit of a long daily
+    history: statsmodels' GLM took 2.5 ms a fit for 728 days, about half of what an ETS fit costs, where these
+    few matrix products take a tenth of that."""
+    mu = np.maximum((y + y.mean()) / 2.0, 1e-3)
+    eta = np.log(mu)
+    for _ in range(max_iter):
+        working = eta + (y - mu) / mu
+        weighted = design.T * mu
+        params = np.linalg.solve(weighted @ design, weighted @ working)
+        new = np.clip(design @ params, -30.0, 30.0)
+        done = np.max(np.abs(new - eta)) < tol
+        eta, mu = new, np.exp(new)
+        if done:
+            break
+    information = (design.T * mu) @ design
+    loglik = float(np.sum(y * eta - mu))
+    return PoissonFit(params, np.linalg.inv(information), loglik, float(np.sum((y - mu) ** 2 / mu)))

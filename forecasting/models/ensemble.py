@@ -187,7 +187,8 @@ class EnsembleForecaster(LocalForecaster):
 
     @property
     def reads_dates(self) -> bool:
-        return any(getattr(m, "reads_dates", False) or getattr(m, "covariates", ()) for m in self.members.values())
+        """Whether any member's fit takes the horizon's dates (fit_inputs passes them with covariates regardless)."""
+        return any(getattr(m, "reads_dates", False) for m in self.members.values())
 
     def fit(
         self, y: pd.Series, covariates: pd.DataFrame | None = None, dates: pd.DatetimeIndex | None = None

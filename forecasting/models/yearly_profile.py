@@ -80,11 +80,13 @@ def yearly_profile(y: pd.Series) -> YearlyProfile | None:
         return None
     trend = ((y.index - y.index[0]).days.to_numpy() / span)[:, None]
     base = np.hstack([np.ones((len(y), 1)), trend])
+    # Every candidate's terms are the first 2K columns of the largest's: the history's harmonics, computed once.
+    seasonal = _harmonics(y.index, max(HARMONICS))
     fits = {}
     try:
         with np.errstate(all="ignore"):
             for pairs in HARMONICS:
-                fits[pairs] = poisson_regression(np.hstack([base, _harmonics(y.index, pairs)]), values)
+                fits[pairs] = poisson_regression(np.hstack([base, seasonal[:, : 2 * pairs]]), values)
         # One scale for every candidate (QAIC): the largest model's Pearson dispersion, at least 1.
         largest = fits[max(HARMONICS)]
         scale = max(largest.pearson_chi2 / max(len(values) - len(largest.params), 1), 1.0)
@@ -99,7 +101,7 @@ def yearly_profile(y: pd.Series) -> YearlyProfile | None:
         return None
     shrink = 1.0 - len(coef) / wald
     coef = shrink * coef
-    norm = float(np.exp(_harmonics(y.index, pairs) @ coef).mean())
+    norm = float(np.exp(seasonal[:, : 2 * pairs] @ coef).mean())
     return YearlyProfile(coef=coef, norm=norm, shrink=shrink, harmonics=pairs)
 
 

@@ -33,6 +33,7 @@ sys.path.insert(0, str(REPO))  # this checkout's package
 from forecasting.backtest.folds import make_cutoffs  # noqa: E402
 from forecasting.backtest.metrics import score  # noqa: E402
 from forecasting.datasets.synthetic import synthetic_demand  # noqa: E402
+from forecasting.models import yearly_profile  # noqa: E402
 from forecasting.models.naive import SeasonalNaive  # noqa: E402
 from forecasting.models.statsforecast_adapter import StatsForecastModel  # noqa: E402
 
@@ -119,19 +120,28 @@ def main() -> None:
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", nargs="*", help="table names to run (a substring each)")
+    parser.add_argument("--days", type=int, help="keep each table's last DAYS calendar days (shorter histories)")
+    parser.add_argument("--min-span", type=int, help="the profile's MIN_SPAN_DAYS for this run (default: the module's)")
     args = parser.parse_args()
+    min_span = yearly_profile.MIN_SPAN_DAYS if args.min_span is None else args.min_span
 
     rows = []
     for name, (panel, season, horizon, window) in tables(args.skus, args.seed).items():
         if args.only and not any(o in name for o in args.only):
             continue
+        if args.days:
+            panel = panel[panel["date"] > panel["date"].max() - pd.Timedelta(days=args.days)]
         panel = panel.assign(sku=panel["sku"].astype(str), filled=False)
         dates = pd.DatetimeIndex(np.sort(panel["date"].unique()))
         cutoffs = make_cutoffs(dates, horizon, args.folds, horizon, unit="period")
         fallback = SeasonalNaive(season if season <= 7 else 1)
         for family, params in (("ets", ETS), ("arima", ARIMA)):
             for yearly in (False, True):
-                model = StatsForecastModel(yearly_season=yearly, **params).with_season(season).with_history(window)
+                model = (
+                    StatsForecastModel(yearly_season=yearly, yearly_min_days=min_span, **params)
+                    .with_season(season)
+                    .with_history(window)
+                )
                 settings = BacktestSettings(horizon, QUANTILES, 200, args.seed, n_jobs=args.n_jobs)
                 t0 = time.perf_counter()
                 run = backtest(panel, cutoffs, {family: model}, fallback, settings)
@@ -151,7 +161,12 @@ def main() -> None:
                     }
                 )
         cut = ", ".join(f"{c:%Y-%m-%d}" for c in cutoffs["cutoff"])
-        print(f"{name}: {panel['sku'].nunique()} series, cutoffs {cut}, horizon {horizon}", flush=True)
+        span = (cutoffs["cutoff"].iloc[0] - dates[0]).days, (cutoffs["cutoff"].iloc[-1] - dates[0]).days
+        print(
+            f"{name}: {panel['sku'].nunique()} series, cutoffs {cut} ({span[0]}-{span[1]} days of history), "
+            f"horizon {horizon}, profile from {min_span} days",
+            flush=True,
+        )
         print(pd.DataFrame(rows[-4:]).to_string(index=False, float_format=lambda v: f"{v:.4f}"), flush=True)
     print("| " + " | ".join(rows[0]) + " |")
     print("|" + "---|" * len(rows[0]))

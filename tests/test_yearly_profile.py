@@ -1,6 +1,6 @@
-"""Per-SKU models of daily tables with two years of history: fitted on demand divided by the SKU's yearly profile,
-the profile put back on the horizon's dates (forecasting/models/yearly_profile.py). Demand drawn with a known
-season, so the right answers are computable."""
+"""Per-SKU models of daily tables with a year and a quarter of history or more: fitted on demand divided by the
+SKU's yearly profile, the profile put back on the horizon's dates (forecasting/models/yearly_profile.py). Demand
+drawn with a known season, so the right answers are computable."""
 
 from __future__ import annotations
 
@@ -59,10 +59,14 @@ def test_no_season_is_read_into_demand_without_one():
 
 
 def test_one_year_of_history_gets_no_profile():
-    y, dates, _ = seasonal_sku(days=MIN_SPAN_DAYS - 30, amplitude=0.5)
+    # One cycle: a season is not told from a level that moved once.
+    y, dates, _ = seasonal_sku(days=370, amplitude=0.5)
     assert yearly_profile(y) is None
     model = ets().fit(y, dates=dates)
     assert model.yearly_ is None
+    # A year and a quarter (a validation window of a two-year table) does get one, where the season is there.
+    y, dates, _ = seasonal_sku(days=MIN_SPAN_DAYS + 10, amplitude=0.5)
+    assert ets().fit(y, dates=dates).yearly_ is not None
 
 
 def test_the_profile_is_put_back_on_the_calendars_dates():

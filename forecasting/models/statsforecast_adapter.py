@@ -35,7 +35,7 @@ from forecasting.models.covariates import check_future_covariates
 from forecasting.models.paths import gaussian_paths, intermittent_paths, rate_dispersion, recent_frequency
 from forecasting.models.promo_lift import promo_lift
 from forecasting.models.statsforecast_arima import ARIMA
-from forecasting.models.yearly_profile import yearly_profile
+from forecasting.models.yearly_profile import MIN_SPAN_DAYS, yearly_profile
 
 #: statsforecast classes this project extends, found by the same names (ARIMA: its optimiser tolerance exposed)
 EXTENDED = {"ARIMA": ARIMA}
@@ -55,8 +55,9 @@ class StatsForecastModel(LocalForecaster):
     many recent non-zero days the intermittent paths draw sizes and occurrence from. Given a promo calendar
     (`future_covariates` known and a promo column), the model is fitted on the SKU's baseline demand and its
     paths carry the SKU's promotion lift on the calendar's periods (forecasting/models/promo_lift.py). On a daily
-    table with two years of history, `yearly_season` fits the model on demand divided by the SKU's yearly profile
-    and puts the profile back on the horizon's dates (forecasting/models/yearly_profile.py).
+    or weekly table with MIN_SPAN_DAYS of history (15 months), `yearly_season` fits the model on demand divided
+    by the SKU's yearly profile and puts the profile back on the horizon's dates (forecasting/models/
+    yearly_profile.py); `yearly_min_days` moves where it starts (benchmarks/yearly_profile.py measures spans).
     """
 
     #: `fit` takes the horizon's dates (forecasting.models.local_fit.safe_forecast): the yearly profile's days.
@@ -77,11 +78,13 @@ class StatsForecastModel(LocalForecaster):
         size_window: int = 50,
         future_covariates: str = "carried",
         yearly_season: bool = True,
+        yearly_min_days: int = MIN_SPAN_DAYS,
         **params,
     ) -> None:
         super().__init__(season_length)
         self.future_covariates = check_future_covariates(future_covariates, model_class)
         self.yearly_season = bool(yearly_season)
+        self.yearly_min_days = int(yearly_min_days)
         self.model_class = model_class
         self.paths = paths
         self.min_history = min_history
@@ -112,8 +115,8 @@ class StatsForecastModel(LocalForecaster):
         self, y: pd.Series, covariates: pd.DataFrame | None = None, dates: pd.DatetimeIndex | None = None
     ) -> StatsForecastModel:
         """Fit on `y`; `covariates` (the SKU's promo rows by date) and `dates` (the horizon's periods) where the
-        panel has a promo column: the fit is then on the baseline demand (promo_lift), and on a daily table with
-        two years of history, on that demand divided by its yearly profile (yearly_profile)."""
+        panel has a promo column: the fit is then on the baseline demand (promo_lift), and on a daily or weekly
+        table with 15 months of history, on that demand divided by its yearly profile (yearly_profile)."""
         season = int(self.season_length or 1)
         daily = season <= 7
         # A weekly table's year: the yearly profile where the history shows one, never 52 seasonal states.
@@ -121,7 +124,9 @@ class StatsForecastModel(LocalForecaster):
         self.promo_ = promo_lift(y, covariates, dates, self.future_covariates, daily)
         if self.promo_ is not None:
             y = self.promo_.baseline(y)
-        self.yearly_ = yearly_profile(y) if (daily or weekly_year) and self.yearly_season else None
+        self.yearly_ = (
+            yearly_profile(y, self.yearly_min_days) if (daily or weekly_year) and self.yearly_season else None
+        )
         if self.yearly_ is not None:
             self.last_, self.dates_, self.step_ = y.index[-1], dates, _step_days(y.index)
             y = self.yearly_.deseasonalised(y)

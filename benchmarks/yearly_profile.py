@@ -104,6 +104,24 @@ def tables(skus: int, seed: int) -> dict[str, tuple[pd.DataFrame, int, int, int]
     }
 
 
+def with_stockouts(panel: pd.DataFrame, share: float, first_cutoff: pd.Timestamp, seed: int) -> pd.DataFrame:
+    """`panel` with a `share` of its series out of stock once: 30-120 days of zeros (as M5's items have them),
+    ending at least 30 days before the first cutoff, so every fold's horizon holds the demand as drawn."""
+    rng = np.random.default_rng(seed + 1)
+    demand = panel["demand"].to_numpy(copy=True)
+    for _, rows in panel.groupby("sku").indices.items():
+        days = panel["date"].to_numpy()[rows]
+        if rng.random() >= share:
+            continue
+        length = pd.Timedelta(days=int(rng.integers(30, 121)))
+        room = (first_cutoff - pd.Timedelta(days=30) - length - pd.Timestamp(days.min())).days
+        if room <= 0:
+            continue
+        start = pd.Timestamp(days.min()) + pd.Timedelta(days=int(rng.integers(0, room)))
+        demand[rows[(days >= start) & (days < start + length)]] = 0.0
+    return panel.assign(demand=demand)
+
+
 def sum_error(table: pd.DataFrame) -> float:
     """Volume-weighted |forecast - actual| of each (SKU, cutoff) horizon total, in % of the actual."""
     sums = table.groupby(["sku", "cutoff"])[["mean", "demand"]].sum()
@@ -122,7 +140,13 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="table names to run (a substring each)")
     parser.add_argument("--days", type=int, help="keep each table's last DAYS calendar days (shorter histories)")
     parser.add_argument("--min-span", type=int, help="the profile's MIN_SPAN_DAYS for this run (default: the module's)")
+    parser.add_argument(
+        "--stockouts", type=float, default=0.0, help="share of series given one 30-120 day stretch of zeros (no stock)"
+    )
+    parser.add_argument("--no-gap-guard", action="store_true", help="fit the profile through stretches of zeros too")
     args = parser.parse_args()
+    if args.no_gap_guard:  # forked workers inherit it; a chance this small leaves no run out
+        yearly_profile.GAP_CHANCE = 1e-300
     min_span = yearly_profile.MIN_SPAN_DAYS if args.min_span is None else args.min_span
 
     rows = []
@@ -134,6 +158,8 @@ def main() -> None:
         panel = panel.assign(sku=panel["sku"].astype(str), filled=False)
         dates = pd.DatetimeIndex(np.sort(panel["date"].unique()))
         cutoffs = make_cutoffs(dates, horizon, args.folds, horizon, unit="period")
+        if args.stockouts:
+            panel = with_stockouts(panel, args.stockouts, cutoffs["cutoff"].iloc[0], args.seed)
         fallback = SeasonalNaive(season if season <= 7 else 1)
         for family, params in (("ets", ETS), ("arima", ARIMA)):
             for yearly in (False, True):

@@ -69,6 +69,24 @@ def test_one_year_of_history_gets_no_profile():
     assert ets().fit(y, dates=dates).yearly_ is not None
 
 
+def test_months_out_of_stock_are_not_read_as_a_season():
+    # A flat seller out of stock for three months of a 15-month history: without the gap left out, the profile
+    # would forecast those months of the next year at a fraction of the SKU's demand (and the rest above it).
+    rng = np.random.default_rng(3)
+    dates = pd.date_range("2022-01-01", periods=MIN_SPAN_DAYS + 30, freq="D")
+    values = rng.poisson(BASE, len(dates)).astype(float)
+    values[120:210] = 0.0
+    profile = yearly_profile(pd.Series(values, index=dates))
+    if profile is not None:
+        year = pd.date_range(dates[-1] + pd.Timedelta(days=1), periods=365, freq="D")
+        assert np.abs(profile.at(year) - 1.0).max() < 0.1
+    # A season that is there is still found through such a gap.
+    y, _, _ = seasonal_sku(days=MIN_SPAN_DAYS + 200, amplitude=0.5)
+    y.iloc[100:160] = 0.0
+    found = yearly_profile(y)
+    assert found is not None and found.shrink > 0.9
+
+
 def test_the_profile_is_put_back_on_the_calendars_dates():
     # A shop closed on Sundays: the horizon's trading days skip them, and the profile is read on those days.
     y, _, _ = seasonal_sku(days=800, amplitude=0.5)

@@ -42,6 +42,9 @@ HARMONICS = (2, 4, 8)  # sine-cosine pairs tried: a smooth year; a sharper peak;
 MIN_SPAN_DAYS = 450  # calendar days of history: a year and a quarter
 MIN_SELLING_DAYS = 60  # days with a sale: fewer say nothing about a season
 PROFILE_BOUNDS = (0.2, 5.0)  # a profile beyond these on some day is a fit that ran away, not a season
+# A run of zero days less likely than this at the SKU's share of selling days is a gap in supply (out of stock,
+# delisted for a while), not a season: the regression leaves its days out.
+GAP_CHANCE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -86,14 +89,18 @@ def yearly_profile(y: pd.Series, min_span: int = MIN_SPAN_DAYS) -> YearlyProfile
     base = np.hstack([np.ones((len(y), 1)), trend])
     # Every candidate's terms are the first 2K columns of the largest's: the history's harmonics, computed once.
     seasonal = _harmonics(y.index, max(HARMONICS))
+    # Three months out of stock in one year of a 15-month history would otherwise come back as a trough every
+    # year after (and with one year seen, the shrinkage cannot tell it from a season: it is very significant).
+    kept = ~supply_gaps(values)
     fits = {}
     try:
         with np.errstate(all="ignore"):
             for pairs in HARMONICS:
-                fits[pairs] = poisson_regression(np.hstack([base, seasonal[:, : 2 * pairs]]), values)
+                design = np.hstack([base, seasonal[:, : 2 * pairs]])
+                fits[pairs] = poisson_regression(design[kept], values[kept])
         # One scale for every candidate (QAIC): the largest model's Pearson dispersion, at least 1.
         largest = fits[max(HARMONICS)]
-        scale = max(largest.pearson_chi2 / max(len(values) - len(largest.params), 1), 1.0)
+        scale = max(largest.pearson_chi2 / max(int(kept.sum()) - len(largest.params), 1), 1.0)
         qaic = {k: -2.0 * f.loglik / scale + 2.0 * (len(f.params) + 1) for k, f in fits.items()}
         pairs = min(qaic, key=lambda k: (qaic[k], k))
         coef = fits[pairs].params[2:]
@@ -107,6 +114,21 @@ def yearly_profile(y: pd.Series, min_span: int = MIN_SPAN_DAYS) -> YearlyProfile
     coef = shrink * coef
     norm = float(np.exp(seasonal[:, : 2 * pairs] @ coef).mean())
     return YearlyProfile(coef=coef, norm=norm, shrink=shrink, harmonics=pairs)
+
+
+def supply_gaps(values: np.ndarray) -> np.ndarray:
+    """The days inside runs of zeros that the SKU's share of selling days makes less likely than GAP_CHANCE (a
+    run of L zeros: (1 - share)^L): a smooth seller's week without a sale, an intermittent one's season without."""
+    share = np.count_nonzero(values) / max(len(values), 1)
+    gaps = np.zeros(len(values), dtype=bool)
+    if share <= 0.0 or share >= 1.0:
+        return gaps
+    longest = np.log(GAP_CHANCE) / np.log1p(-share)
+    bounds = np.flatnonzero(np.diff(np.r_[0, (values == 0).astype(np.int8), 0]))
+    for start, end in zip(bounds[::2], bounds[1::2]):
+        if end - start > longest:
+            gaps[start:end] = True
+    return gaps
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,19 @@ def test_a_partitioned_parquet_dataset_reads_with_its_partition_column(tmp_path)
     )
     assert (tmp_path / "lake" / f"item={table['item'].iloc[0]}").is_dir()  # the SKU is in the folder names only
     same_panel(panel(tmp_path / "lake", columns=WEEKLY), clean)
-    # A stray file in the dataset's folder: moving it out is the fix (a pattern of the files would lose the item).
+    # A pattern of its files keeps the item its folders name: all of them, or the ones it picks.
+    same_panel(panel(f"{tmp_path}/lake/item=*/*.parquet", columns=WEEKLY), clean)
+    first = table["item"].iloc[0]
+    one = panel(f"{tmp_path}/lake/item={first}/*.parquet", columns=WEEKLY)
+    same_panel(one, panel(write(table[table["item"] == first], tmp_path / "first.csv"), columns=WEEKLY))
+    # Part numbers with leading zeros in the folder names stay as written.
+    zeros = table.assign(
+        item="00" + table["item"].factorize()[0].astype(str), week_ending=pd.to_datetime(table["week_ending"])
+    )
+    zeros.to_parquet(tmp_path / "zeros", partition_cols=["item"])
+    assert set(panel(f"{tmp_path}/zeros/item=*/*.parquet", columns=WEEKLY).panel["sku"]) == set(zeros["item"])
+    assert set(panel(tmp_path / "zeros", columns=WEEKLY).panel["sku"]) == set(zeros["item"])
+    # A stray file in the dataset's folder: moving it out is the fix.
     (tmp_path / "lake" / "notes.docx").write_bytes(b"PK\x03\x04")
     message = refused(tmp_path / "lake", columns=WEEKLY)
     assert message.endswith("also holds 'notes.docx', which is not a CSV or Parquet table; move it out of the folder.")

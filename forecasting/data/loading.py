@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from forecasting.data.advice import override, setting_choice
@@ -81,13 +82,52 @@ def _read_csv(path: Path, options: dict, notes: dict, guessed: bool, **kwargs) -
 
 
 def _read_parquet(path: Path, columns: list[str] | None) -> pd.DataFrame | list[str]:
-    """The schema's column names (`columns=None`) or the table; a damaged file is one sentence."""
+    """The schema's column names (`columns=None`) or the table; a damaged file is one sentence. A folder is a
+    dataset, whose partition columns (sku=A1/) are columns too; so are they for one file of such a dataset (a
+    pattern names its files one by one: `lake/item=*/part-*.parquet`)."""
     try:
-        if columns is None:  # a folder: a dataset, whose partition columns (sku=A1/) are columns too
-            return list((pq.ParquetDataset(path).schema if path.is_dir() else pq.read_schema(path)).names)
-        return _typed_numbers(pq.read_table(path, columns=columns))
+        if path.is_dir():
+            hive = _hive_partitioning(next((f.relative_to(path).parent.parts for f in path.rglob("*.parquet")), ()))
+            if columns is None:
+                return list(pq.ParquetDataset(path, partitioning=hive).schema.names)
+            return _typed_numbers(pq.read_table(path, columns=columns, partitioning=hive))
+        source = _partitioned_file(path)
+        if source is None:
+            return (
+                list(pq.read_schema(path).names)
+                if columns is None
+                else _typed_numbers(pq.read_table(path, columns=columns))
+            )
+        dataset = ds.dataset(**source)
+        return list(dataset.schema.names) if columns is None else _typed_numbers(dataset.to_table(columns=columns))
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"{path}: the Parquet file cannot be read ({exc}); export the table again.") from None
+
+
+HIVE_FOLDER = re.compile(r"[^=/\\]+=[^=/\\]*")  # a partition's folder name: item=A1
+
+
+def _hive_partitioning(folders) -> ds.Partitioning | str:
+    """The partitioning the `folders` of a dataset's file name (item=A1/...), its values read as text: pyarrow would
+    infer integers where every value is digits, and part 00123 would become 123. "hive" where none is named."""
+    keys = dict.fromkeys(part.split("=", 1)[0] for part in folders if HIVE_FOLDER.fullmatch(part))
+    return ds.partitioning(pa.schema([(key, pa.string()) for key in keys]), flavor="hive") if keys else "hive"
+
+
+def _partitioned_file(path: Path) -> dict | None:
+    """How pyarrow reads `path` with the partition values its folders name (`.../item=A1/part-0.parquet`), as a
+    dataset's folder is read; None where no folder above it names one, or where a name it gives is already a
+    column of the file (the file's own values win)."""
+    folders = path.parent.parts
+    first = len(folders)
+    while first > 0 and HIVE_FOLDER.fullmatch(folders[first - 1]):
+        first -= 1
+    keys = {part.split("=", 1)[0] for part in folders[first:]}
+    if not keys or keys & set(pq.read_schema(path).names):
+        return None
+    base = Path(*folders[:first]) if first else Path(".")
+    hive = _hive_partitioning(folders[first:])
+    return {"source": str(path), "format": "parquet", "partitioning": hive, "partition_base_dir": str(base)}
 
 
 def _typed_numbers(table: pa.Table) -> pd.DataFrame:

@@ -2,7 +2,8 @@
 a workbook (data.workbooks).
 
 A folder of Parquet files (partitioned by a column, `sku=A1/part-0.parquet`, or not) is one dataset: pyarrow reads
-it with its partition columns. A folder or pattern of CSV files is read file by file, each with its own format
+it with its partition columns (a pattern of its files keeps them too: data.loading reads each file with the
+values its folders name). A folder or pattern of CSV files is read file by file, each with its own format
 detected (encodings and separators change between exports), and the rows put together in file-name order; rows
 two overlapping exports repeat are then what `data.duplicates` rules on. Files whose names start with '.' or '_'
 (`_SUCCESS`, `.part-0.crc`) are a writer's bookkeeping, not data.
@@ -49,7 +50,7 @@ def table_files(path: Path) -> list[Path] | None:
     # The kind most of its files are: the pattern that reads them only.
     usual = max(set(tables), key=tables.count)
     only = override("data.path", str(_base(path, pattern) / ("**/*.parquet" if usual == "parquet" else "*.csv")))
-    # A Parquet dataset's folder names its partitions (item=A1/): a pattern of its files would lose them.
+    # A Parquet dataset's folder is one source, read with the partitions its folders name (item=A1/).
     dataset = usual == "parquet" and path.is_dir()
     if None in kinds:
         odd = files[kinds.index(None)]

@@ -125,7 +125,7 @@ def supply_gaps(values: np.ndarray) -> np.ndarray:
         return gaps
     longest = np.log(GAP_CHANCE) / np.log1p(-share)
     bounds = np.flatnonzero(np.diff(np.r_[0, (values == 0).astype(np.int8), 0]))
-    for start, end in zip(bounds[::2], bounds[1::2]):
+    for start, end in zip(bounds[::2], bounds[1::2], strict=True):  # a start and an end per run
         if end - start > longest:
             gaps[start:end] = True
     return gaps

@@ -108,9 +108,9 @@ def with_stockouts(panel: pd.DataFrame, share: float, first_cutoff: pd.Timestamp
     """`panel` with a `share` of its series out of stock once: 30-120 days of zeros (as M5's items have them),
     ending at least 30 days before the first cutoff, so every fold's horizon holds the demand as drawn."""
     rng = np.random.default_rng(seed + 1)
-    demand = panel["demand"].to_numpy(copy=True)
-    for _, rows in panel.groupby("sku").indices.items():
-        days = panel["date"].to_numpy()[rows]
+    demand, dates = panel["demand"].to_numpy(copy=True), panel["date"].to_numpy()
+    for rows in panel.groupby("sku").indices.values():
+        days = dates[rows]
         if rng.random() >= share:
             continue
         length = pd.Timedelta(days=int(rng.integers(30, 121)))

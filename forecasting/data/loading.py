@@ -87,7 +87,8 @@ def _read_parquet(path: Path, columns: list[str] | None) -> pd.DataFrame | list[
     pattern names its files one by one: `lake/item=*/part-*.parquet`)."""
     try:
         if path.is_dir():
-            hive = _hive_partitioning(next((f.relative_to(path).parent.parts for f in path.rglob("*.parquet")), ()))
+            first = next((f.relative_to(path).parent.parts for f in path.rglob("*.parquet")), ())
+            hive = _hive_partitioning(_partition_keys(first))
             if columns is None:
                 return list(pq.ParquetDataset(path, partitioning=hive).schema.names)
             return _typed_numbers(pq.read_table(path, columns=columns, partitioning=hive))
@@ -107,10 +108,14 @@ def _read_parquet(path: Path, columns: list[str] | None) -> pd.DataFrame | list[
 HIVE_FOLDER = re.compile(r"[^=/\\]+=[^=/\\]*")  # a partition's folder name: item=A1
 
 
-def _hive_partitioning(folders) -> ds.Partitioning | str:
-    """The partitioning the `folders` of a dataset's file name (item=A1/...), its values read as text: pyarrow would
-    infer integers where every value is digits, and part 00123 would become 123. "hive" where none is named."""
-    keys = dict.fromkeys(part.split("=", 1)[0] for part in folders if HIVE_FOLDER.fullmatch(part))
+def _partition_keys(folders) -> list[str]:
+    """The partition columns the `folders` of a dataset's file name (item=A1/store=3/...), in order."""
+    return list(dict.fromkeys(part.split("=", 1)[0] for part in folders if HIVE_FOLDER.fullmatch(part)))
+
+
+def _hive_partitioning(keys: list[str]) -> ds.Partitioning | str:
+    """The partitioning of `keys`, their values read as text: pyarrow would infer integers where every value is
+    digits, and part 00123 would become 123. "hive" (inferred) where none is named."""
     return ds.partitioning(pa.schema([(key, pa.string()) for key in keys]), flavor="hive") if keys else "hive"
 
 
@@ -122,11 +127,11 @@ def _partitioned_file(path: Path) -> dict | None:
     first = len(folders)
     while first > 0 and HIVE_FOLDER.fullmatch(folders[first - 1]):
         first -= 1
-    keys = {part.split("=", 1)[0] for part in folders[first:]}
-    if not keys or keys & set(pq.read_schema(path).names):
+    keys = _partition_keys(folders[first:])
+    if not keys or set(keys) & set(pq.read_schema(path).names):
         return None
     base = Path(*folders[:first]) if first else Path(".")
-    hive = _hive_partitioning(folders[first:])
+    hive = _hive_partitioning(keys)
     return {"source": str(path), "format": "parquet", "partitioning": hive, "partition_base_dir": str(base)}
 
 

@@ -27,6 +27,7 @@ import pandas as pd
 
 from forecasting.planning.calibration import Calibration, recalibrated
 from forecasting.planning.calibration import levels as grid_levels
+from forecasting.planning.policy import order_cycle_days
 
 MIN_LEVEL = 0.01
 MAX_LEVEL = 0.999
@@ -113,9 +114,18 @@ def _window_arrays(covers: pd.DataFrame, calibration: Mapping[str, Calibration],
             for s, k in zip(covers["sums"], sku, strict=True)
         ]
     )
-    review = p["review_period_days"].astype(float).to_numpy()
-    window = covers["window_days"].astype(float).to_numpy()
-    share = np.clip(review / np.maximum(window, 1.0), 0.0, 1.0)
+    window = np.maximum(covers["window_days"].astype(float).to_numpy(), 1.0)
+    # The demand of an order's cycle over the window's: the review period, or a longer economic cycle sized from
+    # the SKU's mean daily demand over its windows (policy.order_cycle_days), whose one shortfall per cycle is
+    # allowed a share of the whole cycle's demand.
+    cycle = p["review_period_days"].astype(float).to_numpy()
+    cap = p["max_order_cycle_days"] if "max_order_cycle_days" in p else pd.Series(0.0, index=p.index)
+    longer = cap.fillna(0.0).to_numpy(dtype=float) >= 2 * cycle
+    if longer.any():
+        daily = pd.Series(samples.mean(axis=1) / window)[longer].groupby(sku[longer]).mean()
+        by_sku = {s: order_cycle_days(params.loc[s], float(d)) for s, d in daily.items()}
+        cycle[longer] = pd.Series(sku[longer]).map(by_sku).to_numpy(dtype=float)
+    share = np.clip(cycle / window, 0.0, None)
     return samples, p["unit_cost"].astype(float).to_numpy(), share
 
 

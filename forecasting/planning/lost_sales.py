@@ -128,6 +128,36 @@ def cycle_order(
     return CycleOrder(np.maximum(quantity, 0.0), fill_before, net_need)
 
 
+def reorder_targets(targets, measure: str, review: int, cycle: int) -> np.ndarray:
+    """The targets one review's cover is held to under an order cycle of `cycle` days: a fill rate counts the
+    whole cycle's demand, of which one review's window holds the cycle's only risk of a shortfall, so that window
+    may lose (1 - target) x cycle / review of its own demand (at least target x review / cycle is served). Held
+    to the target itself, the stock ran out in no cycle (a 100% fill for a 95% target). A cycle service level is
+    one shortfall-free cycle either way: unchanged."""
+    targets = np.atleast_1d(np.asarray(targets, dtype=float))
+    if measure != "fill_rate" or cycle <= review:
+        return targets
+    ratio = cycle / review
+    return np.maximum(1.0 - (1.0 - targets) * ratio, targets / ratio)
+
+
+def cycle_lot(daily: np.ndarray, lead: int | np.ndarray, review: int, cycle: int, short: np.ndarray) -> np.ndarray:
+    """The order of an (R, s, S) policy whose order covers `cycle` days where one review's cover falls `short`
+    (per target, from cycle_order over the review): nothing where it does not, else `short` and the mean demand of
+    the days the longer cycle adds, (lead + review, lead + cycle] per path of the calibrated `daily` (its mean
+    carries the calibration's volume correction; the forecast's own mean gave 6% more stock and 8% fewer orders on
+    an item-store table). The next order comes at the first review whose cover falls short, so the safety stock is
+    the reorder point's alone: sizing the lot for the whole cycle at the target as well overshot it (98.7% fill for
+    a 95% target on an item-store table)."""
+    n, width = daily.shape
+    lead = np.broadcast_to(np.asarray(lead, dtype=int), (n,))
+    cum = np.concatenate([np.zeros((n, 1)), np.cumsum(daily, axis=1)], axis=1)
+    rows = np.arange(n)
+    extra = cum[rows, np.minimum(lead + cycle, width)] - cum[rows, np.minimum(lead + review, width)]
+    short = np.asarray(short, dtype=float)
+    return np.where(short > 0, short + float(extra.mean()), 0.0)
+
+
 def smallest_cover(need: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     """Per allowance, the smallest q >= 0 with mean((need - q)+) <= allowance (exact on the sample: the mean
     excess is piecewise linear in q between the sorted values, so it is solved on the segment it falls in).

@@ -9,8 +9,16 @@ import pandas as pd
 
 from forecasting.planning.calibration import Calibration, recalibrated
 from forecasting.planning.cover import cumulative_quantiles, sample_lead_times
-from forecasting.planning.lost_sales import arrivals_by_day, cycle_order, daily_paths, recalibrated_paths
-from forecasting.planning.policy import economic_order_quantity, protection_level, round_order
+from forecasting.planning.lost_sales import (
+    CycleOrder,
+    arrivals_by_day,
+    cycle_lot,
+    cycle_order,
+    daily_paths,
+    recalibrated_paths,
+    reorder_targets,
+)
+from forecasting.planning.policy import economic_order_quantity, order_cycle_days, protection_level, round_order
 from forecasting.vocabulary.windows import window_sums
 
 
@@ -23,6 +31,7 @@ def protection(
     calibration: Calibration | None = None,
     on_hand: float = 0.0,
     open_orders: pd.DataFrame | None = None,
+    cycle_days: int | None = None,
 ) -> dict:
     """Reorder point, order-up-to level and safety stock for the SKU's policy, from the sample paths.
 
@@ -31,13 +40,17 @@ def protection(
     are set from, and nothing else: the demand reported, the days of cover and the projected stockouts stay
     the model's own. A periodic policy sizes its order under lost sales from the stock on hand and the open
     orders' arrival days (`order`, see planning.lost_sales); its order-up-to level is the position it orders to.
+    With an order cycle longer than the review period (`cycle_days`, policy.order_cycle_days), it orders only where
+    the stock would miss the target before an order placed at the next review could arrive, and then for the cycle:
+    an (R, s, S) policy whose reorder point is the position today's order takes it to over one review.
     """
     n = paths.shape[0]
     review = int(p["review_period_days"])
+    order_cycle = max(int(cycle_days or review), review)
     lead = sample_lead_times(p["lead_time_days"], p.get("lead_time_std_days") or 0.0, n, rng)
-    # The inputs keep lead time + review + 3 spreads inside the forecast; the rare longer draw is capped at the
-    # forecast's end rather than failing the plan.
-    room = (dates[-1] - today).days - (review if p["policy"] == "periodic" else 0)
+    # The inputs keep lead time + order cycle + 3 spreads inside the forecast; the rare longer draw is capped at
+    # the forecast's end rather than failing the plan.
+    room = (dates[-1] - today).days - (order_cycle if p["policy"] == "periodic" else 0)
     lead = np.minimum(lead, max(room, 0))
     raw_lead = window_sums(paths, dates, today, lead)
     d_lead = recalibrated(raw_lead, calibration)
@@ -50,16 +63,23 @@ def protection(
         cycle = max(d_cover.mean() - d_lead.mean(), 0.0) if calibration is not None else mean_daily * review
         level = protection_level(d_cover, p["service_measure"], p["service_target"], cycle_demand=cycle, base=d_lead)
         window = int(round(float(lead.mean()))) + review
-        cycle_end = int(lead.max()) + review  # the last day the order placed today serves
+        cycle_end = int(lead.max()) + order_cycle  # the last day the order placed today serves
         daily = recalibrated_paths(daily_paths(paths, dates, today, cycle_end), calibration, window)
         orders = open_orders if open_orders is not None else pd.DataFrame({"quantity": [], "arrival_date": []})
         days_out = (pd.DatetimeIndex(orders["arrival_date"]) - today).days.to_numpy()
         arrivals = arrivals_by_day(days_out, orders["quantity"].to_numpy(float), cycle_end)
         # Open orders due after the cycle cannot serve it, so today's order is sized without them: say so.
         late = int(np.count_nonzero(days_out > cycle_end))
-        order = cycle_order(daily, lead, review, on_hand, arrivals, p["service_measure"], [p["service_target"]])
+        target = reorder_targets([p["service_target"]], p["service_measure"], review, order_cycle)
+        order = cycle_order(daily, lead, review, on_hand, arrivals, p["service_measure"], target)
+        # What one review's cycle needs: above 0, the position is under the reorder point by that much.
+        short = float(order.quantity[0])
+        if order_cycle > review:
+            lot = cycle_lot(daily, lead, review, order_cycle, order.quantity)
+            order = CycleOrder(lot, order.fill_before_receipt, order.net_need)
         return {
             "reorder_point": level,
+            "short_of_reorder_point": short,
             "order_up_to": level,
             "lot_size": 0.0,
             "safety_stock": level - d_cover.mean(),
@@ -134,11 +154,17 @@ def plan_sku(
     counted = open_orders[open_orders["counted"]] if "counted" in open_orders else open_orders
     on_order = float(counted["quantity"].sum()) if len(counted) else 0.0
     position = on_hand + on_order
-    levels = protection(paths, dates, today, p, rng, calibration, on_hand, counted)
+    cycle = order_cycle_days(p, float(history.get("recent_daily_demand", 0.0)))
+    levels = protection(paths, dates, today, p, rng, calibration, on_hand, counted, cycle)
     if "order" in levels:
         # Under lost sales the level is where this order takes the position: shortfalls before it arrives are
         # lost, not owed, so it is not a fixed S (see planning.lost_sales).
-        levels["order_up_to"] = levels["reorder_point"] = position + levels["order"]
+        levels["order_up_to"] = position + levels["order"]
+        # Where no order is due, the reorder point is somewhere at or below the position: the textbook level over
+        # lead time + review stands for it (an order at every review orders to it, so it is the position).
+        short = levels["short_of_reorder_point"]
+        fallback = min(levels["reorder_point"], position) if cycle > int(p["review_period_days"]) else position
+        levels["reorder_point"] = position + short if short > 0 else fallback
         levels["safety_stock"] = levels["order"] - levels["net_need"]  # the stock expected left when the next arrives
     qty = order_quantity(levels, position, p)
     cum = cumulative_quantiles(paths, [0.5, 0.9])
@@ -189,6 +215,7 @@ def plan_sku(
         "service_target": p["service_target"],
         "lead_time_days": p["lead_time_days"],
         "review_period_days": p["review_period_days"],
+        "order_cycle_days": cycle,
         "on_hand": on_hand,
         "on_order": on_order,
         "inventory_position": position,

@@ -15,6 +15,7 @@ NUMERIC = (
     "lead_time_days",
     "lead_time_std_days",
     "review_period_days",
+    "max_order_cycle_days",
     "service_target",
     "moq",
     "pack_size",
@@ -24,8 +25,9 @@ NUMERIC = (
     "stockout_cost",
 )
 TEXT = ("service_measure", "policy")
-# Empty means "use the rule's default" (spread 0, MOQ 0, pack 1) or "derive it from the selling price" (costs).
-OPTIONAL = ("lead_time_std_days", "moq", "pack_size", "unit_cost", "stockout_cost")
+# Empty means "use the rule's default" (spread 0, no economic order cycle, MOQ 0, pack 1) or "derive it from the
+# selling price" (costs).
+OPTIONAL = ("lead_time_std_days", "max_order_cycle_days", "moq", "pack_size", "unit_cost", "stockout_cost")
 MISSING_STOCK = ("error", "assumed_cover")
 OVERDUE_ORDERS = ("count", "ignore")
 # The plan reports 60-day demand, and closed days at the end of the forecast must not cut that window short;
@@ -90,6 +92,8 @@ def policy_rules(t: pd.DataFrame, horizon: float, require_multiple: bool):
     std = t["lead_time_std_days"].fillna(0.0)
     review = t["review_period_days"]
     lead_max = (horizon - review.fillna(1.0) - 3 * std).clip(lower=0)
+    cycle = t["max_order_cycle_days"].fillna(0.0)
+    cycle_max = (horizon - t["lead_time_days"].fillna(0.0) - 3 * std).clip(lower=0)
     moq, pack = t["moq"].fillna(0.0), t["pack_size"].fillna(1.0)
     optional = {col: t[col].isna() for col in OPTIONAL}
     rules = [
@@ -102,6 +106,16 @@ def policy_rules(t: pd.DataFrame, horizon: float, require_multiple: bool):
                 lambda m: (
                     f"0 to {m:g} days, so that lead time + review period + 3 x lead_time_std_days fits in "
                     f"the forecast (plan.horizon_days={horizon:g})"
+                )
+            ),
+        ),
+        (
+            "max_order_cycle_days",
+            optional["max_order_cycle_days"] | (cycle == 0) | cycle.between(review, cycle_max),
+            cycle_max.map(
+                lambda m: (
+                    f"0 (an order at every review), or from review_period_days to {m:g} days, so that lead time + "
+                    f"the order cycle + 3 x lead_time_std_days fits in the forecast (plan.horizon_days={horizon:g})"
                 )
             ),
         ),

@@ -75,6 +75,20 @@ def economic_order_quantity(annual_demand: float, order_cost: float, unit_cost: 
     return math.sqrt(2.0 * annual_demand * order_cost / (unit_cost * holding_rate))
 
 
+def order_cycle_days(p, mean_daily: float) -> int:
+    """Days of demand a periodic policy's order covers: the review period, or with `max_order_cycle_days` set above
+    it, the SKU's economic cycle (EOQ / mean daily demand, in whole review periods, at most that cap). Where one
+    order costs more than holding a few weeks' stock (a slow, cheap SKU), ordering at every review places many
+    small orders: the item-store replay ordered twice as often as the naive policy and cost 1.9x as much."""
+    review = int(p["review_period_days"])
+    cap = float(p.get("max_order_cycle_days") or 0.0)
+    if p.get("policy", "periodic") != "periodic" or not cap >= 2 * review or not mean_daily > 0:  # NaN: unset
+        return review
+    eoq = economic_order_quantity(mean_daily * 365.0, p["order_cost"], p["unit_cost"], p["holding_cost_rate"])
+    reviews = min(max(1, round(eoq / mean_daily / review)), int(cap // review))
+    return int(reviews * review)
+
+
 def round_order(quantity, moq: float = 0.0, pack_size: float = 1.0):
     """Raise a positive order to the MOQ, then up to whole packs; nothing to order stays 0. A number gives a
     number; an array (the replay's one order per target) gives an array, rounded alike."""

@@ -27,6 +27,7 @@ def simulate(
     pack_size: float = 1.0,
     backorders: bool = False,
     order: Callable[[pd.Timestamp, float | np.ndarray, np.ndarray], float | np.ndarray] | None = None,
+    triggers: Sequence[float] | np.ndarray | None = None,
 ) -> dict:
     """Day-by-day stock under an order-up-to policy: `levels[k]` is the level set at `reviews[k]`; or, with
     `order`, the units `order(review day, on hand, arrivals)` asks for, where `arrivals[j]` are the units in
@@ -34,7 +35,9 @@ def simulate(
 
     Several shops at once, one per target (or policy), on the same demand: `initial_stock` of shape (shops,),
     `levels` of shape (reviews, shops), and `order` then gets on hand of shape (shops,) and arrivals of shape
-    (shops, lead_days) and returns one order per shop; every result gains a leading shops axis. Each shop runs
+    (shops, lead_days) and returns one order per shop; every result gains a leading shops axis. With `triggers`
+    (shaped as `levels`), a shop orders up to its level only at a review where its position is under the trigger
+    (an (R, s, S) policy: orders for an economic cycle, see policy.order_cycle_days). Each shop runs
     exactly as it would alone (the replay sweeps its service curve in one pass instead of one per target).
 
     `days` are consecutive calendar days after the replay's start (closed days carry zero demand); an order
@@ -48,6 +51,8 @@ def simulate(
     shops = len(on_hand)
     if levels is not None:
         levels = np.asarray(levels, dtype=float).reshape(-1, shops)
+    if triggers is not None:
+        triggers = np.asarray(triggers, dtype=float).reshape(-1, shops)
     if single and order is not None:
         order = _one_shop(order)
     # Days as positions: `days` are consecutive, so an order placed on day i arrives on day i + lead_days + 1;
@@ -74,7 +79,10 @@ def simulate(
         k = level_at.get(i)
         if k is not None:
             if order is None:
-                wanted = levels[k] - on_hand - arriving[:, i + 1 :].sum(axis=1)
+                position = on_hand + arriving[:, i + 1 :].sum(axis=1)
+                wanted = levels[k] - position
+                if triggers is not None:
+                    wanted = np.where(position < triggers[k], wanted, 0.0)
             else:
                 wanted = np.reshape(
                     order(days[i], on_hand.copy(), arriving[:, i + 1 : i + 1 + lead_days].copy()), shops

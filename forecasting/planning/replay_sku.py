@@ -22,9 +22,10 @@ from forecasting.data.frequency import PERIOD_DAYS
 from forecasting.models.base import LocalForecaster
 from forecasting.models.local_fit import safe_forecast
 from forecasting.planning.calibration import Calibration, held_out, recalibrated, running_bias
-from forecasting.planning.lost_sales import cycle_order, daily_paths, recalibrated_paths
-from forecasting.planning.policy import protection_levels
+from forecasting.planning.lost_sales import cycle_lot, cycle_order, daily_paths, recalibrated_paths, reorder_targets
+from forecasting.planning.policy import order_cycle_days, protection_levels
 from forecasting.planning.replay import simulate, summarise
+from forecasting.planning.sales_history import RECENT_DAYS
 from forecasting.vocabulary.windows import spread_to_days, window_counts, window_sums
 
 
@@ -86,10 +87,14 @@ def replay_sku(
     (`demand_blocks`, `sales_blocks`), for a rehearsal's noise across weeks (planning.rehearsal)."""
     end = series.index.max()
     lead, review = int(params["lead_time_days"]), int(params["review_period_days"])
-    window = lead + review
-    span = replay_span_days(window, review, refit_every)
-    days = pd.date_range(start + pd.Timedelta(days=1), end, freq="D")
     daily = spread_to_days(series)  # weeks and months sell evenly over their days in the simulation
+    # Every policy orders for the same cycle, set from the sales known at the start (policy.order_cycle_days):
+    # with a cycle longer than the review, an order only where one review's window would miss the target.
+    recent = daily[(daily.index > start - pd.Timedelta(days=RECENT_DAYS)) & (daily.index <= start)]
+    cycle = max(order_cycle_days(params, float(recent.sum()) / RECENT_DAYS), review)
+    window, long = lead + review, lead + cycle  # the reorder point's window, the order-up-to level's
+    span = replay_span_days(long, review, refit_every)
+    days = pd.date_range(start + pd.Timedelta(days=1), end, freq="D")
     demand = daily.reindex(days, fill_value=0.0).to_numpy()
     reviews = pd.date_range(start, end, freq=f"{review}D")
     frequency = getattr(calendar, "frequency", "daily")
@@ -111,15 +116,20 @@ def replay_sku(
     known_at = index.searchsorted(reviews, side="right")
     # The oracle's future demand on calendar days, so weeks and months count pro rata inside a window.
     cum_daily = np.concatenate([[0.0], np.cumsum(daily.to_numpy(dtype=float))])
-    future = cum_daily[daily.index.searchsorted(reviews + pd.Timedelta(days=window), side="right")]
-    future -= cum_daily[daily.index.searchsorted(reviews, side="right")]
+    known_daily = cum_daily[daily.index.searchsorted(reviews, side="right")]
+    future = cum_daily[daily.index.searchsorted(reviews + pd.Timedelta(days=window), side="right")] - known_daily
+    future_long = cum_daily[daily.index.searchsorted(reviews + pd.Timedelta(days=long), side="right")] - known_daily
     targets = np.asarray(targets, dtype=float)
     z = norm.ppf(targets)
     measure = params["service_measure"] if champion_levels is None else "cycle_service_level"
     own = targets if champion_levels is None else np.asarray(champion_levels, dtype=float)
+    own = reorder_targets(own, measure, review, cycle)  # the targets themselves where the cycle is the review
 
-    # Order-up-to levels per review (rows) and target (columns); the oracle has one column, target 1.
+    # Order-up-to levels per review (rows) and target (columns); the oracle has one column, target 1. And the
+    # reorder points under which a baseline orders (the same levels over one review's window; equal to the
+    # order-up-to levels where the cycle is the review).
     levels: dict[str, list] = {"champion": [], "naive": [], "empirical": [], "oracle": []}
+    triggers: dict[str, list] = {"champion": [], "naive": [], "empirical": [], "oracle": []}
     # The empirical policy's past window sums count calendar days (closed days sell nothing).
     every_day = daily.reindex(pd.date_range(daily.index.min(), end, freq="D"), fill_value=0.0)
     cum_every_day = np.concatenate([[0.0], np.cumsum(every_day.to_numpy(dtype=float))])
@@ -140,7 +150,7 @@ def replay_sku(
         # same history fits the same model.
         due = k % max(int(refit_every), 1) == 0
         pointless = r + pd.Timedelta(days=lead) >= end or n_known == fitted_known
-        if due and k and pointless and _covers(fitted_dates, open_days, r, window):
+        if due and k and pointless and _covers(fitted_dates, open_days, r, long):
             due = False
         if due:
             fitted_known = n_known
@@ -163,41 +173,54 @@ def replay_sku(
             base = bias * recalibrated(window_sums(paths, dates, r, lead), cal)
             review_mean = max(cover.mean() - base.mean(), 0.0)
             champion = protection_levels(cover, measure, own, review_mean, base)
+            triggers["champion"].append(champion)
+            if cycle > review:  # the reorder point above, and the days the cycle adds at their mean (cycle_lot)
+                extra = bias * recalibrated(window_sums(paths, dates, r, long), cal).mean() - cover.mean()
+                champion = champion + max(extra, 0.0)
         else:
             # As in the plan: recalibrated daily paths, from which each order is sized against the stock it meets.
-            calibrated = recalibrated_paths(daily_paths(paths, dates, r, window), cal, window)
+            calibrated = recalibrated_paths(daily_paths(paths, dates, r, long), cal, window)
             window_means[k] = calibrated[:, :window].sum(axis=1).mean()
             champion_paths[r] = bias * calibrated
-            # The opening stock (nothing on order yet) covers lead time and review period; later levels unused.
+            # The opening stock (nothing on order yet) covers lead time and review period, and half of what a longer
+            # order cycle adds (opening (R, s, S) shops midway through a cycle); later levels unused.
             champion = (
-                cycle_order(champion_paths[r], 0, window, 0.0, [], measure, own).quantity
-                if k == 0
-                else np.zeros(len(targets))
+                opening_stock(champion_paths[r], window, long, measure, own) if k == 0 else np.zeros(len(targets))
             )
         # Naive: the recent mean per period; spread from recent periods.
         recent = values[max(0, n_known - spread_periods) : n_known]
-        n_days = float(window_counts(dates, r, np.array([window]))[0])
         daily_mean = values[max(0, n_known - mean_periods) : n_known].mean() if n_known else 0.0
         spread = recent.std(ddof=1) if len(recent) > 1 else 0.0
+        n_days, n_long = window_counts(dates, r, np.array([window, long])).astype(float)
         naive = np.maximum(0.0, np.nan_to_num(daily_mean * n_days + z * spread * np.sqrt(n_days)))
+        known_day = int(known_days[k])
+        empirical = past_window_quantiles(cum_every_day, known_day, window, 7 * empirical_weeks, targets)
+        # Over a longer order cycle, each orders up to its reorder point and the days the cycle adds at its mean:
+        # the safety stock is the reorder point's (as the champion's lot, lost_sales.cycle_lot).
+        past = min(known_day, 7 * empirical_weeks)
+        past_mean = (cum_every_day[known_day] - cum_every_day[known_day - past]) / past if past else 0.0
         levels["champion"].append(champion)
-        levels["naive"].append(naive)
-        levels["empirical"].append(
-            past_window_quantiles(cum_every_day, int(known_days[k]), window, 7 * empirical_weeks, targets)
-        )
-        levels["oracle"].append([future[k]])
+        triggers["naive"].append(naive)
+        levels["naive"].append(naive + daily_mean * (n_long - n_days))
+        triggers["empirical"].append(empirical)
+        levels["empirical"].append(empirical + past_mean * (long - window))
+        levels["oracle"].append([future_long[k]])
+        triggers["oracle"].append([future[k]])
     levels = {policy: np.array(lv, dtype=float) for policy, lv in levels.items()}
+    triggers = {policy: np.array(lv, dtype=float) for policy, lv in triggers.items()}
 
     def play(policies: Sequence[str], order=None) -> dict[str, list[dict]]:
         """One simulation for all of `policies`' targets (a shop per column), split back into rows per policy."""
         lv = np.hstack([levels[p] for p in policies])
+        tv = np.hstack([triggers[p] for p in policies]) if order is None and cycle > review else None
         sim = simulate(
             days,
             demand,
             reviews,
             lv,
             lead,
-            initial_stock=lv[0],
+            triggers=tv,
+            initial_stock=lv[0] if order is not None or cycle == review else (lv[0] + tv[0]) / 2.0,
             moq=params.get("moq") or 0.0,
             pack_size=params.get("pack_size") or 1.0,
             backorders=backorders,
@@ -229,7 +252,7 @@ def replay_sku(
     else:
         # Under lost sales the champion orders for its cycle from the stock it has (see planning.lost_sales).
         played = play(others) if others else {}
-        order = _lost_sales_order(champion_paths, lead, review, measure, own)
+        order = _lost_sales_order(champion_paths, lead, review, cycle, measure, own)
         played |= play(["champion"], order)
     # Rows as the planner reads them: champion and baselines per target, then the oracle.
     per_target = ("champion", "naive", "empirical") if baselines else ("champion",)
@@ -241,6 +264,14 @@ def replay_sku(
     if baselines:
         rows.append({"sku": sku, "policy": "oracle", "target": 1.0, **played["oracle"][0]})
     return rows
+
+
+def opening_stock(paths: np.ndarray, window: int, long: int, measure: str, targets: np.ndarray) -> np.ndarray:
+    """The champion's stock on the replay's first day, per target: what covers lead time + review from nothing, and
+    half the mean demand of the days a longer order cycle adds (the baselines open midway between their reorder
+    point and order-up-to level alike)."""
+    short = cycle_order(paths, 0, window, 0.0, [], measure, targets).quantity
+    return short + float(paths[:, window:long].sum(axis=1).mean()) / 2.0
 
 
 def past_window_quantiles(
@@ -256,11 +287,18 @@ def past_window_quantiles(
 
 
 def _lost_sales_order(
-    paths: Mapping[pd.Timestamp, np.ndarray], lead: int, review: int, measure: str, targets: np.ndarray
+    paths: Mapping[pd.Timestamp, np.ndarray],
+    lead: int,
+    review: int,
+    cycle: int,
+    measure: str,
+    targets: np.ndarray,
 ):
-    """The champion's order per target, each sized from the stock on hand and on order of that target's shop."""
+    """The champion's order per target, each sized from the stock on hand and on order of that target's shop: for
+    one review, or where that falls short and the cycle is longer, for the cycle (as planning.plan orders)."""
 
     def order(day: pd.Timestamp, on_hand: np.ndarray, arrivals: np.ndarray) -> np.ndarray:
-        return cycle_order(paths[day], lead, review, on_hand, arrivals, measure, targets).quantity
+        short = cycle_order(paths[day], lead, review, on_hand, arrivals, measure, targets).quantity
+        return short if cycle == review else cycle_lot(paths[day], lead, review, cycle, short)
 
     return order

@@ -30,11 +30,13 @@ def recent_days(panel: pd.DataFrame, recent: pd.DataFrame, frequency: str) -> fl
 
 
 def sku_history(panel: pd.DataFrame, frequency: str) -> pd.DataFrame:
-    """Per SKU: trading days of history (days, for weekly and monthly data) and the last day with a sale."""
+    """Per SKU: trading days of history (days, for weekly and monthly data), the last day with a sale, and the
+    recent mean daily demand (an economic order cycle is sized from it: policy.order_cycle_days)."""
     today = panel["date"].max()
     by_sku = panel.groupby("sku", observed=True, sort=True)
     history = pd.DataFrame({"trading_days": by_sku.size()})
     history["last_sale"] = panel.loc[panel["demand"] > 0].groupby("sku", observed=True)["date"].max()
+    history["recent_daily_demand"] = mean_daily_demand(panel, frequency).reindex(history.index).fillna(0.0)
     if frequency != "daily":
         # The short-history rule counts days: from the first day of the SKU's first week or month.
         history["trading_days"] = (today - by_sku["date"].min()).dt.days + FIRST_PERIOD_DAYS[frequency]

@@ -50,12 +50,16 @@ _COLUMNS = [
     Column("service_target", "Service target", "pct"),
     Column("lead_time_days", "Lead time (days)", "int"),
     Column("review_period_days", "Review period (days)", "int"),
+    Column(
+        "order_cycle_days",
+        "Order cycle (days)",
+        "int",
+        "days an order covers: the review period, or the SKU's economic cycle (plan.max_order_cycle_days)",
+    ),
     Column("on_hand", "On hand", "int"),
     Column("on_order", "On order", "int"),
     Column("inventory_position", "Inventory position", "int", "on hand + on order"),
-    Column(
-        "demand_cover_p50", "Demand over cover (p50)", "int", "median demand over lead time + review period"
-    ),
+    Column("demand_cover_p50", "Demand over cover (p50)", "int", "median demand over lead time + review period"),
     Column(
         "demand_cover_target",
         "Demand over cover (target)",
@@ -72,9 +76,7 @@ _COLUMNS = [
     Column("order_value", "Order value", "money"),
     Column("order_by", "Order by", "date"),
     Column("stockout_date_p50", "Stockout (p50)", "date", "projected stockout date on median demand"),
-    Column(
-        "stockout_date_p90", "Stockout (p90)", "date", "projected stockout date if demand runs high (p90)"
-    ),
+    Column("stockout_date_p90", "Stockout (p90)", "date", "projected stockout date if demand runs high (p90)"),
     Column("days_of_cover", "Days of cover", "float"),
     Column("demand_30d_p10", "30-day demand p10", "int"),
     Column("demand_30d_p50", "30-day demand p50", "int"),
@@ -83,12 +85,8 @@ _COLUMNS = [
     Column("demand_60d_p50", "60-day demand p50", "int"),
     Column("demand_60d_p90", "60-day demand p90", "int"),
     Column("demand_cover_mean", "Demand over cover (mean)", "int"),
-    Column(
-        "calibration_factor", "Calibration factor", "ratio", "conformal correction of the forecast quantiles"
-    ),
-    Column(
-        "stock_source", "Stock source", hint="where on-hand came from: a stock file, or assumed days of cover"
-    ),
+    Column("calibration_factor", "Calibration factor", "ratio", "conformal correction of the forecast quantiles"),
+    Column("stock_source", "Stock source", hint="where on-hand came from: a stock file, or assumed days of cover"),
     Column("param_source", "Parameter source", hint="policy parameters: defaults or a per-SKU override"),
     Column("skus", "SKUs", "int"),
     # replay of a policy on history
@@ -122,9 +120,7 @@ _COLUMNS = [
     ),
     Column("fva_mae", "FVA MAE", "signed_pct", "forecast value added vs seasonal naive: 1 - MAE / naive MAE"),
     Column("fva_rmsse", "FVA RMSSE", "signed_pct", "forecast value added vs seasonal naive on RMSSE"),
-    Column(
-        "fva_pinball", "FVA pinball", "signed_pct", "forecast value added vs seasonal naive on pinball loss"
-    ),
+    Column("fva_pinball", "FVA pinball", "signed_pct", "forecast value added vs seasonal naive on pinball loss"),
     Column("failed_fits", "Failed fits", "int"),
     Column("retrain", "Retrain"),
 ]

@@ -32,6 +32,7 @@ def protection(
     on_hand: float = 0.0,
     open_orders: pd.DataFrame | None = None,
     cycle_days: int | None = None,
+    recent_daily: float = 0.0,
 ) -> dict:
     """Reorder point, order-up-to level and safety stock for the SKU's policy, from the sample paths.
 
@@ -41,8 +42,9 @@ def protection(
     the model's own. A periodic policy sizes its order under lost sales from the stock on hand and the open
     orders' arrival days (`order`, see planning.lost_sales); its order-up-to level is the position it orders to.
     With an order cycle longer than the review period (`cycle_days`, policy.order_cycle_days), it orders only where
-    the stock would miss the target before an order placed at the next review could arrive, and then for the cycle:
-    an (R, s, S) policy whose reorder point is the position today's order takes it to over one review.
+    the stock would miss the target before an order placed at the next review could arrive, and then for the cycle
+    (the days it adds at the `recent_daily` sales): an (R, s, S) policy whose reorder point is the position today's
+    order takes it to over one review.
     """
     n = paths.shape[0]
     review = int(p["review_period_days"])
@@ -75,7 +77,7 @@ def protection(
         # What one review's cycle needs: above 0, the position is under the reorder point by that much.
         short = float(order.quantity[0])
         if order_cycle > review:
-            lot = cycle_lot(daily, lead, review, order_cycle, order.quantity)
+            lot = cycle_lot(order.quantity, recent_daily * (order_cycle - review))
             order = CycleOrder(lot, order.fill_before_receipt, order.net_need)
         return {
             "reorder_point": level,
@@ -154,8 +156,9 @@ def plan_sku(
     counted = open_orders[open_orders["counted"]] if "counted" in open_orders else open_orders
     on_order = float(counted["quantity"].sum()) if len(counted) else 0.0
     position = on_hand + on_order
-    cycle = order_cycle_days(p, float(history.get("recent_daily_demand", 0.0)))
-    levels = protection(paths, dates, today, p, rng, calibration, on_hand, counted, cycle)
+    recent_daily = float(history.get("recent_daily_demand", 0.0))
+    cycle = order_cycle_days(p, recent_daily)
+    levels = protection(paths, dates, today, p, rng, calibration, on_hand, counted, cycle, recent_daily)
     if "order" in levels:
         # Under lost sales the level is where this order takes the position: shortfalls before it arrives are
         # lost, not owed, so it is not a fixed S (see planning.lost_sales).

@@ -135,6 +135,11 @@ def replay_sku(
     cum_every_day = np.concatenate([[0.0], np.cumsum(every_day.to_numpy(dtype=float))])
     known_days = every_day.index.searchsorted(reviews, side="right")
     champion_paths: dict[pd.Timestamp, np.ndarray] = {}
+    # The days a longer cycle adds, at the recent mean daily sales known at each review (as the plan sizes them:
+    # lost_sales.cycle_lot); 0 where the cycle is the review.
+    past = np.minimum(known_days, RECENT_DAYS)
+    recent_mean = np.divide(cum_every_day[known_days] - cum_every_day[known_days - past], np.maximum(past, 1))
+    added = recent_mean * (cycle - review)
     # The champion's calibrated mean demand per review's window, before the running bias; a window has ended
     # (its actual demand known) `ended_after` reviews later.
     window_means = np.zeros(len(reviews))
@@ -174,9 +179,8 @@ def replay_sku(
             review_mean = max(cover.mean() - base.mean(), 0.0)
             champion = protection_levels(cover, measure, own, review_mean, base)
             triggers["champion"].append(champion)
-            if cycle > review:  # the reorder point above, and the days the cycle adds at their mean (cycle_lot)
-                extra = bias * recalibrated(window_sums(paths, dates, r, long), cal).mean() - cover.mean()
-                champion = champion + max(extra, 0.0)
+            if cycle > review:  # the reorder point above, and the days the cycle adds (lost_sales.cycle_lot)
+                champion = champion + added[k]
         else:
             # As in the plan: recalibrated daily paths, from which each order is sized against the stock it meets.
             calibrated = recalibrated_paths(daily_paths(paths, dates, r, long), cal, window)
@@ -185,7 +189,7 @@ def replay_sku(
             # The opening stock (nothing on order yet) covers lead time and review period, and half of what a longer
             # order cycle adds (opening (R, s, S) shops midway through a cycle); later levels unused.
             champion = (
-                opening_stock(champion_paths[r], window, long, measure, own) if k == 0 else np.zeros(len(targets))
+                opening_stock(champion_paths[r], window, added[0], measure, own) if k == 0 else np.zeros(len(targets))
             )
         # Naive: the recent mean per period; spread from recent periods.
         recent = values[max(0, n_known - spread_periods) : n_known]
@@ -252,7 +256,8 @@ def replay_sku(
     else:
         # Under lost sales the champion orders for its cycle from the stock it has (see planning.lost_sales).
         played = play(others) if others else {}
-        order = _lost_sales_order(champion_paths, lead, review, cycle, measure, own)
+        added_at = dict(zip(reviews, added.tolist(), strict=True))
+        order = _lost_sales_order(champion_paths, added_at, lead, review, cycle, measure, own)
         played |= play(["champion"], order)
     # Rows as the planner reads them: champion and baselines per target, then the oracle.
     per_target = ("champion", "naive", "empirical") if baselines else ("champion",)
@@ -266,12 +271,11 @@ def replay_sku(
     return rows
 
 
-def opening_stock(paths: np.ndarray, window: int, long: int, measure: str, targets: np.ndarray) -> np.ndarray:
+def opening_stock(paths: np.ndarray, window: int, added: float, measure: str, targets: np.ndarray) -> np.ndarray:
     """The champion's stock on the replay's first day, per target: what covers lead time + review from nothing, and
-    half the mean demand of the days a longer order cycle adds (the baselines open midway between their reorder
-    point and order-up-to level alike)."""
-    short = cycle_order(paths, 0, window, 0.0, [], measure, targets).quantity
-    return short + float(paths[:, window:long].sum(axis=1).mean()) / 2.0
+    half the demand a longer order cycle adds (`added`; the baselines open midway between their reorder point and
+    order-up-to level alike)."""
+    return cycle_order(paths, 0, window, 0.0, [], measure, targets).quantity + added / 2.0
 
 
 def past_window_quantiles(
@@ -288,6 +292,7 @@ def past_window_quantiles(
 
 def _lost_sales_order(
     paths: Mapping[pd.Timestamp, np.ndarray],
+    added: Mapping[pd.Timestamp, float],
     lead: int,
     review: int,
     cycle: int,
@@ -299,6 +304,6 @@ def _lost_sales_order(
 
     def order(day: pd.Timestamp, on_hand: np.ndarray, arrivals: np.ndarray) -> np.ndarray:
         short = cycle_order(paths[day], lead, review, on_hand, arrivals, measure, targets).quantity
-        return short if cycle == review else cycle_lot(paths[day], lead, review, cycle, short)
+        return short if cycle == review else cycle_lot(short, added[day])
 
     return order

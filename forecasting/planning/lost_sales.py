@@ -149,7 +149,7 @@ def cycle_lot(short: np.ndarray, added: float) -> np.ndarray:
     reorder point's alone: sizing the lot for the whole cycle at the target overshot it (98.7% fill for a 95%
     target on an item-store table), and the added days at the forecast's mean carried its level error for four
     weeks (26 units a lot against the empirical policy's 15, 38% more stock than it at equal fill; at the recent
-    mean, 12% more: benchmarks/README.md, "order_cycle.py")."""
+    mean, 3% more: benchmarks/README.md, "order_cycle.py")."""
     return np.where(np.asarray(short, dtype=float) > 0, np.asarray(short, dtype=float) + float(added), 0.0)
 
 

@@ -27,7 +27,7 @@ import pandas as pd
 
 from forecasting.planning.calibration import Calibration, recalibrated
 from forecasting.planning.calibration import levels as grid_levels
-from forecasting.planning.policy import order_cycle_days
+from forecasting.planning.policy import longer_cycles, order_cycle_days
 
 MIN_LEVEL = 0.01
 MAX_LEVEL = 0.999
@@ -119,8 +119,7 @@ def _window_arrays(covers: pd.DataFrame, calibration: Mapping[str, Calibration],
     # the SKU's mean daily demand over its windows (policy.order_cycle_days), whose one shortfall per cycle is
     # allowed a share of the whole cycle's demand.
     cycle = p["review_period_days"].astype(float).to_numpy()
-    cap = p["max_order_cycle_days"] if "max_order_cycle_days" in p else pd.Series(0.0, index=p.index)
-    longer = cap.fillna(0.0).to_numpy(dtype=float) >= 2 * cycle
+    longer = longer_cycles(p.get("max_order_cycle_days", pd.Series(np.nan, index=p.index)).to_numpy(), cycle)
     if longer.any():
         daily = pd.Series(samples.mean(axis=1) / window)[longer].groupby(sku[longer]).mean()
         by_sku = {s: order_cycle_days(params.loc[s], float(d)) for s, d in daily.items()}

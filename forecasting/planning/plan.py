@@ -31,7 +31,6 @@ def protection(
     calibration: Calibration | None = None,
     on_hand: float = 0.0,
     open_orders: pd.DataFrame | None = None,
-    cycle_days: int | None = None,
     recent_daily: float = 0.0,
 ) -> dict:
     """Reorder point, order-up-to level and safety stock for the SKU's policy, from the sample paths.
@@ -41,14 +40,14 @@ def protection(
     are set from, and nothing else: the demand reported, the days of cover and the projected stockouts stay
     the model's own. A periodic policy sizes its order under lost sales from the stock on hand and the open
     orders' arrival days (`order`, see planning.lost_sales); its order-up-to level is the position it orders to.
-    With an order cycle longer than the review period (`cycle_days`, policy.order_cycle_days), it orders only where
-    the stock would miss the target before an order placed at the next review could arrive, and then for the cycle
-    (the days it adds at the `recent_daily` sales): an (R, s, S) policy whose reorder point is the position today's
-    order takes it to over one review.
+    With an order cycle longer than the review period (`order_cycle_days`, from the SKU's `recent_daily` sales:
+    policy.order_cycle_days), it orders only where the stock would miss the target before an order placed at the
+    next review could arrive, and then for the cycle (the days it adds at those sales): an (R, s, S) policy whose
+    reorder point is the position today's order takes it to over one review.
     """
     n = paths.shape[0]
     review = int(p["review_period_days"])
-    order_cycle = max(int(cycle_days or review), review)
+    order_cycle = order_cycle_days(p, recent_daily)
     lead = sample_lead_times(p["lead_time_days"], p.get("lead_time_std_days") or 0.0, n, rng)
     # The inputs keep lead time + order cycle + 3 spreads inside the forecast; the rare longer draw is capped at
     # the forecast's end rather than failing the plan.
@@ -91,6 +90,7 @@ def protection(
             "fill_before_receipt": order.fill_before_receipt,
             "net_need": order.net_need,
             "orders_after_cycle": late,
+            "order_cycle_days": order_cycle,
         }
     eoq = economic_order_quantity(mean_daily * 365, p["order_cost"], p["unit_cost"], p["holding_cost_rate"])
     lot = round_order(max(eoq, 1.0), p.get("moq") or 0.0, p.get("pack_size") or 1.0)
@@ -102,6 +102,7 @@ def protection(
         "safety_stock": s - d_lead.mean(),
         "cover": d_lead,
         "raw_cover": raw_lead,
+        "order_cycle_days": order_cycle,
     }
 
 
@@ -156,9 +157,10 @@ def plan_sku(
     counted = open_orders[open_orders["counted"]] if "counted" in open_orders else open_orders
     on_order = float(counted["quantity"].sum()) if len(counted) else 0.0
     position = on_hand + on_order
-    recent_daily = float(history.get("recent_daily_demand", 0.0))
-    cycle = order_cycle_days(p, recent_daily)
-    levels = protection(paths, dates, today, p, rng, calibration, on_hand, counted, cycle, recent_daily)
+    levels = protection(
+        paths, dates, today, p, rng, calibration, on_hand, counted, float(history.get("recent_daily_demand", 0.0))
+    )
+    cycle = levels["order_cycle_days"]
     if "order" in levels:
         # Under lost sales the level is where this order takes the position: shortfalls before it arrives are
         # lost, not owed, so it is not a fixed S (see planning.lost_sales).

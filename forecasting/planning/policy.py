@@ -82,11 +82,17 @@ def order_cycle_days(p, mean_daily: float) -> int:
     small orders: the item-store replay ordered twice as often as the naive policy and cost 1.9x as much."""
     review = int(p["review_period_days"])
     cap = float(p.get("max_order_cycle_days") or 0.0)
-    if p.get("policy", "periodic") != "periodic" or not cap >= 2 * review or not mean_daily > 0:  # NaN: unset
+    if p.get("policy", "periodic") != "periodic" or not longer_cycles(cap, review) or not mean_daily > 0:
         return review
     eoq = economic_order_quantity(mean_daily * 365.0, p["order_cost"], p["unit_cost"], p["holding_cost_rate"])
     reviews = min(max(1, round(eoq / mean_daily / review)), int(cap // review))
     return int(reviews * review)
+
+
+def longer_cycles(cap, review):
+    """Whether a `max_order_cycle_days` cap lets an order cover more than one review period (two reviews or more;
+    0 or NaN, unset, does not): a number, or an array of them for many SKUs at once."""
+    return np.asarray(cap, dtype=float) >= 2 * np.asarray(review, dtype=float)
 
 
 def round_order(quantity, moq: float = 0.0, pack_size: float = 1.0):

@@ -91,7 +91,7 @@ def replay_sku(
     # Every policy orders for the same cycle, set from the sales known at the start (policy.order_cycle_days):
     # with a cycle longer than the review, an order only where one review's window would miss the target.
     recent = daily[(daily.index > start - pd.Timedelta(days=RECENT_DAYS)) & (daily.index <= start)]
-    cycle = max(order_cycle_days(params, float(recent.sum()) / RECENT_DAYS), review)
+    cycle = order_cycle_days(params, float(recent.sum()) / RECENT_DAYS)
     window, long = lead + review, lead + cycle  # the reorder point's window, the order-up-to level's
     span = replay_span_days(long, review, refit_every)
     days = pd.date_range(start + pd.Timedelta(days=1), end, freq="D")
@@ -137,9 +137,9 @@ def replay_sku(
     champion_paths: dict[pd.Timestamp, np.ndarray] = {}
     # The days a longer cycle adds, at the recent mean daily sales known at each review (as the plan sizes them:
     # lost_sales.cycle_lot); 0 where the cycle is the review.
-    past = np.minimum(known_days, RECENT_DAYS)
-    recent_mean = np.divide(cum_every_day[known_days] - cum_every_day[known_days - past], np.maximum(past, 1))
-    added = recent_mean * (cycle - review)
+    added = trailing_means(cum_every_day, known_days, RECENT_DAYS) * (cycle - review)
+    # The empirical policy's own mean daily sales, over the weeks it reads its window sums from.
+    empirical_means = trailing_means(cum_every_day, known_days, 7 * empirical_weeks)
     # The champion's calibrated mean demand per review's window, before the running bias; a window has ended
     # (its actual demand known) `ended_after` reviews later.
     window_means = np.zeros(len(reviews))
@@ -197,17 +197,14 @@ def replay_sku(
         spread = recent.std(ddof=1) if len(recent) > 1 else 0.0
         n_days, n_long = window_counts(dates, r, np.array([window, long])).astype(float)
         naive = np.maximum(0.0, np.nan_to_num(daily_mean * n_days + z * spread * np.sqrt(n_days)))
-        known_day = int(known_days[k])
-        empirical = past_window_quantiles(cum_every_day, known_day, window, 7 * empirical_weeks, targets)
+        empirical = past_window_quantiles(cum_every_day, int(known_days[k]), window, 7 * empirical_weeks, targets)
         # Over a longer order cycle, each orders up to its reorder point and the days the cycle adds at its mean:
         # the safety stock is the reorder point's (as the champion's lot, lost_sales.cycle_lot).
-        past = min(known_day, 7 * empirical_weeks)
-        past_mean = (cum_every_day[known_day] - cum_every_day[known_day - past]) / past if past else 0.0
         levels["champion"].append(champion)
         triggers["naive"].append(naive)
         levels["naive"].append(naive + daily_mean * (n_long - n_days))
         triggers["empirical"].append(empirical)
-        levels["empirical"].append(empirical + past_mean * (long - window))
+        levels["empirical"].append(empirical + empirical_means[k] * (long - window))
         levels["oracle"].append([future_long[k]])
         triggers["oracle"].append([future[k]])
     levels = {policy: np.array(lv, dtype=float) for policy, lv in levels.items()}
@@ -224,7 +221,7 @@ def replay_sku(
             lv,
             lead,
             triggers=tv,
-            initial_stock=lv[0] if order is not None or cycle == review else (lv[0] + tv[0]) / 2.0,
+            initial_stock=lv[0] if tv is None else (lv[0] + tv[0]) / 2.0,
             moq=params.get("moq") or 0.0,
             pack_size=params.get("pack_size") or 1.0,
             backorders=backorders,
@@ -276,6 +273,13 @@ def opening_stock(paths: np.ndarray, window: int, added: float, measure: str, ta
     half the demand a longer order cycle adds (`added`; the baselines open midway between their reorder point and
     order-up-to level alike)."""
     return cycle_order(paths, 0, window, 0.0, [], measure, targets).quantity + added / 2.0
+
+
+def trailing_means(cum_daily: np.ndarray, known: np.ndarray, days: int) -> np.ndarray:
+    """Per position of `known` (calendar days known, `cum_daily` their running total from 0): the mean daily sales
+    of the last `days` of them (of all of them where fewer are known; 0 where none is)."""
+    past = np.minimum(known, days)
+    return np.divide(cum_daily[known] - cum_daily[known - past], np.maximum(past, 1))
 
 
 def past_window_quantiles(

@@ -77,6 +77,27 @@ def _first_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
+def _unparsed_override(override: str) -> str:
+    """The sentence for a `key=value` Hydra's override grammar cannot read, with the value quoted as it would read
+    it: a path with a space or brackets, a separator such as `;`, a value with `=`."""
+    key, sep, value = override.partition("=")
+    if not sep:
+        return f"the command line has {override!r}, which is not key=value; write e.g. data.path=/path/to/sales.csv."
+    if value.lstrip().startswith(("[", "{")):
+        return (
+            f"the override {key}= cannot be read: {value!r} is not a whole list; close its brackets and quote items "
+            f"that hold spaces or commas, e.g. \"{key}=[store,'item code']\"."
+        )
+    if "'" in value and '"' not in value:
+        fix = f'"{key}=\\"{value}\\""'
+    else:
+        fix = '"' + f"{key}='{value}'".replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return (
+        f"the override {key}= cannot be read: its value {value!r} holds characters the command line's grammar "
+        f"reserves (spaces, brackets, ;, =, quotes); quote the value: {fix}"
+    )
+
+
 def describe_failure(exc: BaseException, composing: bool = False) -> tuple[ExitStatus, str]:
     """The exit status and the one sentence a user sees for `exc` (`composing`: met outside the task, while
     Hydra read the command line and the config)."""
@@ -108,6 +129,8 @@ def describe_failure(exc: BaseException, composing: bool = False) -> tuple[ExitS
             ExitStatus.BAD_INPUT,
             f"the trainer settings do not work here: {_first_line(exc)} (the trainer.* settings; conf/trainer/).",
         )
+    if type(exc).__name__ == "OverrideParseException" and getattr(exc, "override", None):
+        return ExitStatus.BAD_INPUT, _unparsed_override(str(exc.override))
     if _is_config_error(exc, composing):
         message = _first_line(exc)
         cause = exc.__cause__

@@ -6,6 +6,7 @@ import pandas as pd
 
 from forecasting.data.cleaning import BulkRule, CleaningRules, bulk_outliers, clean_transactions
 from forecasting.data.loading import read_table
+from forecasting.data.panel import aggregate_lines
 from forecasting.data.prepare import prepare_data
 from forecasting.data.quality import DataQuality
 from tests.conftest import RETAIL_COLUMNS
@@ -31,9 +32,7 @@ def test_rules_on_real_slice(retail_slice_path, retail):
     assert dq.dropped["cancellation"] == int(raw["InvoiceNo"].str.startswith("C").sum())
     assert dq.dropped["non_product_code"] == int(
         (
-            raw["StockCode"].isin(["POST", "DOT", "M"])
-            & ~raw["InvoiceNo"].str.startswith("C")
-            & (raw["Quantity"] > 0)
+            raw["StockCode"].isin(["POST", "DOT", "M"]) & ~raw["InvoiceNo"].str.startswith("C") & (raw["Quantity"] > 0)
         ).sum()
     )
     # Both bulk orders of the real file (74,215 of 23166 and 80,995 of 23843) go, nothing else does.
@@ -110,3 +109,22 @@ def test_another_shops_identical_lines_are_sales_and_its_c_orders_no_cancellatio
     kept = clean_transactions(with_orders, CleaningRules.from_dict({}), dq)
     assert kept["quantity"].sum() == 3 and dq.dropped["exact_duplicate"] == 1
     assert dq.dropped.get("cancellation", 0) == 0
+
+
+def test_a_line_whose_price_the_export_left_empty_is_still_a_sale_at_the_days_price():
+    t = pd.Timestamp("2024-03-04 10:00")
+    lines = pd.DataFrame(
+        {
+            "sku": ["10001", "10001", "10001", "10002"],
+            "date": [t, t, t + pd.Timedelta(days=1), t],
+            "quantity": [4.0, 6.0, 3.0, 2.0],
+            "price": [2.5, float("nan"), float("nan"), 0.0],
+        }
+    )
+    kept, dq = clean(lines)
+    assert dq.dropped["non_positive_price"] == 1  # 10002's free line; 10001's empty prices are sales
+    daily = aggregate_lines(kept).set_index(["sku", "date"])
+    day = t.normalize()
+    first, second = daily.loc[("10001", day)], daily.loc[("10001", day + pd.Timedelta(days=1))]
+    assert first["demand"] == 10.0 and first["price"] == 2.5 and first["revenue"] == 25.0
+    assert second["demand"] == 3.0 and pd.isna(second["price"])  # unknown: the panel carries the SKU's price

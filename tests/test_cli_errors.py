@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,6 +46,26 @@ def test_unknown_model_lists_the_models_there_are():
 
 def test_unknown_setting_says_how_to_add_it():
     assert_one_sentence(run_py("no_such_key=1"), 2, "no_such_key", "+no_such_key=1")
+
+
+def test_a_path_with_spaces_and_brackets_gets_a_quoted_fix_that_runs_as_printed(tmp_path):
+    # Hydra's override grammar reserves spaces, brackets and ";": a file saved as "sales (2024).csv" is common.
+    path = tmp_path / "my sales (2024).csv"
+    dates = pd.date_range("2024-01-01", periods=150, freq="D")
+    pd.DataFrame({"sku": np.repeat(["A1", "B2"], len(dates)), "date": np.tile(dates, 2), "demand": 3.0}).to_csv(
+        path, index=False
+    )
+    line = assert_one_sentence(run_py("data=demand_table", f"data.path={path}"), 2, "quote the value")
+    fix = shlex.split(line.split("quote the value: ", 1)[1])  # as the shell reads the printed fix
+    done = run_py("data=demand_table", *fix, "task=backtest", "model=[seasonal_naive]", f"hydra.run.dir={tmp_path}/run")
+    assert done.returncode == 0, (done.stdout + done.stderr)[-2000:]
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["data"]["path"] == str(path)
+
+
+def test_a_separator_hydra_reserves_and_an_open_list_each_get_their_fix():
+    line = assert_one_sentence(run_py("data.read_options.sep=;"), 2, "quote the value")
+    assert shlex.split(line.split("quote the value: ", 1)[1]) == ["data.read_options.sep=';'"]
+    assert_one_sentence(run_py("data.columns.sku=[store,item"), 2, "not a whole list", "close its brackets")
 
 
 @pytest.mark.parametrize(

@@ -65,7 +65,9 @@ def clean_transactions(lines: pd.DataFrame, rules: CleaningRules, dq: DataQualit
             listed |= ~df["sku"].str.fullmatch(rules.product_code_pattern).fillna(False)
         df = dq.drop(df, listed, "non_product_code")
     if rules.drop_non_positive_price and "price" in df:
-        df = dq.drop(df, df["price"].isna() | (df["price"] <= 0), "non_positive_price")
+        # A stated price of 0 or less is a free line or an adjustment; a line whose price the export left empty is
+        # still a sale (its units are demand, its price is the day's: panel.aggregate_lines), so it stays.
+        df = dq.drop(df, df["price"] <= 0, "non_positive_price")
     if rules.drop_exact_duplicates or (rules.drop_exact_duplicates is None and "invoice" in df):
         df = dq.drop(df, df.duplicated(keep="first"), "exact_duplicate")
     if rules.bulk.enabled:

@@ -21,17 +21,22 @@ STATIC_COLUMNS = ("category", "description")
 
 
 def aggregate_lines(lines: pd.DataFrame) -> pd.DataFrame:
-    """Sum order lines to SKU x day: demand, revenue, a quantity-weighted price, and promo (max)."""
+    """Sum order lines to SKU x day: demand, revenue, a quantity-weighted price (of the lines that state one), and
+    promo (max)."""
     df = lines.assign(date=lines["date"].dt.normalize())
     agg = {"demand": ("quantity", "sum")}
     if "price" in df:
-        df = df.assign(revenue=df["quantity"] * df["price"])
-        agg["revenue"] = ("revenue", "sum")
+        priced = df["price"] > 0  # empty or 0 (kept by data.cleaning.drop_non_positive_price=false): unknown
+        revenue = (df["quantity"] * df["price"]).where(priced, 0.0)
+        df = df.assign(revenue=revenue, _priced=df["quantity"].where(priced, 0.0))
+        agg |= {"revenue": ("revenue", "sum"), "_priced": ("_priced", "sum")}
     if "promo" in df:
         agg["promo"] = ("promo", "max")
     daily = df.groupby(["sku", "date"], observed=True, sort=True).agg(**agg).reset_index()
     if "revenue" in daily:
-        daily["price"] = daily["revenue"] / daily["demand"]
+        # The day's price from the lines that state one; units of a line without one sold at it.
+        daily["price"] = daily["revenue"] / daily.pop("_priced").where(lambda units: units > 0)
+        daily["revenue"] = daily["price"] * daily["demand"]
     return daily
 
 

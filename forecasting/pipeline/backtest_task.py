@@ -231,7 +231,8 @@ def objective(cfg: DictConfig, table: pd.Series, folds: str) -> dict:
     `table` holds the value the leaderboard ranks on per model (a single dominating series cannot steer a sweep
     either), from the validation folds when there are any, so tuning never sees the test folds.
     """
-    model = cfg.get("optimized_model") or table.idxmin()
+    # Every value missing (series that never vary have no RMSSE scale): the first model stands, its value NaN.
+    model = cfg.get("optimized_model") or (table.idxmin() if table.notna().any() else table.index[0])
     if model not in table:
         raise InputError(f"optimized_model '{model}' is not among the models run ({', '.join(table.index)}).")
     return {

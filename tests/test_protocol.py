@@ -138,3 +138,26 @@ def test_validation_folds_are_sized_to_the_data_and_end_by_the_replay_start():
     assert days[last + 20] <= start  # its horizon ends by the replay's start
     few = make_cutoffs(days[:100], horizon=20, folds=3, step=20, validation_folds=None, min_train_days=28)
     assert (few["role"] == "validation").sum() == 0  # none fit: the run says it claims no proof
+
+
+def test_validation_windows_start_where_a_sku_has_the_history_the_panel_requires():
+    """200 days with a 12-week replay: cutoffs after 49 and 79 days fit before the replay, but a decision learnt
+    from forecasts of 49 days of history is not one about forecasts of 116; with the panel's 90 days required,
+    none fits, and the run says it claims no proof instead of showing one learnt from the wrong windows."""
+    days = pd.date_range("2024-03-01", periods=200)
+    start = days[116]
+    loose = make_cutoffs(days, 30, 3, 30, validation_folds=None, validation_end=start)
+    assert list(loose.loc[loose["role"] == "validation", "cutoff"]) == [days[49], days[79]]
+    strict = make_cutoffs(days, 30, 3, 30, validation_folds=None, validation_end=start, min_validation_train=90)
+    assert (strict["role"] == "validation").sum() == 0
+    # With the history there, the same rule leaves the folds where they were.
+    longer = pd.date_range("2023-03-01", periods=565)
+    late = longer[481]
+    both = [
+        make_cutoffs(longer, 30, 3, 30, validation_folds=None, validation_end=late, min_validation_train=m)
+        for m in (0, 90)
+    ]
+    assert both[0].equals(both[1]) and (both[1]["role"] == "validation").sum() == 3
+    # An explicit number of validation folds is the user's: the rule does not apply.
+    fixed = make_cutoffs(days, 30, 3, 30, validation_folds=2, validation_end=start, min_validation_train=90)
+    assert (fixed["role"] == "validation").sum() == 2

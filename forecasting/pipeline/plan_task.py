@@ -182,9 +182,10 @@ def run_plan(
     proof = replay_decision is not None
     if replay is not None and not proof:
         log.warning(
-            "replay: no validation folds end before the replay starts, so its champions and calibration saw the "
-            "weeks it replays; it claims no proof and no stock saved (give the data more history, or lower "
-            "backtest.horizon or plan.replay.weeks)"
+            "replay: no validation fold fits between the panel's minimum history (data.panel.min_history_days) "
+            "and the replay's start, so its champions and calibration saw the weeks it replays; it claims no "
+            "proof and no stock saved (give the data more history, or lower backtest.horizon or "
+            "plan.replay.weeks)"
         )
     replay_decision = replay_decision or plan_decision
     if inputs is None:

@@ -184,6 +184,10 @@ MOVED = {
 }
 
 
+# Hydra's own command-line flags that take a value after "=" (python run.py --help lists them).
+HYDRA_FLAGS = {"config-path", "config-name", "config-dir", "cfg", "package", "info", "experimental-rerun"}
+
+
 def check_group_overrides(argv: list[str], conf_dir: str | Path) -> None:
     """Stop on a config-group choice that does not exist (`model=[prophet]`), naming the choices there are, and on
     a setting that moved into a group (MOVED).
@@ -193,6 +197,10 @@ def check_group_overrides(argv: list[str], conf_dir: str | Path) -> None:
     conf_dir = Path(conf_dir)
     groups = {p.name for p in conf_dir.iterdir() if p.is_dir()}
     for arg in argv:
+        flag = arg.lstrip("-").split("=", 1)[0]
+        if arg.startswith("--") and "=" in arg and flag not in HYDRA_FLAGS:
+            # argparse would say "unrecognized arguments" and name no fix: settings take no dashes.
+            _refuse(f"settings are written without dashes: {arg.lstrip('-')} instead of {arg}.")
         if arg.startswith("-") or "=" not in arg:
             continue
         key, value = arg.split("=", 1)

@@ -62,6 +62,11 @@ def test_a_path_with_spaces_and_brackets_gets_a_quoted_fix_that_runs_as_printed(
     assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["data"]["path"] == str(path)
 
 
+def test_a_setting_written_as_a_flag_is_told_to_drop_the_dashes():
+    line = assert_one_sentence(run_py("--backtest.folds=2"), 2, "without dashes", "backtest.folds=2 instead of")
+    assert "unrecognized" not in line
+
+
 def test_a_separator_hydra_reserves_and_an_open_list_each_get_their_fix():
     line = assert_one_sentence(run_py("data.read_options.sep=;"), 2, "quote the value")
     assert shlex.split(line.split("quote the value: ", 1)[1]) == ["data.read_options.sep=';'"]

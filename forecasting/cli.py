@@ -9,6 +9,8 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
+import shlex
 import signal
 import sys
 import tempfile
@@ -88,14 +90,19 @@ def _unparsed_override(override: str) -> str:
             f"the override {key}= cannot be read: {value!r} is not a whole list; close its brackets and quote items "
             f"that hold spaces or commas, e.g. \"{key}=[store,'item code']\"."
         )
-    if "'" in value and '"' not in value:
-        fix = f'"{key}=\\"{value}\\""'
-    else:
-        fix = '"' + f"{key}='{value}'".replace("\\", "\\\\").replace('"', '\\"') + '"'
     return (
         f"the override {key}= cannot be read: its value {value!r} holds characters the command line's grammar "
-        f"reserves (spaces, brackets, ;, =, quotes); quote the value: {fix}"
+        f"reserves (spaces, brackets, ;, =, quotes); quote the value: {quoted_override(key, value)}"
     )
+
+
+def quoted_override(key: str, value: str) -> str:
+    """`key=value` as a shell argument Hydra reads back as `value`, whatever it holds: the value in Hydra's double
+    quotes (a quote, and backslashes before one or at the end, escaped: elsewhere Hydra keeps a backslash as it
+    is), the whole in the shell's single quotes (shlex.quote), so that nothing in a file's name (`$`, a backtick)
+    is expanded or run when the fix is pasted."""
+    escaped = re.sub(r'(\\+)(?="|$)', lambda m: m.group(1) * 2, value).replace('"', '\\"')
+    return shlex.quote(f'{key}="{escaped}"')
 
 
 def describe_failure(exc: BaseException, composing: bool = False) -> tuple[ExitStatus, str]:

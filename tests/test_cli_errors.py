@@ -62,6 +62,22 @@ def test_a_path_with_spaces_and_brackets_gets_a_quoted_fix_that_runs_as_printed(
     assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["data"]["path"] == str(path)
 
 
+@pytest.mark.parametrize(
+    "value",
+    ["/data/sales (2024).csv", ";", 'it\'s "q" (1)', "C:\\data\\x.csv", "ends\\", "x$(touch pwned)`id`.csv"],
+)
+def test_a_quoted_fix_reads_back_as_the_value_and_runs_nothing_in_the_shell(value, tmp_path):
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from forecasting.cli import quoted_override
+
+    fix = quoted_override("data.path", value)
+    # bash reads the printed fix as one argument, expanding nothing in it
+    echoed = subprocess.run(["bash", "-c", f"printf %s {fix}"], capture_output=True, text=True, cwd=tmp_path)
+    assert not (tmp_path / "pwned").exists()
+    assert OverridesParser.create().parse_override(echoed.stdout).value() == value
+
+
 def test_a_setting_written_as_a_flag_is_told_to_drop_the_dashes():
     line = assert_one_sentence(run_py("--backtest.folds=2"), 2, "without dashes", "backtest.folds=2 instead of")
     assert "unrecognized" not in line
@@ -69,7 +85,7 @@ def test_a_setting_written_as_a_flag_is_told_to_drop_the_dashes():
 
 def test_a_separator_hydra_reserves_and_an_open_list_each_get_their_fix():
     line = assert_one_sentence(run_py("data.read_options.sep=;"), 2, "quote the value")
-    assert shlex.split(line.split("quote the value: ", 1)[1]) == ["data.read_options.sep=';'"]
+    assert shlex.split(line.split("quote the value: ", 1)[1]) == ['data.read_options.sep=";"']
     assert_one_sentence(run_py("data.columns.sku=[store,item"), 2, "not a whole list", "close its brackets")
 
 

@@ -77,6 +77,8 @@ class PreparedData:
     #: promo and price of the periods after the history (sku, date, promo / price), read by the final forecast
     #: under data.future_covariates=known (periods_ahead); None without
     ahead: pd.DataFrame | None = None
+    #: periods of history the panel requires of a SKU (data.panel.min_history_days, or the frequency's default)
+    min_history: int = 0
     _segments_by_date: dict = field(default_factory=dict, repr=False, compare=False)
 
     def segments_as_of(self, date: pd.Timestamp) -> pd.DataFrame:
@@ -315,7 +317,13 @@ def prepare_data(
         dq.notes["promotions"] = promotions
         log.info("%s", promotions)
     return PreparedData(
-        panel=result, segments=seg, calendar=cal, quality=dq, segment_options=dict(segments or {}), ahead=ahead
+        panel=result,
+        segments=seg,
+        calendar=cal,
+        quality=dq,
+        segment_options=dict(segments or {}),
+        ahead=ahead,
+        min_history=int(panel_opts["min_history_days"]),
     )
 
 

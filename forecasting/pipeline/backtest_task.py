@@ -75,7 +75,9 @@ def run_backtest(
     settings = backtest_settings(cfg, cover_days)
     quantiles = list(settings.quantiles)
     local, global_, fallback = build_models(cfg, data, out)
-    cutoffs = cutoffs_from_config(cfg, data.panel, validation_end=replay_start, unit=data.calendar.unit)
+    cutoffs = cutoffs_from_config(
+        cfg, data.panel, validation_end=replay_start, unit=data.calendar.unit, min_history=data.min_history
+    )
     log.info(
         "backtest: %d models, cutoffs %s",
         len(local) + len(global_),

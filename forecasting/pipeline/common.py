@@ -18,7 +18,7 @@ from forecasting.backtest.folds import make_cutoffs
 from forecasting.backtest.settings import BacktestSettings
 from forecasting.data.frequency import PERIOD_DAYS, SEASON
 from forecasting.data.loading import mapped_columns
-from forecasting.data.prepare import HISTORY_DEFAULTS, PreparedData, prepare_data
+from forecasting.data.prepare import PreparedData, prepare_data
 from forecasting.errors import InputError
 from forecasting.models.base import GlobalForecaster, LocalForecaster, TrainingContext
 from forecasting.models.ensemble import Ensemble
@@ -238,16 +238,18 @@ def backtest_settings(cfg: DictConfig, cover_days: int | None = None) -> Backtes
 
 
 def cutoffs_from_config(
-    cfg: DictConfig, panel: pd.DataFrame, validation_end: pd.Timestamp | None = None, unit: str = "trading day"
+    cfg: DictConfig,
+    panel: pd.DataFrame,
+    validation_end: pd.Timestamp | None = None,
+    unit: str = "trading day",
+    min_history: int = 0,
 ) -> pd.DataFrame:
     """The backtest's folds; validation folds end their horizons by `validation_end` (a replay's start) too, and
-    where the data sizes them, start where a SKU has the panel's minimum history (data.panel.min_history_days).
-    `unit`: the panel's period (data.calendar.unit), for the message when its history is too short."""
+    where the data sizes them, start where a SKU has `min_history` periods (the panel's minimum history,
+    PreparedData.min_history). `unit`: the panel's period (data.calendar.unit), for the message when its history
+    is too short."""
     b = cfg.backtest
     validation_folds = b.get("validation_folds", 0)
-    # Validation windows sized to the data start where a SKU has the history the panel requires of it.
-    frequency = {"week": "weekly", "month": "monthly"}.get(unit, "daily")
-    min_history = cfg.data.get("panel", {}).get("min_history_days") or HISTORY_DEFAULTS[frequency]["min_history_days"]
     return make_cutoffs(
         pd.DatetimeIndex(panel["date"].unique()),
         horizon=int(b.horizon),

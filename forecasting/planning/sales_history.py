@@ -15,38 +15,21 @@ FIRST_PERIOD_DAYS = {"weekly": 7, "monthly": 30}
 
 def mean_daily_demand(panel: pd.DataFrame, frequency: str) -> pd.Series:
     """Per SKU, the demand of the last RECENT_DAYS days per day known (weeks and months: of the periods ending in
-    them). A SKU first sold inside the window is averaged over its own days, as the replay averages it
-    (replay_sku.trailing_means): over the whole window a SKU launched 14 days ago would read a quarter of its rate,
-    and its assumed stock cover and order cycle with it."""
+    them, a month that ends in the window holding all its days). A SKU first sold inside the window is averaged
+    over its own days, as the replay averages it (replay_sku.trailing_means): over the whole window a SKU launched
+    14 days ago would read a quarter of its rate, and its assumed stock cover and order cycle with it."""
     today = panel["date"].max()
     recent = panel[panel["date"] > today - pd.Timedelta(days=RECENT_DAYS)]
-    days = recent_days(panel, recent, frequency)
-    first = panel.groupby("sku", observed=True)["date"].min()
     if frequency == "daily":
-        # Calendar days from the SKU's first day to today (closed days count: the window's days do).
-        known = ((today - first).dt.days + 1).clip(upper=days)
+        # Calendar days from the SKU's first day to today, at most the window's (closed days count: its days do).
+        first = panel.groupby("sku", observed=True)["date"].min()
+        known = ((today - first).dt.days + 1).clip(upper=RECENT_DAYS)
     else:
-        # The whole weeks or months of the window from the SKU's first one on.
-        lengths = pd.Series(_period_days(panel), name="days")
-        periods = recent[["sku", "date"]].drop_duplicates().join(lengths, on="date")
-        known = periods.groupby("sku", observed=True)["days"].sum()
-        known = known.reindex(first.index).fillna(days).clip(upper=days)
+        # The days of the SKU's own periods in the window: the panel holds a row for each from its first on.
+        dates = pd.DatetimeIndex(panel["date"].drop_duplicates().sort_values())
+        days = recent["date"].map(pd.Series(period_lengths(dates), index=dates))
+        known = days.groupby(recent["sku"], observed=True).sum()
     return recent.groupby("sku", observed=True)["demand"].sum().div(known.astype(float)).dropna()
-
-
-def _period_days(panel: pd.DataFrame) -> dict:
-    """Days each of the panel's dates holds (its week or month)."""
-    dates = pd.DatetimeIndex(panel["date"].drop_duplicates().sort_values())
-    return dict(zip(dates, period_lengths(dates), strict=True))
-
-
-def recent_days(panel: pd.DataFrame, recent: pd.DataFrame, frequency: str) -> float:
-    """Days the `recent` rows cover: the RECENT_DAYS window for trading days, the whole weeks or months ending in it
-    otherwise (a month that ends in the window holds all its days)."""
-    if frequency == "daily" or recent.empty:
-        return float(RECENT_DAYS)
-    lengths = _period_days(panel)
-    return float(sum(lengths[d] for d in pd.DatetimeIndex(recent["date"].unique())))
 
 
 def sku_history(panel: pd.DataFrame, frequency: str) -> pd.DataFrame:

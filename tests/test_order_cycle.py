@@ -105,3 +105,19 @@ def test_an_order_cycle_the_forecast_cannot_cover_is_refused_naming_the_setting(
     check_settings(p | {"max_order_cycle_days": 56})
     with pytest.raises(InputError, match=rf"plan.max_order_cycle_days={cap} is out of range: allowed 0 \(an order"):
         check_settings(p | {"max_order_cycle_days": cap})
+
+
+def test_a_sku_launched_two_weeks_before_the_replay_orders_for_the_cycle_of_its_own_rate():
+    # 200 a day of a 10 unit: EOQ 1,528 units, 7.6 days, so an order every review. Read over the 56 days before the
+    # replay, two weeks of sales would be 50 a day and a 14-day cycle: half the orders, twice the stock.
+    rng = np.random.default_rng(3)
+    start = pd.Timestamp("2024-03-01")
+    dates = pd.date_range(start - pd.Timedelta(days=13), start + pd.Timedelta(weeks=16))
+    y = pd.Series(rng.poisson(200.0, len(dates)), index=dates, dtype=float)
+    params = POLICY | {"lead_time_days": 7, "service_measure": "fill_rate", "unit_cost": 10.0, "stockout_cost": 5.0}
+    rows = replay_sku(
+        "s", y, SeasonalNaive(7), SeasonalNaive(7), TradingCalendar(), params | {"max_order_cycle_days": 56}, start,
+        [0.95], seed=1,
+    )  # fmt: skip
+    orders = pd.DataFrame(rows).set_index("policy")["orders"]
+    assert (orders >= 14).all(), orders

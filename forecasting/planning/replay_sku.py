@@ -88,10 +88,15 @@ def replay_sku(
     end = series.index.max()
     lead, review = int(params["lead_time_days"]), int(params["review_period_days"])
     daily = spread_to_days(series)  # weeks and months sell evenly over their days in the simulation
+    # The empirical policy's past window sums and every mean daily sale count calendar days (closed days sell
+    # nothing); a SKU first sold fewer than RECENT_DAYS ago is averaged over its own days, as the plan does
+    # (sales_history.mean_daily_demand).
+    every_day = daily.reindex(pd.date_range(daily.index.min(), end, freq="D"), fill_value=0.0)
+    cum_every_day = np.concatenate([[0.0], np.cumsum(every_day.to_numpy(dtype=float))])
     # Every policy orders for the same cycle, set from the sales known at the start (policy.order_cycle_days):
     # with a cycle longer than the review, an order only where one review's window would miss the target.
-    recent = daily[(daily.index > start - pd.Timedelta(days=RECENT_DAYS)) & (daily.index <= start)]
-    cycle = order_cycle_days(params, float(recent.sum()) / RECENT_DAYS)
+    known_at_start = every_day.index.searchsorted([start], side="right")
+    cycle = order_cycle_days(params, float(trailing_means(cum_every_day, known_at_start, RECENT_DAYS)[0]))
     window, long = lead + review, lead + cycle  # the reorder point's window, the order-up-to level's
     span = replay_span_days(long, review, refit_every)
     days = pd.date_range(start + pd.Timedelta(days=1), end, freq="D")
@@ -130,9 +135,6 @@ def replay_sku(
     # order-up-to levels where the cycle is the review).
     levels: dict[str, list] = {"champion": [], "naive": [], "empirical": [], "oracle": []}
     triggers: dict[str, list] = {"champion": [], "naive": [], "empirical": [], "oracle": []}
-    # The empirical policy's past window sums count calendar days (closed days sell nothing).
-    every_day = daily.reindex(pd.date_range(daily.index.min(), end, freq="D"), fill_value=0.0)
-    cum_every_day = np.concatenate([[0.0], np.cumsum(every_day.to_numpy(dtype=float))])
     known_days = every_day.index.searchsorted(reviews, side="right")
     champion_paths: dict[pd.Timestamp, np.ndarray] = {}
     # The days a longer cycle adds, at the recent mean daily sales known at each review (as the plan sizes them:

@@ -203,3 +203,20 @@ def test_a_stock_workbook_reads_as_the_clean_file(tmp_path):
     clean = write(tmp_path / "clean.csv", "sku,on_hand\nA100,12\nB200,3.5\n00123,7\n")
     on_hand, _, _ = stock_position(SKUS, DEMAND, book, today=TODAY)
     pd.testing.assert_series_equal(on_hand, stock_position(SKUS, DEMAND, clean, today=TODAY)[0])
+
+
+def test_codes_written_as_floats_in_a_csv_match_a_stock_file_of_whole_numbers(tmp_path):
+    # A part-number column with a gap, exported by pandas or a BI tool to CSV: 1001.0, 1002.0. The stock file
+    # the ERP writes says 1001: the same parts.
+    from forecasting.data.loading import read_table
+
+    path = write(tmp_path / "sales.csv", "part,day,units\n1001.0,2024-01-01,3\n1002.0,2024-01-01,2\n,2024-01-02,1\n")
+    frame = read_table(path, {"sku": "part", "date": "day", "quantity": "units"}, "demand", None, None)
+    assert frame["sku"].tolist()[:2] == ["1001", "1002"] and pd.isna(frame["sku"].iloc[2])
+    skus = pd.Index(["1001", "1002"])
+    stock = write(tmp_path / "stock.csv", "sku,on_hand\n1001.0,12\n1002.0,3\n")  # and the other way round
+    on_hand, _, _ = stock_position(skus, pd.Series({"1001": 1.0, "1002": 1.0}), stock, today=TODAY)
+    assert on_hand.to_dict() == {"1001": 12.0, "1002": 3.0}
+    # Not every code a float, or two codes that would become one: as written.
+    assert stripped_codes(pd.Series(["1001.0", "A7"])).tolist() == ["1001.0", "A7"]
+    assert stripped_codes(pd.Series(["1.0", "1.00"])).tolist() == ["1.0", "1.00"]

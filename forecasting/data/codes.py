@@ -17,17 +17,27 @@ INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 EDGES = rf"^[\s{INVISIBLE}]+|[\s{INVISIBLE}]+$"
 
 
+# A whole number written as a float: "1001.0".
+FLOAT_TEXT = r"[+-]?\d+\.0+"
+
+
 def stripped_codes(values: pd.Series) -> pd.Series:
     """Codes as stripped text with one string object per distinct code: stripping row by row would give each of
     millions of rows its own copy of its SKU's code (about 50 bytes a row, the largest part of a read table).
     Missing codes stay missing. Codes stored as floating-point numbers (a Parquet column of part numbers that had a
-    gap, so pandas made it float) are the whole numbers they hold: 1001, not 1001.0, as a stock file writes it."""
+    gap, so pandas made it float) are the whole numbers they hold: 1001, not 1001.0, as a stock file writes it;
+    so are codes written as such floats in text, where every code of the column is one ("1001.0", "1002.0")."""
     if pd.api.types.is_float_dtype(values):
         known = values.dropna()
         if len(known) and bool(((known % 1) == 0).all()) and bool((known.abs() < 2**53).all()):
             values = values.astype("Int64")
     codes, uniques = pd.factorize(values.astype("string"))
     clean = uniques.str.replace(EDGES, "", regex=True)
+    if len(clean) and bool(clean.str.fullmatch(FLOAT_TEXT).all()):
+        # The same float column written out as text ("1001.0" in a CSV that pandas or a BI tool exported): every
+        # code of the column has the point, unless dropping it would make two codes one ("1.0" and "1.00").
+        whole = clean.str.replace(r"\.0+$", "", regex=True)
+        clean = whole if whole.nunique() == clean.nunique() else clean
     # The array's take: an Index's take would read code -1 (missing) as "the last code" instead of missing.
     return pd.Series(clean.array.take(codes, allow_fill=True), index=values.index, name=values.name)
 

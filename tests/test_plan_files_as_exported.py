@@ -220,3 +220,17 @@ def test_codes_written_as_floats_in_a_csv_match_a_stock_file_of_whole_numbers(tm
     # Not every code a float, or two codes that would become one: as written.
     assert stripped_codes(pd.Series(["1001.0", "A7"])).tolist() == ["1001.0", "A7"]
     assert stripped_codes(pd.Series(["1.0", "1.00"])).tolist() == ["1.0", "1.00"]
+
+
+def test_a_table_without_prices_is_planned_in_units_and_the_log_says_what_would_plan_value(tmp_path, caplog):
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="forecasting.planning.inputs"):
+        table = policy_table(SKUS, PLAN, pd.Series(dtype=float))
+    assert (table["unit_cost"] == 1.0).all()
+    assert "every SKU gets the same service level" in caplog.text and "plan.overrides_csv" in caplog.text
+    caplog.clear()
+    costs = write(tmp_path / "costs.csv", "sku,unit_cost\nA100,2.5\nB200,0.4\n00123,9\n")
+    with caplog.at_level(logging.WARNING, logger="forecasting.planning.inputs"):
+        table = policy_table(SKUS, PLAN, pd.Series(dtype=float), costs)
+    assert table["unit_cost"].tolist() == [2.5, 0.4, 9.0] and "same service level" not in caplog.text

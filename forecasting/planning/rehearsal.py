@@ -38,7 +38,7 @@ from forecasting.data.panel import sku_series, split_covariates
 from forecasting.models.base import LocalForecaster
 from forecasting.parallel import run_per_sku
 from forecasting.planning.allocation import service_levels
-from forecasting.planning.calibration import Calibration
+from forecasting.planning.calibration import Calibration, sum_variance
 from forecasting.planning.replay_sku import replay_sku
 from forecasting.planning.runner import ReplaySettings, champion_covariates, has_replay_history
 
@@ -241,7 +241,11 @@ def rehearsed_k(
     covariates = champion_covariates(champions.reindex(skus).dropna(), models)
     wanted = set(skus)
     series = {s: v for s, v in sku_series(known, covariates).items() if s in wanted}
-    fitted = windows[["sku", "cutoff", "window_days", "actual", "mean"]] if len(windows) else windows
+    fitted = windows
+    if len(fitted):
+        # Each window's noise comes along (calibration.held_out takes a SKU's scale again from part of them).
+        fitted = fitted.assign(sum_var=sum_variance(fitted)) if "sums" in fitted else fitted
+        fitted = fitted[[c for c in ("sku", "cutoff", "window_days", "actual", "mean", "sum_var") if c in fitted]]
     fitted = fitted.assign(sku=fitted["sku"].astype(str)) if len(fitted) else fitted
     results = run_per_sku(
         _rehearse_one,

@@ -105,3 +105,48 @@ def test_each_segment_keeps_the_method_with_the_lowest_out_of_sample_pinball_los
     # Recalibrating B would only add noise: its forecast stays as it is, scale 1 and the identity map.
     assert table.loc["B-smooth", "method"] == "forecast"
     assert cal["s200"].scale == 1.0 and np.allclose(cal["s200"].z, (np.arange(len(cal["s200"].z)) + 0.5) / 200)
+
+
+def test_a_scale_is_judged_with_its_segments_ratio_from_the_other_cutoffs():
+    # A global model that under-forecast a small segment by 3x at the first cutoff, when it had little history, and
+    # not at the later ones: the ratio a window's scale is judged with must not hold that window's own cutoff.
+    from forecasting.planning.calibration import other_cutoffs_ratios
+
+    cutoffs = pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"])
+    rows = [
+        {"sku": sku, "segment": "C-lumpy", "cutoff": c, "actual": 30.0 if k == 0 else 10.0, "mean": 10.0}
+        for sku in ("a", "b")
+        for k, c in enumerate(cutoffs)
+    ]
+    ratios = other_cutoffs_ratios(pd.DataFrame(rows))
+    # The later cutoffs' windows know the first cutoff's 3x and the other later one's 1x; the first knows only 1x.
+    assert ratios.tolist() == pytest.approx([1.0, 2.0, 2.0, 1.0, 2.0, 2.0])
+
+
+def test_a_ratio_over_a_few_sales_is_mostly_noise_and_one_over_many_counts():
+    from forecasting.planning.calibration import PRIOR_WINDOWS, shrunk_scale
+
+    # Both sold 3x their forecast over 3 windows. One forecast 30 units with a variance of 30 (a few Poisson
+    # sales), the other 3,000 with 3,000: the first ratio's noise (1/30) is 3x a 10% spread of true ratios.
+    few, many = shrunk_scale([90.0, 9000.0], [30.0, 3000.0], [3, 3], [1.0, 1.0], [30.0, 3000.0], between=0.01)
+    assert few == pytest.approx(1 + 2 * 0.01 / (0.01 + 1 / 30))  # a quarter of the way, not half
+    assert many == pytest.approx(1 + 2 * 3 / (3 + PRIOR_WINDOWS), rel=0.01)  # the count rule, as before
+    # With no estimate of the spread (infinite), the count rule alone.
+    assert shrunk_scale(90.0, 30.0, 3, 1.0, 30.0) == pytest.approx(1 + 2 * 3 / (3 + PRIOR_WINDOWS))
+
+
+def test_the_spread_of_true_ratios_is_found_beyond_the_noise():
+    from forecasting.planning.calibration import MIN_BETWEEN, between_variance, sum_variance
+
+    rng = np.random.default_rng(4)
+    skus = [f"s{i}" for i in range(400)]
+    segments = pd.DataFrame({"sku": skus, "segment": "A-smooth"})
+
+    def spread(truth_scale):
+        w = windows(rng, skus, 3, truth_scale, truth_shape=20.0).merge(segments, on="sku")
+        return between_variance(w.assign(sum_var=sum_variance(w)))
+
+    # Every SKU's forecast right on average: the ratios vary by their noise only.
+    assert spread(np.ones(len(skus))) == pytest.approx(MIN_BETWEEN, abs=0.005)
+    # True ratios with a standard deviation of 0.3 around 1: a variance near 0.09.
+    assert spread(np.clip(rng.normal(1.0, 0.3, len(skus)), 0.3, None)) == pytest.approx(0.09, abs=0.03)

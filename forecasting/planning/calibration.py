@@ -146,7 +146,7 @@ def calibrate_with_losses(
         between = between_variance(g)
         scales = sku_scales(g, between=between)
         loo_scale = sku_scales(g, leave_out=True, between=between).to_numpy()
-        g = g.assign(raw_score=g["score"], score=rescore(g, between), loo_scale=loo_scale)
+        g = g.assign(raw_score=g["score"], score=rescore(g, loo_scale), loo_scale=loo_scale)
         ratios = segment_ratios(g)  # the priors the SKUs' scales were shrunk toward (held_out shrinks toward them)
         for segment, s in g.groupby("segment"):
             source = s if len(s) >= min_windows else g
@@ -224,11 +224,12 @@ def sku_scales(windows: pd.DataFrame, leave_out: bool = False, between: float = 
     by = windows.groupby("sku")
     actual, mean, n = by["actual"].transform("sum"), by["mean"].transform("sum"), by["actual"].transform("size")
     var = by["sum_var"].transform("sum") if "sum_var" in windows else pd.Series(0.0, index=windows.index)
-    prior = windows["segment"].map(segment_ratios(windows)).fillna(1.0)
     if leave_out:
         actual, mean, n = actual - windows["actual"], mean - windows["mean"], n - 1
         var = var - windows["sum_var"] if "sum_var" in windows else var
         prior = other_cutoffs_ratios(windows)
+    else:
+        prior = windows["segment"].map(segment_ratios(windows)).fillna(1.0)
     scale = pd.Series(shrunk_scale(actual, mean, n, prior, var, between), index=windows.index)
     return scale if leave_out else scale.groupby(windows["sku"]).first()
 
@@ -321,9 +322,9 @@ def held_out(calibration: Calibration | None, windows: pd.DataFrame, start, end)
     return Calibration(float(scale), calibration.z, calibration.prior, calibration.between)
 
 
-def rescore(windows: pd.DataFrame, between: float = float("inf")) -> np.ndarray:
-    """Each window's score against its SKU's forecast sample rescaled by the SKU's other windows."""
-    scales = sku_scales(windows, leave_out=True, between=between).to_numpy()
+def rescore(windows: pd.DataFrame, scales: np.ndarray) -> np.ndarray:
+    """Each window's score against its SKU's forecast sample rescaled by `scales`, one per window (the SKU's
+    scale from its other windows: sku_scales with leave_out)."""
     return np.array(
         [
             calibration_score(scale * np.asarray(r.sums, dtype=float), r.actual, f"{r.sku}|{r.model}|{r.cutoff}")

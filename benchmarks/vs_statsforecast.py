@@ -3,7 +3,8 @@
     python benchmarks/vs_statsforecast.py --data bundled200 bundled synthetic --n-jobs 2
 
 Per data set:
-- **ours**: the default backtest (the default `model` list: arima, ets, croston, tsb, lightgbm, ensemble_weighted;
+- **ours**: the default backtest (the default `model` list: arima, ets, croston, tsb, lightgbm, bootstrap,
+  ensemble_weighted, ensemble_recent;
   `task=backtest`, the default folds: up to 3
   validation folds, then 3 test folds of 30 periods) through the run's own `run_backtest`. Its leaderboard's
   `champion` row is the per-segment choice made on the validation folds only, scored on the test folds; the

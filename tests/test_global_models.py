@@ -173,6 +173,26 @@ def test_ensemble_without_validation_folds_or_members_is_one_clear_sentence():
     assert Ensemble(members=["ets", "arima"]).choose(None, ["ets", "arima"]).members_ == ["ets", "arima"]
 
 
+def test_ensemble_includes_a_member_its_validation_rank_would_leave_out():
+    # ensemble_recent: the SKU's own recent sums (bootstrap) rank last on daily accuracy, and are taken anyway
+    # beside the best other model; a model listed in both `include` and `exclude` is not taken twice.
+    validation = pd.Series({"ets": 0.7, "arima": 0.8, "bootstrap": 1.3, "seasonal_naive": 1.0})
+    recipe = Ensemble(combine="mean", k=2, include=["bootstrap"], exclude=["seasonal_naive"], name="ensemble_recent")
+    ens = recipe.choose(validation, ["ets", "arima", "bootstrap", "seasonal_naive"])
+    assert ens.members_ == ["bootstrap", "ets"] and ens.weights_ == pytest.approx([0.5, 0.5])
+    with pytest.raises(InputError, match="not run: bootstrap; add them to model"):
+        Ensemble(k=2, include=["bootstrap"], name="ensemble_recent").choose(validation, ["ets", "arima"])
+
+
+def test_a_member_only_model_is_no_champion_unless_the_plan_lists_it():
+    from forecasting.pipeline.plan_task import plan_candidates
+
+    run = ["seasonal_naive", "ets", "bootstrap", "ensemble_recent"]
+    assert plan_candidates(None, run, ["bootstrap"]) == ["ets", "ensemble_recent"]
+    assert plan_candidates(["bootstrap"], run, ["bootstrap"]) == ["bootstrap"]  # asked for by name: it competes
+    assert plan_candidates(None, run) == ["ets", "bootstrap", "ensemble_recent"]
+
+
 def test_ensemble_paths_keep_the_quantiles_of_sums_consistent():
     rng = np.random.default_rng(2)
     a = Forecast(mean=np.full(20, 2.0), paths=rng.poisson(2.0, (1000, 20)).astype(float))

@@ -124,7 +124,7 @@ def test_data_too_short_for_validation_windows_claims_no_proof(tmp_path):
     assert "claims no proof" in (out / "run.log").read_text()
     assert "No proof" in (out / "report.html").read_text()
     # The default's ensemble picks its members on validation folds: with none, it is left out and says so.
-    assert "ensemble_weighted left out" in (out / "run.log").read_text()
+    assert "ensemble_weighted, ensemble_recent left out" in (out / "run.log").read_text()
     assert "ensemble_weighted" not in set(pd.read_csv(out / "leaderboard.csv")["model"])
 
 

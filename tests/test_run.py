@@ -35,16 +35,18 @@ def composed(*overrides: str):
 
 def test_default_config_composes_all_local_models():
     cfg = composed()
-    # ARIMA and ETS run on statsforecast, Croston-SBA and TSB panel-wide, LightGBM across SKUs, and the ensemble of the
-    # three best on the validation folds; statsmodels' SARIMAX stays available as the reference ARIMA,
-    # statsforecast's per-SKU CrostonSBA as `croston_sf`.
+    # ARIMA and ETS run on statsforecast, Croston-SBA, TSB and the block bootstrap panel-wide, LightGBM across SKUs,
+    # the ensemble of the three best on the validation folds and the best one with the bootstrap; statsmodels'
+    # SARIMAX stays available as the reference ARIMA, statsforecast's per-SKU CrostonSBA as `croston_sf`.
     assert {n: m._target_ for n, m in cfg.model.items()} == {
         "arima": "forecasting.models.statsforecast_adapter.StatsForecastModel",
         "ets": "forecasting.models.statsforecast_adapter.StatsForecastModel",
         "croston": "forecasting.models.intermittent.Croston",
         "tsb": "forecasting.models.intermittent.Croston",
         "lightgbm": "forecasting.models.gradient_boosting.LightGBMForecaster",
+        "bootstrap": "forecasting.models.bootstrap.BlockBootstrap",
         "ensemble_weighted": "forecasting.models.ensemble.Ensemble",
+        "ensemble_recent": "forecasting.models.ensemble.Ensemble",
     }
     assert composed("model=[croston_sf]").model.croston_sf.model_class == "CrostonSBA"
     assert composed("model=[sarimax]").model.sarimax._target_ == "forecasting.models.arima.Arima"
@@ -105,8 +107,11 @@ def test_run_end_to_end_on_real_slice(retail_slice_path, tmp_path):
     # The models, ranked, then the unranked `champion` row: per segment the model chosen on validation, on test.
     assert board["model"].iloc[-1] == "champion" and pd.isna(board["rank"].iloc[-1])
     board = board.iloc[:-1]
-    assert set(board["model"]) == {"seasonal_naive", "arima", "ets", "croston", "tsb", "lightgbm", "ensemble_weighted"}
-    assert board["rank"].tolist() == [1, 2, 3, 4, 5, 6, 7] and board["rmsse"].is_monotonic_increasing
+    assert set(board["model"]) == {
+        *("seasonal_naive", "arima", "ets", "croston", "tsb", "lightgbm", "bootstrap"),
+        *("ensemble_weighted", "ensemble_recent"),
+    }
+    assert board["rank"].tolist() == list(range(1, 10)) and board["rmsse"].is_monotonic_increasing
     assert (board.loc[board["model"] == "seasonal_naive", "fva_mae"] == 0).all()
     metrics = json.loads((out / "metrics.json").read_text())
     # Validation folds by default: the objective a sweep sees is theirs, never the test folds'.

@@ -45,6 +45,7 @@ class Ensemble:
         members: Sequence[str] | None = None,
         exclude: Sequence[str] = (),
         name: str = "ensemble",
+        include: Sequence[str] = (),
     ) -> None:
         if combine not in COMBINES:
             raise InputError(f"ensemble combine '{combine}' is unknown; use one of {', '.join(COMBINES)}.")
@@ -55,6 +56,9 @@ class Ensemble:
         self.members = list(members) if members else None
         self.exclude = list(exclude)
         self.name = name
+        # Members taken whatever their validation rank, the best k - len(include) others beside them: a
+        # distribution of another kind (the SKU's own recent sums) that the daily metric would never rank in.
+        self.include = list(include)
 
     def choose(self, validation: pd.Series | None, available: Sequence[str]) -> Ensemble:
         """Members and weights from `validation` (metric per model on the validation folds, lower is better).
@@ -76,8 +80,15 @@ class Ensemble:
                 "set backtest.validation_folds=1 (or more) or list model." + self.name + ".members."
             )
         else:
-            ranked = validation.drop(index=[m for m in self.exclude if m in validation.index]).dropna()
-            members = list(ranked.sort_values(kind="stable").index[: self.k])
+            missing = [m for m in self.include if m not in available]
+            if missing:
+                raise InputError(
+                    f"ensemble '{self.name}' includes models that were not run: {', '.join(missing)}; add them to "
+                    f"model=[...] or change model.{self.name}.include."
+                )
+            left_out = [m for m in [*self.exclude, *self.include] if m in validation.index]
+            ranked = validation.drop(index=left_out).dropna()
+            members = self.include + list(ranked.sort_values(kind="stable").index[: max(self.k - len(self.include), 0)])
         if len(members) < 2:
             raise InputError(f"ensemble '{self.name}' found fewer than 2 models to combine; run more models.")
         self.members_ = members

@@ -135,8 +135,10 @@ def run_backtest(
     if len(validation) and board_role == "test":
         # The replay's champions are chosen as a run at T would: on segments from the history it had then.
         val_segments = data.segments_as_of(validation["date"].max())
+        # Chosen among the models a plan may choose: a member-only model (plan.members_only) is no champion.
+        members_only = (cfg.get("plan") or {}).get("members_only") or ()
         board, champion_choice = with_champion_row(
-            board, validation, test, val_segments, str(cfg.optimized_metric), quantiles, BASELINE
+            board, validation, test, val_segments, str(cfg.optimized_metric), quantiles, BASELINE, members_only
         )
         log_champion(board, champion_choice, str(cfg.optimized_metric))
     elif board_role == "test":

@@ -95,7 +95,8 @@ def decisions(
     for the replay without validation folds. `champions` fixes the plan's (the scheduled job's standing ones)."""
     if champions is not None:
         return Decision(champions, windows=result.covers), None
-    candidates = plan_candidates(pcfg.get("candidates"), [*result.local, *result.global_, *result.ensembles])
+    backtested = [*result.local, *result.global_, *result.ensembles]
+    candidates = plan_candidates(pcfg.get("candidates"), backtested, pcfg.get("members_only"))
     options = {
         "metric": str(pcfg["champion_metric"]),
         "candidates": candidates,
@@ -112,13 +113,15 @@ def decisions(
     return plan, decide(result.validation_by_segment, validation, result.validation_segments, **options)
 
 
-def plan_candidates(allowed, backtested: list[str]) -> list[str]:
-    """The models a champion may be: `plan.candidates`, or every model backtested but the baseline. The baseline
-    (seasonal naive: last week again) is the yardstick the plan must beat and the fallback of failed fits, not a
-    plan: on the bundled data its calibrated window sums scored level with ETS's on validation windows, yet a plan
-    ordering from it needed 33% more stock than ETS's at the same fill rate in the replay (benchmarks/README)."""
+def plan_candidates(allowed, backtested: list[str], members_only=()) -> list[str]:
+    """The models a champion may be: `plan.candidates`, or every model backtested but the baseline and
+    `members_only` (plan.members_only: run for an ensemble). The baseline (seasonal naive: last week again) is the
+    yardstick the plan must beat and the fallback of failed fits, not a plan: on the bundled data its calibrated
+    window sums scored level with ETS's on validation windows, yet a plan ordering from it needed 33% more stock
+    than ETS's at the same fill rate in the replay (benchmarks/README)."""
     if not allowed:
-        return [m for m in backtested if m != BASELINE] or list(backtested)
+        left_out = {BASELINE, *(members_only or ())}
+        return [m for m in backtested if m not in left_out] or list(backtested)
     unknown = sorted(set(allowed) - set(backtested))
     if unknown:
         raise InputError(

@@ -185,7 +185,11 @@ def reforecast_run(
         result.by_segment,
         challenger_metric(str(cfg.plan.champion_metric), result.by_segment),
         # The plan's candidates: the baseline is the yardstick and the fallback, not a champion.
-        plan_candidates(cfg.plan.get("candidates"), [*result.local, *result.global_, *result.ensembles]),
+        plan_candidates(
+            cfg.plan.get("candidates"),
+            [*result.local, *result.global_, *result.ensembles],
+            cfg.plan.get("members_only"),
+        ),
     )
     write_csv(decisions, out / "champions.csv")
     by_segment = decisions.set_index("segment")["model"]

@@ -182,6 +182,8 @@ def test_ensemble_includes_a_member_its_validation_rank_would_leave_out():
     assert ens.members_ == ["bootstrap", "ets"] and ens.weights_ == pytest.approx([0.5, 0.5])
     with pytest.raises(InputError, match="not run: bootstrap; add them to model"):
         Ensemble(k=2, include=["bootstrap"], name="ensemble_recent").choose(validation, ["ets", "arima"])
+    with pytest.raises(InputError, match="rank_by 'rmse' is unknown; use one of metric, window_sums"):
+        Ensemble(k=2, rank_by="rmse")
 
 
 def test_a_member_only_model_is_no_champion_unless_the_plan_lists_it():
@@ -324,6 +326,19 @@ def test_cover_pinball_prefers_calibrated_window_sums_and_weighs_skus_alike():
         "seasonal_naive",
     )
     assert set(champions) == {"calibrated"}
+    # ensemble_recent ranks its partner so (rank_by: window_sums), over the windows every model has: the daily
+    # metric's favourite with heavy sums loses to the calibrated one, and a window one model lacks is not counted.
+    from forecasting.backtest.cumulative import window_pinball_by_model
+
+    lone = covers.iloc[[0]].assign(model="heavy", cutoff=99, actual=1e6)  # a freak window only "heavy" has
+    ranked = window_pinball_by_model(pd.concat([covers, lone], ignore_index=True))
+    assert ranked["calibrated"] < ranked["heavy"] and ranked["heavy"] == pytest.approx(
+        window_pinball_by_model(covers)["heavy"]
+    )
+    # The daily metric would have taken "heavy"; the window sums take "calibrated".
+    recent = Ensemble(combine="mean", k=2, include=["bootstrap"], rank_by="window_sums")
+    recent.choose(pd.concat([ranked, pd.Series({"bootstrap": 9.0})]), ["heavy", "calibrated", "bootstrap"])
+    assert recent.members_ == ["bootstrap", "calibrated"]
 
 
 def test_lightgbm_trained_before_a_rise_follows_it_from_a_later_origin():

@@ -100,6 +100,40 @@ def cover_pinball(covers: pd.DataFrame, segments: pd.DataFrame, levels: Sequence
 
     Why beside the daily pinball: plans order from quantiles of SUMS over lead time + review; a model can have
     the best daily quantiles and heavy-tailed sums (Croston resampling large past orders), which this sees."""
+    loss = _record_losses(covers, levels)
+    if loss is None:
+        return None
+    sku = covers["sku"].astype(str)
+    seg = segments.assign(sku=segments["sku"].astype(str)).set_index("sku")
+    table = pd.DataFrame(
+        {
+            "model": covers["model"].astype(str).to_numpy(),
+            "abc": sku.map(seg["abc"]).to_numpy(),
+            "demand_class": sku.map(seg["demand_class"]).to_numpy(),
+            "cover_pinball": loss,
+        }
+    )
+    return table.groupby(["model", "abc", "demand_class"], as_index=False, observed=True)["cover_pinball"].mean()
+
+
+def window_pinball_by_model(covers: pd.DataFrame, levels: Sequence[float] = COVER_LEVELS[1:]) -> pd.Series | None:
+    """Per model, the loss of cover_pinball over the (SKU, cutoff) windows every model has: how well each one's
+    window sums order, one figure per model (what an ensemble ranked for plans picks its members by). None
+    without records."""
+    if not len(covers):
+        return None
+    models = covers["model"].astype(str)
+    window = covers["sku"].astype(str) + "|" + covers["cutoff"].astype(str)
+    shared = (window.map(models.groupby(window.to_numpy()).nunique()) == models.nunique()).to_numpy()
+    loss = _record_losses(covers[shared], levels)
+    if loss is None or not len(loss):
+        return None
+    return pd.Series(loss).groupby(models[shared].to_numpy()).mean()
+
+
+def _record_losses(covers: pd.DataFrame, levels: Sequence[float]) -> np.ndarray | None:
+    """Each record's pinball loss of its window sums' quantiles averaged over `levels`, divided by its SKU's mean
+    actual window sum (so every SKU weighs alike). None where the records lack those quantiles."""
     columns = [sum_quantile_column(q) for q in levels]
     if not len(covers) or not set(columns) <= set(covers.columns):
         return None
@@ -108,15 +142,5 @@ def cover_pinball(covers: pd.DataFrame, segments: pd.DataFrame, levels: Sequence
     for q, column in zip(levels, columns, strict=True):
         gap = actual - covers[column].to_numpy(dtype=float)
         loss += np.maximum(q * gap, (q - 1) * gap)
-    sku = covers["sku"].astype(str)
-    scale = pd.Series(actual).groupby(sku.to_numpy()).transform("mean").to_numpy()
-    seg = segments.assign(sku=segments["sku"].astype(str)).set_index("sku")
-    table = pd.DataFrame(
-        {
-            "model": covers["model"].astype(str).to_numpy(),
-            "abc": sku.map(seg["abc"]).to_numpy(),
-            "demand_class": sku.map(seg["demand_class"]).to_numpy(),
-            "cover_pinball": loss / len(levels) / np.where(scale > 0, scale, 1.0),
-        }
-    )
-    return table.groupby(["model", "abc", "demand_class"], as_index=False, observed=True)["cover_pinball"].mean()
+    scale = pd.Series(actual).groupby(covers["sku"].astype(str).to_numpy()).transform("mean").to_numpy()
+    return loss / len(levels) / np.where(scale > 0, scale, 1.0)

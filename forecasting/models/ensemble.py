@@ -31,6 +31,7 @@ from forecasting.vocabulary.windows import SUMS_DTYPE
 log = logging.getLogger(__name__)
 
 COMBINES = ("mean", "median", "inverse")
+RANKINGS = ("metric", "window_sums")
 RECORDS_PER_BLOCK = 20_000
 KEYS = ["sku", "cutoff", "date"]
 
@@ -46,9 +47,12 @@ class Ensemble:
         exclude: Sequence[str] = (),
         name: str = "ensemble",
         include: Sequence[str] = (),
+        rank_by: str = "metric",
     ) -> None:
         if combine not in COMBINES:
             raise InputError(f"ensemble combine '{combine}' is unknown; use one of {', '.join(COMBINES)}.")
+        if rank_by not in RANKINGS:
+            raise InputError(f"ensemble rank_by '{rank_by}' is unknown; use one of {', '.join(RANKINGS)}.")
         if int(k) < 2 and not members:
             raise InputError(f"ensemble k={k} is too small: an ensemble needs at least 2 members (k >= 2).")
         self.combine = combine
@@ -59,6 +63,9 @@ class Ensemble:
         # Members taken whatever their validation rank, the best k - len(include) others beside them: a
         # distribution of another kind (the SKU's own recent sums) that the daily metric would never rank in.
         self.include = list(include)
+        # metric: the run's optimized_metric on the validation days; window_sums: the pinball loss of the validation
+        # windows' sums over lead time + review (what plans order from; backtest.cumulative.window_pinball_by_model).
+        self.rank_by = rank_by
 
     def choose(self, validation: pd.Series | None, available: Sequence[str]) -> Ensemble:
         """Members and weights from `validation` (metric per model on the validation folds, lower is better).
@@ -245,13 +252,16 @@ def add_ensembles(
     covers: pd.DataFrame,
     validation: pd.Series | None,
     value_cols: Sequence[str],
+    window_validation: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The backtest table and cover records with every ensemble's rows added, members chosen on `validation`."""
+    """The backtest table and cover records with every ensemble's rows added, members chosen on `validation`, or
+    on `window_validation` (the validation windows' sums, per model) for an ensemble ranked by window sums."""
     available = sorted(set(bt["model"]))
     rows, cover_rows = [bt], [covers]
     for name, ens in ensembles.items():
         ens.name = name
-        ens.choose(validation, [m for m in available if m not in ensembles])
+        by_windows = ens.rank_by == "window_sums" and window_validation is not None
+        ens.choose(window_validation if by_windows else validation, [m for m in available if m not in ensembles])
         rows.append(ens.combine_table(bt, value_cols))
         if len(covers):
             cover_rows.append(ens.combine_covers(covers))

@@ -11,7 +11,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from forecasting.backtest.champion_row import MIN_SEGMENT_SKUS, log_champion, with_champion_row
-from forecasting.backtest.cumulative import cover_pinball
+from forecasting.backtest.cumulative import cover_pinball, window_pinball_by_model
 from forecasting.backtest.interval_calibration import fit_interval_factors
 from forecasting.backtest.leaderboard import leaderboard, robust_scores
 from forecasting.backtest.metrics import score
@@ -104,7 +104,9 @@ def run_backtest(
         ensembles = runnable_ensembles(ensembles, val_scores)
     if ensembles:
         value_cols = ["mean", *(quantile_column(q) for q in quantiles)]
-        bt, covers = add_ensembles(ensembles, bt, covers, val_scores, value_cols)
+        by_windows = any(ens.rank_by == "window_sums" for ens in ensembles.values())
+        val_covers = covers[covers["role"] == "validation"] if by_windows and len(covers) else covers.iloc[:0]
+        bt, covers = add_ensembles(ensembles, bt, covers, val_scores, value_cols, window_pinball_by_model(val_covers))
         for name, ens in ensembles.items():
             log.info("%s: %s of %s", name, ens.combine, ", ".join(ens.members_))
     # Segment columns looked up in place: a merge would copy the whole backtest table.

@@ -104,9 +104,10 @@ def run_backtest(
         ensembles = runnable_ensembles(ensembles, val_scores)
     if ensembles:
         value_cols = ["mean", *(quantile_column(q) for q in quantiles)]
-        by_windows = any(ens.rank_by == "window_sums" for ens in ensembles.values())
-        val_covers = covers[covers["role"] == "validation"] if by_windows and len(covers) else covers.iloc[:0]
-        bt, covers = add_ensembles(ensembles, bt, covers, val_scores, value_cols, window_pinball_by_model(val_covers))
+        # Per model, its validation window sums' loss: only where an ensemble ranks its members by it.
+        by_windows = any(ens.rank_by == "window_sums" for ens in ensembles.values()) and len(covers)
+        window_scores = window_pinball_by_model(covers[covers["role"] == "validation"]) if by_windows else None
+        bt, covers = add_ensembles(ensembles, bt, covers, val_scores, value_cols, window_scores)
         for name, ens in ensembles.items():
             log.info("%s: %s of %s", name, ens.combine, ", ".join(ens.members_))
     # Segment columns looked up in place: a merge would copy the whole backtest table.

@@ -95,8 +95,7 @@ def decisions(
     for the replay without validation folds. `champions` fixes the plan's (the scheduled job's standing ones)."""
     if champions is not None:
         return Decision(champions, windows=result.covers), None
-    backtested = [*result.local, *result.global_, *result.ensembles]
-    candidates = plan_candidates(pcfg.get("candidates"), backtested, pcfg.get("members_only"))
+    candidates = candidates_of(pcfg, result)
     options = {
         "metric": str(pcfg["champion_metric"]),
         "candidates": candidates,
@@ -111,6 +110,12 @@ def decisions(
         return plan, None
     validation = covers[covers["role"] == "validation"] if len(covers) else covers
     return plan, decide(result.validation_by_segment, validation, result.validation_segments, **options)
+
+
+def candidates_of(pcfg, result: BacktestResult) -> list[str]:
+    """plan_candidates among the models `result` backtested, as the plan config `pcfg` allows."""
+    backtested = [*result.local, *result.global_, *result.ensembles]
+    return plan_candidates(pcfg.get("candidates"), backtested, pcfg.get("members_only"))
 
 
 def plan_candidates(allowed, backtested: list[str], members_only=()) -> list[str]:

@@ -22,7 +22,7 @@ from forecasting.errors import InputError, StorageError
 from forecasting.monitoring import drift_alert, forecast_accuracy
 from forecasting.pipeline.backtest_task import run_backtest
 from forecasting.pipeline.common import BASELINE, load_data, pause_point, write_reports
-from forecasting.pipeline.plan_task import plan_candidates, run_plan
+from forecasting.pipeline.plan_task import candidates_of, run_plan
 from forecasting.storage import read_csv, write_csv, write_json
 from forecasting.storage.lock import process_lock
 from forecasting.storage.publish import checksums, differences, publish
@@ -185,11 +185,7 @@ def reforecast_run(
         result.by_segment,
         challenger_metric(str(cfg.plan.champion_metric), result.by_segment),
         # The plan's candidates: the baseline is the yardstick and the fallback, not a champion.
-        plan_candidates(
-            cfg.plan.get("candidates"),
-            [*result.local, *result.global_, *result.ensembles],
-            cfg.plan.get("members_only"),
-        ),
+        candidates_of(cfg.plan, result),
     )
     write_csv(decisions, out / "champions.csv")
     by_segment = decisions.set_index("segment")["model"]

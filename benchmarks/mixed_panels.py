@@ -131,6 +131,11 @@ def main(argv=None) -> None:
                     "fill_at_95": round(float(champion["fill_rate"].iloc[0]), 4),
                     **{f"vs_{k}_median": round(v, 3) for k, v in equal.median().items()},
                     **{f"vs_{k}_worst": round(v, 3) for k, v in equal.min().items()},
+                    **{  # 90% interval of the median over resamples of the SKUs (planning.saving_interval)
+                        f"vs_{k}_{end}": row.get(f"median_saved_{end}")
+                        for k, row in result["stock_saved"].items()
+                        for end in ("low", "high")
+                    },
                     "chosen_on": " ".join(protocol.get("replay_chosen_on_cutoffs", [])),
                     "replayed": f"{protocol.get('replay_start')} to {protocol.get('replay_end')}",
                 }

@@ -63,6 +63,8 @@ def run_plan(folder: Path, overrides: list[str]) -> dict:
         "curve": pd.read_csv(folder / "service_curve.csv"),
         "equal_fill": _optional(folder / "stock_at_equal_fill.csv"),
         "protocol": metrics["plan"].get("protocol", {}),
+        # the run's 90% interval of each median saving over resamples of the SKUs (planning.saving_interval)
+        "stock_saved": metrics["plan"].get("stock_saved") or {},
         "backtest_s": metrics["seconds"]["local_seconds"],
         "replay_s": metrics["plan"]["seconds"]["replay"],
         "wall_s": round(time.perf_counter() - started, 1),
@@ -252,6 +254,10 @@ def _summary_row(name: str, res: dict, truth: pd.DataFrame | None = None, bound:
         saved = equal.loc[equal["reference"] == ref, "stock_saved_share"].dropna() if len(equal) else pd.Series()
         row[f"vs_{ref}_median"] = saved.median() if len(saved) else np.nan
         row[f"vs_{ref}_worst"] = saved.min() if len(saved) else np.nan
+        interval = res.get("stock_saved", {}).get(ref) or {}
+        for end in ("low", "high"):
+            value = interval.get(f"median_saved_{end}")
+            row[f"vs_{ref}_{end}"] = np.nan if value is None else value
         if bound is not None and len(bound):
             # The same median for the true distribution: where it is under the bar, no forecast can meet it.
             row[f"true_vs_{ref}_median"] = bound.loc[bound["reference"] == ref, "stock_saved_share"].median()

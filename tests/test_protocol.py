@@ -107,6 +107,12 @@ def test_the_log_and_the_report_name_the_choosing_and_replayed_dates(two_runs):
     assert plan["decided_on"] == protocol["replay_end"] and plan["start"] == str(start.date())
     saved = pd.read_csv(out / "stock_at_equal_fill.csv")
     assert set(saved["reference"]) == {"naive", "empirical"}
+    # 10 SKUs are too few to tell a saving from the luck of the draw: the figures stand, no saving is claimed.
+    shown = json.loads((out / "metrics.json").read_text())["plan"]["stock_saved"]
+    assert shown["naive"]["not_shown_because"] == "few_skus" and shown["naive"]["median_saved_low"] is None
+    assert "with 10 SKUs the replay cannot tell a saving against the naive policy" in log
+    assert "ith 10 SKUs the replay cannot tell a saving against the naive policy" in report
+    assert "NaN" not in json.dumps(shown) + json.dumps(json.loads((out / "metrics.json").read_text())["plan"])
 
 
 def test_data_too_short_for_validation_windows_claims_no_proof(tmp_path):

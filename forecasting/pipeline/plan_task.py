@@ -28,7 +28,9 @@ from forecasting.planning.replay import aggregate, saving_summary, stock_at_equa
 from forecasting.planning.replay_misses import flag_replay_misses, target_not_met
 from forecasting.planning.runner import PlanSettings, plan_pass
 from forecasting.planning.sales_history import mean_daily_demand, sku_history
+from forecasting.planning.saving_interval import LEVEL, saving_interval
 from forecasting.storage import read_csv, write_csv, write_parquet
+from forecasting.vocabulary.saving_words import saving_not_shown
 
 log = logging.getLogger(__name__)
 
@@ -350,13 +352,22 @@ def run_plan(
         if proof:  # without validation folds the replay saw its own choices: no saving is claimed
             equal_fill = stock_at_equal_fill(curve)
             write_csv(equal_fill, out / "stock_at_equal_fill.csv")
-            summary["stock_at_equal_fill"] = equal_fill.round(4).to_dict("records")
-            saved = saving_summary(equal_fill)
-            summary["stock_saved"] = saved.set_index("reference").round(4).to_dict("index")
+            summary["stock_at_equal_fill"] = json_ready(equal_fill).to_dict("records")
+            saved = saving_summary(equal_fill).merge(saving_interval(per_sku), on="reference", how="left")
+            summary["stock_saved"] = json_ready(saved.set_index("reference")).to_dict("index")
             log.info(
-                "stock saved at equal fill rate (champion vs each policy, over its service curve):\n%s",
+                "stock saved at equal fill rate (champion vs each policy, over its service curve; low and high: "
+                "%.0f%% interval of the median over resamples of the SKUs):\n%s",
+                100 * LEVEL,
                 saved.to_string(index=False, float_format=lambda v: f"{v:.3f}"),
             )
+            for row in saved[saved["not_shown_because"].notna()].itertuples():
+                log.warning(
+                    "replay: %s",
+                    saving_not_shown(
+                        row.reference, row.not_shown_because, row.median_saved_low, row.median_saved_high, row.skus
+                    ),
+                )
         p = summary["protocol"]
         log.info(
             "replay of %s to %s: champions and calibration chosen on the windows of cutoffs %s%s",
@@ -374,6 +385,12 @@ def run_plan(
         )
     write_csv(plan, out / "plan.csv")
     return {"plan": summary}
+
+
+def json_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rounded to 4 places, NaN as None: NaN is no JSON (a strict reader of metrics.json refuses it), null is."""
+    frame = frame.round(4).astype(object)
+    return frame.where(frame.notna(), None)
 
 
 def split_seconds(wall: float, cpu: dict[str, float]) -> dict[str, float]:

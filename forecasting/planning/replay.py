@@ -192,13 +192,13 @@ def stock_at_equal_fill(
 ) -> pd.DataFrame:
     """For each point of each reference policy's curve, the stock `policy` needs for the same fill rate (linear
     interpolation along its own curve; NaN outside the fill rates it reached), one block of rows per reference."""
-    own = curve[curve["policy"] == policy].sort_values("fill_rate")
+    own = curve[curve["policy"] == policy]
     parts = []
     for reference in references:
         ref = curve[curve["policy"] == reference].sort_values("fill_rate")
         if ref.empty:
             continue
-        needed = np.interp(ref["fill_rate"], own["fill_rate"], own["avg_stock_value"], left=np.nan, right=np.nan)
+        needed = stock_needed(own["fill_rate"], own["avg_stock_value"], ref["fill_rate"])
         parts.append(
             pd.DataFrame(
                 {
@@ -212,6 +212,14 @@ def stock_at_equal_fill(
             )
         )
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def stock_needed(own_fill, own_stock, fill) -> np.ndarray:
+    """The stock a policy whose curve runs through (`own_fill`, `own_stock`) needs for each fill rate of `fill`:
+    linear interpolation along its curve, NaN outside the fill rates it reached."""
+    own_fill, own_stock = np.asarray(own_fill, dtype=float), np.asarray(own_stock, dtype=float)
+    order = np.argsort(own_fill, kind="stable")
+    return np.interp(np.asarray(fill, dtype=float), own_fill[order], own_stock[order], left=np.nan, right=np.nan)
 
 
 def saving_summary(equal_fill: pd.DataFrame) -> pd.DataFrame:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import pandas as pd
 
 from forecasting.planning.exception_codes import split_codes
+from forecasting.planning.saving_interval import LEVEL
 from forecasting.reports.columns import Column
 from forecasting.reports.formatting import Table, format_value, safe
 from forecasting.reports.run_folder import RunFolder
 from forecasting.reports.svg import hbar_chart, percent, short_number, xy_chart
 from forecasting.reports.tables import exception_counts, orders_to_place, skus_with_exceptions
+from forecasting.vocabulary.saving_words import POLICY_NAMES, saving_not_shown
 
 # The columns a buyer needs to place the order and judge its urgency; the rest are in plan.xlsx.
 ORDER_COLUMNS = [
@@ -245,22 +247,39 @@ def rehearsal_note(whose: str, rehearsal: dict | None) -> str:
 
 
 def savings_note(saved: dict | None, proof: bool) -> str:
-    """The champion's stock at equal fill rate against each baseline policy, in words."""
+    """The champion's stock at equal fill rate against each baseline policy, in words, with how sure the figure
+    is over resamples of the SKUs (planning.saving_interval) and, where that does not show a saving, why not."""
     if not saved or not proof:
         return ""
-    names = {"naive": "the naive policy", "empirical": "the empirical-quantile policy"}
-    parts = []
+    parts, unreached, unshown = [], [], []
     for reference, row in saved.items():
+        name = POLICY_NAMES.get(reference, reference)
+        reason = row.get("not_shown_because")
+        low, high = row.get("median_saved_low"), row.get("median_saved_high")
+        if reason:
+            unshown.append(saving_not_shown(reference, reason, low, high, int(row.get("skus") or 0)))
         median, worst = row.get("median_saved"), row.get("worst_saved")
         if median is None or median != median:
-            parts.append(f"the champion's curve does not reach the fill rates of {names.get(reference, reference)}")
+            unreached.append(name)
             continue
+        interval = (
+            f"; a share saved of {format_value(low, 'pct')} to {format_value(high, 'pct')} in "
+            f"{LEVEL:.0%} of resamples of the SKUs"
+            if low is not None and high is not None and low == low and high == high
+            else ""
+        )
         parts.append(
             f"{format_value(abs(median), 'pct')} {'less' if median >= 0 else 'more'} stock value than "
-            f"{names.get(reference, reference)} at the same fill rate (median over its curve; "
+            f"{name} at the same fill rate (median over its curve{interval}; "
             f"{format_value(abs(worst), 'pct')} {'less' if worst >= 0 else 'more'} at its worst point)"
         )
-    return "At equal fill rate the champion holds " + "; ".join(parts) + "."
+    notes = ["At equal fill rate the champion holds " + "; ".join(parts) + "."] if parts else []
+    if unreached:
+        notes.append(f"The champion's service curve does not reach the fill rates of {' or '.join(unreached)}.")
+    if unshown:
+        text = "; and ".join(unshown) + "."
+        notes.append(f"But {text}" if parts else text[0].upper() + text[1:])
+    return " ".join(notes)
 
 
 def target_not_met_note(plan: pd.DataFrame | None) -> str:

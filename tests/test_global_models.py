@@ -182,6 +182,11 @@ def test_ensemble_includes_a_member_its_validation_rank_would_leave_out():
     assert ens.members_ == ["bootstrap", "ets"] and ens.weights_ == pytest.approx([0.5, 0.5])
     with pytest.raises(InputError, match="not run: bootstrap; add them to model"):
         Ensemble(k=2, include=["bootstrap"], name="ensemble_recent").choose(validation, ["ets", "arima"])
+    # A fixed member list keeps the included model: the user named the partner, not the whole ensemble.
+    fixed = Ensemble(combine="mean", members=["arima"], include=["bootstrap"], name="ensemble_recent")
+    assert fixed.choose(None, ["ets", "arima", "bootstrap"]).members_ == ["bootstrap", "arima"]
+    with pytest.raises(InputError, match="not run: bootstrap; add them to model"):
+        Ensemble(members=["arima"], include=["bootstrap"], name="ensemble_recent").choose(None, ["ets", "arima"])
     with pytest.raises(InputError, match="rank_by 'rmse' is unknown; use one of metric, window_sums"):
         Ensemble(k=2, rank_by="rmse")
 

@@ -74,13 +74,14 @@ class Ensemble:
         and then scoring on them would flatter the ensemble.
         """
         if self.members:
-            missing = [m for m in self.members if m not in available]
+            # `include` holds with a fixed list too: members=[ets] on ensemble_recent still averages the bootstrap.
+            members = list(dict.fromkeys([*self.include, *self.members]))
+            missing = [m for m in members if m not in available]
             if missing:
                 raise InputError(
                     f"ensemble '{self.name}' names models that were not run: {', '.join(missing)}; add them to "
-                    f"model=[...] or change model.{self.name}.members."
+                    f"model=[...] or change model.{self.name}.members (or .include)."
                 )
-            members = list(self.members)
         elif validation is None or validation.dropna().empty:
             raise InputError(
                 f"ensemble '{self.name}' picks its best {self.k} members on validation folds and there are none; "

@@ -48,6 +48,7 @@ class Ensemble:
         name: str = "ensemble",
         include: Sequence[str] = (),
         rank_by: str = "metric",
+        weights: Mapping[str, float] | None = None,
     ) -> None:
         if combine not in COMBINES:
             raise InputError(f"ensemble combine '{combine}' is unknown; use one of {', '.join(COMBINES)}.")
@@ -66,6 +67,13 @@ class Ensemble:
         # metric: the run's optimized_metric on the validation days; window_sums: the pinball loss of the validation
         # windows' sums over lead time + review (what plans order from; backtest.cumulative.window_pinball_by_model).
         self.rank_by = rank_by
+        # Fixed shares of named members (combine: mean), the others splitting the rest evenly: a second
+        # ensemble_recent that leans on the model, for the plan's decision to choose between per segment.
+        self.weights = {str(m): float(w) for m, w in (weights or {}).items()}
+        if self.weights and (combine != "mean" or min(self.weights.values()) < 0 or sum(self.weights.values()) > 1):
+            raise InputError(
+                f"ensemble weights {self.weights} need combine: mean and shares from 0 to 1 that add up to at most 1."
+            )
 
     def choose(self, validation: pd.Series | None, available: Sequence[str]) -> Ensemble:
         """Members and weights from `validation` (metric per model on the validation folds, lower is better).
@@ -104,7 +112,7 @@ class Ensemble:
             inv = 1.0 / validation[members].clip(lower=1e-9)
             self.weights_ = (inv / inv.sum()).to_numpy(dtype=float)
         else:
-            self.weights_ = np.full(len(members), 1.0 / len(members))
+            self.weights_ = fixed_shares(members, self.weights)
         return self
 
     def spec(self) -> dict:
@@ -184,6 +192,15 @@ class Ensemble:
         paths = np.stack([f.paths[np.argsort(f.paths.sum(axis=1), kind="stable")] for f in forecasts])
         mean = self._reduce(np.stack([f.mean for f in forecasts]))
         return Forecast(mean=mean, paths=self._reduce(paths))
+
+
+def fixed_shares(members: Sequence[str], weights: Mapping[str, float]) -> np.ndarray:
+    """Each member's weight: its share in `weights`, the members not named there splitting the rest evenly
+    (equal weights without any), normalised to add up to 1."""
+    named = sum(weights.get(m, 0.0) for m in members)
+    others = sum(m not in weights for m in members)
+    out = np.array([weights.get(m, (1.0 - named) / others if others else 0.0) for m in members], dtype=float)
+    return out / out.sum() if out.sum() > 0 else np.full(len(members), 1.0 / len(members))
 
 
 class EnsembleForecaster(LocalForecaster):

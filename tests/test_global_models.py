@@ -366,3 +366,14 @@ def test_lightgbm_trained_before_a_rise_follows_it_from_a_later_origin():
     recent, whole = bias(scale_window=30), bias(scale_window=None)
     assert abs(recent) < 0.15, recent
     assert whole < -0.3, whole
+
+
+def test_fixed_weights_give_named_members_their_share():
+    validation = pd.Series({"ets": 0.7, "arima": 0.8, "bootstrap": 1.3})
+    light = Ensemble(combine="mean", k=2, include=["bootstrap"], weights={"bootstrap": 0.25}, name="light")
+    chosen = light.choose(validation, ["ets", "arima", "bootstrap"])
+    assert chosen.members_ == ["bootstrap", "ets"] and chosen.weights_ == pytest.approx([0.25, 0.75])
+    with pytest.raises(InputError, match="need combine: mean"):
+        Ensemble(combine="median", weights={"bootstrap": 0.25})
+    with pytest.raises(InputError, match="add up to at most 1"):
+        Ensemble(combine="mean", weights={"bootstrap": 0.8, "ets": 0.5})

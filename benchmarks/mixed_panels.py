@@ -38,6 +38,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from plan_replay import run_plan  # noqa: E402
 
 from forecasting.datasets.synthetic import synthetic_demand  # noqa: E402
+from forecasting.planning.replay import median_saved  # noqa: E402
 
 VARIANTS = {
     "default": [],
@@ -95,13 +96,11 @@ def saved_by_class(folder: Path) -> pd.Series:
     for dclass, part in rows.groupby("demand_class"):
         curve = part.groupby(["policy", "target"])[["demand", "sales", "stock_value_days"]].sum()
         curve["fill"] = curve["sales"] / curve["demand"]
-        champion = curve.loc["champion"].sort_values("fill")
-        saved = [
-            1 - np.interp(r.fill, champion["fill"], champion["stock_value_days"]) / r.stock_value_days
-            for r in curve.loc["empirical"].itertuples()
-            if champion["fill"].min() <= r.fill <= champion["fill"].max()
-        ]
-        out[dclass] = round(float(np.median(saved)), 3) if saved else np.nan
+        champion, empirical = curve.loc["champion"], curve.loc["empirical"]
+        saved = median_saved(
+            champion["fill"], champion["stock_value_days"], empirical["fill"], empirical["stock_value_days"]
+        )
+        out[dclass] = round(saved, 3)
     return pd.Series(out)
 
 

@@ -222,6 +222,16 @@ def stock_needed(own_fill, own_stock, fill) -> np.ndarray:
     return np.interp(np.asarray(fill, dtype=float), own_fill[order], own_stock[order], left=np.nan, right=np.nan)
 
 
+def median_saved(own_fill, own_stock, ref_fill, ref_stock) -> float:
+    """The median share of a reference policy's stock (`ref_stock` at its fill rates `ref_fill`) that a policy whose
+    curve runs through (`own_fill`, `own_stock`) saves at the same fill, over the points its curve reaches (as
+    saving_summary takes it from stock_at_equal_fill); NaN where it reaches none."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        saved = 1 - stock_needed(own_fill, own_stock, ref_fill) / np.asarray(ref_stock, dtype=float)
+    saved = saved[np.isfinite(saved)]
+    return float(np.median(saved)) if len(saved) else float("nan")
+
+
 def saving_summary(equal_fill: pd.DataFrame) -> pd.DataFrame:
     """Per reference policy: the champion's stock saved at equal fill, median and worst over the curve (points
     the champion's curve reaches), and how many points it reached."""

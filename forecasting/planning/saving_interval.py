@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from forecasting.planning.replay import stock_needed
+from forecasting.planning.replay import median_saved
 from forecasting.vocabulary.saving_words import CURVE_MISSED, FEW_SKUS, REACHES_ZERO
 
 REPLICATES = 1000
@@ -46,14 +46,11 @@ def saving_interval(
     keep = per_sku[per_sku["policy"].isin([policy, *references])]
     skus = keep["sku"].unique()
     counts = np.random.default_rng(seed).multinomial(len(skus), np.full(len(skus), 1.0 / len(skus)), replicates)
-    totals = {
-        column: keep.pivot_table(index="sku", columns=["policy", "target"], values=column, aggfunc="sum", fill_value=0)
-        .reindex(skus)
-        .fillna(0.0)
-        for column in ("demand", "sales", "stock_value_days")
-    }
-    keys = totals["demand"].columns
-    resampled = {column: counts @ table.to_numpy(dtype=float) for column, table in totals.items()}
+    columns = ["demand", "sales", "stock_value_days"]
+    table = keep.pivot_table(index="sku", columns=["policy", "target"], values=columns, aggfunc="sum", fill_value=0)
+    table = table.reindex(skus).fillna(0.0)
+    keys = table["demand"].columns
+    resampled = {column: counts @ table[column].reindex(columns=keys).to_numpy(dtype=float) for column in columns}
     days = keep.groupby(["policy", "target"])["days"].max().reindex(keys).to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         fill = resampled["sales"] / resampled["demand"]
@@ -65,19 +62,10 @@ def saving_interval(
         if not ref.any() or not own.any():
             continue
         medians = np.array(
-            [_median_saved(fill[b, own], stock[b, own], fill[b, ref], stock[b, ref]) for b in range(replicates)]
+            [median_saved(fill[b, own], stock[b, own], fill[b, ref], stock[b, ref]) for b in range(replicates)]
         )
         reason = FEW_SKUS if len(skus) < MIN_SKUS else CURVE_MISSED if np.isnan(medians).mean() > 0.1 else None
         low, high = np.nanquantile(medians, [(1 - level) / 2, (1 + level) / 2]) if reason is None else (np.nan,) * 2
         reason = reason or (None if low > 0 else REACHES_ZERO)
         rows.append((reference, float(low), float(high), reason is None, reason, len(skus)))
     return pd.DataFrame(rows, columns=COLUMNS)
-
-
-def _median_saved(own_fill, own_stock, ref_fill, ref_stock) -> float:
-    """The median share of the reference's stock the policy saves at the reference's fill rates (the points its
-    curve reaches), as replay.saving_summary takes it; NaN where it reaches none."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        saved = 1 - stock_needed(own_fill, own_stock, ref_fill) / ref_stock
-    saved = saved[np.isfinite(saved)]
-    return float(np.median(saved)) if len(saved) else float("nan")
